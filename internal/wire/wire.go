@@ -1,0 +1,266 @@
+// Package wire implements protocol v1.0 of fileconv, byte-compatible with the
+// original system's clients: a 94-byte request header followed by the body, and a
+// response made of an 8-byte size followed by the converted file or an error text.
+//
+// The layout is fixed; see docs/protocol.md. All integers are big-endian.
+package wire
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// Field sizes and offsets of the v1.0 header (Python struct "!4s32s16s30sQI").
+const (
+	HeaderSize = 94
+
+	versionLen  = 4
+	TokenLen    = 32
+	checksumLen = 16
+	FilenameLen = 30
+
+	offVersion   = 0
+	offToken     = offVersion + versionLen
+	offChecksum  = offToken + TokenLen
+	offFilename  = offChecksum + checksumLen
+	offSize      = offFilename + FilenameLen
+	offOperation = offSize + 8
+
+	// ResponseSizeLen is the length of the size prefix of every response.
+	ResponseSizeLen = 8
+)
+
+// Version10 is the only version string protocol v1.0 accepts.
+const Version10 = "v1.0"
+
+// ErrorPrefix starts every error response body in v1.0; it is how the original
+// clients tell a failure from a converted file.
+const ErrorPrefix = "ERROR: "
+
+// Operation is the conversion a request asks for.
+type Operation uint32
+
+// The operations of protocol v1.0. Their numbers are part of the wire format.
+const (
+	OpToJPEG    Operation = 1
+	OpToPNG     Operation = 2
+	OpToWEBP    Operation = 3
+	OpTextToPDF Operation = 4
+	OpPDFToText Operation = 5
+)
+
+// Operations lists every known operation in wire order.
+var Operations = []Operation{OpToJPEG, OpToPNG, OpToWEBP, OpTextToPDF, OpPDFToText}
+
+// Valid reports whether op is one of the operations of protocol v1.0.
+func (op Operation) Valid() bool { return op >= OpToJPEG && op <= OpPDFToText }
+
+// Extension is the file name extension of the operation's output, without a dot.
+func (op Operation) Extension() string {
+	switch op {
+	case OpToJPEG:
+		return "jpg"
+	case OpToPNG:
+		return "png"
+	case OpToWEBP:
+		return "webp"
+	case OpTextToPDF:
+		return "pdf"
+	case OpPDFToText:
+		return "txt"
+	}
+	return ""
+}
+
+// String names the operation as people read it, e.g. "to JPEG" or "PDF to TXT".
+func (op Operation) String() string {
+	switch op {
+	case OpToJPEG:
+		return "to JPEG"
+	case OpToPNG:
+		return "to PNG"
+	case OpToWEBP:
+		return "to WEBP"
+	case OpTextToPDF:
+		return "TXT to PDF"
+	case OpPDFToText:
+		return "PDF to TXT"
+	}
+	return fmt.Sprintf("operation %d", uint32(op))
+}
+
+// ParseOperation accepts a target format name (jpg, jpeg, png, webp, pdf, txt, text;
+// any case, with or without a leading dot) or an operation number 1 to 5.
+func ParseOperation(s string) (Operation, error) {
+	name := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "."))
+	switch name {
+	case "jpg", "jpeg", "1":
+		return OpToJPEG, nil
+	case "png", "2":
+		return OpToPNG, nil
+	case "webp", "3":
+		return OpToWEBP, nil
+	case "pdf", "4":
+		return OpTextToPDF, nil
+	case "txt", "text", "5":
+		return OpPDFToText, nil
+	}
+	return 0, fmt.Errorf("unknown target %q: use jpg, png, webp, pdf or txt (or an operation number 1 to 5)", s)
+}
+
+// Header is a decoded v1.0 request header.
+type Header struct {
+	// Version is the 4-byte version field as sent, e.g. "v1.0".
+	Version string
+	// Token is the auth field with its NUL padding removed. It is a secret: never log it.
+	Token string
+	// Checksum is the MD5 digest of the body.
+	Checksum [16]byte
+	// Filename is the client's file name with NUL padding removed and any invalid
+	// UTF-8 (a character cut at byte 30) replaced; it is informational only and must
+	// never be used as a path.
+	Filename string
+	// Size is the length of the body that follows the header.
+	Size uint64
+	// Operation is the requested conversion; it may be unknown (see Operation.Valid).
+	Operation Operation
+}
+
+// NewHeader builds a v1.0 header for body, computing its checksum and size.
+func NewHeader(token, filename string, op Operation, body []byte) Header {
+	return Header{
+		Version:   Version10,
+		Token:     token,
+		Checksum:  md5.Sum(body),
+		Filename:  filename,
+		Size:      uint64(len(body)),
+		Operation: op,
+	}
+}
+
+// MarshalBinary encodes h into exactly HeaderSize bytes. Strings longer than their
+// field are cut, as the original clients do; a cut file name may end in half a
+// character, which the decoder tolerates.
+func (h Header) MarshalBinary() ([]byte, error) {
+	b := h.Encode()
+	return b[:], nil
+}
+
+// Encode is MarshalBinary without the error, for callers that want an array.
+func (h Header) Encode() [HeaderSize]byte {
+	var b [HeaderSize]byte
+	copy(b[offVersion:offToken], h.Version)
+	copy(b[offToken:offChecksum], h.Token)
+	copy(b[offChecksum:offFilename], h.Checksum[:])
+	copy(b[offFilename:offSize], h.Filename)
+	binary.BigEndian.PutUint64(b[offSize:offOperation], h.Size)
+	binary.BigEndian.PutUint32(b[offOperation:HeaderSize], uint32(h.Operation))
+	return b
+}
+
+// ErrShortHeader is returned when fewer than HeaderSize bytes are available.
+var ErrShortHeader = errors.New("header is shorter than 94 bytes")
+
+// UnmarshalBinary decodes a header from exactly HeaderSize bytes. It checks only the
+// framing; Validate checks the meaning.
+func (h *Header) UnmarshalBinary(b []byte) error {
+	if len(b) != HeaderSize {
+		return fmt.Errorf("decode header: got %d bytes: %w", len(b), ErrShortHeader)
+	}
+	h.Version = string(b[offVersion:offToken])
+	h.Token = string(trimNUL(b[offToken:offChecksum]))
+	copy(h.Checksum[:], b[offChecksum:offFilename])
+	h.Filename = strings.ToValidUTF8(string(trimNUL(b[offFilename:offSize])), "")
+	h.Size = binary.BigEndian.Uint64(b[offSize:offOperation])
+	h.Operation = Operation(binary.BigEndian.Uint32(b[offOperation:HeaderSize]))
+	return nil
+}
+
+// ReadHeader reads and decodes one header from r.
+func ReadHeader(r io.Reader) (Header, error) {
+	var b [HeaderSize]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = ErrShortHeader
+		}
+		return Header{}, fmt.Errorf("read header: %w", err)
+	}
+	var h Header
+	err := h.UnmarshalBinary(b[:])
+	return h, err
+}
+
+// trimNUL removes the NUL padding at the end of a fixed-size field.
+func trimNUL(b []byte) []byte { return bytes.TrimRight(b, "\x00") }
+
+// ValidateError is a header the server rejects; its message is sent to the client
+// after ErrorPrefix.
+type ValidateError struct{ Message string }
+
+func (e *ValidateError) Error() string { return e.Message }
+
+// ValidateVersionAndOperation checks the fields every tier checks: the version and
+// the operation number. The size limit and the token are the server's business.
+func (h Header) ValidateVersionAndOperation() error {
+	if h.Version != Version10 {
+		return &ValidateError{fmt.Sprintf("Unsupported protocol version %q: this server speaks %q", printable(h.Version), Version10)}
+	}
+	if !h.Operation.Valid() {
+		return &ValidateError{fmt.Sprintf("Invalid operation %d: use 1 (to JPEG), 2 (to PNG), 3 (to WEBP), 4 (TXT to PDF) or 5 (PDF to TXT)", uint32(h.Operation))}
+	}
+	return nil
+}
+
+// printable makes an untrusted short string safe to put in a message or log line.
+func printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == utf8.RuneError || r < 0x20 || r == 0x7f {
+			fmt.Fprintf(&b, "\\x%02x", r&0xff)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Printable is printable for other packages: it escapes control characters and
+// invalid UTF-8 so that an untrusted name never breaks a log line or a message.
+func Printable(s string) string { return printable(s) }
+
+// WriteResponse writes a complete response: the 8-byte size, then body.
+func WriteResponse(w io.Writer, body []byte) error {
+	var size [ResponseSizeLen]byte
+	binary.BigEndian.PutUint64(size[:], uint64(len(body)))
+	if _, err := w.Write(size[:]); err != nil {
+		return fmt.Errorf("write response size: %w", err)
+	}
+	if _, err := w.Write(body); err != nil {
+		return fmt.Errorf("write response body: %w", err)
+	}
+	return nil
+}
+
+// WriteError writes an error response: ErrorPrefix followed by msg.
+func WriteError(w io.Writer, msg string) error {
+	return WriteResponse(w, []byte(ErrorPrefix+msg))
+}
+
+// ReadResponseSize reads the 8-byte size that starts every response.
+func ReadResponseSize(r io.Reader) (uint64, error) {
+	var b [ResponseSizeLen]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return 0, fmt.Errorf("read response size: %w", err)
+	}
+	return binary.BigEndian.Uint64(b[:]), nil
+}
+
+// IsError reports whether a response body is a v1.0 error. A PDF-to-TXT result
+// whose text starts with "ERROR: " is indistinguishable from one; v1.0 cannot tell.
+func IsError(body []byte) bool { return bytes.HasPrefix(body, []byte(ErrorPrefix)) }
