@@ -43,6 +43,12 @@ const Version10 = "v1.0"
 // clients tell a failure from a converted file.
 const ErrorPrefix = "ERROR: "
 
+// RelayJobPrefix starts the auth field of a request the master relays to a worker:
+// the master replaces the client's token with this prefix and its job id, so that a
+// worker never sees a client's secret and both tiers log the same id. Workers
+// authenticate the master by its certificate, not by this field.
+const RelayJobPrefix = "fcjob:"
+
 // Operation is the conversion a request asks for.
 type Operation uint32
 
@@ -176,7 +182,8 @@ func (h *Header) UnmarshalBinary(b []byte) error {
 	h.Version = string(b[offVersion:offToken])
 	h.Token = string(trimNUL(b[offToken:offChecksum]))
 	copy(h.Checksum[:], b[offChecksum:offFilename])
-	h.Filename = strings.ToValidUTF8(string(trimNUL(b[offFilename:offSize])), "")
+	// Dropping invalid UTF-8 can expose NUL padding, so trim after it too.
+	h.Filename = strings.TrimRight(strings.ToValidUTF8(string(trimNUL(b[offFilename:offSize])), ""), "\x00")
 	h.Size = binary.BigEndian.Uint64(b[offSize:offOperation])
 	h.Operation = Operation(binary.BigEndian.Uint32(b[offOperation:HeaderSize]))
 	return nil
@@ -209,7 +216,7 @@ func (e *ValidateError) Error() string { return e.Message }
 // the operation number. The size limit and the token are the server's business.
 func (h Header) ValidateVersionAndOperation() error {
 	if h.Version != Version10 {
-		return &ValidateError{fmt.Sprintf("Unsupported protocol version %q: this server speaks %q", printable(h.Version), Version10)}
+		return &ValidateError{fmt.Sprintf("Unsupported protocol version \"%s\": this server speaks \"%s\"", printable(h.Version), Version10)}
 	}
 	if !h.Operation.Valid() {
 		return &ValidateError{fmt.Sprintf("Invalid operation %d: use 1 (to JPEG), 2 (to PNG), 3 (to WEBP), 4 (TXT to PDF) or 5 (PDF to TXT)", uint32(h.Operation))}
