@@ -35,6 +35,12 @@ func ServerConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ServerConfigWith(cert, clientCAFile)
+}
+
+// ServerConfigWith is ServerConfig for a certificate already in memory, such as
+// one from SelfSigned.
+func ServerConfigWith(cert tls.Certificate, clientCAFile string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: minVersion, Certificates: []tls.Certificate{cert}}
 	if err := requireClientCertificates(cfg, clientCAFile); err != nil {
 		return nil, err

@@ -1,0 +1,60 @@
+# fileconv: two commands set up a fresh Debian machine and use it.
+#   make up     build and run master, workers (and, later, the web page) locally
+#   make test   run every test
+# Both install the Debian packages they need when they are missing.
+
+GO        ?= go
+BIN       := bin/fileconv
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/fileconv/fileconv/internal/cli.Version=$(VERSION)
+# cgo: libvips for images, poppler-glib for PDF text.
+DEB_BUILD := libvips-dev libpoppler-glib-dev pkg-config gcc
+# Test-only tools: python3 runs the original-protocol client in the end-to-end tests.
+DEB_TEST  := python3
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+TEST_FLAGS ?= -race -timeout 20m
+
+.PHONY: all build up test vet fmt deps test-deps fuzz bench clean
+
+all: build
+
+# deps installs the build's Debian packages only when pkg-config cannot find them,
+# so a machine that has them never needs root or the network here.
+deps:
+	@if ! pkg-config --exists vips poppler-glib 2>/dev/null || ! command -v gcc >/dev/null; then \
+		echo "installing Debian packages: $(DEB_BUILD)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_BUILD); \
+	fi
+
+test-deps: deps
+	@if ! command -v python3 >/dev/null; then \
+		echo "installing Debian packages: $(DEB_TEST)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_TEST); \
+	fi
+
+build: deps
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/fileconv
+
+up: build
+	./$(BIN) up
+
+test: test-deps
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+	$(GO) test $(TEST_FLAGS) ./...
+
+# fuzz runs every fuzz target for FUZZTIME each (the corpus also runs in make test).
+FUZZTIME ?= 30s
+fuzz: deps
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+clean:
+	rm -rf bin

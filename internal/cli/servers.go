@@ -1,0 +1,311 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fileconv/fileconv/internal/convert"
+	"github.com/fileconv/fileconv/internal/master"
+	"github.com/fileconv/fileconv/internal/tlsconf"
+	"github.com/fileconv/fileconv/internal/worker"
+)
+
+const defaultGrace = 30 * time.Second
+
+// tlsFlags are a server's certificate flags.
+type tlsFlags struct{ cert, key, ca string }
+
+func (t *tlsFlags) register(fs *flag.FlagSet, caUsage string) {
+	fs.StringVar(&t.cert, "cert", "", "certificate (PEM) this process presents (default: a temporary self-signed one)")
+	fs.StringVar(&t.key, "key", "", "private key (PEM) of --cert")
+	fs.StringVar(&t.ca, "ca", "", caUsage)
+}
+
+// certificate loads --cert/--key, or makes a temporary self-signed certificate
+// when neither is given, which is fine for trying things and said in the log.
+func (t *tlsFlags) certificate(log *slog.Logger) (tls.Certificate, error) {
+	switch {
+	case t.cert == "" && t.key == "":
+		log.Warn("no --cert/--key: using a temporary self-signed certificate that clients cannot verify")
+		return tlsconf.SelfSigned()
+	case t.cert == "" || t.key == "":
+		return tls.Certificate{}, fmt.Errorf("%w: --cert and --key go together", errUsage)
+	}
+	return tlsconf.LoadKeyPair(t.cert, t.key)
+}
+
+// convertFlags are the conversion limits and qualities a worker (or up) takes.
+type convertFlags struct {
+	cfg convert.Config
+}
+
+func (c *convertFlags) register(fs *flag.FlagSet) {
+	fs.Int64Var(&c.cfg.MaxPixels, "max-pixels", convert.DefaultMaxPixels, "largest image accepted, in pixels (width × height, checked before decoding)")
+	fs.IntVar(&c.cfg.MaxPDFPages, "max-pdf-pages", convert.DefaultMaxPDFPages, "most pages of a PDF converted to text")
+	fs.IntVar(&c.cfg.JPEGQuality, "jpeg-quality", convert.DefaultJPEGQuality, "JPEG output quality, 1-100")
+	fs.IntVar(&c.cfg.WEBPQuality, "webp-quality", convert.DefaultWEBPQuality, "WEBP output quality, 1-100")
+	fs.IntVar(&c.cfg.PNGCompression, "png-compression", convert.DefaultPNGCompression, "PNG zlib level, 0 (fast, large) to 9 (slow, small)")
+}
+
+// workerFlags are the settings of one worker.
+type workerFlags struct {
+	maxBody     byteSize
+	concurrency int
+	jobTimeout  time.Duration
+	ioTimeout   time.Duration
+	conv        convertFlags
+}
+
+func (w *workerFlags) register(fs *flag.FlagSet) {
+	w.maxBody = worker.DefaultMaxBodyBytes
+	fs.Var(&w.maxBody, "max-body", "largest file accepted (e.g. 256MiB)")
+	fs.DurationVar(&w.jobTimeout, "job-timeout", worker.DefaultJobTimeout, "longest a job may take on a worker, from its header to its answer")
+	fs.DurationVar(&w.ioTimeout, "io-timeout", worker.DefaultIOTimeout, "longest wait for the peer on any read or write")
+	w.conv.register(fs)
+}
+
+func (w *workerFlags) config(tlsConf *tls.Config, log *slog.Logger) worker.Config {
+	return worker.Config{
+		TLS:          tlsConf,
+		MaxBodyBytes: int64(w.maxBody),
+		Concurrency:  w.concurrency,
+		JobTimeout:   w.jobTimeout,
+		IOTimeout:    w.ioTimeout,
+		Convert:      w.conv.cfg,
+		Logger:       log,
+	}
+}
+
+func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		listen string
+		grace  time.Duration
+		tf     tlsFlags
+		wf     workerFlags
+		lf     logFlags
+	)
+	fs := newFlagSet("worker", "worker --listen :6000 [--cert F --key F --ca F] [flags]", stderr)
+	fs.StringVar(&listen, "listen", ":6000", "address to listen on")
+	tf.register(fs, "cluster CA (PEM): when set, only masters with a certificate it signed may connect (mutual TLS)")
+	fs.IntVar(&wf.concurrency, "concurrency", convert.DefaultConcurrency(), "conversions at once; more jobs wait for a slot")
+	fs.DurationVar(&grace, "grace", defaultGrace, "on SIGTERM, how long jobs in flight may take to finish")
+	wf.register(fs)
+	lf.register(fs)
+	if err := parseNoOperands(fs, args); err != nil {
+		return err
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	log = log.With("tier", "worker")
+	cert, err := tf.certificate(log)
+	if err != nil {
+		return err
+	}
+	if tf.ca == "" {
+		log.Warn("no --ca: any client may send jobs to this worker; give the cluster CA to require the master's certificate")
+	}
+	tlsConf, err := tlsconf.ServerConfigWith(cert, tf.ca)
+	if err != nil {
+		return err
+	}
+	w, err := worker.New(wf.config(tlsConf, log))
+	if err != nil {
+		return err
+	}
+	ln, err := listenTCP(listen)
+	if err != nil {
+		return err
+	}
+	log.Info("worker listening", "addr", ln.Addr().String(), "mtls", tf.ca != "")
+	hard, stop := hardStopAfter(ctx, grace)
+	defer stop()
+	return w.Serve(ctx, hard, ln)
+}
+
+// masterFlags are the settings of the orchestration tier.
+type masterFlags struct {
+	maxBody       byteSize
+	jobTimeout    time.Duration
+	ioTimeout     time.Duration
+	headerTimeout time.Duration
+	dialTimeout   time.Duration
+}
+
+func (m *masterFlags) register(fs *flag.FlagSet) {
+	m.maxBody = master.DefaultMaxBodyBytes
+	fs.Var(&m.maxBody, "max-body", "largest file accepted (e.g. 256MiB)")
+	fs.DurationVar(&m.jobTimeout, "job-timeout", master.DefaultJobTimeout, "longest a job may take, from its header to the end of its answer")
+	fs.DurationVar(&m.ioTimeout, "io-timeout", master.DefaultIOTimeout, "longest wait for a client or worker on any read or write")
+	fs.DurationVar(&m.headerTimeout, "header-timeout", master.DefaultHeaderTimeout, "longest wait for a request's 94-byte header")
+	fs.DurationVar(&m.dialTimeout, "dial-timeout", master.DefaultDialTimeout, "longest wait to connect to a worker")
+}
+
+func (m *masterFlags) config(front, toWorkers *tls.Config, workers []string, tokens master.Tokens, log *slog.Logger) master.Config {
+	return master.Config{
+		TLS:           front,
+		WorkerTLS:     toWorkers,
+		Workers:       workers,
+		Tokens:        tokens,
+		MaxBodyBytes:  int64(m.maxBody),
+		JobTimeout:    m.jobTimeout,
+		IOTimeout:     m.ioTimeout,
+		HeaderTimeout: m.headerTimeout,
+		DialTimeout:   m.dialTimeout,
+		Logger:        log,
+	}
+}
+
+func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		listen, workers, tokenFile string
+		grace                      time.Duration
+		tf                         tlsFlags
+		mf                         masterFlags
+		lf                         logFlags
+	)
+	fs := newFlagSet("master", "master --listen :5000 --workers host:port,... --token-file F [--cert F --key F --ca F] [flags]", stderr)
+	fs.StringVar(&listen, "listen", ":5000", "address of the front door")
+	fs.StringVar(&workers, "workers", "", "workers' addresses, host:port separated by commas")
+	fs.StringVar(&tokenFile, "token-file", "", "file of accepted auth tokens, one per line (FILECONV_TOKENS may also hold them)")
+	tf.register(fs, "cluster CA (PEM) that signed the workers' certificates; --cert/--key are then also presented to workers (mutual TLS)")
+	fs.DurationVar(&grace, "grace", defaultGrace, "on SIGTERM, how long jobs in flight may take to finish")
+	mf.register(fs)
+	lf.register(fs)
+	if err := parseNoOperands(fs, args); err != nil {
+		return err
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	log = log.With("tier", "master")
+	tokens, err := loadTokens(tokenFile)
+	if err != nil {
+		return err
+	}
+	cert, err := tf.certificate(log)
+	if err != nil {
+		return err
+	}
+	front, err := tlsconf.ServerConfigWith(cert, "")
+	if err != nil {
+		return err
+	}
+	toWorkers := &tls.Config{MinVersion: tls.VersionTLS12}
+	if tf.ca == "" {
+		log.Warn("no --ca: workers' certificates are not verified; give the cluster CA")
+		toWorkers.InsecureSkipVerify = true
+	} else {
+		pool, err := tlsconf.LoadCAPool(tf.ca)
+		if err != nil {
+			return err
+		}
+		toWorkers.RootCAs = pool
+		if tf.cert != "" {
+			toWorkers.Certificates = []tls.Certificate{cert}
+		}
+	}
+	m, err := master.New(mf.config(front, toWorkers, splitList(workers), tokens, log))
+	if err != nil {
+		return err
+	}
+	ln, err := listenTCP(listen)
+	if err != nil {
+		return err
+	}
+	log.Info("master listening", "addr", ln.Addr().String(), "workers", workers, "tokens", tokens.Len())
+	hard, stop := hardStopAfter(ctx, grace)
+	defer stop()
+	return m.Serve(ctx, hard, ln)
+}
+
+// loadTokens reads --token-file and FILECONV_TOKENS; both may hold tokens.
+func loadTokens(file string) (master.Tokens, error) {
+	var text strings.Builder
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return master.Tokens{}, fmt.Errorf("--token-file: %w", err)
+		}
+		text.Write(b)
+		text.WriteByte('\n')
+	}
+	text.WriteString(os.Getenv("FILECONV_TOKENS"))
+	tokens, err := master.ParseTokens(strings.NewReader(text.String()))
+	if err != nil {
+		return master.Tokens{}, fmt.Errorf("%w: tokens from --token-file/FILECONV_TOKENS: %w", errUsage, err)
+	}
+	return tokens, nil
+}
+
+func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var dir, hosts string
+	fs := newFlagSet("certs", "certs --dir D [--hosts name,ip,...]", stderr)
+	fs.StringVar(&dir, "dir", defaultStateDir, "folder to write the CA and certificates into")
+	fs.StringVar(&hosts, "hosts", "", "extra names and IP addresses for the master and worker certificates, separated by commas")
+	if err := parseNoOperands(fs, args); err != nil {
+		return err
+	}
+	if err := tlsconf.GenerateDevPKI(dir, tlsconf.PKIOptions{Hosts: splitList(hosts)}); err != nil {
+		return err
+	}
+	p := tlsconf.Paths(dir)
+	fmt.Fprintf(stdout, "wrote a cluster CA and certificates to %s:\n  CA      %s (keep %s secret)\n  master  %s %s\n  worker  %s %s\n  client  %s %s\n",
+		dir, p.CA, p.CAKey, p.MasterCert, p.MasterKey, p.WorkerCert, p.WorkerKey, p.ClientCert, p.ClientKey)
+	return nil
+}
+
+func parseNoOperands(fs *flag.FlagSet, args []string) error {
+	operands, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(operands) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q (flags start with --)", errUsage, operands[0])
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func listenTCP(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, errAddrInUse) {
+			return nil, fmt.Errorf("listen on %s: the address is in use (is another fileconv running?): %w", addr, err)
+		}
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// hardStopAfter returns a context that is cancelled grace after ctx is: jobs in
+// flight get that long to finish once a stop is asked for.
+func hardStopAfter(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	hard, cancel := context.WithCancel(context.Background())
+	var once sync.Once
+	stopTimer := context.AfterFunc(ctx, func() {
+		once.Do(func() { time.AfterFunc(grace, cancel) })
+	})
+	return hard, func() { stopTimer(); cancel() }
+}

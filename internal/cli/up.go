@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fileconv/fileconv/internal/master"
+	"github.com/fileconv/fileconv/internal/tlsconf"
+	"github.com/fileconv/fileconv/internal/worker"
+)
+
+// runUp starts the embedded default for one machine: a master and N workers in
+// this process, with development certificates and a token kept in a state folder.
+func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		dir, listen, hosts string
+		workers            int
+		grace              time.Duration
+		wf                 workerFlags
+		lf                 logFlags
+	)
+	fset := newFlagSet("up", "up [--dir ./.fileconv] [--listen 127.0.0.1:5000] [--workers N] [flags]", stderr)
+	fset.StringVar(&dir, "dir", defaultStateDir, "state folder: CA, certificates, keys and token, created on first start")
+	fset.StringVar(&listen, "listen", "127.0.0.1:5000", "address of the master's front door")
+	fset.IntVar(&workers, "workers", runtime.NumCPU(), "workers to start, each running one conversion at a time")
+	fset.StringVar(&hosts, "hosts", "", "extra names and IP addresses for the generated certificates, separated by commas")
+	fset.DurationVar(&grace, "grace", defaultGrace, "on SIGTERM, how long jobs in flight may take to finish")
+	wf.register(fset)
+	lf.register(fset)
+	if err := parseNoOperands(fset, args); err != nil {
+		return err
+	}
+	if workers < 1 {
+		return fmt.Errorf("%w: --workers %d: start at least one", errUsage, workers)
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	created, err := tlsconf.EnsureDevPKI(dir, tlsconf.PKIOptions{Hosts: splitList(hosts)})
+	if err != nil {
+		return err
+	}
+	token, tokenCreated, err := ensureToken(filepath.Join(dir, "token"))
+	if err != nil {
+		return err
+	}
+	paths := tlsconf.Paths(dir)
+
+	hard, stopHard := hardStopAfter(ctx, grace)
+	defer stopHard()
+	var (
+		wg       sync.WaitGroup
+		errsMu   sync.Mutex
+		errs     []error
+		addrs    []string
+		serveCtx context.Context
+		abort    context.CancelFunc
+	)
+	// One tier failing takes the others down with it rather than leaving a
+	// half-working service up.
+	serveCtx, abort = context.WithCancel(ctx)
+	defer abort()
+	run := func(serve func() error) {
+		wg.Go(func() {
+			if err := serve(); err != nil {
+				errsMu.Lock()
+				errs = append(errs, err)
+				errsMu.Unlock()
+				abort()
+			}
+		})
+	}
+
+	workerTLS, err := tlsconf.ServerConfig(paths.WorkerCert, paths.WorkerKey, paths.CA)
+	if err != nil {
+		return err
+	}
+	wf.concurrency = 1
+	for i := range workers {
+		wlog := log.With("tier", "worker", "worker", i+1)
+		w, err := worker.New(wf.config(workerTLS, wlog))
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("start worker %d: %w", i+1, err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		run(func() error { return w.Serve(serveCtx, hard, ln) })
+	}
+
+	front, err := tlsconf.ServerConfig(paths.MasterCert, paths.MasterKey, "")
+	if err != nil {
+		return err
+	}
+	toWorkers, err := tlsconf.ClientConfig(paths.CA, paths.MasterCert, paths.MasterKey, "")
+	if err != nil {
+		return err
+	}
+	tokens, err := master.ParseTokens(strings.NewReader(token))
+	if err != nil {
+		return err
+	}
+	// The tiers share the limits; the master's job deadline leaves the worker's
+	// room to fire first, since its message says more.
+	mf := masterFlags{maxBody: wf.maxBody, jobTimeout: wf.jobTimeout + upTransferAllowance, ioTimeout: wf.ioTimeout}
+	m, err := master.New(mf.config(front, toWorkers, addrs, tokens, log.With("tier", "master")))
+	if err != nil {
+		return err
+	}
+	ln, err := listenTCP(listen)
+	if err != nil {
+		abort()
+		wg.Wait()
+		return err
+	}
+	run(func() error { return m.Serve(serveCtx, hard, ln) })
+
+	printBanner(stdout, upBanner{
+		dir: dir, listen: ln.Addr().String(), workers: addrs, token: token,
+		pkiCreated: created, tokenCreated: tokenCreated,
+	})
+	<-serveCtx.Done()
+	log.Info("stopping: finishing jobs in flight", "grace", grace)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// upTransferAllowance is added to the workers' --job-timeout for the master, which
+// also waits for the upload and the download.
+const upTransferAllowance = time.Minute
+
+type upBanner struct {
+	dir, listen, token       string
+	workers                  []string
+	pkiCreated, tokenCreated bool
+}
+
+func printBanner(w io.Writer, b upBanner) {
+	self := "fileconv"
+	if strings.ContainsRune(os.Args[0], filepath.Separator) {
+		self = os.Args[0]
+	}
+	state := "reused"
+	if b.pkiCreated || b.tokenCreated {
+		state = "created"
+	}
+	ca := filepath.Join(b.dir, "ca.pem")
+	tokenFile := filepath.Join(b.dir, "token")
+	fmt.Fprintf(w, `fileconv is up.
+  master   %s (TLS; certificate signed by %s)
+  workers  %d on %s
+  state    %s (%s: CA, certificates, keys, token)
+  token    %s
+
+Convert a file:
+  %s send --addr %s --ca %s --token-file %s --to png FILE
+
+Stop with Ctrl-C.
+`, b.listen, ca, len(b.workers), strings.Join(b.workers, " "), b.dir, state, b.token,
+		self, b.listen, ca, tokenFile)
+}
+
+// ensureToken returns the token in file, creating the file with a new random
+// token when it does not exist.
+func ensureToken(file string) (token string, created bool, err error) {
+	token, err = readTokenFile(file)
+	if err == nil {
+		return token, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, fmt.Errorf("token: %w", err)
+	}
+	// 24 random bytes are 32 base64 characters: the protocol's whole token field.
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", false, fmt.Errorf("token: %w", err)
+	}
+	token = base64.RawURLEncoding.EncodeToString(b[:])
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", false, fmt.Errorf("token: %w", err)
+	}
+	if _, err := fmt.Fprintln(f, token); err != nil {
+		f.Close()
+		return "", false, fmt.Errorf("token: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", false, fmt.Errorf("token: %w", err)
+	}
+	return token, true, nil
+}

@@ -1,0 +1,384 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "golang.org/x/image/webp"
+)
+
+// binary is the fileconv command built once for all tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "fileconv-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "fileconv")
+	build := exec.Command("go", "build", "-race", "-o", binary, "github.com/fileconv/fileconv/cmd/fileconv")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build fileconv:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// process is a running fileconv subcommand whose output is collected.
+type process struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+	done   chan error
+}
+
+func start(t *testing.T, dir string, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(binary, args...), done: make(chan error, 1)}
+	p.cmd.Dir = dir
+	p.cmd.Stdout = &lockedWriter{mu: &p.mu, w: &p.stdout}
+	p.cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("fileconv %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), p.out(), p.errs())
+		}
+	})
+	return p
+}
+
+func (p *process) out() string  { p.mu.Lock(); defer p.mu.Unlock(); return p.stdout.String() }
+func (p *process) errs() string { p.mu.Lock(); defer p.mu.Unlock(); return p.stderr.String() }
+
+// stop sends SIGINT and waits for a clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			t.Errorf("exit after SIGINT: %v\n%s", err, p.errs())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit within 20s of SIGINT")
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// run runs a fileconv subcommand to its end.
+func run(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = dir
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), 0
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitListening waits until addr accepts TCP connections.
+func waitListening(t *testing.T, p *process, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("process exited before listening on %s: %v\n%s", addr, err, p.errs())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("nothing listens on %s after 30s", addr)
+}
+
+// inputs writes one input of every type into dir.
+func inputs(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, 90, 60))
+	for y := range 60 {
+		for x := range 90 {
+			img.Set(x, y, color.NRGBA{uint8(x * 2), uint8(y * 4), 200, uint8(100 + y)})
+		}
+	}
+	var pngBuf, jpegBuf bytes.Buffer
+	png.Encode(&pngBuf, img)
+	jpeg.Encode(&jpegBuf, img, nil)
+	files := map[string][]byte{
+		"photo.png": pngBuf.Bytes(),
+		"photo.jpg": jpegBuf.Bytes(),
+		"notes.txt": []byte("Première ligne,\nsuite.\n\nΔεύτερη παράγραφος. Второй абзац.\n"),
+	}
+	paths := map[string]string{}
+	for name, b := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths[name] = p
+	}
+	return paths
+}
+
+func checkImage(t *testing.T, path, wantFormat string, w, h int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, format, err := image.DecodeConfig(f)
+	if err != nil {
+		t.Fatalf("%s does not decode: %v", path, err)
+	}
+	if format != wantFormat || cfg.Width != w || cfg.Height != h {
+		t.Errorf("%s is a %dx%d %s, want a %dx%d %s", path, cfg.Width, cfg.Height, format, w, h, wantFormat)
+	}
+}
+
+var tokenLine = regexp.MustCompile(`(?m)^\s*token\s+(\S+)$`)
+
+func TestUpAndSend(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	up := start(t, dir, "up", "--listen", addr, "--workers", "2")
+	waitListening(t, up, addr)
+	m := tokenLine.FindStringSubmatch(up.out())
+	if m == nil {
+		t.Fatalf("no token in the banner:\n%s", up.out())
+	}
+	token := m[1]
+	if !strings.Contains(up.out(), "send --addr "+addr+" --ca .fileconv/ca.pem --token-file .fileconv/token --to png FILE") {
+		t.Errorf("the banner has no ready-to-paste send command:\n%s", up.out())
+	}
+	for name, mode := range map[string]os.FileMode{"token": 0o600, "ca-key.pem": 0o600, "master-key.pem": 0o600, "worker-key.pem": 0o600, "ca.pem": 0o644} {
+		st, err := os.Stat(filepath.Join(dir, ".fileconv", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != mode {
+			t.Errorf(".fileconv/%s has mode %v, want %v", name, st.Mode().Perm(), mode)
+		}
+	}
+
+	inputs(t, dir)
+	// send finds up's CA and token in ./.fileconv by itself.
+	send := func(args ...string) (string, string, int) {
+		return run(t, dir, append([]string{"send", "--addr", addr}, args...)...)
+	}
+	if out, errOut, code := send("--to", "webp", "photo.png"); code != 0 {
+		t.Fatalf("send: exit %d\n%s%s", code, out, errOut)
+	}
+	checkImage(t, filepath.Join(dir, "photo.webp"), "webp", 90, 60)
+	outDir := filepath.Join(dir, "out")
+	os.Mkdir(outDir, 0o755)
+	for _, c := range []struct{ args, result, format string }{
+		{"--to jpg photo.png", "out/photo.jpg", "jpeg"},
+		{"--to png photo.jpg", "out/photo.png", "png"},
+		{"--op 3 photo.jpg", "out/photo.webp", "webp"},
+		{"--to png photo.webp", "out/photo.png", ""},
+		{"--to pdf notes.txt", "out/notes.pdf", ""},
+	} {
+		args := append(strings.Fields(c.args), "-o", outDir)
+		if c.format == "" {
+			args = append(args, "--force")
+		}
+		if out, errOut, code := send(args...); code != 0 {
+			t.Fatalf("send %s: exit %d\n%s%s", c.args, code, out, errOut)
+		}
+		if c.format != "" {
+			checkImage(t, filepath.Join(dir, c.result), c.format, 90, 60)
+		}
+	}
+	if _, errOut, code := send("--to", "txt", "out/notes.pdf", "-o", outDir); code != 0 {
+		t.Fatalf("send PDF to TXT: exit %d: %s", code, errOut)
+	}
+	text, _ := os.ReadFile(filepath.Join(outDir, "notes.txt"))
+	if !strings.Contains(string(text), "Δεύτερη παράγραφος. Второй абзац.") || !strings.Contains(string(text), "Première ligne, suite.") {
+		t.Errorf("TXT->PDF->TXT gave %q", text)
+	}
+
+	// Never overwrite without --force; one line per failed file; exit 1.
+	_, errOut, code := send("--to", "jpg", "photo.png", "notes.txt", "-o", outDir)
+	if code != 1 {
+		t.Errorf("exit %d for a failed file, want 1", code)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "photo.jpg exists: use --force") ||
+		!strings.Contains(lines[1], "notes.txt: text detected: use operation 4 (to PDF)") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	if _, _, code := send("--to", "jpg", "--token", "wrong", "photo.png", "--force", "-o", outDir); code != 1 {
+		t.Errorf("a wrong token exits %d, want 1", code)
+	}
+	if _, errOut, code := send("photo.png"); code != 2 || !strings.Contains(errOut, "--to") {
+		t.Errorf("no --to: exit %d, stderr %q", code, errOut)
+	}
+
+	up.stop(t)
+	// A second start reuses the CA and the token.
+	ca1, _ := os.ReadFile(filepath.Join(dir, ".fileconv", "ca.pem"))
+	up2 := start(t, dir, "up", "--listen", addr, "--workers", "1")
+	waitListening(t, up2, addr)
+	if m := tokenLine.FindStringSubmatch(up2.out()); m == nil || m[1] != token {
+		t.Errorf("second start printed another token:\n%s", up2.out())
+	}
+	ca2, _ := os.ReadFile(filepath.Join(dir, ".fileconv", "ca.pem"))
+	if !bytes.Equal(ca1, ca2) {
+		t.Error("second start made a new CA")
+	}
+	if _, errOut, code := send("--to", "jpg", "photo.png", "--force"); code != 0 {
+		t.Errorf("send after restart: exit %d: %s", code, errOut)
+	}
+	up2.stop(t)
+}
+
+func TestSeparateProcessesWithMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	if _, errOut, code := run(t, dir, "certs", "--dir", "pki"); code != 0 {
+		t.Fatalf("certs: exit %d: %s", code, errOut)
+	}
+	var workerAddrs []string
+	for range 2 {
+		addr := freeAddr(t)
+		w := start(t, dir, "worker", "--listen", addr, "--cert", "pki/worker.pem", "--key", "pki/worker-key.pem", "--ca", "pki/ca.pem")
+		waitListening(t, w, addr)
+		workerAddrs = append(workerAddrs, addr)
+	}
+	const originalToken = "super_secret_token_123456789012"
+	os.WriteFile(filepath.Join(dir, "tokens"), []byte(originalToken+"\n"), 0o600)
+	addr := freeAddr(t)
+	m := start(t, dir, "master", "--listen", addr, "--workers", strings.Join(workerAddrs, ","),
+		"--token-file", "tokens", "--cert", "pki/master.pem", "--key", "pki/master-key.pem", "--ca", "pki/ca.pem")
+	waitListening(t, m, addr)
+
+	// A worker refuses a client without a cluster certificate.
+	conn, err := tls.Dial("tcp", workerAddrs[0], &tls.Config{InsecureSkipVerify: true})
+	if err == nil {
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("a worker accepted a client without a certificate (err %v)", err)
+	}
+
+	in := inputs(t, dir)
+	host, port, _ := net.SplitHostPort(addr)
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 is needed to run the original protocol client (make test installs it)")
+	}
+	script, _ := filepath.Abs("testdata/original_client.py")
+	for _, c := range []struct{ op, in, out, format string }{
+		{"1", in["photo.png"], "py.jpg", "jpeg"},
+		{"2", in["photo.jpg"], "py.png", "png"},
+		{"3", in["photo.png"], "py.webp", "webp"},
+		{"4", in["notes.txt"], "py.pdf", ""},
+	} {
+		cmd := exec.Command(python, script, host, port, originalToken, c.op, c.in, filepath.Join(dir, c.out))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("original client, operation %s: %v\n%s", c.op, err, out)
+		}
+		if c.format != "" {
+			checkImage(t, filepath.Join(dir, c.out), c.format, 90, 60)
+		}
+	}
+	cmd := exec.Command(python, script, host, port, originalToken, "5", filepath.Join(dir, "py.pdf"), filepath.Join(dir, "py.txt"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("original client, operation 5: %v\n%s", err, out)
+	}
+	// The original client reports a refusal as the server's message.
+	cmd = exec.Command(python, script, host, port, "bad-token", "1", in["photo.png"], filepath.Join(dir, "x.jpg"))
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "ERROR: Invalid authentication token") {
+		t.Errorf("original client with a bad token: %v %s", err, out)
+	}
+
+	// fileconv send against the same master, with explicit flags.
+	stdout, errOut, code := run(t, dir, "send", "--addr", addr, "--ca", "pki/ca.pem", "--token", originalToken, "--to", "png", "photo.jpg", "-o", ".", "--force")
+	if code != 0 {
+		t.Fatalf("send: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(stdout, "photo.jpg -> photo.png") {
+		t.Errorf("send printed %q", stdout)
+	}
+	// Every job has one line in the master's log, with its id; no token appears.
+	scanner := bufio.NewScanner(strings.NewReader(m.errs()))
+	finished := 0
+	for scanner.Scan() {
+		if strings.Contains(scanner.Text(), `msg="job finished"`) {
+			finished++
+			if !strings.Contains(scanner.Text(), " job=") {
+				t.Errorf("job line without an id: %s", scanner.Text())
+			}
+		}
+	}
+	if finished < 6 {
+		t.Errorf("%d job lines in the master's log, want at least 6", finished)
+	}
+	if strings.Contains(m.errs(), originalToken) {
+		t.Error("the token appears in the master's log")
+	}
+	m.stop(t)
+}

@@ -1,0 +1,423 @@
+package master_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fileconv/fileconv/client"
+	"github.com/fileconv/fileconv/internal/master"
+	"github.com/fileconv/fileconv/internal/tlsconf"
+	"github.com/fileconv/fileconv/internal/wire"
+	"github.com/fileconv/fileconv/internal/worker"
+)
+
+const testToken = "super_secret_token_123456789012"
+
+// cluster is a master and its workers on loopback with real mutual TLS.
+type cluster struct {
+	addr      string
+	clientTLS *tls.Config
+	logs      *logBuffer
+	workers   []string
+}
+
+type clusterOptions struct {
+	workers     int
+	deadWorkers int // addresses that refuse connections, listed first
+	master      func(*master.Config)
+	worker      func(*worker.Config)
+}
+
+func startCluster(t *testing.T, opts clusterOptions) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	if err := tlsconf.GenerateDevPKI(dir, tlsconf.PKIOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := tlsconf.Paths(dir)
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+
+	var addrs []string
+	for range opts.deadWorkers {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		ln.Close()
+	}
+	workerTLS, err := tlsconf.ServerConfig(p.WorkerCert, p.WorkerKey, p.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []string
+	for i := range opts.workers {
+		cfg := worker.Config{TLS: workerTLS, Concurrency: 2, Logger: log.With("tier", "worker", "worker", i)}
+		if opts.worker != nil {
+			opts.worker(&cfg)
+		}
+		w, err := worker.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		live = append(live, ln.Addr().String())
+		wg.Go(func() { w.Serve(ctx, ctx, ln) })
+	}
+
+	front, err := tlsconf.ServerConfig(p.MasterCert, p.MasterKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toWorkers, err := tlsconf.ClientConfig(p.CA, p.MasterCert, p.MasterKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := master.ParseTokens(strings.NewReader(testToken + "\nsecond-token\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := master.Config{TLS: front, WorkerTLS: toWorkers, Workers: addrs, Tokens: tokens, Logger: log.With("tier", "master")}
+	if opts.master != nil {
+		opts.master(&cfg)
+	}
+	m, err := master.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { m.Serve(ctx, ctx, ln) })
+	clientTLS, err := tlsconf.ClientConfig(p.CA, "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cluster{addr: ln.Addr().String(), clientTLS: clientTLS, logs: logs, workers: live}
+}
+
+func (c *cluster) client() *client.Client {
+	return &client.Client{Addr: c.addr, Token: testToken, TLSConfig: c.clientTLS, Timeout: 30 * time.Second}
+}
+
+// raw sends a hand-made request and returns the whole answer body, which proves
+// the connection was closed cleanly rather than reset.
+func (c *cluster) raw(t *testing.T, header []byte, body []byte) string {
+	t.Helper()
+	conn, err := tls.Dial("tcp", c.addr, c.clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write(append(header, body...)); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	size, err := wire.ReadResponseSize(conn)
+	if err != nil {
+		t.Fatalf("read answer: %v", err)
+	}
+	answer := make([]byte, size)
+	if _, err := io.ReadFull(conn, answer); err != nil {
+		t.Fatalf("read answer body: %v", err)
+	}
+	return string(answer)
+}
+
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// waitForLog polls the logs for want; the tiers log after answering.
+func (l *logBuffer) waitFor(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(l.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line contains %q; logs:\n%s", want, l.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func testPNG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.NRGBA{uint8(x * 255 / w), uint8(y * 255 / h), 128, 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func header(token string, op wire.Operation, body []byte) []byte {
+	h := wire.NewHeader(token, "test.bin", op, body)
+	b := h.Encode()
+	return b[:]
+}
+
+func TestAllOperationsThroughTheClient(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 2})
+	cl := c.client()
+	ctx := context.Background()
+	pngIn := testPNG(t, 64, 48)
+	jpegIn, err := cl.ConvertBytes(ctx, client.ToJPEG, "in.png", pngIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webpIn, err := cl.ConvertBytes(ctx, client.ToWEBP, "in.png", pngIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, in := range map[string][]byte{"png": pngIn, "jpeg": jpegIn, "webp": webpIn} {
+		for _, op := range []client.Operation{client.ToJPEG, client.ToPNG, client.ToWEBP} {
+			t.Run(name+" "+op.String(), func(t *testing.T) {
+				out, err := cl.ConvertBytes(ctx, op, "in."+name, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg, format, err := image.DecodeConfig(bytes.NewReader(out))
+				if err != nil {
+					t.Fatalf("result does not decode: %v", err)
+				}
+				if format != map[client.Operation]string{client.ToJPEG: "jpeg", client.ToPNG: "png", client.ToWEBP: "webp"}[op] {
+					t.Errorf("result is %s", format)
+				}
+				if cfg.Width != 64 || cfg.Height != 48 {
+					t.Errorf("result is %dx%d, want 64x48", cfg.Width, cfg.Height)
+				}
+			})
+		}
+	}
+	text := "Première ligne du paragraphe,\nsuite du paragraphe.\n\nΔεύτερη παράγραφος. Второй абзац.\n"
+	pdf, err := cl.ConvertBytes(ctx, client.TextToPDF, "in.txt", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(pdf, []byte("%PDF")) {
+		t.Fatalf("TXT->PDF result starts with %q", pdf[:min(len(pdf), 8)])
+	}
+	back, err := cl.ConvertBytes(ctx, client.PDFToText, "in.pdf", pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Fields(string(back)), strings.Fields(text); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("TXT->PDF->TXT lost words:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestConcurrentClients(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 2})
+	cl := c.client()
+	in := testPNG(t, 120, 80)
+	var wg sync.WaitGroup
+	errs := make(chan error, 24)
+	for i := range 24 {
+		wg.Go(func() {
+			op := []client.Operation{client.ToJPEG, client.ToPNG, client.ToWEBP}[i%3]
+			out, err := cl.ConvertBytes(context.Background(), op, fmt.Sprintf("c%d.png", i), in)
+			if err == nil {
+				_, _, err = image.DecodeConfig(bytes.NewReader(out))
+			}
+			if err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Both workers took a share.
+	for _, w := range c.workers {
+		if !strings.Contains(c.logs.String(), "worker="+w) {
+			t.Errorf("worker %s got no job", w)
+		}
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 1, master: func(cfg *master.Config) { cfg.MaxBodyBytes = 1 << 20 }})
+	body := []byte("some text")
+	corruptPNG := testPNG(t, 40, 40)[:200]
+	badVersion := header(testToken, wire.OpToJPEG, body)
+	copy(badVersion, "v9.9")
+	badChecksum := header(testToken, wire.OpTextToPDF, body)
+	badChecksum[36] ^= 0xff
+	tooLarge := header(testToken, wire.OpTextToPDF, body)
+	tooLarge[82+5] = 0x20 // size 2 MiB and a bit, over the 1 MiB limit
+	cases := []struct {
+		name   string
+		header []byte
+		body   []byte
+		want   string
+	}{
+		{"wrong token", header("wrong", wire.OpTextToPDF, body), body, "ERROR: Invalid authentication token"},
+		{"no token", header("", wire.OpTextToPDF, body), body, "ERROR: Invalid authentication token"},
+		{"second token works", header("second-token", wire.OpTextToPDF, body), body, "%PDF"},
+		{"version", badVersion, body, `ERROR: Unsupported protocol version "v9.9"`},
+		{"operation 0", header(testToken, 0, body), body, "ERROR: Invalid operation 0"},
+		{"operation 99", header(testToken, 99, body), body, "ERROR: Invalid operation 99"},
+		{"checksum mismatch", badChecksum, body, "ERROR: Checksum mismatch"},
+		{"too large", tooLarge, body, "over the limit of 1048576 bytes (max-body)"},
+		{"zero bytes", header(testToken, wire.OpTextToPDF, nil), nil, "ERROR: empty input: the file has 0 bytes"},
+		{"corrupt image", header(testToken, wire.OpToJPEG, corruptPNG), corruptPNG, "ERROR: "},
+		{"pdf as image", header(testToken, wire.OpToPNG, []byte("%PDF-1.4 x")), []byte("%PDF-1.4 x"), "ERROR: PDF detected: use operation 5 (to TXT)"},
+		{"text as pdf", header(testToken, wire.OpPDFToText, body), body, "ERROR: text detected: use operation 4 (to PDF)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := c.raw(t, tc.header, tc.body)
+			if !strings.Contains(got[:min(len(got), 200)], tc.want) {
+				t.Errorf("answer %q, want it to contain %q", got[:min(len(got), 200)], tc.want)
+			}
+		})
+	}
+	if strings.Contains(c.logs.String(), testToken) {
+		t.Error("a token appears in the logs")
+	}
+}
+
+// A rejected request whose body is still coming is drained, so the client reads
+// the message instead of a connection reset, even for a large body.
+func TestRejectedRequestIsDrained(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 1})
+	body := bytes.Repeat([]byte("x"), 4<<20)
+	got := c.raw(t, header("wrong", wire.OpTextToPDF, body), body)
+	if got != "ERROR: Invalid authentication token" {
+		t.Errorf("answer %q", got)
+	}
+}
+
+func TestShortBodyTimesOut(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 1, master: func(cfg *master.Config) { cfg.IOTimeout = 300 * time.Millisecond }})
+	body := []byte(strings.Repeat("text ", 200))
+	got := c.raw(t, header(testToken, wire.OpTextToPDF, body), body[:500])
+	if !strings.Contains(got, "ERROR: timed out") {
+		t.Errorf("answer %q, want a timeout error", got)
+	}
+}
+
+func TestSilentClientsDoNotBlockOthers(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 1, master: func(cfg *master.Config) {
+		cfg.HeaderTimeout = 300 * time.Millisecond
+		cfg.HandshakeTimeout = 300 * time.Millisecond
+	}})
+	// One connection that never starts TLS, one that never sends a header.
+	silentTCP, err := net.Dial("tcp", c.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silentTCP.Close()
+	silentTLS, err := tls.Dial("tcp", c.addr, c.clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silentTLS.Close()
+
+	if _, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello")); err != nil {
+		t.Fatalf("a client behind two silent ones: %v", err)
+	}
+	silentTLS.SetDeadline(time.Now().Add(5 * time.Second))
+	size, err := wire.ReadResponseSize(silentTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := make([]byte, size)
+	io.ReadFull(silentTLS, msg)
+	if !strings.Contains(string(msg), "timed out after 300ms waiting for the 94-byte request header") {
+		t.Errorf("silent client got %q", msg)
+	}
+	silentTCP.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := silentTCP.Read(make([]byte, 1)); err == nil {
+		t.Error("a connection that never shook hands was kept open")
+	}
+}
+
+func TestClientGoneCancelsConversion(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 1})
+	var text strings.Builder
+	for i := 0; text.Len() < 8<<20; i++ {
+		fmt.Fprintf(&text, "Paragraph %d has a few words that make the PDF take a while to lay out.\n\n", i)
+	}
+	body := []byte(text.String())
+	conn, err := tls.Dial("tcp", c.addr, c.clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(append(header(testToken, wire.OpTextToPDF, body), body...)); err != nil {
+		t.Fatal(err)
+	}
+	c.logs.waitFor(t, "waiting for the worker's answer")
+	conn.Close()
+	c.logs.waitFor(t, "tier=worker worker=0 peer")
+	c.logs.waitFor(t, "outcome=client_gone")
+	if strings.Contains(c.logs.String(), "op=4 file=test.bin size=8388") && strings.Contains(c.logs.String(), "msg=\"job done\"") {
+		t.Error("the worker finished a conversion whose client had gone")
+	}
+}
+
+func TestFailoverToAReachableWorker(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 1, deadWorkers: 2})
+	for i := range 6 {
+		if _, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello")); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if !strings.Contains(c.logs.String(), "worker unreachable") {
+		t.Error("no dead worker was tried, so failover was not exercised")
+	}
+}
+
+func TestNoWorkerAvailable(t *testing.T) {
+	c := startCluster(t, clusterOptions{deadWorkers: 2})
+	_, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello"))
+	var se *client.ServerError
+	if !errors.As(err, &se) || !strings.Contains(se.Message, "no worker is available") {
+		t.Errorf("err = %v, want a server error saying no worker is available", err)
+	}
+}

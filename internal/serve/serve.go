@@ -1,0 +1,183 @@
+// Package serve holds the connection plumbing the master and the worker share: an
+// accept loop that runs each TLS handshake in the connection's own goroutine under a
+// deadline, connections whose every read and write has a deadline, bounded draining
+// of a rejected request, and a watcher that notices a peer that went away.
+package serve
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Handler serves one connection whose TLS handshake has completed. It must return
+// when ctx is cancelled; the loop closes the connection after it returns.
+type Handler func(ctx context.Context, conn *tls.Conn)
+
+// Loop accepts TLS connections and hands each to Handle in its own goroutine.
+type Loop struct {
+	// TLS is the server configuration for every accepted connection.
+	TLS *tls.Config
+	// HandshakeTimeout bounds the TLS handshake, so that a client that connects and
+	// stays silent holds only its own goroutine, and only for this long.
+	HandshakeTimeout time.Duration
+	Handle           Handler
+	Logger           *slog.Logger
+	// OnHandshakeError, if set, is called after every failed handshake (for metrics).
+	OnHandshakeError func(error)
+}
+
+// Serve accepts on ln until ctx is cancelled, then closes ln and waits for the
+// connections in progress to finish. Handlers get a context that is cancelled only
+// when hardStop is, so that jobs in flight may finish after a graceful stop.
+func (l *Loop) Serve(ctx, hardStop context.Context, ln net.Listener) error {
+	stopAccepting := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stopAccepting()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var backoff time.Duration
+	for {
+		raw, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isRetryableAccept(err) {
+				// Out of file descriptors and the like: wait instead of spinning.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				l.Logger.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("accept on %s: %w", ln.Addr(), err)
+		}
+		backoff = 0
+		wg.Go(func() { l.serveConn(hardStop, raw) })
+	}
+}
+
+// isRetryableAccept reports accept errors worth retrying (out of descriptors or
+// buffers, a connection aborted before accept), which Go no longer marks Temporary.
+func isRetryableAccept(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+}
+
+func (l *Loop) serveConn(ctx context.Context, raw net.Conn) {
+	conn := tls.Server(raw, l.TLS)
+	defer conn.Close()
+	hsCtx, cancel := context.WithTimeout(ctx, l.HandshakeTimeout)
+	err := conn.HandshakeContext(hsCtx)
+	cancel()
+	if err != nil {
+		l.Logger.Info("TLS handshake failed", "client", raw.RemoteAddr().String(), "err", err)
+		if l.OnHandshakeError != nil {
+			l.OnHandshakeError(err)
+		}
+		return
+	}
+	l.Handle(ctx, conn)
+}
+
+// Conn gives every Read and Write on a connection a deadline: at most Idle from
+// now, and never past Until (the job's deadline) when Until is set.
+type Conn struct {
+	net.Conn
+	Idle  time.Duration
+	Until time.Time
+}
+
+func (c *Conn) deadline() time.Time {
+	d := time.Now().Add(c.Idle)
+	if !c.Until.IsZero() && c.Until.Before(d) {
+		return c.Until
+	}
+	return d
+}
+
+func (c *Conn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(c.deadline()); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *Conn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(c.deadline()); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+// Drain reads and discards up to min(remaining, limit) bytes of a request that was
+// rejected, for at most timeout, so that closing the connection does not reset it
+// before the client has read the error: a TCP close with unread data sends RST,
+// and the client's next read would fail instead of returning the message.
+func Drain(conn net.Conn, remaining uint64, limit int64, timeout time.Duration) {
+	n := int64(min(remaining, uint64(limit)))
+	if n <= 0 {
+		return
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(timeout))
+	_, _ = io.CopyN(io.Discard, conn, n)
+}
+
+// WatchPeer notices that the peer closed its connection while the request is being
+// served. It reads from conn in the background (the request has been read in full,
+// so a read returns only when the peer goes away or sends more than it declared,
+// which is discarded) and calls gone when the connection ends. The returned stop
+// unblocks the reader and waits for it, so no goroutine outlives the request.
+func WatchPeer(conn net.Conn, gone func()) (stop func()) {
+	var (
+		mu      sync.Mutex
+		stopped bool
+		done    = make(chan struct{})
+	)
+	// The deadline is cleared once, here: resetting it inside the loop could undo
+	// the one stop sets and leave the reader blocked.
+	_ = conn.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(done)
+		var buf [512]byte
+		for {
+			if _, err := conn.Read(buf[:]); err != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				if !stopped {
+					gone()
+				}
+				return
+			}
+		}
+	}()
+	return func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		_ = conn.SetReadDeadline(time.Now())
+		<-done
+	}
+}
+
+// NewJobID returns a random 16-hex-digit identifier for a job's log lines.
+func NewJobID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// TooLarge is the message for a body over the size limit, shared by both tiers so
+// the client reads the same words whichever one refused it.
+func TooLarge(size uint64, limit int64) string {
+	return fmt.Sprintf("file is %d bytes, over the limit of %d bytes (max-body)", size, limit)
+}
