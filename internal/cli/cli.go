@@ -27,6 +27,7 @@ func commands() []command {
 		{"send", "convert files through a master", runSend},
 		{"master", "run the orchestration tier (the front door on port 5000)", runMaster},
 		{"worker", "run a processing tier worker (port 6000)", runWorker},
+		{"status", "print the workers, their health and load, as a master sees them", runStatus},
 		{"certs", "create a cluster CA and certificates for master, workers and clients", runCerts},
 		{"version", "print the version", runVersion},
 	}

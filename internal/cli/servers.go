@@ -16,6 +16,7 @@ import (
 
 	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/master"
+	"github.com/fileconv/fileconv/internal/metrics"
 	"github.com/fileconv/fileconv/internal/tlsconf"
 	"github.com/fileconv/fileconv/internal/worker"
 )
@@ -88,17 +89,18 @@ func (w *workerFlags) config(tlsConf *tls.Config, log *slog.Logger) worker.Confi
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		listen string
-		grace  time.Duration
-		tf     tlsFlags
-		wf     workerFlags
-		lf     logFlags
+		listen, adminAddr string
+		grace             time.Duration
+		tf                tlsFlags
+		wf                workerFlags
+		lf                logFlags
 	)
 	fs := newFlagSet("worker", "worker --listen :6000 [--cert F --key F --ca F] [flags]", stderr)
 	fs.StringVar(&listen, "listen", ":6000", "address to listen on")
 	tf.register(fs, "cluster CA (PEM): when set, only masters with a certificate it signed may connect (mutual TLS)")
 	fs.IntVar(&wf.concurrency, "concurrency", convert.DefaultConcurrency(), "conversions at once; more jobs wait for a slot")
 	fs.DurationVar(&grace, "grace", defaultGrace, "on SIGTERM, how long jobs in flight may take to finish")
+	fs.StringVar(&adminAddr, "admin", defaultWorkerAdmin, `admin HTTP listener (/healthz /readyz /metrics), host:port or "off"`)
 	wf.register(fs)
 	lf.register(fs)
 	if err := parseNoOperands(fs, args); err != nil {
@@ -120,7 +122,10 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	w, err := worker.New(wf.config(tlsConf, log))
+	reg := metrics.NewRegistry()
+	cfg := wf.config(tlsConf, log)
+	cfg.Metrics = metrics.NewWorker(reg)
+	w, err := worker.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -128,19 +133,48 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	log.Info("worker listening", "addr", ln.Addr().String(), "mtls", tf.ca != "")
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	defer stopAdmin()
+	serveAdmin, err := adminListener(adminCtx, adminAddr, reg, w.Ready, func() any { return w.Status() }, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	log.Info("worker listening", "addr", ln.Addr().String(), "mtls", tf.ca != "", "concurrency", cfg.Concurrency)
 	hard, stop := hardStopAfter(ctx, grace)
 	defer stop()
-	return w.Serve(ctx, hard, ln)
+	return serveWithAdmin(func() error { return w.Serve(ctx, hard, ln) }, serveAdmin, stopAdmin)
+}
+
+// serveWithAdmin runs a tier and its admin listener; the admin listener outlives
+// the tier's graceful stop, so /readyz can say "draining" while jobs finish.
+func serveWithAdmin(serveTier, serveAdmin func() error, stopAdmin context.CancelFunc) error {
+	var (
+		wg       sync.WaitGroup
+		adminErr error
+	)
+	wg.Go(func() { adminErr = serveAdmin() })
+	err := serveTier()
+	stopAdmin()
+	wg.Wait()
+	return errors.Join(err, adminErr)
 }
 
 // masterFlags are the settings of the orchestration tier.
 type masterFlags struct {
-	maxBody       byteSize
-	jobTimeout    time.Duration
-	ioTimeout     time.Duration
-	headerTimeout time.Duration
-	dialTimeout   time.Duration
+	maxBody          byteSize
+	jobTimeout       time.Duration
+	ioTimeout        time.Duration
+	headerTimeout    time.Duration
+	dialTimeout      time.Duration
+	maxConns         int
+	queueSize        int
+	queueTimeout     time.Duration
+	workerCapacity   int
+	healthInterval   time.Duration
+	resolveInterval  time.Duration
+	retryBuffer      byteSize
+	retryBufferTotal byteSize
 }
 
 func (m *masterFlags) register(fs *flag.FlagSet) {
@@ -150,36 +184,56 @@ func (m *masterFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&m.ioTimeout, "io-timeout", master.DefaultIOTimeout, "longest wait for a client or worker on any read or write")
 	fs.DurationVar(&m.headerTimeout, "header-timeout", master.DefaultHeaderTimeout, "longest wait for a request's 94-byte header")
 	fs.DurationVar(&m.dialTimeout, "dial-timeout", master.DefaultDialTimeout, "longest wait to connect to a worker")
+	fs.IntVar(&m.maxConns, "max-conns", master.DefaultMaxConns, `client connections served at once; past it a client gets "ERROR: busy"`)
+	fs.IntVar(&m.queueSize, "queue-size", master.DefaultQueueSize, "jobs that may wait for a free worker slot when every worker is at capacity")
+	fs.DurationVar(&m.queueTimeout, "queue-timeout", master.DefaultQueueTimeout, `longest a job waits for a free worker slot before "ERROR: busy"`)
+	fs.IntVar(&m.workerCapacity, "worker-capacity", 0, "jobs each worker takes at once (default: what each worker announces, its --concurrency)")
+	fs.DurationVar(&m.healthInterval, "health-interval", master.DefaultHealthInterval, "how often each worker is probed")
+	fs.DurationVar(&m.resolveInterval, "resolve-interval", master.DefaultResolveInterval, "how often worker DNS names are resolved again")
+	m.retryBuffer = master.DefaultRetryBufferBytes
+	fs.Var(&m.retryBuffer, "retry-buffer", "largest file kept in memory so that a job can be retried on another worker if its worker fails")
+	m.retryBufferTotal = master.DefaultRetryBufferTotal
+	fs.Var(&m.retryBufferTotal, "retry-buffer-total", "memory for all retry buffers together")
 }
 
 func (m *masterFlags) config(front, toWorkers *tls.Config, workers []string, tokens master.Tokens, log *slog.Logger) master.Config {
 	return master.Config{
-		TLS:           front,
-		WorkerTLS:     toWorkers,
-		Workers:       workers,
-		Tokens:        tokens,
-		MaxBodyBytes:  int64(m.maxBody),
-		JobTimeout:    m.jobTimeout,
-		IOTimeout:     m.ioTimeout,
-		HeaderTimeout: m.headerTimeout,
-		DialTimeout:   m.dialTimeout,
-		Logger:        log,
+		TLS:              front,
+		WorkerTLS:        toWorkers,
+		Workers:          workers,
+		Tokens:           tokens,
+		MaxBodyBytes:     int64(m.maxBody),
+		JobTimeout:       m.jobTimeout,
+		IOTimeout:        m.ioTimeout,
+		HeaderTimeout:    m.headerTimeout,
+		DialTimeout:      m.dialTimeout,
+		MaxConns:         m.maxConns,
+		QueueSize:        m.queueSize,
+		QueueTimeout:     m.queueTimeout,
+		WorkerCapacity:   m.workerCapacity,
+		HealthInterval:   m.healthInterval,
+		ResolveInterval:  m.resolveInterval,
+		RetryBufferBytes: int64(m.retryBuffer),
+		RetryBufferTotal: int64(m.retryBufferTotal),
+		Logger:           log,
 	}
 }
 
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		listen, workers, tokenFile string
-		grace                      time.Duration
-		tf                         tlsFlags
-		mf                         masterFlags
-		lf                         logFlags
+		listen, workers, tokenFile, clientCA, adminAddr string
+		grace                                           time.Duration
+		tf                                              tlsFlags
+		mf                                              masterFlags
+		lf                                              logFlags
 	)
 	fs := newFlagSet("master", "master --listen :5000 --workers host:port,... --token-file F [--cert F --key F --ca F] [flags]", stderr)
 	fs.StringVar(&listen, "listen", ":5000", "address of the front door")
 	fs.StringVar(&workers, "workers", "", "workers' addresses, host:port separated by commas")
 	fs.StringVar(&tokenFile, "token-file", "", "file of accepted auth tokens, one per line (FILECONV_TOKENS may also hold them)")
 	tf.register(fs, "cluster CA (PEM) that signed the workers' certificates; --cert/--key are then also presented to workers (mutual TLS)")
+	fs.StringVar(&clientCA, "client-ca", "", "CA (PEM) whose certificates clients must present at the front door (default: none asked)")
+	fs.StringVar(&adminAddr, "admin", defaultMasterAdmin, `admin HTTP listener (/healthz /readyz /metrics /status), host:port or "off"`)
 	fs.DurationVar(&grace, "grace", defaultGrace, "on SIGTERM, how long jobs in flight may take to finish")
 	mf.register(fs)
 	lf.register(fs)
@@ -199,7 +253,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	front, err := tlsconf.ServerConfigWith(cert, "")
+	front, err := tlsconf.ServerConfigWith(cert, clientCA)
 	if err != nil {
 		return err
 	}
@@ -217,7 +271,10 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			toWorkers.Certificates = []tls.Certificate{cert}
 		}
 	}
-	m, err := master.New(mf.config(front, toWorkers, splitList(workers), tokens, log))
+	reg := metrics.NewRegistry()
+	cfg := mf.config(front, toWorkers, splitList(workers), tokens, log)
+	cfg.Metrics = metrics.NewMaster(reg)
+	m, err := master.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -225,10 +282,17 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	log.Info("master listening", "addr", ln.Addr().String(), "workers", workers, "tokens", tokens.Len())
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	defer stopAdmin()
+	serveAdmin, err := adminListener(adminCtx, adminAddr, reg, m.Ready, func() any { return m.Status() }, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	log.Info("master listening", "addr", ln.Addr().String(), "workers", workers, "tokens", tokens.Len(), "client_certificates", clientCA != "")
 	hard, stop := hardStopAfter(ctx, grace)
 	defer stop()
-	return m.Serve(ctx, hard, ln)
+	return serveWithAdmin(func() error { return m.Serve(ctx, hard, ln) }, serveAdmin, stopAdmin)
 }
 
 // loadTokens reads --token-file and FILECONV_TOKENS; both may hold tokens.

@@ -12,11 +12,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fileconv/fileconv/internal/master"
+	"github.com/fileconv/fileconv/internal/metrics"
 	"github.com/fileconv/fileconv/internal/tlsconf"
 	"github.com/fileconv/fileconv/internal/worker"
 )
@@ -26,6 +30,7 @@ import (
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		dir, listen, hosts string
+		adminAddr          string
 		workers            int
 		grace              time.Duration
 		wf                 workerFlags
@@ -37,6 +42,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset.IntVar(&workers, "workers", runtime.NumCPU(), "workers to start, each running one conversion at a time")
 	fset.StringVar(&hosts, "hosts", "", "extra names and IP addresses for the generated certificates, separated by commas")
 	fset.DurationVar(&grace, "grace", defaultGrace, "on SIGTERM, how long jobs in flight may take to finish")
+	fset.StringVar(&adminAddr, "admin", defaultMasterAdmin, `admin HTTP listener (/healthz /readyz /metrics /status), host:port or "off"`)
 	wf.register(fset)
 	lf.register(fset)
 	if err := parseNoOperands(fset, args); err != nil {
@@ -88,10 +94,14 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reg := metrics.NewRegistry()
 	wf.concurrency = 1
 	for i := range workers {
 		wlog := log.With("tier", "worker", "worker", i+1)
-		w, err := worker.New(wf.config(workerTLS, wlog))
+		cfg := wf.config(workerTLS, wlog)
+		// One registry for the whole process: each worker's series carry its number.
+		cfg.Metrics = metrics.NewWorker(prometheus.WrapRegistererWith(prometheus.Labels{"worker": strconv.Itoa(i + 1)}, reg))
+		w, err := worker.New(cfg)
 		if err != nil {
 			return err
 		}
@@ -118,7 +128,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The tiers share the limits; the master's job deadline leaves the worker's
 	// room to fire first, since its message says more.
 	mf := masterFlags{maxBody: wf.maxBody, jobTimeout: wf.jobTimeout + upTransferAllowance, ioTimeout: wf.ioTimeout}
-	m, err := master.New(mf.config(front, toWorkers, addrs, tokens, log.With("tier", "master")))
+	mcfg := mf.config(front, toWorkers, addrs, tokens, log.With("tier", "master"))
+	mcfg.Metrics = metrics.NewMaster(reg)
+	m, err := master.New(mcfg)
 	if err != nil {
 		return err
 	}
@@ -128,10 +140,23 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		wg.Wait()
 		return err
 	}
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	defer stopAdmin()
+	serveAdmin, err := adminListener(adminCtx, adminAddr, reg, m.Ready, func() any { return m.Status() }, log)
+	if err != nil {
+		ln.Close()
+		abort()
+		wg.Wait()
+		return err
+	}
+	var adminWG sync.WaitGroup
+	adminWG.Go(func() { _ = serveAdmin() })
+	defer adminWG.Wait()
+	defer stopAdmin()
 	run(func() error { return m.Serve(serveCtx, hard, ln) })
 
 	printBanner(stdout, upBanner{
-		dir: dir, listen: ln.Addr().String(), workers: addrs, token: token,
+		dir: dir, listen: ln.Addr().String(), workers: addrs, token: token, admin: adminAddr,
 		pkiCreated: created, tokenCreated: tokenCreated,
 	})
 	<-serveCtx.Done()
@@ -145,9 +170,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 const upTransferAllowance = time.Minute
 
 type upBanner struct {
-	dir, listen, token       string
-	workers                  []string
-	pkiCreated, tokenCreated bool
+	dir, listen, token, admin string
+	workers                   []string
+	pkiCreated, tokenCreated  bool
 }
 
 func printBanner(w io.Writer, b upBanner) {
@@ -166,13 +191,14 @@ func printBanner(w io.Writer, b upBanner) {
   workers  %d on %s
   state    %s (%s: CA, certificates, keys, token)
   token    %s
+  admin    %s (/healthz /readyz /metrics /status; "fileconv status --admin %s")
 
 Convert a file:
   %s send --addr %s --ca %s --token-file %s --to png FILE
 
 Stop with Ctrl-C.
 `, b.listen, ca, len(b.workers), strings.Join(b.workers, " "), b.dir, state, b.token,
-		self, b.listen, ca, tokenFile)
+		b.admin, b.admin, self, b.listen, ca, tokenFile)
 }
 
 // ensureToken returns the token in file, creating the file with a new random

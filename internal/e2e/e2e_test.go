@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,12 +197,27 @@ func checkImage(t *testing.T, path, wantFormat string, w, h int) {
 	}
 }
 
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 var tokenLine = regexp.MustCompile(`(?m)^\s*token\s+(\S+)$`)
 
 func TestUpAndSend(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	up := start(t, dir, "up", "--listen", addr, "--workers", "2")
+	adminAddr := freeAddr(t)
+	up := start(t, dir, "up", "--listen", addr, "--workers", "2", "--admin", adminAddr)
 	waitListening(t, up, addr)
 	m := tokenLine.FindStringSubmatch(up.out())
 	if m == nil {
@@ -275,10 +291,25 @@ func TestUpAndSend(t *testing.T) {
 		t.Errorf("no --to: exit %d, stderr %q", code, errOut)
 	}
 
+	// The admin listener: fileconv status, readiness, metrics.
+	stdout, errOut, code := run(t, dir, "status", "--admin", adminAddr)
+	if code != 0 || !strings.Contains(stdout, "master ready") || !strings.Contains(stdout, "2 of 2 workers healthy") {
+		t.Errorf("status: exit %d\n%s%s", code, stdout, errOut)
+	}
+	metricsText := httpGet(t, "http://"+adminAddr+"/metrics")
+	for _, want := range []string{`fileconv_master_jobs_total{op="3",outcome="ok"}`, `fileconv_worker_jobs_total{input_type="png",op="3",outcome="ok",worker=`, "fileconv_master_auth_failures_total 1"} {
+		if !strings.Contains(metricsText, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if got := httpGet(t, "http://"+adminAddr+"/readyz"); got != "ready\n" {
+		t.Errorf("/readyz = %q", got)
+	}
+
 	up.stop(t)
 	// A second start reuses the CA and the token.
 	ca1, _ := os.ReadFile(filepath.Join(dir, ".fileconv", "ca.pem"))
-	up2 := start(t, dir, "up", "--listen", addr, "--workers", "1")
+	up2 := start(t, dir, "up", "--listen", addr, "--workers", "1", "--admin", "off")
 	waitListening(t, up2, addr)
 	if m := tokenLine.FindStringSubmatch(up2.out()); m == nil || m[1] != token {
 		t.Errorf("second start printed another token:\n%s", up2.out())
@@ -301,7 +332,7 @@ func TestSeparateProcessesWithMutualTLS(t *testing.T) {
 	var workerAddrs []string
 	for range 2 {
 		addr := freeAddr(t)
-		w := start(t, dir, "worker", "--listen", addr, "--cert", "pki/worker.pem", "--key", "pki/worker-key.pem", "--ca", "pki/ca.pem")
+		w := start(t, dir, "worker", "--listen", addr, "--cert", "pki/worker.pem", "--key", "pki/worker-key.pem", "--ca", "pki/ca.pem", "--admin", "off")
 		waitListening(t, w, addr)
 		workerAddrs = append(workerAddrs, addr)
 	}
@@ -309,7 +340,7 @@ func TestSeparateProcessesWithMutualTLS(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "tokens"), []byte(originalToken+"\n"), 0o600)
 	addr := freeAddr(t)
 	m := start(t, dir, "master", "--listen", addr, "--workers", strings.Join(workerAddrs, ","),
-		"--token-file", "tokens", "--cert", "pki/master.pem", "--key", "pki/master-key.pem", "--ca", "pki/ca.pem")
+		"--token-file", "tokens", "--cert", "pki/master.pem", "--key", "pki/master-key.pem", "--ca", "pki/ca.pem", "--admin", "off")
 	waitListening(t, m, addr)
 
 	// A worker refuses a client without a cluster certificate.

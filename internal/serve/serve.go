@@ -34,7 +34,17 @@ type Loop struct {
 	Logger           *slog.Logger
 	// OnHandshakeError, if set, is called after every failed handshake (for metrics).
 	OnHandshakeError func(error)
+	// MaxConns bounds the connections served at once; 0 means no bound. Past it,
+	// a connection is handed to Overflow instead of Handle.
+	MaxConns int
+	// Overflow answers a connection over MaxConns, after its handshake: typically
+	// a one-line "busy" error. Nil closes such connections at once.
+	Overflow Handler
 }
+
+// maxOverflow bounds the goroutines answering connections over MaxConns; past it a
+// connection is closed unanswered, so a flood costs the server nothing more.
+func (l *Loop) maxOverflow() int { return l.MaxConns/8 + 16 }
 
 // Serve accepts on ln until ctx is cancelled, then closes ln and waits for the
 // connections in progress to finish. Handlers get a context that is cancelled only
@@ -44,7 +54,11 @@ func (l *Loop) Serve(ctx, hardStop context.Context, ln net.Listener) error {
 	defer stopAccepting()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	var backoff time.Duration
+	var (
+		backoff  time.Duration
+		active   = make(chan struct{}, max(l.MaxConns, 1))
+		overflow = make(chan struct{}, l.maxOverflow())
+	)
 	for {
 		raw, err := ln.Accept()
 		if err != nil {
@@ -62,7 +76,32 @@ func (l *Loop) Serve(ctx, hardStop context.Context, ln net.Listener) error {
 			return fmt.Errorf("accept on %s: %w", ln.Addr(), err)
 		}
 		backoff = 0
-		wg.Go(func() { l.serveConn(hardStop, raw) })
+		if l.MaxConns <= 0 {
+			wg.Go(func() { l.serveConn(hardStop, raw, l.Handle) })
+			continue
+		}
+		select {
+		case active <- struct{}{}:
+			wg.Go(func() {
+				defer func() { <-active }()
+				l.serveConn(hardStop, raw, l.Handle)
+			})
+		default:
+			select {
+			case overflow <- struct{}{}:
+				if l.Overflow == nil {
+					<-overflow
+					raw.Close()
+					continue
+				}
+				wg.Go(func() {
+					defer func() { <-overflow }()
+					l.serveConn(hardStop, raw, l.Overflow)
+				})
+			default:
+				raw.Close()
+			}
+		}
 	}
 }
 
@@ -73,7 +112,7 @@ func isRetryableAccept(err error) bool {
 		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
-func (l *Loop) serveConn(ctx context.Context, raw net.Conn) {
+func (l *Loop) serveConn(ctx context.Context, raw net.Conn, handle Handler) {
 	conn := tls.Server(raw, l.TLS)
 	defer conn.Close()
 	hsCtx, cancel := context.WithTimeout(ctx, l.HandshakeTimeout)
@@ -86,7 +125,7 @@ func (l *Loop) serveConn(ctx context.Context, raw net.Conn) {
 		}
 		return
 	}
-	l.Handle(ctx, conn)
+	handle(ctx, conn)
 }
 
 // Conn gives every Read and Write on a connection a deadline: at most Idle from

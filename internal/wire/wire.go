@@ -49,6 +49,24 @@ const ErrorPrefix = "ERROR: "
 // authenticate the master by its certificate, not by this field.
 const RelayJobPrefix = "fcjob:"
 
+// ProbePrefix fills the auth field of the master's health probe: a request with
+// operation 0 and no body, which a worker answers with a JSON WorkerStatus instead
+// of an error. Only peers that passed the worker's TLS checks can send it.
+const ProbePrefix = "fcprobe:"
+
+// WorkerStatus is a worker's answer to a probe: how many conversions it runs at
+// once, how many jobs it holds, and whether it is shutting down.
+type WorkerStatus struct {
+	Capacity int  `json:"capacity"`
+	InFlight int  `json:"in_flight"`
+	Draining bool `json:"draining"`
+}
+
+// IsProbe reports whether h is the master's health probe.
+func (h Header) IsProbe() bool {
+	return h.Token == ProbePrefix && h.Operation == 0 && h.Size == 0 && h.Version == Version10
+}
+
 // Operation is the conversion a request asks for.
 type Operation uint32
 

@@ -8,16 +8,20 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fileconv/fileconv/internal/convert"
+	"github.com/fileconv/fileconv/internal/metrics"
 	"github.com/fileconv/fileconv/internal/serve"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -44,6 +48,8 @@ type Config struct {
 	DrainLimit int64
 	// Convert holds the conversion limits and qualities.
 	Convert convert.Config
+	// Metrics receives the worker's measurements; nil records nothing.
+	Metrics *metrics.Worker
 	// Logger receives one line per job; default slog.Default().
 	Logger *slog.Logger
 }
@@ -104,10 +110,12 @@ func (c Config) Validate() error {
 
 // Server is a running worker.
 type Server struct {
-	cfg   Config
-	conv  *convert.Converter
-	slots chan struct{}
-	log   *slog.Logger
+	cfg      Config
+	conv     *convert.Converter
+	slots    chan struct{}
+	log      *slog.Logger
+	jobs     atomic.Int64 // jobs between header and answer, queued or converting
+	draining atomic.Bool
 }
 
 // New validates cfg and prepares the converters.
@@ -126,8 +134,33 @@ func New(cfg Config) (*Server, error) {
 // Serve answers jobs on ln until ctx is cancelled; then it stops accepting and
 // waits for the jobs in flight, which are cancelled only if hardStop is.
 func (s *Server) Serve(ctx, hardStop context.Context, ln net.Listener) error {
-	loop := serve.Loop{TLS: s.cfg.TLS, HandshakeTimeout: s.cfg.HandshakeTimeout, Handle: s.handle, Logger: s.log}
+	// Draining shows in probes and /readyz; the closed listener is what keeps new
+	// jobs away, since a master moves a job whose connection is refused.
+	stopDraining := context.AfterFunc(ctx, func() { s.draining.Store(true) })
+	defer stopDraining()
+	s.cfg.Metrics.SetSlots(0, s.cfg.Concurrency)
+	loop := serve.Loop{TLS: s.cfg.TLS, HandshakeTimeout: s.cfg.HandshakeTimeout, Handle: s.handle, Logger: s.log,
+		OnHandshakeError: func(error) { s.cfg.Metrics.HandshakeFailed() }}
 	return loop.Serve(ctx, hardStop, ln)
+}
+
+// Status is what the worker tells a master's probe about itself.
+func (s *Server) Status() wire.WorkerStatus {
+	return wire.WorkerStatus{Capacity: s.cfg.Concurrency, InFlight: int(s.jobs.Load()), Draining: s.draining.Load()}
+}
+
+// Ready is nil while the worker takes jobs, for the admin listener's /readyz.
+func (s *Server) Ready() error {
+	if s.draining.Load() {
+		return errors.New("draining: finishing jobs in flight before exit")
+	}
+	return nil
+}
+
+// answerProbe tells the master how the worker is doing.
+func (s *Server) answerProbe(conn io.Writer) {
+	body, _ := json.Marshal(s.Status())
+	_ = wire.WriteResponse(conn, body)
 }
 
 func (s *Server) handle(ctx context.Context, raw *tls.Conn) {
@@ -141,13 +174,27 @@ func (s *Server) handle(ctx context.Context, raw *tls.Conn) {
 		_ = wire.WriteError(conn, "could not read the 94-byte request header: "+err.Error())
 		return
 	}
+	if h.IsProbe() {
+		s.answerProbe(conn)
+		return
+	}
+	s.jobs.Add(1)
+	defer s.jobs.Add(-1)
+	var (
+		outcome   = "bad_header"
+		inputType convert.Type
+		outSize   int
+	)
+	done := s.cfg.Metrics.JobStarted(strconv.Itoa(int(h.Operation)))
+	defer func() { done(outcome, strings.ToLower(inputType.String()), int64(h.Size), int64(outSize)) }()
 	jobID, ok := strings.CutPrefix(h.Token, wire.RelayJobPrefix)
 	if !ok || jobID == "" {
 		jobID = serve.NewJobID()
 	}
 	log = log.With("job", jobID, "op", int(h.Operation), "file", wire.Printable(h.Filename), "size", h.Size)
 
-	reject := func(outcome, msg string) {
+	reject := func(why, msg string) {
+		outcome = why
 		log.Info("job rejected", "outcome", outcome, "reason", msg, "duration", time.Since(start))
 		_ = wire.WriteError(conn, msg)
 		serve.Drain(raw, h.Size, s.cfg.DrainLimit, time.Second)
@@ -167,7 +214,8 @@ func (s *Server) handle(ctx context.Context, raw *tls.Conn) {
 
 	body, err := readBody(conn, h.Size)
 	if err != nil {
-		log.Info("job failed", "outcome", "read_failed", "err", err, "duration", time.Since(start))
+		outcome = "read_failed"
+		log.Info("job failed", "outcome", outcome, "err", err, "duration", time.Since(start))
 		_ = wire.WriteError(conn, fmt.Sprintf("the body ended after fewer bytes than the header's size of %d: %v", h.Size, err))
 		return
 	}
@@ -181,15 +229,17 @@ func (s *Server) handle(ctx context.Context, raw *tls.Conn) {
 	stopWatching := serve.WatchPeer(raw, cancel)
 	res, err := s.convert(jobCtx, h.Operation, body)
 	stopWatching()
+	inputType = res.InputType
 	if err != nil {
 		ce := convert.AsError(err)
-		outcome := "convert_failed"
+		outcome = "convert_failed"
 		msg := ce.Message
 		switch {
 		case jobCtx.Err() == context.DeadlineExceeded:
 			outcome, msg = "timeout", fmt.Sprintf("the job took longer than the %s limit (job-timeout)", s.cfg.JobTimeout)
 		case ctx.Err() == nil && jobCtx.Err() != nil:
-			log.Info("job cancelled", "outcome", "client_gone", "duration", time.Since(start))
+			outcome = "client_gone"
+			log.Info("job cancelled", "outcome", outcome, "duration", time.Since(start))
 			return
 		}
 		attrs := []any{"outcome", outcome, "input_type", res.InputType.String(), "reason", msg, "duration", time.Since(start)}
@@ -200,10 +250,13 @@ func (s *Server) handle(ctx context.Context, raw *tls.Conn) {
 		_ = wire.WriteError(conn, msg)
 		return
 	}
+	outSize = len(res.Output)
 	if err := wire.WriteResponse(conn, res.Output); err != nil {
-		log.Info("job failed", "outcome", "write_failed", "err", err, "duration", time.Since(start))
+		outcome = "write_failed"
+		log.Info("job failed", "outcome", outcome, "err", err, "duration", time.Since(start))
 		return
 	}
+	outcome = "ok"
 	attrs := []any{"outcome", "ok", "input_type", res.InputType.String(), "out_size", len(res.Output), "duration", time.Since(start)}
 	if res.Replaced > 0 {
 		attrs = append(attrs, "replaced_chars", res.Replaced)
@@ -214,12 +267,18 @@ func (s *Server) handle(ctx context.Context, raw *tls.Conn) {
 // convert runs one conversion once a slot is free, so that at most Concurrency
 // conversions compete for the cores however many jobs are queued.
 func (s *Server) convert(ctx context.Context, op wire.Operation, body []byte) (convert.Result, error) {
+	queued := time.Now()
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
 		return convert.Result{}, ctx.Err()
 	}
-	defer func() { <-s.slots }()
+	s.cfg.Metrics.QueueWait(time.Since(queued))
+	s.cfg.Metrics.SetSlots(len(s.slots), s.cfg.Concurrency)
+	defer func() {
+		<-s.slots
+		s.cfg.Metrics.SetSlots(len(s.slots), s.cfg.Concurrency)
+	}()
 	return s.conv.Convert(ctx, op, body)
 }
 

@@ -1,0 +1,304 @@
+package master
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// backend is one worker address as the pool sees it. Its fields after the first
+// two are guarded by the pool's mutex.
+type backend struct {
+	addr       string // ip:port (or host:port) dialled
+	serverName string // the name its certificate must hold: the host given in --workers
+
+	outstanding  int
+	capacity     int  // most jobs at once: configured, announced by the worker, or a default
+	announced    bool // capacity came from the worker itself
+	healthy      bool // false while ejected after failures
+	draining     bool // the worker said it is shutting down
+	failures     int  // consecutive failures, for the ejection back-off
+	ejectedUntil time.Time
+	lastError    string
+	jobs         uint64
+	removed      bool // no longer behind any name in --workers
+}
+
+// poolConfig holds what the pool needs of the master's Config.
+type poolConfig struct {
+	queueSize       int
+	queueTimeout    time.Duration
+	fixedCapacity   int // >0: the operator's capacity for every worker, overriding announcements
+	defaultCapacity int // until a worker announces its own
+	ejectBase       time.Duration
+	ejectMax        time.Duration
+}
+
+// pool is the set of workers: who is healthy, how busy each one is, and the bounded
+// queue of jobs waiting for a free slot. A job goes to the healthy worker with the
+// fewest outstanding jobs, never past that worker's capacity; when every worker is
+// full the job waits, and past the queue's size or time it is refused as busy.
+type pool struct {
+	cfg poolConfig
+	now func() time.Time
+
+	mu       sync.Mutex
+	backends []*backend
+	waiting  int
+	next     int           // rotates where ties are broken, so equal workers share evenly
+	changed  chan struct{} // closed (and replaced) whenever a slot may have freed up
+	onChange func(*backend)
+}
+
+func newPool(cfg poolConfig) *pool {
+	return &pool{cfg: cfg, now: time.Now, changed: make(chan struct{})}
+}
+
+// Errors of acquire; the master turns them into client messages.
+var (
+	errQueueFull    = errors.New("queue full")
+	errQueueTimeout = errors.New("queue timeout")
+	errNoWorker     = errors.New("no healthy worker")
+)
+
+// endpoint is one address found behind a --workers entry.
+type endpoint struct{ addr, serverName string }
+
+// update replaces the set of workers with eps, keeping the state of those that
+// stay. A worker that disappears finishes its jobs in flight but gets no more.
+func (p *pool) update(eps []endpoint) (added, removed []*backend) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	keep := make(map[endpoint]bool, len(eps))
+	for _, ep := range eps {
+		keep[ep] = true
+	}
+	var next []*backend
+	have := map[endpoint]bool{}
+	for _, b := range p.backends {
+		ep := endpoint{b.addr, b.serverName}
+		if keep[ep] {
+			next = append(next, b)
+			have[ep] = true
+			continue
+		}
+		b.removed = true
+		removed = append(removed, b)
+	}
+	for _, ep := range eps {
+		if have[ep] {
+			continue
+		}
+		have[ep] = true
+		capacity := p.cfg.defaultCapacity
+		if p.cfg.fixedCapacity > 0 {
+			capacity = p.cfg.fixedCapacity
+		}
+		// A new worker is trusted until it fails: the first probe or job tells.
+		b := &backend{addr: ep.addr, serverName: ep.serverName, capacity: capacity, healthy: true}
+		next = append(next, b)
+		added = append(added, b)
+	}
+	slices.SortFunc(next, func(a, b *backend) int { return cmp.Compare(a.addr, b.addr) })
+	p.backends = next
+	p.notifyLocked(nil)
+	return added, removed
+}
+
+// usable reports whether b may take a job now, capacity aside. An ejected worker
+// whose back-off has passed gets one job on probation: success readmits it.
+func (p *pool) usableLocked(b *backend, now time.Time) bool {
+	return !b.removed && !b.draining && (b.healthy || !now.Before(b.ejectedUntil))
+}
+
+// acquire returns a worker for a job, counting the job against it, waiting in the
+// queue while every usable worker is at capacity. tried holds workers this job
+// already failed on. The caller must release what it acquires.
+func (p *pool) acquire(ctx context.Context, tried map[*backend]bool) (*backend, time.Duration, error) {
+	start := p.now()
+	var timer <-chan time.Time
+	queued := false
+	p.mu.Lock()
+	defer func() {
+		if queued {
+			p.waiting--
+		}
+		p.mu.Unlock()
+	}()
+	for {
+		now := p.now()
+		var best *backend
+		anyUsable := false
+		n := len(p.backends)
+		for i := range n {
+			b := p.backends[(p.next+i)%n]
+			if tried[b] || !p.usableLocked(b, now) {
+				continue
+			}
+			anyUsable = true
+			if b.outstanding >= b.capacity {
+				continue
+			}
+			if best == nil || b.outstanding*best.capacity < best.outstanding*b.capacity {
+				best = b // least loaded relative to capacity
+			}
+		}
+		if best != nil {
+			best.outstanding++
+			best.jobs++
+			p.next++
+			if !best.healthy {
+				// On probation: push the next chance back so that only this
+				// one job tests it.
+				best.ejectedUntil = now.Add(p.cfg.ejectBase)
+			}
+			p.notifyLocked(best)
+			return best, p.now().Sub(start), nil
+		}
+		if !anyUsable {
+			return nil, p.now().Sub(start), errNoWorker
+		}
+		if !queued {
+			if p.waiting >= p.cfg.queueSize {
+				return nil, 0, errQueueFull
+			}
+			p.waiting++
+			queued = true
+			t := time.NewTimer(p.cfg.queueTimeout)
+			defer t.Stop()
+			timer = t.C
+		}
+		changed := p.changed
+		p.mu.Unlock()
+		select {
+		case <-changed:
+		case <-timer:
+			p.mu.Lock()
+			return nil, p.now().Sub(start), errQueueTimeout
+		case <-ctx.Done():
+			p.mu.Lock()
+			return nil, p.now().Sub(start), fmt.Errorf("waiting for a worker: %w", ctx.Err())
+		}
+		p.mu.Lock()
+	}
+}
+
+// release ends a job on b.
+func (p *pool) release(b *backend) {
+	p.mu.Lock()
+	b.outstanding--
+	p.notifyLocked(b)
+	p.mu.Unlock()
+}
+
+// failed records that b could not be reached or broke during a job: it is ejected
+// for a back-off that doubles with each consecutive failure.
+func (p *pool) failed(b *backend, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b.failures++
+	b.healthy = false
+	b.lastError = err.Error()
+	backoff := p.cfg.ejectBase << min(b.failures-1, 16)
+	if backoff > p.cfg.ejectMax || backoff <= 0 {
+		backoff = p.cfg.ejectMax
+	}
+	b.ejectedUntil = p.now().Add(backoff)
+	p.notifyLocked(b)
+}
+
+// succeeded records a job or probe that went well: b is healthy again.
+func (p *pool) succeeded(b *backend) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b.healthy && b.failures == 0 {
+		return
+	}
+	b.failures = 0
+	b.healthy = true
+	b.lastError = ""
+	p.notifyLocked(b)
+}
+
+// announced records what a worker's probe said about itself.
+func (p *pool) announced(b *backend, capacity int, draining bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cfg.fixedCapacity == 0 && capacity > 0 {
+		b.capacity = capacity
+		b.announced = true
+	}
+	b.draining = draining
+	b.failures = 0
+	b.healthy = true
+	b.lastError = ""
+	p.notifyLocked(b)
+}
+
+// notifyLocked wakes every queued job to look again, and tells metrics.
+func (p *pool) notifyLocked(b *backend) {
+	close(p.changed)
+	p.changed = make(chan struct{})
+	if p.onChange != nil && b != nil {
+		p.onChange(b)
+	}
+}
+
+// WorkerStatus is one worker as the master sees it, for /status and fileconv status.
+type WorkerStatus struct {
+	Addr       string    `json:"addr"`
+	Name       string    `json:"name"`
+	State      string    `json:"state"` // healthy, ejected, probation, draining
+	InFlight   int       `json:"in_flight"`
+	Capacity   int       `json:"capacity"`
+	Announced  bool      `json:"capacity_announced"`
+	Jobs       uint64    `json:"jobs"`
+	Failures   int       `json:"consecutive_failures"`
+	LastError  string    `json:"last_error,omitempty"`
+	EjectedFor string    `json:"ejected_for,omitempty"`
+	Since      time.Time `json:"-"`
+}
+
+func (p *pool) snapshot() (workers []WorkerStatus, waiting int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	for _, b := range p.backends {
+		workers = append(workers, p.statusLocked(b, now))
+	}
+	return workers, p.waiting
+}
+
+func (p *pool) statusLocked(b *backend, now time.Time) WorkerStatus {
+	s := WorkerStatus{Addr: b.addr, Name: b.serverName, InFlight: b.outstanding, Capacity: b.capacity,
+		Announced: b.announced, Jobs: b.jobs, Failures: b.failures, LastError: b.lastError}
+	switch {
+	case b.draining:
+		s.State = "draining"
+	case b.healthy:
+		s.State = "healthy"
+	case now.Before(b.ejectedUntil):
+		s.State = "ejected"
+		s.EjectedFor = b.ejectedUntil.Sub(now).Round(time.Millisecond).String()
+	default:
+		s.State = "probation"
+	}
+	return s
+}
+
+// list returns the current backends, for the prober.
+func (p *pool) list() []*backend {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.backends)
+}
+
+func (p *pool) isHealthy(b *backend) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return b.healthy
+}
