@@ -32,11 +32,20 @@ type cluster struct {
 	clientTLS *tls.Config
 	logs      *logBuffer
 	workers   []string
+	master    *master.Master
+	pki       tlsconf.PKIPaths
+	// stop asks the master for a graceful stop; stopped is closed when its
+	// Serve has returned.
+	stop    context.CancelFunc
+	stopped chan struct{}
 }
 
 type clusterOptions struct {
 	workers     int
 	deadWorkers int // addresses that refuse connections, listed first
+	// fakeWorkers are started with the cluster's worker certificate and listed
+	// before the real ones; each gets the accepted connections to do with as it likes.
+	fakeWorkers []func(conn *tls.Conn)
 	master      func(*master.Config)
 	worker      func(*worker.Config)
 }
@@ -69,6 +78,26 @@ func startCluster(t *testing.T, opts clusterOptions) *cluster {
 	workerTLS, err := tlsconf.ServerConfig(p.WorkerCert, p.WorkerKey, p.CA)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, fake := range opts.fakeWorkers {
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", workerTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		context.AfterFunc(ctx, func() { ln.Close() })
+		wg.Go(func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				wg.Go(func() {
+					defer conn.Close()
+					fake(conn.(*tls.Conn))
+				})
+			}
+		})
 	}
 	var live []string
 	for i := range opts.workers {
@@ -113,12 +142,17 @@ func startCluster(t *testing.T, opts clusterOptions) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wg.Go(func() { m.Serve(ctx, ctx, ln) })
+	graceful, stopMaster := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	wg.Go(func() {
+		defer close(stopped)
+		m.Serve(graceful, ctx, ln)
+	})
 	clientTLS, err := tlsconf.ClientConfig(p.CA, "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &cluster{addr: ln.Addr().String(), clientTLS: clientTLS, logs: logs, workers: live}
+	return &cluster{addr: ln.Addr().String(), clientTLS: clientTLS, logs: logs, workers: live, master: m, pki: p, stop: stopMaster, stopped: stopped}
 }
 
 func (c *cluster) client() *client.Client {

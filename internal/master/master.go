@@ -212,6 +212,7 @@ func New(cfg Config) (*Master, error) {
 		ejectMax:        cfg.EjectMax,
 	})
 	m.pool.onChange = m.recordWorker
+	m.pool.onQueue = m.metrics.SetQueueLength
 	return m, nil
 }
 

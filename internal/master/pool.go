@@ -48,14 +48,14 @@ type pool struct {
 
 	mu       sync.Mutex
 	backends []*backend
-	waiting  int
-	next     int           // rotates where ties are broken, so equal workers share evenly
-	changed  chan struct{} // closed (and replaced) whenever a slot may have freed up
+	queue    []*waiter // jobs waiting for a slot, oldest first
+	next     int       // rotates where ties are broken, so equal workers share evenly
 	onChange func(*backend)
+	onQueue  func(int)
 }
 
 func newPool(cfg poolConfig) *pool {
-	return &pool{cfg: cfg, now: time.Now, changed: make(chan struct{})}
+	return &pool{cfg: cfg, now: time.Now}
 }
 
 // Errors of acquire; the master turns them into client messages.
@@ -115,76 +115,123 @@ func (p *pool) usableLocked(b *backend, now time.Time) bool {
 	return !b.removed && !b.draining && (b.healthy || !now.Before(b.ejectedUntil))
 }
 
+// waiter is a job queued for a worker slot.
+type waiter struct {
+	tried map[*backend]bool
+	ready chan *backend // receives the worker handed to it, or nil for "none usable"
+}
+
+// pickLocked returns the usable worker with spare capacity and the least load
+// relative to its capacity, not in tried; anyUsable says whether some worker
+// could take the job once it has a free slot.
+func (p *pool) pickLocked(tried map[*backend]bool, now time.Time) (best *backend, anyUsable bool) {
+	n := len(p.backends)
+	for i := range n {
+		b := p.backends[(p.next+i)%n]
+		if tried[b] || !p.usableLocked(b, now) {
+			continue
+		}
+		anyUsable = true
+		if b.outstanding >= b.capacity {
+			continue
+		}
+		if best == nil || b.outstanding*best.capacity < best.outstanding*b.capacity {
+			best = b
+		}
+	}
+	return best, anyUsable
+}
+
+// takeLocked counts a job against b.
+func (p *pool) takeLocked(b *backend, now time.Time) {
+	b.outstanding++
+	b.jobs++
+	p.next++
+	if !b.healthy {
+		// On probation: push the next chance back so that only this one job
+		// tests it.
+		b.ejectedUntil = now.Add(p.cfg.ejectBase)
+	}
+	p.onChangeLocked(b)
+}
+
+// dispatchLocked hands free slots to queued jobs, oldest first, and tells those
+// that no worker could ever take to stop waiting.
+func (p *pool) dispatchLocked() {
+	now := p.now()
+	kept := p.queue[:0]
+	for _, w := range p.queue {
+		b, anyUsable := p.pickLocked(w.tried, now)
+		switch {
+		case b != nil:
+			p.takeLocked(b, now)
+			w.ready <- b
+		case !anyUsable:
+			w.ready <- nil
+		default:
+			kept = append(kept, w)
+		}
+	}
+	clear(p.queue[len(kept):])
+	p.queue = kept
+}
+
 // acquire returns a worker for a job, counting the job against it, waiting in the
-// queue while every usable worker is at capacity. tried holds workers this job
-// already failed on. The caller must release what it acquires.
+// queue (first come, first served) while every usable worker is at capacity.
+// tried holds workers this job already failed on. The caller must release what
+// it acquires.
 func (p *pool) acquire(ctx context.Context, tried map[*backend]bool) (*backend, time.Duration, error) {
 	start := p.now()
-	var timer <-chan time.Time
-	queued := false
 	p.mu.Lock()
-	defer func() {
-		if queued {
-			p.waiting--
-		}
-		p.mu.Unlock()
-	}()
-	for {
-		now := p.now()
-		var best *backend
-		anyUsable := false
-		n := len(p.backends)
-		for i := range n {
-			b := p.backends[(p.next+i)%n]
-			if tried[b] || !p.usableLocked(b, now) {
-				continue
-			}
-			anyUsable = true
-			if b.outstanding >= b.capacity {
-				continue
-			}
-			if best == nil || b.outstanding*best.capacity < best.outstanding*b.capacity {
-				best = b // least loaded relative to capacity
-			}
-		}
-		if best != nil {
-			best.outstanding++
-			best.jobs++
-			p.next++
-			if !best.healthy {
-				// On probation: push the next chance back so that only this
-				// one job tests it.
-				best.ejectedUntil = now.Add(p.cfg.ejectBase)
-			}
-			p.notifyLocked(best)
-			return best, p.now().Sub(start), nil
+	p.dispatchLocked()
+	if len(p.queue) == 0 {
+		b, anyUsable := p.pickLocked(tried, start)
+		if b != nil {
+			p.takeLocked(b, start)
+			p.mu.Unlock()
+			return b, 0, nil
 		}
 		if !anyUsable {
+			p.mu.Unlock()
+			return nil, 0, errNoWorker
+		}
+	}
+	if len(p.queue) >= p.cfg.queueSize {
+		p.mu.Unlock()
+		return nil, 0, errQueueFull
+	}
+	w := &waiter{tried: tried, ready: make(chan *backend, 1)}
+	p.queue = append(p.queue, w)
+	p.onQueueLocked()
+	p.mu.Unlock()
+
+	timer := time.NewTimer(p.cfg.queueTimeout)
+	defer timer.Stop()
+	var err error
+	select {
+	case b := <-w.ready:
+		if b == nil {
 			return nil, p.now().Sub(start), errNoWorker
 		}
-		if !queued {
-			if p.waiting >= p.cfg.queueSize {
-				return nil, 0, errQueueFull
-			}
-			p.waiting++
-			queued = true
-			t := time.NewTimer(p.cfg.queueTimeout)
-			defer t.Stop()
-			timer = t.C
-		}
-		changed := p.changed
-		p.mu.Unlock()
-		select {
-		case <-changed:
-		case <-timer:
-			p.mu.Lock()
-			return nil, p.now().Sub(start), errQueueTimeout
-		case <-ctx.Done():
-			p.mu.Lock()
-			return nil, p.now().Sub(start), fmt.Errorf("waiting for a worker: %w", ctx.Err())
-		}
-		p.mu.Lock()
+		return b, p.now().Sub(start), nil
+	case <-timer.C:
+		err = errQueueTimeout
+	case <-ctx.Done():
+		err = fmt.Errorf("waiting for a worker: %w", ctx.Err())
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.Index(p.queue, w); i >= 0 {
+		p.queue = slices.Delete(p.queue, i, i+1)
+		p.onQueueLocked()
+		return nil, p.now().Sub(start), err
+	}
+	// A worker was handed over just as the wait ended: give it back.
+	if b := <-w.ready; b != nil {
+		b.outstanding--
+		p.dispatchLocked()
+	}
+	return nil, p.now().Sub(start), err
 }
 
 // release ends a job on b.
@@ -239,12 +286,23 @@ func (p *pool) announced(b *backend, capacity int, draining bool) {
 	p.notifyLocked(b)
 }
 
-// notifyLocked wakes every queued job to look again, and tells metrics.
+// notifyLocked hands freed slots to queued jobs and tells metrics about b.
 func (p *pool) notifyLocked(b *backend) {
-	close(p.changed)
-	p.changed = make(chan struct{})
-	if p.onChange != nil && b != nil {
+	p.dispatchLocked()
+	if b != nil {
+		p.onChangeLocked(b)
+	}
+}
+
+func (p *pool) onChangeLocked(b *backend) {
+	if p.onChange != nil {
 		p.onChange(b)
+	}
+}
+
+func (p *pool) onQueueLocked() {
+	if p.onQueue != nil {
+		p.onQueue(len(p.queue))
 	}
 }
 
@@ -270,7 +328,7 @@ func (p *pool) snapshot() (workers []WorkerStatus, waiting int) {
 	for _, b := range p.backends {
 		workers = append(workers, p.statusLocked(b, now))
 	}
-	return workers, p.waiting
+	return workers, len(p.queue)
 }
 
 func (p *pool) statusLocked(b *backend, now time.Time) WorkerStatus {

@@ -1,0 +1,206 @@
+package master_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fileconv/fileconv/client"
+	"github.com/fileconv/fileconv/internal/master"
+	"github.com/fileconv/fileconv/internal/wire"
+)
+
+// brokenWorker answers probes like a healthy worker, then takes each job's whole
+// body and closes the connection without answering: a worker that crashed mid-job.
+func brokenWorker(conn *tls.Conn) {
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	h, err := wire.ReadHeader(conn)
+	if err != nil {
+		return
+	}
+	if h.IsProbe() {
+		body, _ := json.Marshal(wire.WorkerStatus{Capacity: 2})
+		wire.WriteResponse(conn, body)
+		return
+	}
+	io.CopyN(io.Discard, conn, int64(h.Size))
+}
+
+// hungWorker completes TLS and then never answers anything.
+func hungWorker(conn *tls.Conn) {
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.Copy(io.Discard, conn)
+}
+
+func bigText(size int) []byte {
+	var b strings.Builder
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, "Paragraph %d has a few words that make the PDF take a while to lay out.\n\n", i)
+	}
+	return []byte(b.String())
+}
+
+func TestRetryWhenWorkerFailsAfterTheBody(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 1, fakeWorkers: []func(*tls.Conn){brokenWorker}, master: func(cfg *master.Config) {
+		cfg.EjectBase = time.Millisecond
+		cfg.EjectMax = time.Millisecond
+	}})
+	for i := range 8 {
+		out, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello"))
+		if err != nil || !strings.HasPrefix(string(out), "%PDF") {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if !strings.Contains(c.logs.String(), "worker failed during the job; retrying on another") || !strings.Contains(c.logs.String(), "retried=true") {
+		t.Errorf("no job was retried; logs:\n%s", c.logs.String())
+	}
+}
+
+func TestNoRetryPastTheRetryBuffer(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 1, fakeWorkers: []func(*tls.Conn){brokenWorker}, master: func(cfg *master.Config) {
+		cfg.RetryBufferBytes = 1024
+		cfg.EjectBase = time.Millisecond
+		cfg.EjectMax = time.Millisecond
+	}})
+	body := bigText(4096)
+	for range 8 {
+		_, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", body)
+		var se *client.ServerError
+		if errors.As(err, &se) {
+			if !strings.Contains(se.Message, "failed during the job") || !strings.Contains(se.Message, "retry buffer") {
+				t.Errorf("message %q", se.Message)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Error("the broken worker never got a job")
+}
+
+func TestBusyWhenQueueIsFullOrTimesOut(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 1, master: func(cfg *master.Config) {
+		cfg.WorkerCapacity = 1
+		cfg.QueueSize = 1
+		cfg.QueueTimeout = 300 * time.Millisecond
+	}})
+	body := bigText(2 << 20)
+	var (
+		mu       sync.Mutex
+		messages []string
+		wg       sync.WaitGroup
+	)
+	// One converts for a second or so; the next waits in the queue until it
+	// times out; the others find the queue full.
+	for i := range 4 {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 50 * time.Millisecond)
+			_, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", body)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				messages = append(messages, err.Error())
+			} else {
+				messages = append(messages, "ok")
+			}
+		})
+	}
+	wg.Wait()
+	all := strings.Join(messages, "\n")
+	if !strings.Contains(all, "ok") || !strings.Contains(all, "already waiting") || !strings.Contains(all, "stayed at capacity for 300ms") {
+		t.Errorf("results:\n%s", all)
+	}
+}
+
+func TestMaxConns(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 1, master: func(cfg *master.Config) { cfg.MaxConns = 1 }})
+	hold, err := tls.Dial("tcp", c.addr, c.clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	time.Sleep(50 * time.Millisecond)
+	_, err = c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hi"))
+	if err == nil || !strings.Contains(err.Error(), "busy: the server is at its limit of 1 connections") {
+		t.Errorf("err = %v, want busy", err)
+	}
+}
+
+func TestHungWorkerIsEjected(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 1, fakeWorkers: []func(*tls.Conn){hungWorker}, master: func(cfg *master.Config) {
+		cfg.HealthInterval = 100 * time.Millisecond
+		cfg.IOTimeout = 300 * time.Millisecond
+	}})
+	waitForStatus(t, c, func(st master.Status) bool {
+		for _, w := range st.Workers {
+			if w.State == "ejected" {
+				return true
+			}
+		}
+		return false
+	})
+	for i := range 4 {
+		if _, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hi")); err != nil {
+			t.Fatalf("request %d with a hung worker ejected: %v", i, err)
+		}
+	}
+	if st := c.master.Status(); !st.Ready {
+		t.Errorf("master not ready with one healthy worker: %s", st.NotReady)
+	}
+}
+
+func TestWorkersAnnounceCapacity(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 2})
+	waitForStatus(t, c, func(st master.Status) bool {
+		for _, w := range st.Workers {
+			if !w.Announced || w.Capacity != 2 || w.State != "healthy" {
+				return false
+			}
+		}
+		return len(st.Workers) == 2
+	})
+}
+
+func TestGracefulStopFinishesJobsInFlight(t *testing.T) {
+	c := startCluster(t, clusterOptions{workers: 1})
+	body := bigText(1 << 20)
+	result := make(chan error, 1)
+	go func() {
+		_, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", body)
+		result <- err
+	}()
+	c.logs.waitFor(t, "waiting for the worker's answer")
+	c.stop()
+	waitForStatus(t, c, func(st master.Status) bool { return strings.Contains(st.NotReady, "stopping") })
+	if err := <-result; err != nil {
+		t.Errorf("the job in flight failed during a graceful stop: %v", err)
+	}
+	select {
+	case <-c.stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after its last job")
+	}
+	if _, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hi")); err == nil {
+		t.Error("a stopped master took a new job")
+	}
+}
+
+func waitForStatus(t *testing.T, c *cluster, cond func(master.Status) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond(c.master.Status()) {
+		if time.Now().After(deadline) {
+			st, _ := json.MarshalIndent(c.master.Status(), "", "  ")
+			t.Fatalf("status never reached the expected state:\n%s", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
