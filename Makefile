@@ -9,8 +9,9 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X github.com/fileconv/fileconv/internal/cli.Version=$(VERSION)
 # cgo: libvips for images, poppler-glib for PDF text.
 DEB_BUILD := libvips-dev libpoppler-glib-dev pkg-config gcc
-# Test-only tools: python3 runs the original-protocol client in the end-to-end tests.
-DEB_TEST  := python3
+# Test-only tools: python3 runs the original-protocol client in the end-to-end tests;
+# iproute2 (ip netns, veth) builds the multi-host cluster test's network.
+DEB_TEST  := python3 iproute2
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
@@ -27,7 +28,7 @@ deps:
 	fi
 
 test-deps: deps
-	@if ! command -v python3 >/dev/null; then \
+	@if ! command -v python3 >/dev/null || ! command -v ip >/dev/null; then \
 		echo "installing Debian packages: $(DEB_TEST)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_TEST); \
 	fi
