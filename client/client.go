@@ -1,19 +1,24 @@
 // Package client is the Go client of a fileconv master: the one way programs, the
-// CLI, the web tier and the load tool talk to it. It speaks protocol v1.0 over TLS.
+// CLI, the web tier and the load tool talk to it.
 //
-// A Client is safe for concurrent use; each conversion uses its own connection.
+// It speaks protocol v2 (typed errors, a SHA-256 of the result, options, many
+// requests per connection) and falls back to protocol v1.0 for servers that only
+// speak that. A Client is safe for concurrent use; it keeps a few idle v2
+// connections for reuse and retries requests the server was too busy to take.
 package client
 
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -23,7 +28,7 @@ import (
 // Operation is a conversion the master performs.
 type Operation = wire.Operation
 
-// The operations of protocol v1.0.
+// The operations of protocols v1.0 and v2.
 const (
 	ToJPEG    = wire.OpToJPEG
 	ToPNG     = wire.OpToPNG
@@ -36,11 +41,23 @@ const (
 // operation number 1 to 5.
 func ParseOperation(s string) (Operation, error) { return wire.ParseOperation(s) }
 
+// Protocol versions for Client.Protocol.
+const (
+	ProtocolAuto = ""   // v2, falling back to v1.0 when the server only speaks that
+	ProtocolV2   = "v2" // v2 only
+	ProtocolV1   = "v1" // v1.0 only: one connection per request, no options
+)
+
 // Defaults of Client.
 const (
-	DefaultAddr        = "127.0.0.1:5000"
-	DefaultDialTimeout = 10 * time.Second
-	DefaultTimeout     = 5 * time.Minute
+	DefaultAddr         = "127.0.0.1:5000"
+	DefaultDialTimeout  = 10 * time.Second
+	DefaultTimeout      = 5 * time.Minute
+	DefaultMaxRetries   = 3
+	DefaultRetryBackoff = 200 * time.Millisecond
+	DefaultMaxBackoff   = 10 * time.Second
+	DefaultMaxIdleConns = 4
+	DefaultIdleTimeout  = 30 * time.Second
 )
 
 // Client converts files through a master. The zero value talks to
@@ -48,91 +65,266 @@ const (
 type Client struct {
 	// Addr is the master's host:port. Default 127.0.0.1:5000.
 	Addr string
-	// Token is the auth token; the protocol carries at most 32 bytes of it.
+	// Token is the auth token; v1.0 carries at most 32 bytes of it, v2 256.
 	Token string
 	// TLSConfig verifies the master; nil means the system's roots and the host
 	// name of Addr.
 	TLSConfig *tls.Config
 	// DialTimeout bounds connecting and the TLS handshake. Default 10 seconds.
 	DialTimeout time.Duration
-	// Timeout bounds a whole conversion when ctx has no earlier deadline.
-	// Default 5 minutes.
+	// Timeout bounds a whole conversion, retries included, when ctx has no
+	// earlier deadline. Default 5 minutes.
 	Timeout time.Duration
+	// Protocol is ProtocolAuto (""), ProtocolV2 or ProtocolV1.
+	Protocol string
+	// MaxRetries is how many times a request is sent again after the server said
+	// busy or unavailable, or the connection could not be made. 0 means 3;
+	// negative means never.
+	MaxRetries int
+	// RetryBackoff is the first wait between attempts; it doubles with each
+	// retry, with jitter, up to MaxBackoff, and is never shorter than the
+	// server's retry_after. Defaults 200 ms and 10 s.
+	RetryBackoff, MaxBackoff time.Duration
+	// MaxIdleConns bounds the idle v2 connections kept for reuse. 0 means 4;
+	// negative means none are kept.
+	MaxIdleConns int
+	// IdleTimeout closes a connection that stayed idle this long. Default 30 s.
+	IdleTimeout time.Duration
+
+	mu   sync.Mutex
+	idle []*conn
+	// v1Only is learned from a server that answered v2 in v1.0, so that later
+	// requests do not pay for the failed attempt again.
+	v1Only atomic.Bool
 }
 
-// ServerError is a conversion the server refused or could not do; Message is
-// the server's explanation.
-type ServerError struct {
-	Message string
+// Phase is the step of a conversion a Progress reports.
+type Phase int
+
+// The phases of a conversion, in order.
+const (
+	Uploading Phase = iota + 1
+	Converting
+	Downloading
+)
+
+func (p Phase) String() string {
+	switch p {
+	case Uploading:
+		return "uploading"
+	case Converting:
+		return "converting"
+	case Downloading:
+		return "downloading"
+	}
+	return fmt.Sprintf("phase %d", int(p))
 }
 
-func (e *ServerError) Error() string { return "server: " + e.Message }
+// Progress reports how far a conversion is. Total is 0 while converting and
+// while downloading a v1.0 answer before its size is known.
+type Progress struct {
+	Phase       Phase
+	Done, Total int64
+	// Attempt counts from 1; a retry starts uploading again.
+	Attempt int
+}
 
-// ErrServer matches every *ServerError with errors.Is.
-var ErrServer = errors.New("server error")
+// Options tune one conversion. The zero value converts as protocol v1.0 does.
+type Options struct {
+	// Quality is the JPEG or lossy WEBP quality 1–100; 0 is the server's default.
+	Quality int
+	// Lossless asks for a lossless WEBP.
+	Lossless bool
+	// PageSize is "A4" or "Letter" for TXT→PDF; empty means A4.
+	PageSize string
+	// Pages selects pages of a PDF→TXT, e.g. "1-3,7,10-"; empty means all.
+	Pages string
+	// Progress, if set, is called from the converting goroutine at the start and
+	// end of each phase and at most every 100 ms in between.
+	Progress func(Progress)
+}
 
-// Is lets errors.Is(err, ErrServer) tell a server's answer from a transport failure.
-func (e *ServerError) Is(target error) bool { return target == ErrServer }
+func (o Options) wire() wire.ConvertOptions {
+	return wire.ConvertOptions{Quality: o.Quality, Lossless: o.Lossless, PageSize: o.PageSize, Pages: o.Pages}
+}
 
-// maxErrorMessage bounds how much of an error answer is kept.
-const maxErrorMessage = 64 << 10
+// Result describes a finished conversion.
+type Result struct {
+	// JobID names the job in the server's logs (v2 only).
+	JobID string
+	// Size is the number of bytes written to the output; InputSize those sent.
+	Size, InputSize int64
+	// SHA256 is the digest of the result, checked on arrival (v2 only).
+	SHA256 [32]byte
+	// InputType is what the server detected: jpeg, png, webp, text or pdf (v2 only).
+	InputType string
+	// ContentType is the media type of the result (v2 only).
+	ContentType string
+	// ReplacedChars counts characters a TXT→PDF could not draw (v2 only).
+	ReplacedChars int
+	// Protocol is the version that carried the request: "v2.0" or "v1.0".
+	Protocol string
+	// Attempts is how many times the request was sent.
+	Attempts int
+}
 
-// Convert sends size bytes of input, named name, for conversion op and writes
-// the converted file to output. input is read twice, once for the checksum the
-// protocol requires before the body; it must be positioned at the start. It
-// returns the number of bytes written. A refusal by the server is a *ServerError.
+// Convert sends input, named name, for conversion op and writes the converted
+// file to output.
 //
-// In protocol v1.0 an answer starting with "ERROR: " is an error, so a PDF whose
-// text starts with those bytes cannot be told from one.
-func (c *Client) Convert(ctx context.Context, op Operation, name string, input io.ReadSeeker, output io.Writer) (int64, error) {
-	start, err := input.Seek(0, io.SeekCurrent)
+// The protocol needs the input's digest before its body, so input is read twice:
+// an io.ReadSeeker (such as an *os.File) is read from its current position,
+// hashed, rewound and sent; any other reader is first copied to a temporary file.
+// Neither is held in memory.
+//
+// A refusal by the server is a *ServerError; match its kind with errors.Is(err,
+// ErrBusy) and the like. Busy and unavailable servers and failed connections are
+// retried (see MaxRetries). When an error comes after part of the result was
+// written, output holds a partial file: write to a temporary file and keep it
+// only on success. A result whose SHA-256 differs from the server's is an error
+// matching ErrChecksum.
+func (c *Client) Convert(ctx context.Context, op Operation, name string, input io.Reader, output io.Writer, opts Options) (Result, error) {
+	res, err := c.convert(ctx, op, name, input, output, opts)
 	if err != nil {
-		return 0, fmt.Errorf("convert %s: %w", name, err)
+		if res.Attempts > 1 {
+			return res, fmt.Errorf("convert %s (%d attempts): %w", name, res.Attempts, err)
+		}
+		return res, fmt.Errorf("convert %s: %w", name, err)
 	}
-	sum := md5.New()
-	size, err := io.Copy(sum, input)
-	if err != nil {
-		return 0, fmt.Errorf("convert %s: read input: %w", name, err)
-	}
-	if _, err := input.Seek(start, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("convert %s: %w", name, err)
-	}
-	h := wire.Header{Version: wire.Version10, Token: c.Token, Filename: wireName(name), Size: uint64(size), Operation: op}
-	copy(h.Checksum[:], sum.Sum(nil))
+	return res, nil
+}
 
+func (c *Client) convert(ctx context.Context, op Operation, name string, input io.Reader, output io.Writer, opts Options) (Result, error) {
+	if !op.Valid() {
+		return Result{}, fmt.Errorf("operation %d: use 1 (to JPEG), 2 (to PNG), 3 (to WEBP), 4 (TXT to PDF) or 5 (PDF to TXT): %w", uint32(op), ErrBadRequest)
+	}
+	if err := opts.wire().Validate(op); err != nil {
+		return Result{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	rs, cleanup, err := seekable(input)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cleanup()
+	in, err := newSource(rs)
+	if err != nil {
+		return Result{}, err
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cmpDefault(c.Timeout, DefaultTimeout))
 		defer cancel()
 	}
-	conn, err := c.dial(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("convert %s: %w", name, err)
+	var res Result
+	for attempt := 1; ; attempt++ {
+		p := &reporter{fn: opts.Progress, attempt: attempt}
+		if c.useV1() {
+			res, err = c.convertV1(ctx, op, name, in, output, opts, p)
+		} else {
+			res, err = c.convertV2(ctx, op, name, in, output, opts, p)
+			if c.Protocol == ProtocolAuto && errors.Is(err, errV1Only) {
+				c.v1Only.Store(true)
+				res, err = c.convertV1(ctx, op, name, in, output, opts, p)
+			}
+		}
+		res.Attempts = attempt
+		if err != nil && ctx.Err() != nil && !errors.Is(err, context.Cause(ctx)) {
+			err = fmt.Errorf("%w (%w)", context.Cause(ctx), err)
+		}
+		if err == nil || !retryable(err) || attempt > c.maxRetries() || ctx.Err() != nil {
+			return res, err
+		}
+		delay := c.backoff(attempt, retryAfter(err))
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
+			// Waiting would only end in a timeout; the server's answer says more.
+			return res, err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, fmt.Errorf("%w (%w)", context.Cause(ctx), err)
+		case <-t.C:
+		}
 	}
-	defer conn.Close()
-	// A cancelled context closes the connection, which ends any blocked read or
-	// write and tells the master to stop the conversion.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-
-	n, err := exchange(conn, h, io.LimitReader(input, size), output)
-	if err != nil && ctx.Err() != nil {
-		err = fmt.Errorf("%w (%w)", context.Cause(ctx), err)
-	}
-	if err != nil {
-		return n, fmt.Errorf("convert %s: %w", name, err)
-	}
-	return n, nil
 }
 
 // ConvertBytes converts input in memory and returns the result.
 func (c *Client) ConvertBytes(ctx context.Context, op Operation, name string, input []byte) ([]byte, error) {
 	var out bytes.Buffer
-	_, err := c.Convert(ctx, op, name, bytes.NewReader(input), &out)
-	if err != nil {
+	if _, err := c.Convert(ctx, op, name, bytes.NewReader(input), &out, Options{}); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// Ping checks that the master answers. In v1.0, which has no ping, it checks
+// that a TLS connection can be made.
+func (c *Client) Ping(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cmpDefault(c.DialTimeout, DefaultDialTimeout))
+		defer cancel()
+	}
+	if c.useV1() {
+		tc, err := c.dial(ctx)
+		if err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
+		return tc.Close()
+	}
+	if err := c.pingV2(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the idle connections. The Client stays usable: later requests
+// open new ones.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, cc := range idle {
+		cc.timer.Stop()
+		cc.close()
+	}
+	return nil
+}
+
+func (c *Client) useV1() bool {
+	switch c.Protocol {
+	case ProtocolV1:
+		return true
+	case ProtocolAuto:
+		return c.v1Only.Load()
+	}
+	return false
+}
+
+func (c *Client) maxRetries() int {
+	if c.MaxRetries < 0 {
+		return 0
+	}
+	return cmpDefault(c.MaxRetries, DefaultMaxRetries)
+}
+
+// backoff is the wait before attempt+1: exponential with "equal jitter" (half
+// fixed, half random) so that clients refused together do not return together,
+// and never shorter than what the server asked for.
+func (c *Client) backoff(attempt int, after time.Duration) time.Duration {
+	base := cmpDefault(c.RetryBackoff, DefaultRetryBackoff)
+	maxWait := cmpDefault(c.MaxBackoff, DefaultMaxBackoff)
+	d := base
+	for i := 1; i < attempt && d < maxWait; i++ {
+		d *= 2
+	}
+	d = min(d, maxWait)
+	d = d/2 + rand.N(d/2+1)
+	if after > d {
+		d = after + rand.N(after/10+1)
+	}
+	return d
 }
 
 func (c *Client) dial(ctx context.Context) (*tls.Conn, error) {
@@ -142,78 +334,158 @@ func (c *Client) dial(ctx context.Context) (*tls.Conn, error) {
 	d := tls.Dialer{Config: c.TLSConfig}
 	conn, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", addr, err)
+		return nil, &dialError{fmt.Errorf("connect to %s: %w", addr, err)}
 	}
 	return conn.(*tls.Conn), nil
 }
 
-// exchange sends one request and reads its answer.
-func exchange(conn net.Conn, h wire.Header, body io.Reader, output io.Writer) (int64, error) {
-	hdr := h.Encode()
-	if _, err := conn.Write(hdr[:]); err != nil {
-		return 0, fmt.Errorf("send header: %w", err)
-	}
-	buf := make([]byte, 64<<10)
-	if _, err := io.CopyBuffer(writerOnly{conn}, body, buf); err != nil {
-		// The server may have refused the request early and closed: its
-		// answer explains better than the broken pipe.
-		if _, rerr := readAnswer(conn, io.Discard); rerr != nil {
-			var se *ServerError
-			if errors.As(rerr, &se) {
-				return 0, se
-			}
-		}
-		return 0, fmt.Errorf("send body: %w", err)
-	}
-	return readAnswer(conn, output)
+// source is the input, hashed lazily: v2 needs its SHA-256, v1.0 its MD5, and a
+// request that falls back from one to the other needs both.
+type source struct {
+	rs    io.ReadSeeker
+	start int64
+	size  int64
+	sums  map[string][]byte
 }
 
-// readAnswer reads a response; an answer starting with the error prefix becomes a
-// *ServerError, anything else is copied to output.
-func readAnswer(r io.Reader, output io.Writer) (int64, error) {
-	size, err := wire.ReadResponseSize(r)
+func newSource(rs io.ReadSeeker) (*source, error) {
+	start, err := rs.Seek(0, io.SeekCurrent)
 	if err != nil {
-		return 0, fmt.Errorf("read answer: %w", err)
+		return nil, fmt.Errorf("input: %w", err)
 	}
-	body := io.LimitReader(r, int64(size))
-	prefix := make([]byte, min(uint64(len(wire.ErrorPrefix)), size))
-	if _, err := io.ReadFull(body, prefix); err != nil {
-		return 0, fmt.Errorf("read answer: %w", err)
-	}
-	if wire.IsError(prefix) {
-		msg, err := io.ReadAll(io.LimitReader(body, maxErrorMessage))
-		if err != nil {
-			return 0, fmt.Errorf("read error answer: %w", err)
-		}
-		return 0, &ServerError{Message: string(msg)}
-	}
-	n, err := output.Write(prefix)
-	if err != nil {
-		return int64(n), fmt.Errorf("write result: %w", err)
-	}
-	m, err := io.Copy(output, body)
-	total := int64(n) + m
-	if err == nil && uint64(total) < size {
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil {
-		return total, fmt.Errorf("read result (%d of %d bytes): %w", total, size, err)
-	}
-	return total, nil
+	return &source{rs: rs, start: start, size: -1, sums: map[string][]byte{}}, nil
 }
 
-// writerOnly hides a connection's ReadFrom so io.CopyBuffer uses the 64 KiB buffer.
-type writerOnly struct{ io.Writer }
+// rewind positions the input at its start and returns a reader of its size bytes.
+func (s *source) rewind() (io.Reader, error) {
+	if _, err := s.rs.Seek(s.start, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("input: %w", err)
+	}
+	if s.size < 0 {
+		return s.rs, nil
+	}
+	return io.LimitReader(s.rs, s.size), nil
+}
 
-// wireName is the last element of name, cut to the header's 30 bytes at a
-// character boundary (the original cut mid-character).
-func wireName(name string) string {
+func (s *source) digest(kind string, h interface {
+	io.Writer
+	Sum([]byte) []byte
+}) ([]byte, error) {
+	if sum, ok := s.sums[kind]; ok {
+		return sum, nil
+	}
+	r, err := s.rewind()
+	if err != nil {
+		return nil, err
+	}
+	n, err := io.CopyBuffer(h, r, make([]byte, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("read input: %w", err)
+	}
+	if s.size >= 0 && n != s.size {
+		return nil, fmt.Errorf("read input: the file changed size while being sent (%d then %d bytes)", s.size, n)
+	}
+	s.size = n
+	s.sums[kind] = h.Sum(nil)
+	return s.sums[kind], nil
+}
+
+// spoolMemory is how much of a reader that cannot seek is kept in memory before
+// the rest goes to a temporary file.
+const spoolMemory = 1 << 20
+
+func seekable(r io.Reader) (io.ReadSeeker, func(), error) {
+	if rs, ok := r.(io.ReadSeeker); ok {
+		return rs, func() {}, nil
+	}
+	head, err := io.ReadAll(io.LimitReader(r, spoolMemory+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read input: %w", err)
+	}
+	if len(head) <= spoolMemory {
+		return bytes.NewReader(head), func() {}, nil
+	}
+	f, err := os.CreateTemp("", "fileconv-input-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool input: %w", err)
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	if _, err := f.Write(head); err == nil {
+		_, err = io.Copy(f, r)
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("spool input: %w", err)
+	}
+	return f, cleanup, nil
+}
+
+// progressEvery throttles Progress calls: enough for a smooth bar, and cheap.
+const progressEvery = 100 * time.Millisecond
+
+type reporter struct {
+	fn      func(Progress)
+	attempt int
+	phase   Phase
+	done    int64
+	total   int64
+	last    time.Time
+}
+
+func (r *reporter) start(phase Phase, total int64) {
+	r.phase, r.done, r.total = phase, 0, total
+	r.emit()
+}
+
+func (r *reporter) emit() {
+	if r.fn == nil {
+		return
+	}
+	r.last = time.Now()
+	r.fn(Progress{Phase: r.phase, Done: r.done, Total: r.total, Attempt: r.attempt})
+}
+
+func (r *reporter) add(n int) {
+	r.done += int64(n)
+	if r.fn != nil && (r.done == r.total || time.Since(r.last) >= progressEvery) {
+		r.emit()
+	}
+}
+
+// finish reports the end of a phase whose total was unknown or not reached.
+func (r *reporter) finish() {
+	if r.fn != nil && r.done != r.total {
+		r.total = max(r.total, r.done)
+		r.emit()
+	}
+}
+
+// counter reports the bytes that pass through it.
+type counter struct {
+	w io.Writer
+	r *reporter
+}
+
+func (c counter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.r.add(n)
+	return n, err
+}
+
+// wireName is the last element of name, cut to n bytes at a character boundary
+// (the original cut mid-character).
+func wireName(name string) string { return baseName(name, wire.FilenameLen) }
+
+func baseName(name string, n int) string {
 	base := filepath.Base(name)
 	if base == "." || base == string(filepath.Separator) {
 		base = ""
 	}
-	if len(base) > wire.FilenameLen {
-		cut := wire.FilenameLen
+	if len(base) > n {
+		cut := n
 		for cut > 0 && !utf8.RuneStart(base[cut]) {
 			cut--
 		}

@@ -34,13 +34,13 @@ func answer(body string) io.Reader {
 
 func TestReadAnswer(t *testing.T) {
 	var out bytes.Buffer
-	n, err := readAnswer(answer("converted bytes"), &out)
+	n, err := readAnswer(answer("converted bytes"), &out, &reporter{})
 	if err != nil || n != 15 || out.String() != "converted bytes" {
 		t.Errorf("readAnswer = %d, %v, %q", n, err, out.String())
 	}
 
 	out.Reset()
-	_, err = readAnswer(answer("ERROR: Invalid authentication token"), &out)
+	_, err = readAnswer(answer("ERROR: Invalid authentication token"), &out, &reporter{})
 	var se *ServerError
 	if !errors.As(err, &se) || se.Message != "Invalid authentication token" || !errors.Is(err, ErrServer) {
 		t.Errorf("error answer gave %v", err)
@@ -50,7 +50,7 @@ func TestReadAnswer(t *testing.T) {
 	}
 
 	out.Reset()
-	if n, err := readAnswer(answer(""), &out); err != nil || n != 0 {
+	if n, err := readAnswer(answer(""), &out, &reporter{}); err != nil || n != 0 {
 		t.Errorf("empty answer: %d, %v", n, err)
 	}
 
@@ -58,7 +58,7 @@ func TestReadAnswer(t *testing.T) {
 	var short bytes.Buffer
 	wire.WriteResponse(&short, []byte("0123456789"))
 	short.Truncate(short.Len() - 3)
-	if _, err := readAnswer(&short, io.Discard); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, err := readAnswer(&short, io.Discard, &reporter{}); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("short answer gave %v", err)
 	}
 }

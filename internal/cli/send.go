@@ -179,7 +179,7 @@ func sendOne(ctx context.Context, c *client.Client, op wire.Operation, in, outDi
 		return "", fmt.Errorf("create output: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	_, err = c.Convert(ctx, op, filepath.Base(in), src, tmp)
+	_, err = c.Convert(ctx, op, filepath.Base(in), src, tmp, client.Options{})
 	// CreateTemp makes the file private; a result is an ordinary file.
 	if err == nil {
 		err = tmp.Chmod(0o644)

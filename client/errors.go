@@ -1,0 +1,195 @@
+package client
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fileconv/fileconv/internal/wire"
+)
+
+// Code is the machine-readable kind of a server's refusal, as protocol v2 sends it.
+type Code = wire.ErrorCode
+
+// The codes of protocol v2. A code this package does not know is treated as
+// CodeInternal, since a newer server may add codes.
+const (
+	CodeBadRequest           = wire.CodeBadRequest
+	CodeUnauthorized         = wire.CodeUnauthorized
+	CodeUnsupportedOperation = wire.CodeUnsupportedOperation
+	CodeTypeMismatch         = wire.CodeTypeMismatch
+	CodeChecksumMismatch     = wire.CodeChecksumMismatch
+	CodeTooLarge             = wire.CodeTooLarge
+	CodeLimitExceeded        = wire.CodeLimitExceeded
+	CodeConversionFailed     = wire.CodeConversionFailed
+	CodeBusy                 = wire.CodeBusy
+	CodeUnavailable          = wire.CodeUnavailable
+	CodeTimeout              = wire.CodeTimeout
+	CodeInternal             = wire.CodeInternal
+)
+
+// Errors to match with errors.Is. A *ServerError matches the one of its Code;
+// ErrChecksum and ErrBadRequest also mark failures found on this side (a result
+// whose SHA-256 is wrong, options that cannot be sent).
+var (
+	ErrServer       = errors.New("server error")
+	ErrBusy         = errors.New("server busy")
+	ErrUnavailable  = errors.New("server unavailable")
+	ErrTimeout      = errors.New("server timeout")
+	ErrUnauthorized = errors.New("unauthorized")
+	ErrTooLarge     = errors.New("file too large")
+	ErrTypeMismatch = errors.New("input type does not fit the operation")
+	ErrChecksum     = errors.New("checksum mismatch")
+	ErrBadRequest   = errors.New("bad request")
+	ErrUnsupported  = errors.New("unsupported operation or option")
+	ErrLimit        = errors.New("limit exceeded")
+	ErrConversion   = errors.New("conversion failed")
+	ErrInternal     = errors.New("internal server error")
+)
+
+var codeErrors = map[Code]error{
+	CodeBadRequest:           ErrBadRequest,
+	CodeUnauthorized:         ErrUnauthorized,
+	CodeUnsupportedOperation: ErrUnsupported,
+	CodeTypeMismatch:         ErrTypeMismatch,
+	CodeChecksumMismatch:     ErrChecksum,
+	CodeTooLarge:             ErrTooLarge,
+	CodeLimitExceeded:        ErrLimit,
+	CodeConversionFailed:     ErrConversion,
+	CodeBusy:                 ErrBusy,
+	CodeUnavailable:          ErrUnavailable,
+	CodeTimeout:              ErrTimeout,
+	CodeInternal:             ErrInternal,
+}
+
+// ServerError is a conversion the server refused or could not do.
+type ServerError struct {
+	// Message is the server's explanation, for people.
+	Message string
+	// Code is the kind of error: sent by a v2 server, inferred from Message for
+	// a v1.0 one (CodeInternal when the message is not recognised).
+	Code Code
+	// JobID identifies the job in the server's logs (v2 only; may be empty).
+	JobID string
+	// RetryAfter is how long the server asked the client to wait (v2 only).
+	RetryAfter time.Duration
+	// Protocol is "v1.0" or "v2.0", the protocol the answer came in.
+	Protocol string
+}
+
+func (e *ServerError) Error() string {
+	// v1.0 messages already start with their kind ("busy: ..."); v2 keeps it apart.
+	if e.Protocol == wire.Version10 {
+		return "server: " + e.Message
+	}
+	s := "server: " + string(e.Code) + ": " + e.Message
+	if e.JobID != "" {
+		s += " (job " + e.JobID + ")"
+	}
+	return s
+}
+
+// Is lets errors.Is match ErrServer for every *ServerError, and the sentinel of
+// its code (ErrBusy, ErrUnauthorized, ...).
+func (e *ServerError) Is(target error) bool {
+	if target == ErrServer {
+		return true
+	}
+	want, ok := codeErrors[e.Code]
+	if !ok {
+		want = ErrInternal
+	}
+	return target == want
+}
+
+// Temporary reports whether the same request may succeed later: the server was
+// busy or had no worker.
+func (e *ServerError) Temporary() bool { return e.Code == CodeBusy || e.Code == CodeUnavailable }
+
+// v1Codes maps the v1.0 messages of docs/protocol.md to codes, so that errors.Is
+// works the same whichever protocol answered. Prefixes are matched, in order.
+var v1Codes = []struct {
+	prefix string
+	code   Code
+}{
+	{"Invalid authentication token", CodeUnauthorized},
+	{"busy", CodeBusy},
+	{"no worker is available", CodeUnavailable},
+	{"Checksum mismatch", CodeChecksumMismatch},
+	{"Unsupported protocol version", CodeBadRequest},
+	{"Invalid operation", CodeBadRequest},
+	{"empty input", CodeBadRequest},
+	{"timed out", CodeTimeout},
+	{"the job took longer", CodeTimeout},
+	{"unrecognised input", CodeTypeMismatch},
+	{"input is not valid UTF-8", CodeTypeMismatch},
+	{"input is UTF-16", CodeTypeMismatch},
+}
+
+func v1Code(msg string) Code {
+	for _, m := range v1Codes {
+		if strings.HasPrefix(msg, m.prefix) {
+			return m.code
+		}
+	}
+	switch {
+	case strings.HasPrefix(msg, "file is ") && strings.Contains(msg, "(max-body)"):
+		return CodeTooLarge
+	case strings.Contains(msg, "detected: use operation"):
+		return CodeTypeMismatch
+	case strings.Contains(msg, "over the limit"):
+		return CodeLimitExceeded
+	}
+	return CodeInternal
+}
+
+func newV1Error(msg string) *ServerError {
+	return &ServerError{Message: msg, Code: v1Code(msg), Protocol: wire.Version10}
+}
+
+func newV2Error(e *wire.ErrorResponse) *ServerError {
+	return &ServerError{Message: e.Message, Code: e.Code, JobID: e.JobID, RetryAfter: e.RetryAfter, Protocol: wire.Version20}
+}
+
+// dialError is a failure to connect: nothing reached the server, so the request
+// can be sent again unless the failure is about certificates, which waiting does
+// not fix.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+func (e *dialError) retryable() bool {
+	var verr *tls.CertificateVerificationError
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var cerr x509.CertificateInvalidError
+	var aerr tls.AlertError
+	return !errors.As(e.err, &verr) && !errors.As(e.err, &uerr) && !errors.As(e.err, &herr) &&
+		!errors.As(e.err, &cerr) && !errors.As(e.err, &aerr)
+}
+
+// retryable reports whether a failed attempt may be repeated unchanged.
+func retryable(err error) bool {
+	var se *ServerError
+	if errors.As(err, &se) {
+		return se.Temporary()
+	}
+	var de *dialError
+	return errors.As(err, &de) && de.retryable()
+}
+
+func retryAfter(err error) time.Duration {
+	var se *ServerError
+	if errors.As(err, &se) {
+		return se.RetryAfter
+	}
+	return 0
+}
+
+func checksumError(want, got [32]byte) error {
+	return fmt.Errorf("the result's SHA-256 is %x but the server announced %x: %w", got, want, ErrChecksum)
+}

@@ -1,0 +1,205 @@
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/md5"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fileconv/fileconv/internal/tlsconf"
+	"github.com/fileconv/fileconv/internal/wire"
+)
+
+// reply is what a fake server answers to one CONVERT.
+type reply struct {
+	body  []byte
+	err   *wire.ErrorResponse
+	bad   bool // announce a wrong SHA-256
+	close bool // close the connection after answering
+}
+
+// fakeServer is a v2 server (or, with v1Only, a v1.0 one) over real TLS on
+// loopback, written with the wire package.
+type fakeServer struct {
+	t        *testing.T
+	addr     string
+	clientTL *tls.Config
+	v1Only   bool
+	handle   func(n int, req wire.ConvertRequest, body []byte) reply
+	accepts  atomic.Int32
+	requests atomic.Int32
+	mu       sync.Mutex
+	seen     []wire.ConvertRequest
+}
+
+var (
+	certOnce sync.Once
+	cert     tls.Certificate
+	roots    *x509.CertPool
+)
+
+func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	certOnce.Do(func() {
+		var err error
+		cert, err = tlsconf.SelfSigned("127.0.0.1")
+		if err != nil {
+			panic(err)
+		}
+		leaf, err := x509.ParseCertificate(cert.Certificate[0])
+		if err != nil {
+			panic(err)
+		}
+		roots = x509.NewCertPool()
+		roots.AddCert(leaf)
+	})
+	return cert, roots
+}
+
+func startServer(t *testing.T, v1Only bool, handle func(n int, req wire.ConvertRequest, body []byte) reply) *fakeServer {
+	t.Helper()
+	c, pool := testCert(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fakeServer{t: t, addr: ln.Addr().String(), clientTL: &tls.Config{RootCAs: pool}, v1Only: v1Only, handle: handle}
+	var wg sync.WaitGroup
+	var conns sync.Map
+	t.Cleanup(func() {
+		ln.Close()
+		conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.accepts.Add(1)
+			conns.Store(conn, true)
+			wg.Go(func() {
+				defer conn.Close()
+				s.serve(conn)
+			})
+		}
+	})
+	return s
+}
+
+func (s *fakeServer) client() *Client {
+	return &Client{Addr: s.addr, Token: "tok", TLSConfig: s.clientTL, RetryBackoff: time.Millisecond, Timeout: 10 * time.Second}
+}
+
+func (s *fakeServer) serve(conn net.Conn) {
+	br := bufio.NewReader(conn)
+	preface, err := br.Peek(4)
+	if err != nil {
+		return
+	}
+	if s.v1Only || string(preface) == wire.Version10 {
+		s.serveV1(conn, br)
+		return
+	}
+	br.Discard(4)
+	for {
+		f, err := wire.ReadFrameHeader(br, 0)
+		if err != nil {
+			return
+		}
+		switch f.Type {
+		case wire.FramePing:
+			p, _ := wire.DecodePing(f)
+			wire.WritePong(conn, wire.Pong{ID: p.ID})
+			continue
+		case wire.FrameConvert:
+		default:
+			return
+		}
+		req, derr := wire.DecodeConvertRequest(f)
+		body := make([]byte, f.BodySize)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return
+		}
+		if derr != nil {
+			wire.WriteErrorResponse(conn, derr.(*wire.ErrorResponse))
+			continue
+		}
+		if sha256.Sum256(body) != req.SHA256 {
+			wire.WriteErrorResponse(conn, &wire.ErrorResponse{Code: wire.CodeChecksumMismatch, Message: "bad sum"})
+			continue
+		}
+		n := int(s.requests.Add(1))
+		s.mu.Lock()
+		s.seen = append(s.seen, req)
+		s.mu.Unlock()
+		r := s.handle(n, req, body)
+		if r.err != nil {
+			wire.WriteErrorResponse(conn, r.err)
+		} else {
+			res := wire.Result{JobID: fmt.Sprintf("job%d", n), Size: uint64(len(r.body)), SHA256: sha256.Sum256(r.body), InputType: "text", ContentType: "text/plain"}
+			if r.bad {
+				res.SHA256[0] ^= 1
+			}
+			var out bytes.Buffer
+			wire.WriteResult(&out, res)
+			out.Write(r.body)
+			conn.Write(out.Bytes())
+		}
+		if r.close {
+			return
+		}
+	}
+}
+
+// serveV1 answers one v1.0 request as a master does, refusing v2's preface.
+func (s *fakeServer) serveV1(conn net.Conn, br *bufio.Reader) {
+	h, err := wire.ReadHeader(br)
+	if err != nil {
+		return
+	}
+	if err := h.ValidateVersionAndOperation(); err != nil {
+		wire.WriteError(conn, err.Error())
+		conn.SetReadDeadline(time.Now().Add(time.Second))
+		io.Copy(io.Discard, br)
+		return
+	}
+	body := make([]byte, h.Size)
+	if _, err := io.ReadFull(br, body); err != nil {
+		return
+	}
+	if md5.Sum(body) != h.Checksum {
+		wire.WriteError(conn, "Checksum mismatch")
+		return
+	}
+	n := int(s.requests.Add(1))
+	r := s.handle(n, wire.ConvertRequest{Token: h.Token, Op: h.Operation, Name: h.Filename, Size: h.Size}, body)
+	if r.err != nil {
+		wire.WriteError(conn, r.err.Message)
+		return
+	}
+	wire.WriteResponse(conn, r.body)
+}
+
+// upper is a conversion that is easy to check.
+func upper(_ int, _ wire.ConvertRequest, body []byte) reply {
+	return reply{body: bytes.ToUpper(body)}
+}
+
+var errs = struct{ busy, unavailable, unauthorized *wire.ErrorResponse }{
+	busy:         &wire.ErrorResponse{Code: wire.CodeBusy, Message: "all workers are busy", RetryAfter: 5 * time.Millisecond},
+	unavailable:  &wire.ErrorResponse{Code: wire.CodeUnavailable, Message: "no worker is available"},
+	unauthorized: &wire.ErrorResponse{Code: wire.CodeUnauthorized, Message: "Invalid authentication token"},
+}
+
+var _ = errors.New
