@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -101,7 +102,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Err != nil {
+	// A Message often ends with its cause already (e.g. "corrupt PDF: <poppler's
+	// words>"); saying it twice would only lengthen log lines.
+	if e.Err != nil && !strings.HasSuffix(e.Message, e.Err.Error()) {
 		return e.Message + ": " + e.Err.Error()
 	}
 	return e.Message
@@ -134,4 +137,111 @@ type Result struct {
 // DefaultConcurrency is the number of conversions a worker runs at once by default.
 func DefaultConcurrency() int { return runtime.NumCPU() }
 
-var _ = wire.OpToJPEG
+// Converter converts inputs under one Config. It is safe for concurrent use; each
+// call to Convert uses one core (libvips runs one thread per operation), so a
+// worker bounds the calls in flight rather than the threads inside one.
+type Converter struct {
+	cfg  Config
+	font *textFont
+}
+
+// New validates cfg (after WithDefaults) and prepares what every conversion
+// shares: libvips, started once per process, and the font used for TXT → PDF.
+func New(cfg Config) (*Converter, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("convert config: %w", err)
+	}
+	if err := startVips(); err != nil {
+		return nil, fmt.Errorf("start libvips: %w", err)
+	}
+	font, err := loadTextFont()
+	if err != nil {
+		return nil, fmt.Errorf("load the TXT → PDF font: %w", err)
+	}
+	return &Converter{cfg: cfg, font: font}, nil
+}
+
+// Config returns the settings in use, defaults filled in.
+func (c *Converter) Config() Config { return c.cfg }
+
+// Convert detects the type of input, checks that it fits op, enforces the limits
+// and converts. Every error is an *Error whose Message is ready for the client.
+// input is only read, never kept or modified.
+func (c *Converter) Convert(ctx context.Context, op wire.Operation, input []byte) (Result, error) {
+	if !op.Valid() {
+		// The protocol layer rejects unknown operations before they get here, so
+		// this is the caller's bug rather than the client's.
+		return Result{}, &Error{Kind: KindInternal, Message: fmt.Sprintf("invalid operation %d: use 1 (to JPEG), 2 (to PNG), 3 (to WEBP), 4 (TXT to PDF) or 5 (PDF to TXT)", uint32(op))}
+	}
+	if len(input) == 0 {
+		return Result{}, &Error{Kind: KindEmpty, Message: "empty input: the file has 0 bytes"}
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, cancelled(ctx)
+	}
+	t := Detect(input)
+	if err := checkFits(op, t, input); err != nil {
+		return Result{InputType: t}, err
+	}
+
+	var (
+		res Result
+		err error
+	)
+	switch op {
+	case wire.OpToJPEG, wire.OpToPNG, wire.OpToWEBP:
+		res, err = c.convertImage(ctx, op, t, input)
+	case wire.OpTextToPDF:
+		res, err = c.textToPDF(ctx, input)
+	case wire.OpPDFToText:
+		res, err = c.pdfToText(ctx, input)
+	}
+	res.InputType = t
+	if err != nil {
+		return res, AsError(err)
+	}
+	return res, nil
+}
+
+// checkFits reports, in the client's terms, why an input of type t cannot go
+// through op, or nil when it can.
+func checkFits(op wire.Operation, t Type, input []byte) error {
+	switch op {
+	case wire.OpToJPEG, wire.OpToPNG, wire.OpToWEBP:
+		if t.IsImage() {
+			return nil
+		}
+	case wire.OpTextToPDF:
+		if t == TypeText {
+			return nil
+		}
+		if t == TypeUnknown {
+			// Someone asking for TXT → PDF has a text file in mind; saying where it
+			// stops being UTF-8 helps more than "unrecognised".
+			return notText(input)
+		}
+	case wire.OpPDFToText:
+		if t == TypePDF {
+			return nil
+		}
+	}
+	switch {
+	case t.IsImage():
+		return &Error{Kind: KindTypeMismatch, Message: t.String() + " image detected: use operation 1, 2 or 3 (to JPEG, PNG or WEBP)"}
+	case t == TypePDF:
+		return &Error{Kind: KindTypeMismatch, Message: "PDF detected: use operation 5 (to TXT)"}
+	case t == TypeText:
+		return &Error{Kind: KindTypeMismatch, Message: "text detected: use operation 4 (to PDF)"}
+	}
+	return &Error{Kind: KindUnknownType, Message: "unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"}
+}
+
+// cancelled is the error of a conversion whose context ended.
+func cancelled(ctx context.Context) *Error {
+	msg := "conversion cancelled"
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		msg = "conversion cancelled: it ran past its deadline"
+	}
+	return &Error{Kind: KindCancelled, Message: msg, Err: context.Cause(ctx)}
+}

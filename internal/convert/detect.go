@@ -2,6 +2,7 @@ package convert
 
 import (
 	"bytes"
+	"fmt"
 	"unicode/utf8"
 )
 
@@ -56,4 +57,26 @@ func Detect(b []byte) Type {
 		return TypeText
 	}
 	return TypeUnknown
+}
+
+// notText explains why b, which Detect did not recognise, is not text: the offset
+// of the first byte that is not UTF-8 or is NUL, whichever comes first.
+func notText(b []byte) *Error {
+	switch {
+	case bytes.HasPrefix(b, []byte{0xFF, 0xFE}), bytes.HasPrefix(b, []byte{0xFE, 0xFF}):
+		// The byte-order mark of UTF-16, as Windows Notepad saves "Unicode" text.
+		return &Error{Kind: KindCorrupt, Message: "input is UTF-16 text, not UTF-8: save it as UTF-8 and send it again"}
+	}
+	for i := 0; i < len(b); {
+		if b[i] == 0 {
+			return &Error{Kind: KindCorrupt, Message: fmt.Sprintf("input is not valid UTF-8 text (NUL byte at offset %d)", i)}
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return &Error{Kind: KindCorrupt, Message: fmt.Sprintf("input is not valid UTF-8 text (first invalid byte at offset %d)", i)}
+		}
+		i += size
+	}
+	// Unreachable for what Detect calls unknown, kept so the function is total.
+	return &Error{Kind: KindUnknownType, Message: "unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"}
 }

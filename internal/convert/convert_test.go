@@ -1,0 +1,235 @@
+package convert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image/color"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fileconv/fileconv/internal/testfiles"
+	"github.com/fileconv/fileconv/internal/wire"
+)
+
+func TestNewValidatesAndFillsDefaults(t *testing.T) {
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		MaxPixels:      DefaultMaxPixels,
+		MaxPDFPages:    DefaultMaxPDFPages,
+		JPEGQuality:    DefaultJPEGQuality,
+		WEBPQuality:    DefaultWEBPQuality,
+		PNGCompression: DefaultPNGCompression,
+	}
+	if got := c.Config(); got != want {
+		t.Errorf("Config() = %+v, want %+v", got, want)
+	}
+	for _, bad := range []Config{
+		{MaxPixels: -1},
+		{MaxPDFPages: -1},
+		{JPEGQuality: 101},
+		{WEBPQuality: -5},
+		{PNGCompression: 10},
+	} {
+		if _, err := New(bad); err == nil {
+			t.Errorf("New(%+v): no error", bad)
+		}
+	}
+}
+
+func TestEmptyInput(t *testing.T) {
+	c := converter(t)
+	for _, op := range wire.Operations {
+		_, err := c.Convert(context.Background(), op, nil)
+		wantError(t, err, KindEmpty, "empty input: the file has 0 bytes")
+	}
+}
+
+func TestInvalidOperation(t *testing.T) {
+	c := converter(t)
+	for _, op := range []wire.Operation{0, 6, 1 << 31} {
+		_, err := c.Convert(context.Background(), op, []byte("hello"))
+		wantError(t, err, KindInternal, fmt.Sprintf("invalid operation %d", uint32(op)))
+	}
+}
+
+// TestTypeMismatch covers every detected type against every operation it does
+// not fit, with the message the client sees.
+func TestTypeMismatch(t *testing.T) {
+	c := converter(t)
+	photo := testfiles.Photo(32, 24)
+	jpg := mustEncode(t, photo, testfiles.JPEG)
+	pngFile := mustEncode(t, photo, testfiles.PNG)
+	webpFile, err := testfiles.SolidWEBP(8, 8, color.NRGBA{R: 200, A: 255})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, err := testfiles.PDF(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := []byte("Hello, world.\n")
+	const (
+		useImage = "use operation 1, 2 or 3 (to JPEG, PNG or WEBP)"
+		usePDF   = "PDF detected: use operation 5 (to TXT)"
+		useText  = "text detected: use operation 4 (to PDF)"
+	)
+	tests := []struct {
+		name string
+		op   wire.Operation
+		in   []byte
+		want string
+	}{
+		{"PDF to JPEG", wire.OpToJPEG, pdf, usePDF},
+		{"PDF to PNG", wire.OpToPNG, pdf, usePDF},
+		{"PDF to WEBP", wire.OpToWEBP, pdf, usePDF},
+		{"PDF to PDF", wire.OpTextToPDF, pdf, usePDF},
+		{"text to JPEG", wire.OpToJPEG, text, useText},
+		{"text to PNG", wire.OpToPNG, text, useText},
+		{"text to WEBP", wire.OpToWEBP, text, useText},
+		{"text to TXT", wire.OpPDFToText, text, useText},
+		{"JPEG to PDF", wire.OpTextToPDF, jpg, "JPEG image detected: " + useImage},
+		{"PNG to PDF", wire.OpTextToPDF, pngFile, "PNG image detected: " + useImage},
+		{"WEBP to PDF", wire.OpTextToPDF, webpFile, "WEBP image detected: " + useImage},
+		{"JPEG to TXT", wire.OpPDFToText, jpg, "JPEG image detected: " + useImage},
+		{"PNG to TXT", wire.OpPDFToText, pngFile, "PNG image detected: " + useImage},
+		{"WEBP to TXT", wire.OpPDFToText, webpFile, "WEBP image detected: " + useImage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := c.Convert(context.Background(), tt.op, tt.in)
+			ce := wantError(t, err, KindTypeMismatch)
+			if ce.Message != tt.want {
+				t.Errorf("message %q, want %q", ce.Message, tt.want)
+			}
+			if res.InputType != Detect(tt.in) {
+				t.Errorf("InputType = %v, want %v", res.InputType, Detect(tt.in))
+			}
+		})
+	}
+}
+
+func TestUnknownInput(t *testing.T) {
+	c := converter(t)
+	gif := []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9")
+	for _, op := range []wire.Operation{wire.OpToJPEG, wire.OpToPNG, wire.OpToWEBP, wire.OpPDFToText} {
+		_, err := c.Convert(context.Background(), op, gif)
+		ce := wantError(t, err, KindUnknownType)
+		if want := "unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"; ce.Message != want {
+			t.Errorf("%v: message %q, want %q", op, ce.Message, want)
+		}
+	}
+}
+
+// TestNotText covers operation 4 on bytes that are not UTF-8 text: the message
+// names the offset of the first bad byte.
+func TestNotText(t *testing.T) {
+	c := converter(t)
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"invalid byte", "abc\xffdef", "input is not valid UTF-8 text (first invalid byte at offset 3)"},
+		{"invalid first byte", "\x80abc", "input is not valid UTF-8 text (first invalid byte at offset 0)"},
+		{"cut sequence", "héllo wörld \xc3", "input is not valid UTF-8 text (first invalid byte at offset 14)"},
+		{"overlong", "ok \xc0\xaf", "input is not valid UTF-8 text (first invalid byte at offset 3)"},
+		{"NUL", "ab\x00c", "input is not valid UTF-8 text (NUL byte at offset 2)"},
+		{"UTF-16", "\xff\xfeh\x00i\x00", "input is UTF-16 text, not UTF-8: save it as UTF-8 and send it again"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.Convert(context.Background(), wire.OpTextToPDF, []byte(tt.in))
+			ce := wantError(t, err, KindCorrupt)
+			if ce.Message != tt.want {
+				t.Errorf("message %q, want %q", ce.Message, tt.want)
+			}
+		})
+	}
+}
+
+func TestCancelledBeforeStart(t *testing.T) {
+	c := converter(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	pdf, err := testfiles.PDF(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := map[wire.Operation][]byte{
+		wire.OpToJPEG:    mustEncode(t, testfiles.Photo(16, 16), testfiles.PNG),
+		wire.OpToPNG:     mustEncode(t, testfiles.Photo(16, 16), testfiles.JPEG),
+		wire.OpToWEBP:    mustEncode(t, testfiles.Photo(16, 16), testfiles.JPEG),
+		wire.OpTextToPDF: []byte("text"),
+		wire.OpPDFToText: pdf,
+	}
+	for op, in := range inputs {
+		_, err := c.Convert(ctx, op, in)
+		ce := wantError(t, err, KindCancelled, "conversion cancelled")
+		if !errors.Is(ce, context.Canceled) {
+			t.Errorf("%v: error does not wrap context.Canceled", op)
+		}
+	}
+
+	dctx, dcancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer dcancel()
+	_, err = c.Convert(dctx, wire.OpTextToPDF, []byte("text"))
+	ce := wantError(t, err, KindCancelled, "deadline")
+	if !errors.Is(ce, context.DeadlineExceeded) {
+		t.Errorf("error does not wrap context.DeadlineExceeded")
+	}
+}
+
+func TestErrorText(t *testing.T) {
+	cause := errors.New("premature end")
+	e := &Error{Kind: KindCorrupt, Message: "corrupt JPEG image: premature end", Err: cause}
+	if got := e.Error(); got != "corrupt JPEG image: premature end" {
+		t.Errorf("Error() = %q: the cause is repeated", got)
+	}
+	e = &Error{Kind: KindInternal, Message: "conversion failed", Err: cause}
+	if got := e.Error(); got != "conversion failed: premature end" {
+		t.Errorf("Error() = %q", got)
+	}
+	if !errors.Is(e, cause) {
+		t.Error("Error does not unwrap to its cause")
+	}
+}
+
+// TestConcurrent runs every family at once, for the race detector and for
+// libvips and poppler used from several threads.
+func TestConcurrent(t *testing.T) {
+	c := converter(t)
+	pdf, err := testfiles.PDF(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := []struct {
+		op wire.Operation
+		in []byte
+	}{
+		{wire.OpToWEBP, mustEncode(t, testfiles.Photo(200, 150), testfiles.JPEG)},
+		{wire.OpToJPEG, mustEncode(t, testfiles.Transparent(200, 150), testfiles.PNG)},
+		{wire.OpToPNG, mustEncode(t, testfiles.Photo(200, 150), testfiles.WEBP)},
+		{wire.OpTextToPDF, []byte(testfiles.Paragraphs(20_000))},
+		{wire.OpPDFToText, pdf},
+		{wire.OpToPNG, mustEncode(t, testfiles.Photo(200, 150), testfiles.JPEG)[:3000]}, // corrupt
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		for _, j := range jobs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := c.Convert(context.Background(), j.op, j.in)
+				if err != nil && AsError(err).Kind != KindCorrupt {
+					t.Errorf("%v: %v", j.op, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+}

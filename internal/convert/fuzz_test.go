@@ -1,0 +1,168 @@
+package convert
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image/color"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/fileconv/fileconv/internal/testfiles"
+	"github.com/fileconv/fileconv/internal/wire"
+)
+
+func FuzzDetect(f *testing.F) {
+	for _, seed := range []string{"", "%PDF-1.7", "\xff\xd8\xff\xe0", "\x89PNG\r\n\x1a\n", "RIFF\x00\x00\x00\x00WEBPVP8 ", "plain text", "h\xe9llo", "a\x00b"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		typ := Detect(b)
+		switch typ {
+		case TypeText:
+			if !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
+				t.Fatalf("%q detected as text", b)
+			}
+		case TypePDF:
+			if !bytes.HasPrefix(b, []byte("%PDF")) {
+				t.Fatalf("%q detected as PDF", b)
+			}
+		case TypeUnknown:
+			if len(b) > 0 && utf8.Valid(b) && bytes.IndexByte(b, 0) < 0 {
+				t.Fatalf("valid text %q not detected", b)
+			}
+			// notText must explain every unknown input without failing.
+			if len(b) > 0 && notText(b).Message == "" {
+				t.Fatal("empty explanation")
+			}
+		}
+		if typ.IsImage() && len(b) < 3 {
+			t.Fatalf("%d bytes detected as %v", len(b), typ)
+		}
+	})
+}
+
+// fuzzConverter keeps each fuzz run small: images over a megapixel are refused
+// from their header, as a production limit would refuse larger ones.
+func fuzzConverter(tb testing.TB) *Converter {
+	c, err := New(Config{MaxPixels: 1 << 20, MaxPDFPages: 50})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// checkFuzzResult accepts a conversion or a client error; anything else (an
+// internal error, a message carrying a Go stack, a wrong output type) fails.
+func checkFuzzResult(t *testing.T, op wire.Operation, res Result, err error) {
+	if err != nil {
+		var ce *Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("%v: error %T is not an *Error: %v", op, err, err)
+		}
+		if ce.Kind == KindInternal || ce.Kind == KindCancelled {
+			t.Fatalf("%v: unexpected kind %d: %v", op, ce.Kind, err)
+		}
+		if ce.Message == "" || strings.Contains(ce.Error(), "goroutine ") || !utf8.ValidString(ce.Message) {
+			t.Fatalf("%v: bad message %q", op, ce.Error())
+		}
+		return
+	}
+	want := targetType(op)
+	if op == wire.OpPDFToText {
+		return // any text, even none
+	}
+	if got := Detect(res.Output); got != want {
+		t.Fatalf("%v: output detected as %v", op, got)
+	}
+	if want.IsImage() {
+		decode(t, want, res.Output)
+	}
+}
+
+func FuzzConvertImage(f *testing.F) {
+	photo := testfiles.Photo(24, 16)
+	for _, format := range []testfiles.Format{testfiles.JPEG, testfiles.PNG, testfiles.WEBP} {
+		f.Add(mustEncode(f, photo, format), uint8(0))
+	}
+	f.Add(mustEncode(f, testfiles.Transparent(8, 8), testfiles.PNG), uint8(0))
+	f.Add(mustEncode(f, testfiles.Gray(8, 8), testfiles.JPEG), uint8(1))
+	f.Add(mustSolidWEBP(f, 5, 3, color.NRGBA{9, 8, 7, 128}), uint8(2))
+	exif, err := testfiles.WithEXIF(mustEncode(f, photo, testfiles.JPEG), 6)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(exif, uint8(1))
+	anim, err := testfiles.AnimatedWEBP(4, 4, color.NRGBA{255, 0, 0, 255}, color.NRGBA{0, 255, 0, 255})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(anim, uint8(2))
+	f.Add(testfiles.PNGHeader(4000, 4000), uint8(0))
+	c := fuzzConverter(f)
+	f.Fuzz(func(t *testing.T, in []byte, opSeed uint8) {
+		op := imageOps[int(opSeed)%len(imageOps)]
+		res, err := c.Convert(context.Background(), op, in)
+		checkFuzzResult(t, op, res, err)
+	})
+}
+
+func FuzzConvertText(f *testing.F) {
+	for _, seed := range []string{
+		"Hello\nworld\n\nNew paragraph.",
+		"\uFEFFtabs\tand\x07controls\r\n\r\nCR\rlines",
+		"漢字 😀 é ж λ \u2028 \u2029",
+		strings.Repeat("x", 3000),
+		"h\xe9llo",
+	} {
+		f.Add([]byte(seed))
+	}
+	c := fuzzConverter(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		res, err := c.Convert(context.Background(), wire.OpTextToPDF, in)
+		checkFuzzResult(t, wire.OpTextToPDF, res, err)
+	})
+}
+
+func FuzzConvertPDF(f *testing.F) {
+	one, err := testfiles.PDF(1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	two, err := testfiles.TextPDF("first page", "second page é ж")
+	if err != nil {
+		f.Fatal(err)
+	}
+	enc, err := testfiles.EncryptedPDF("pw")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(one)
+	f.Add(two)
+	f.Add(enc)
+	f.Add(minimalPDF)
+	c := fuzzConverter(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		// Keep the magic so that mutations reach poppler rather than Detect.
+		if !bytes.HasPrefix(in, []byte("%PDF")) {
+			in = append([]byte("%PDF-"), in...)
+		}
+		res, err := c.Convert(context.Background(), wire.OpPDFToText, in)
+		checkFuzzResult(t, wire.OpPDFToText, res, err)
+	})
+}
+
+// minimalPDF is a hand-written one-page PDF, small enough for the fuzzer to
+// mutate its structure rather than its fonts.
+var minimalPDF = []byte(`%PDF-1.4
+1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj
+2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj
+3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >> endobj
+4 0 obj << /Length 44 >> stream
+BT /F1 12 Tf 20 100 Td (Hello fuzz) Tj ET
+endstream endobj
+5 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> endobj
+trailer << /Root 1 0 R >>
+%%EOF
+`)

@@ -1,0 +1,112 @@
+package convert
+
+// A small binding to poppler-glib, the library behind pdftotext.
+//
+// Poppler reports problems in damaged files ("Syntax Error: ...") on stderr
+// through poppler's internal error callback; poppler-glib offers no way to
+// replace or silence it (setErrorCallback is in poppler's private C++ headers,
+// which Debian does not ship with libpoppler-glib-dev), so a worker's stderr
+// carries those lines. The failure itself still comes back as a GError.
+//
+// Poppler looks for its own data files in /usr/share/poppler (Debian's
+// poppler-data: CMaps for CJK encodings); without them such PDFs extract with
+// gaps. That is read-only library data; no client data touches the disk.
+
+// #cgo pkg-config: poppler-glib
+// #include <stdlib.h>
+// #include <poppler.h>
+//
+// // open_pdf copies data into a GBytes that the document owns, so no Go memory is
+// // kept by C after the call returns.
+// static PopplerDocument *open_pdf(const void *data, size_t len, GError **err) {
+// 	GBytes *bytes = g_bytes_new(data, len);
+// 	PopplerDocument *doc = poppler_document_new_from_bytes(bytes, NULL, err);
+// 	g_bytes_unref(bytes);
+// 	return doc;
+// }
+//
+// static int is_poppler_error(GError *err, int code) {
+// 	return err != NULL && err->domain == POPPLER_ERROR && err->code == code;
+// }
+import "C"
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"unsafe"
+)
+
+// pdfToText handles operation 5: the text of every page in order, pages
+// separated by a newline. Each poppler call runs to its end once started (there
+// is no way to interrupt one), so ctx is checked between pages.
+func (c *Converter) pdfToText(ctx context.Context, input []byte) (Result, error) {
+	var gerr *C.GError
+	doc := C.open_pdf(unsafe.Pointer(unsafe.SliceData(input)), C.size_t(len(input)), &gerr)
+	if doc == nil {
+		return Result{}, popplerOpenError(gerr)
+	}
+	defer C.g_object_unref(C.gpointer(doc))
+
+	n := int(C.poppler_document_get_n_pages(doc))
+	if n > c.cfg.MaxPDFPages {
+		return Result{}, &Error{Kind: KindLimit, Message: fmt.Sprintf("PDF has %d pages, over the limit of %d pages (max-pdf-pages)", n, c.cfg.MaxPDFPages)}
+	}
+
+	var out bytes.Buffer
+	for i := 0; i < n; i++ {
+		if ctx.Err() != nil {
+			return Result{}, cancelled(ctx)
+		}
+		if i > 0 {
+			out.WriteByte('\n')
+		}
+		if err := appendPageText(&out, doc, i); err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{Output: out.Bytes()}, nil
+}
+
+func appendPageText(out *bytes.Buffer, doc *C.PopplerDocument, i int) error {
+	page := C.poppler_document_get_page(doc, C.int(i))
+	if page == nil {
+		// Poppler returns no page for one whose object is missing or broken.
+		return &Error{Kind: KindCorrupt, Message: fmt.Sprintf("corrupt PDF: page %d cannot be read", i+1)}
+	}
+	defer C.g_object_unref(C.gpointer(page))
+	text := C.poppler_page_get_text(page)
+	if text == nil {
+		return nil // a page without text, e.g. a scanned image
+	}
+	defer C.g_free(C.gpointer(text))
+	out.WriteString(C.GoString(text))
+	return nil
+}
+
+// popplerOpenError turns the GError of a failed open into an *Error, freeing it.
+func popplerOpenError(gerr *C.GError) *Error {
+	if gerr == nil {
+		return &Error{Kind: KindCorrupt, Message: "corrupt PDF: poppler could not open it"}
+	}
+	defer C.g_error_free(gerr)
+	msg := strings.TrimSpace(C.GoString(gerr.message))
+	if C.is_poppler_error(gerr, C.POPPLER_ERROR_ENCRYPTED) != 0 {
+		return &Error{Kind: KindEncrypted, Message: "PDF is encrypted (password-protected): remove the password and send it again"}
+	}
+	if msg == "" {
+		msg = "poppler could not open it"
+	}
+	return &Error{Kind: KindCorrupt, Message: "corrupt PDF: " + printableMessage(msg)}
+}
+
+// printableMessage makes a library's message safe to show: one line, bounded.
+func printableMessage(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	const max = 300
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "") + "…"
+	}
+	return s
+}

@@ -1,0 +1,182 @@
+package testfiles
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"log/slog"
+	"math"
+	"sync"
+
+	"github.com/davidbyttow/govips/v2/vips"
+)
+
+// Format is an image file format.
+type Format int
+
+// The image formats fileconv converts between.
+const (
+	JPEG Format = iota + 1
+	PNG
+	WEBP
+)
+
+func (f Format) String() string {
+	switch f {
+	case JPEG:
+		return "JPEG"
+	case PNG:
+		return "PNG"
+	case WEBP:
+		return "WEBP"
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// Qualities used by Encode: what a camera or an image editor typically writes.
+const (
+	JPEGQuality = 90
+	WEBPQuality = 80
+)
+
+// Encode writes img in format f. JPEG and PNG use Go's encoders; WEBP, which Go
+// cannot write, uses libvips (lossy, like most WEBP files met in practice).
+func Encode(img image.Image, f Format) ([]byte, error) {
+	var buf bytes.Buffer
+	switch f {
+	case JPEG:
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: JPEGQuality}); err != nil {
+			return nil, fmt.Errorf("encode JPEG: %w", err)
+		}
+	case PNG:
+		if err := png.Encode(&buf, img); err != nil {
+			return nil, fmt.Errorf("encode PNG: %w", err)
+		}
+	case WEBP:
+		return viaVips(img, func(r *vips.ImageRef) ([]byte, error) {
+			out, _, err := r.ExportWebp(&vips.WebpExportParams{Quality: WEBPQuality, ReductionEffort: 4, StripMetadata: true})
+			return out, err
+		})
+	default:
+		return nil, fmt.Errorf("encode: unknown format %v", f)
+	}
+	return buf.Bytes(), nil
+}
+
+// CMYKJPEG writes img as a CMYK JPEG (as print workflows produce), through libvips.
+func CMYKJPEG(img image.Image) ([]byte, error) {
+	return viaVips(img, func(r *vips.ImageRef) ([]byte, error) {
+		if err := r.ToColorSpace(vips.InterpretationCMYK); err != nil {
+			return nil, err
+		}
+		out, _, err := r.ExportJpeg(&vips.JpegExportParams{Quality: JPEGQuality})
+		return out, err
+	})
+}
+
+// ProfiledJPEG writes img as a JPEG whose pixels are in Display P3 with the P3 ICC
+// profile embedded, like an iPhone photo.
+func ProfiledJPEG(img image.Image) ([]byte, error) {
+	return viaVips(img, func(r *vips.ImageRef) ([]byte, error) {
+		if err := r.TransformICCProfileWithFallback("p3", "srgb"); err != nil {
+			return nil, err
+		}
+		out, _, err := r.ExportJpeg(&vips.JpegExportParams{Quality: JPEGQuality})
+		return out, err
+	})
+}
+
+var vipsOnce sync.Once
+
+// viaVips hands img to libvips (as an uncompressed PNG, the one in-memory route
+// govips offers without cgo here) and returns what export makes of it.
+func viaVips(img image.Image, export func(*vips.ImageRef) ([]byte, error)) ([]byte, error) {
+	vipsOnce.Do(func() {
+		// The same quiet logging and settings as internal/convert, whichever
+		// package starts libvips first.
+		vips.LoggingSettings(func(domain string, level vips.LogLevel, msg string) {
+			if level <= vips.LogLevelWarning {
+				slog.Warn("libvips", "domain", domain, "msg", msg)
+			}
+		}, vips.LogLevelWarning)
+		vips.Startup(&vips.Config{ConcurrencyLevel: 1})
+	})
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.NoCompression}
+	if err := enc.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("hand the image to libvips: %w", err)
+	}
+	ref, err := vips.NewImageFromBuffer(buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("libvips load: %w", err)
+	}
+	defer ref.Close()
+	out, err := export(ref)
+	if err != nil {
+		return nil, fmt.Errorf("libvips export: %w", err)
+	}
+	return out, nil
+}
+
+type sizeKey struct {
+	f      Format
+	target int
+}
+
+var (
+	sizedMu sync.Mutex
+	sized   = map[sizeKey][]byte{}
+)
+
+// ImageOfSize returns a Photo encoded in format f whose file size is within 3% of
+// targetBytes (4:3, the dimensions found by a few rounds of encoding). Results are
+// remembered, so benchmarks may ask again at no cost; callers must not modify them.
+func ImageOfSize(f Format, targetBytes int) ([]byte, error) {
+	if targetBytes < 1024 {
+		return nil, fmt.Errorf("image of size %d: the smallest target is 1024 bytes", targetBytes)
+	}
+	key := sizeKey{f, targetBytes}
+	sizedMu.Lock()
+	defer sizedMu.Unlock()
+	if b, ok := sized[key]; ok {
+		return b, nil
+	}
+	// A first guess of bytes per pixel for Photo; each round rescales the area
+	// by the ratio of target to actual, which converges quickly because the
+	// size of a photo's file grows nearly linearly with its area.
+	bpp := map[Format]float64{JPEG: 0.24, PNG: 1.3, WEBP: 0.11}[f]
+	if bpp == 0 {
+		return nil, fmt.Errorf("image of size: unknown format %v", f)
+	}
+	area := float64(targetBytes) / bpp
+	var best []byte
+	for round := 0; round < 12; round++ {
+		h := max(8, int(math.Sqrt(area*3/4)))
+		w := max(8, h*4/3)
+		b, err := Encode(Photo(w, h), f)
+		if err != nil {
+			return nil, err
+		}
+		if best == nil || absDiff(len(b), targetBytes) < absDiff(len(best), targetBytes) {
+			best = b
+		}
+		if absDiff(len(b), targetBytes)*100 <= targetBytes*3 {
+			break
+		}
+		area *= float64(targetBytes) / float64(len(b))
+	}
+	if absDiff(len(best), targetBytes)*100 > targetBytes*3 {
+		return nil, fmt.Errorf("image of size: %v reached %d bytes, not within 3%% of %d", f, len(best), targetBytes)
+	}
+	sized[key] = best
+	return best, nil
+}
+
+func absDiff(a, b int) int {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
