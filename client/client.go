@@ -144,6 +144,10 @@ type Options struct {
 	Progress func(Progress)
 }
 
+// Validate checks that the options are well-formed and apply to op, as the
+// server would; Convert does it before sending anything.
+func (o Options) Validate(op Operation) error { return o.wire().Validate(op) }
+
 func (o Options) wire() wire.ConvertOptions {
 	return wire.ConvertOptions{Quality: o.Quality, Lossless: o.Lossless, PageSize: o.PageSize, Pages: o.Pages}
 }

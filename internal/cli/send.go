@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fileconv/fileconv/client"
@@ -22,61 +24,213 @@ const defaultStateDir = ".fileconv"
 
 type sendFlags struct {
 	addr, token, tokenFile, ca, serverName string
-	to, outDir                             string
-	op                                     int
-	force, insecure                        bool
+	to, outDir, config, protocol           string
+	pageSize, pages                        string
+	op, concurrency, quality, retries      int
+	force, insecure, recursive, json       bool
+	lossless                               bool
 	timeout                                time.Duration
 }
 
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f sendFlags
-	fs := newFlagSet("send", "send [flags] --to jpg|png|webp|pdf|txt FILE...", stderr)
+	fs := newFlagSet("send", "send [flags] [--to jpg|png|webp|pdf|txt] FILE|DIR|PATTERN...", stderr)
 	fs.StringVar(&f.addr, "addr", client.DefaultAddr, "master address host:port")
 	fs.StringVar(&f.token, "token", "", "auth token (default: first line of --token-file)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "file whose first line is the token (default: "+filepath.Join(defaultStateDir, "token")+" when present)")
 	fs.StringVar(&f.ca, "ca", "", "CA certificate that signed the master's (default: "+filepath.Join(defaultStateDir, "ca.pem")+" when present, else the system's)")
 	fs.StringVar(&f.serverName, "server-name", "", "name expected in the master's certificate (default: the host of --addr)")
 	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the master's certificate (testing only)")
-	fs.StringVar(&f.to, "to", "", "target format: jpg, png, webp, pdf (from text) or txt (from PDF)")
+	fs.StringVar(&f.to, "to", "", "target format: jpg, png, webp, pdf (from text) or txt (from PDF), or an operation number; on a terminal, a menu asks when it is missing")
 	fs.IntVar(&f.op, "op", 0, "operation number 1-5 instead of --to: 1 JPEG, 2 PNG, 3 WEBP, 4 TXT->PDF, 5 PDF->TXT")
 	fs.StringVar(&f.outDir, "o", "", "write results into this folder (default: next to each input)")
 	fs.BoolVar(&f.force, "force", false, "overwrite existing output files")
-	fs.DurationVar(&f.timeout, "timeout", client.DefaultTimeout, "longest wait for one file")
-	files, err := parse(fs, args)
+	fs.DurationVar(&f.timeout, "timeout", client.DefaultTimeout, "longest wait for one file, retries included")
+	fs.BoolVar(&f.recursive, "r", false, "convert the files in folders and their subfolders (hidden ones and those of the wrong type are skipped)")
+	fs.IntVar(&f.concurrency, "concurrency", 4, "files converted at once")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object per file and a summary object, for scripts")
+	fs.StringVar(&f.protocol, "protocol", "auto", "protocol: v2, v1 (for old servers) or auto (v2, falling back to v1)")
+	fs.IntVar(&f.retries, "retries", client.DefaultMaxRetries, "times a file is sent again when the master is busy or unreachable")
+	fs.IntVar(&f.quality, "quality", 0, "JPEG or WEBP quality 1-100 (default: the server's)")
+	fs.BoolVar(&f.lossless, "lossless", false, "lossless WEBP")
+	fs.StringVar(&f.pageSize, "page-size", "", "page size of a PDF made from text: A4 or Letter (default A4)")
+	fs.StringVar(&f.pages, "pages", "", "pages of a PDF to convert to text, e.g. 1-3,7,10- (default: all)")
+	fs.StringVar(&f.config, "config", "", "config file of key = value lines named like these flags (default: "+configDefaultHelp()+")")
+	operands, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(files) == 0 {
+	if err := applyConfig(fs, cmpOr(f.config, defaultConfigPath()), f.config != ""); err != nil {
+		return err
+	}
+	if len(operands) == 0 {
 		fs.Usage()
 		return fmt.Errorf("%w: no file given", errUsage)
 	}
-	op, err := f.operation()
-	if err != nil {
-		return err
+	interactive := f.to == "" && f.op == 0 && !f.json && isTerminal(stdin) && isTerminal(stdout)
+	var op wire.Operation
+	if !interactive {
+		if op, err = f.operation(); err != nil {
+			return err
+		}
+	}
+	opts := client.Options{Quality: f.quality, Lossless: f.lossless, PageSize: f.pageSize, Pages: f.pages}
+	if !interactive {
+		if err := opts.Validate(op); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+	}
+	if f.concurrency < 1 {
+		return fmt.Errorf("%w: --concurrency %d: give at least 1", errUsage, f.concurrency)
 	}
 	c, err := f.client()
 	if err != nil {
 		return err
 	}
+	defer c.Close()
 	if f.outDir != "" {
 		if st, err := os.Stat(f.outDir); err != nil || !st.IsDir() {
 			return fmt.Errorf("%w: -o %s: not an existing folder", errUsage, f.outDir)
 		}
 	}
-	failed := 0
-	for _, in := range files {
-		out, err := sendOne(ctx, c, op, in, f.outDir, f.force)
-		if err != nil {
-			failed++
-			fmt.Fprintf(stderr, "fileconv: %s: %s\n", in, oneLine(failureReason(err)))
+
+	jobs := expandArgs(operands, f.recursive)
+	for _, j := range jobs {
+		if j.err != nil {
 			continue
 		}
-		fmt.Fprintf(stdout, "%s -> %s\n", in, out)
+		j.op = op
+		if st, err := os.Stat(j.in); err == nil {
+			j.size = st.Size()
+		}
+		// The type matters for the menu and to skip files found in folders;
+		// a file named on the command line goes to the server, which says why
+		// it does not fit.
+		if interactive || j.root != "" {
+			if j.kind, err = detectFile(j.in); err != nil {
+				j.err = err
+				continue
+			}
+		}
+		if j.root != "" && !interactive && !fits(j.kind, op) {
+			j.skip = fmt.Sprintf("%s, not converted %s", strings.TrimPrefix(describeKind(j.kind), "a "), opPhrase(op))
+		}
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d files failed", failed, len(files))
+	if interactive {
+		if err := chooseTargets(jobs, stdin, stdout); err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if j.err == nil && j.skip == "" && j.op == 0 {
+				if j.root != "" {
+					j.skip = strings.TrimPrefix(describeKind(j.kind), "a ") + ", nothing to convert it to"
+				} else {
+					j.err = fmt.Errorf("the file is %s: nothing to convert it to", describeKind(j.kind))
+				}
+			} else if j.op != 0 {
+				if err := opts.Validate(j.op); err != nil {
+					return fmt.Errorf("%w: %w", errUsage, err)
+				}
+			}
+		}
+	}
+	assignOutputs(jobs, f.outDir)
+
+	var rep sendReporter
+	switch {
+	case f.json:
+		rep = newJSONReporter(stdout, stderr)
+	case isTerminal(stdout):
+		rep = newTermReporter(stdout, stderr, terminalWidth(stdout))
+	default:
+		rep = newPlainReporter(stdout, stderr)
+	}
+	sum := runJobs(ctx, c, jobs, opts, f.force, f.concurrency, rep)
+	if sum.failed > 0 {
+		return fmt.Errorf("%d of %d files failed", sum.failed, sum.failed+sum.converted)
 	}
 	return nil
+}
+
+func configDefaultHelp() string {
+	if runtime.GOOS == "windows" {
+		return "%AppData%\\fileconv\\config"
+	}
+	return "$XDG_CONFIG_HOME/fileconv/config or ~/.config/fileconv/config"
+}
+
+func opPhrase(op wire.Operation) string {
+	if op == wire.OpTextToPDF || op == wire.OpPDFToText {
+		return "by " + op.String()
+	}
+	return op.String()
+}
+
+// assignOutputs names each job's result, refusing two inputs that would write
+// the same file (photo.png and photo.jpg both to WEBP).
+func assignOutputs(jobs []*sendJob, outDir string) {
+	first := map[string]string{}
+	for _, j := range jobs {
+		if j.err != nil || j.skip != "" {
+			continue
+		}
+		j.out = outputPathUnder(j.in, j.root, outDir, j.op)
+		key := filepath.Clean(j.out)
+		if other, ok := first[key]; ok {
+			j.err = fmt.Errorf("its result %s would replace that of %s", j.out, other)
+			continue
+		}
+		first[key] = j.in
+	}
+}
+
+// runJobs converts the jobs, concurrency at a time, and reports each.
+func runJobs(ctx context.Context, c *client.Client, jobs []*sendJob, opts client.Options, force bool, concurrency int, rep sendReporter) sendSummary {
+	start := time.Now()
+	rep.start(jobs)
+	work := make(chan *sendJob)
+	var wg sync.WaitGroup
+	for range min(concurrency, max(len(jobs), 1)) {
+		wg.Go(func() {
+			for j := range work {
+				o := opts
+				o.Progress = func(p client.Progress) { rep.progress(j, p) }
+				t0 := time.Now()
+				res, err := sendOne(ctx, c, j.op, j.in, j.out, force, o)
+				j.err = err
+				j.res = resultInfo{bytesOut: res.Size, seconds: time.Since(t0).Seconds(), jobID: res.JobID, attempts: res.Attempts, protocol: res.Protocol}
+				if err != nil {
+					j.res.bytesOut = 0
+				}
+				rep.done(j)
+			}
+		})
+	}
+	for _, j := range jobs {
+		if j.err != nil || j.skip != "" {
+			rep.done(j)
+			continue
+		}
+		work <- j
+	}
+	close(work)
+	wg.Wait()
+	var s sendSummary
+	for _, j := range jobs {
+		switch {
+		case j.err != nil:
+			s.failed++
+		case j.skip != "":
+			s.skipped++
+		default:
+			s.converted++
+			s.bytesIn += j.size
+			s.bytesOut += j.res.bytesOut
+		}
+	}
+	s.elapsed = time.Since(start)
+	rep.finish(s)
+	return s
 }
 
 func (f *sendFlags) operation() (wire.Operation, error) {
@@ -120,7 +274,20 @@ func (f *sendFlags) client() (*client.Client, error) {
 		}
 		tlsConf.RootCAs = pool
 	}
-	return &client.Client{Addr: f.addr, Token: token, TLSConfig: tlsConf, Timeout: f.timeout}, nil
+	c := &client.Client{Addr: f.addr, Token: token, TLSConfig: tlsConf, Timeout: f.timeout, MaxRetries: f.retries, MaxIdleConns: max(f.concurrency, 1)}
+	if f.retries <= 0 {
+		c.MaxRetries = -1
+	}
+	switch f.protocol {
+	case "auto", "":
+	case "v2", "2", "v2.0":
+		c.Protocol = client.ProtocolV2
+	case "v1", "1", "v1.0":
+		c.Protocol = client.ProtocolV1
+	default:
+		return nil, fmt.Errorf("%w: --protocol %q: use v2, v1 or auto", errUsage, f.protocol)
+	}
+	return c, nil
 }
 
 func (f *sendFlags) resolveToken() (string, error) {
@@ -155,31 +322,34 @@ func readTokenFile(file string) (string, error) {
 	return "", fmt.Errorf("%s holds no token", file)
 }
 
-// sendOne converts one file and writes the result next to it or into outDir. The
-// result goes to a temporary file first and takes its name only when complete, so
-// a failed conversion never leaves a partial file or clobbers an existing one.
-func sendOne(ctx context.Context, c *client.Client, op wire.Operation, in, outDir string, force bool) (string, error) {
-	out := outputPath(in, outDir, op)
+// sendOne converts one file into out. The result goes to a temporary file first
+// and takes its name only when complete, so a failed conversion never leaves a
+// partial file or clobbers an existing one.
+func sendOne(ctx context.Context, c *client.Client, op wire.Operation, in, out string, force bool, opts client.Options) (client.Result, error) {
+	var res client.Result
 	if same, _ := samePath(in, out); same {
-		return "", fmt.Errorf("the result %s would replace the input: use -o DIR", out)
+		return res, fmt.Errorf("the result %s would replace the input: use -o DIR", out)
 	}
 	if !force && fileExists(out) {
-		return "", fmt.Errorf("%s exists: use --force to overwrite it", out)
+		return res, fmt.Errorf("%s exists: use --force to overwrite it", out)
 	}
 	src, err := os.Open(in)
 	if err != nil {
-		return "", err
+		return res, err
 	}
 	defer src.Close()
 	if st, err := src.Stat(); err != nil || !st.Mode().IsRegular() {
-		return "", errors.New("not a regular file")
+		return res, errors.New("not a regular file")
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return res, fmt.Errorf("create output folder: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.part")
 	if err != nil {
-		return "", fmt.Errorf("create output: %w", err)
+		return res, fmt.Errorf("create output: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	_, err = c.Convert(ctx, op, filepath.Base(in), src, tmp, client.Options{})
+	res, err = c.Convert(ctx, op, filepath.Base(in), src, tmp, opts)
 	// CreateTemp makes the file private; a result is an ordinary file.
 	if err == nil {
 		err = tmp.Chmod(0o644)
@@ -188,33 +358,19 @@ func sendOne(ctx context.Context, c *client.Client, op wire.Operation, in, outDi
 		err = fmt.Errorf("write %s: %w", tmp.Name(), cerr)
 	}
 	if err != nil {
-		return "", err
+		return res, err
 	}
 	if force {
-		return out, os.Rename(tmp.Name(), out)
+		return res, os.Rename(tmp.Name(), out)
 	}
 	// A hard link fails if out appeared meanwhile, where a rename would replace it.
 	if err := os.Link(tmp.Name(), out); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return "", fmt.Errorf("%s exists: use --force to overwrite it", out)
+			return res, fmt.Errorf("%s exists: use --force to overwrite it", out)
 		}
-		return "", fmt.Errorf("write %s: %w", out, err)
+		return res, fmt.Errorf("write %s: %w", out, err)
 	}
-	return out, nil
-}
-
-// outputPath is NAME.EXT for input NAME.anything, next to the input or in outDir.
-func outputPath(in, outDir string, op wire.Operation) string {
-	base := filepath.Base(in)
-	stem := strings.TrimSuffix(base, filepath.Ext(base))
-	if stem == "" {
-		stem = base
-	}
-	dir := outDir
-	if dir == "" {
-		dir = filepath.Dir(in)
-	}
-	return filepath.Join(dir, stem+"."+op.Extension())
+	return res, nil
 }
 
 func samePath(a, b string) (bool, error) {
