@@ -210,7 +210,9 @@ func describeKind(kind string) string {
 }
 
 // outputPath is NAME.EXT for input NAME.anything, next to the input or in outDir.
-func outputPath(in, outDir string, op wire.Operation) string { return outputPathUnder(in, "", outDir, op) }
+func outputPath(in, outDir string, op wire.Operation) string {
+	return outputPathUnder(in, "", outDir, op)
+}
 
 // outputPathUnder is outputPath for a file found below the directory argument
 // root: in outDir, its result keeps its place below root.
