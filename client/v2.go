@@ -105,10 +105,12 @@ func (c *Client) convertV2(ctx context.Context, op Operation, name string, in *s
 		if err != nil {
 			return Result{Protocol: wire.Version20, InputSize: in.size}, err
 		}
+		// Once roundTrip pools cc, another request may take it: read it before.
+		reused := cc.reused
 		out := &writeCounter{w: output}
 		res, answered, err := c.roundTrip(ctx, cc, req, in, out, p)
 		res.Protocol, res.InputSize = wire.Version20, in.size
-		if err != nil && cc.reused && !answered && out.n == 0 && ctx.Err() == nil {
+		if err != nil && reused && !answered && out.n == 0 && ctx.Err() == nil {
 			fresh = true
 			continue
 		}
@@ -265,8 +267,9 @@ func (c *Client) pingV2(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		reused := cc.reused
 		answered, err := c.ping(ctx, cc)
-		if err != nil && cc.reused && !answered && ctx.Err() == nil {
+		if err != nil && reused && !answered && ctx.Err() == nil {
 			continue
 		}
 		if c.Protocol == ProtocolAuto && errors.Is(err, errV1Only) {

@@ -469,3 +469,31 @@ func TestPing(t *testing.T) {
 		t.Errorf("%d connections for 3 pings", s.accepts.Load())
 	}
 }
+
+func TestConcurrentUseWithRefusals(t *testing.T) {
+	// Refusals keep the connection, so pooled connections change hands while
+	// their last user is still looking at its error.
+	s := startServer(t, false, func(n int, req wire.ConvertRequest, body []byte) reply {
+		if n%2 == 0 {
+			return reply{err: errs.unauthorized}
+		}
+		return upper(n, req, body)
+	})
+	c := s.client()
+	defer c.Close()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 10 {
+				_, err := c.ConvertBytes(context.Background(), ToPNG, "a.txt", []byte("abc"))
+				if err != nil && !errors.Is(err, ErrUnauthorized) {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.accepts.Load(); n > 8 {
+		t.Errorf("%d connections for 8 goroutines", n)
+	}
+}

@@ -66,6 +66,8 @@ func expandArgs(args []string, recursive bool) []*sendJob {
 		for _, p := range paths {
 			st, err := os.Stat(p)
 			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				add(&sendJob{in: p, err: errors.New("no such file or folder")})
 			case err != nil:
 				add(&sendJob{in: p, err: err})
 			case st.IsDir() && !recursive:

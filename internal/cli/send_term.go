@@ -55,6 +55,9 @@ func (r *termReporter) newBar(limit int64, desc string, bytes bool) *progressbar
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionSpinnerType(14),
+		// Without this, a spinner renders from a goroutine of its own, racing with
+		// redraw and outliving the file; redraw advances it instead.
+		progressbar.OptionSetSpinnerChangeInterval(0),
 		progressbar.OptionSetTheme(progressbar.Theme{Saucer: "=", SaucerHead: ">", SaucerPadding: " ", BarStart: "[", BarEnd: "]"}),
 	}
 	if bytes {
@@ -206,6 +209,7 @@ func (r *termReporter) redraw() {
 	}
 	lines := 0
 	for _, tb := range r.active {
+		tb.bar.Add64(0) // re-render: spinner, rate and time left move on
 		b.WriteString(r.fit(tb.bar.String()))
 		b.WriteString("\n")
 		lines++
