@@ -91,6 +91,7 @@ const (
 	KindCorrupt                  // the input claims a type but does not decode
 	KindEncrypted                // a password-protected PDF
 	KindCancelled                // the context ended (client gone or deadline)
+	KindBadOption                // a per-request option does not fit the input
 )
 
 // Error is a conversion failure. Message is meant for the client: it says what was
@@ -143,6 +144,7 @@ func DefaultConcurrency() int { return runtime.NumCPU() }
 type Converter struct {
 	cfg  Config
 	font *textFont
+	opts Options // per-request options (ConvertWith); zero for Convert
 }
 
 // New validates cfg (after WithDefaults) and prepares what every conversion

@@ -169,6 +169,7 @@ func (c *Converter) encodeImage(ctx context.Context, op wire.Operation, t Type, 
 		out, _, err = img.ExportWebp(&vips.WebpExportParams{
 			StripMetadata:   true,
 			Quality:         c.cfg.WEBPQuality,
+			Lossless:        c.opts.Lossless,
 			ReductionEffort: 4,
 		})
 	}

@@ -34,6 +34,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/fileconv/fileconv/internal/wire"
 	"strings"
 	"unsafe"
 )
@@ -54,14 +55,23 @@ func (c *Converter) pdfToText(ctx context.Context, input []byte) (Result, error)
 		return Result{}, &Error{Kind: KindLimit, Message: fmt.Sprintf("PDF has %d pages, over the limit of %d pages (max-pdf-pages)", n, c.cfg.MaxPDFPages)}
 	}
 
+	pages, err := selectPages(c.opts.Pages, n)
+	if err != nil {
+		return Result{}, err
+	}
 	var out bytes.Buffer
+	first := true
 	for i := 0; i < n; i++ {
+		if pages != nil && !pages.Contains(i+1) {
+			continue
+		}
 		if ctx.Err() != nil {
 			return Result{}, cancelled(ctx)
 		}
-		if i > 0 {
+		if !first {
 			out.WriteByte('\n')
 		}
+		first = false
 		if err := appendPageText(&out, doc, i); err != nil {
 			return Result{}, err
 		}
@@ -109,4 +119,20 @@ func printableMessage(s string) string {
 		s = strings.ToValidUTF8(s[:max], "") + "…"
 	}
 	return s
+}
+
+// selectPages parses a page selection (protocol v2's "pages" option) against a
+// document of n pages; nil means every page.
+func selectPages(spec string, n int) (wire.PageRanges, error) {
+	if spec == "" {
+		return nil, nil
+	}
+	ranges, err := wire.ParsePageRanges(spec)
+	if err != nil {
+		return nil, &Error{Kind: KindBadOption, Message: fmt.Sprintf("pages %q: %v", spec, err)}
+	}
+	if len(ranges) > 0 && ranges[0].First > n {
+		return nil, &Error{Kind: KindBadOption, Message: fmt.Sprintf("pages %q: the PDF has only %d pages", spec, n)}
+	}
+	return ranges, nil
 }

@@ -111,7 +111,7 @@ func isDropped(r rune) bool {
 // joined with a space and wrapped again to the page width.
 func (c *Converter) textToPDF(ctx context.Context, input []byte) (Result, error) {
 	input = bytes.TrimPrefix(input, []byte("\uFEFF"))
-	d, err := newTextDoc(c.font)
+	d, err := newTextDoc(c.font, c.opts.PageSize)
 	if err != nil {
 		return Result{}, err
 	}
@@ -203,8 +203,11 @@ type textDoc struct {
 	replaced int
 }
 
-func newTextDoc(font *textFont) (*textDoc, error) {
-	pdf := fpdf.New("P", "mm", "A4", "")
+func newTextDoc(font *textFont, pageSize string) (*textDoc, error) {
+	if pageSize == "" {
+		pageSize = "A4"
+	}
+	pdf := fpdf.New("P", "mm", pageSize, "")
 	pdf.SetMargins(pageMarginMM, pageMarginMM, pageMarginMM)
 	pdf.SetAutoPageBreak(true, pageMarginMM)
 	pdf.SetCellMargin(0)

@@ -317,7 +317,8 @@ func TestConcurrentClients(t *testing.T) {
 func TestBadRequests(t *testing.T) {
 	c := startCluster(t, clusterOptions{workers: 1, master: func(cfg *master.Config) { cfg.MaxBodyBytes = 1 << 20 }})
 	body := []byte("some text")
-	corruptPNG := testPNG(t, 40, 40)[:200]
+	wholePNG := testPNG(t, 40, 40)
+	corruptPNG := wholePNG[:len(wholePNG)/2]
 	badVersion := header(testToken, wire.OpToJPEG, body)
 	copy(badVersion, "v9.9")
 	badChecksum := header(testToken, wire.OpTextToPDF, body)

@@ -176,7 +176,10 @@ type Master struct {
 	retry    *retryBudget
 	netDial  *net.Dialer
 	inFlight atomic.Int64
-	stopping atomic.Bool
+	// stopping is done once a graceful stop is asked for; idle client connections
+	// are then closed and Ready reports it.
+	stopping context.Context
+	stop     context.CancelFunc
 	started  chan struct{} // closed once the first resolution has filled the pool
 }
 
@@ -203,6 +206,7 @@ func New(cfg Config) (*Master, error) {
 		netDial:  &net.Dialer{Timeout: cfg.DialTimeout},
 		started:  make(chan struct{}),
 	}
+	m.stopping, m.stop = context.WithCancel(context.Background())
 	m.pool = newPool(poolConfig{
 		queueSize:       cfg.QueueSize,
 		queueTimeout:    cfg.QueueTimeout,
@@ -228,8 +232,9 @@ func (m *Master) Serve(ctx, hardStop context.Context, ln net.Listener) error {
 	defer func() {
 		stopWatching()
 		wg.Wait()
+		m.pool.closeIdle()
 	}()
-	stopNotify := context.AfterFunc(ctx, func() { m.stopping.Store(true) })
+	stopNotify := context.AfterFunc(ctx, m.stop)
 	defer stopNotify()
 	loop := serve.Loop{
 		TLS: m.cfg.TLS, HandshakeTimeout: m.cfg.HandshakeTimeout, Logger: m.log,
@@ -242,7 +247,7 @@ func (m *Master) Serve(ctx, hardStop context.Context, ln net.Listener) error {
 // Ready is nil while the master can take jobs: it is not stopping and at least
 // one worker is healthy. The admin listener serves it as /readyz.
 func (m *Master) Ready() error {
-	if m.stopping.Load() {
+	if m.stopping.Err() != nil {
 		return errors.New("stopping: finishing jobs in flight before exit")
 	}
 	workers, _ := m.pool.snapshot()

@@ -26,6 +26,7 @@ type backend struct {
 	lastError    string
 	jobs         uint64
 	removed      bool // no longer behind any name in --workers
+	idle         []idleConn
 }
 
 // poolConfig holds what the pool needs of the master's Config.
@@ -87,6 +88,10 @@ func (p *pool) update(eps []endpoint) (added, removed []*backend) {
 			continue
 		}
 		b.removed = true
+		for _, c := range b.idle {
+			c.conn.Close()
+		}
+		b.idle = nil
 		removed = append(removed, b)
 	}
 	for _, ep := range eps {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -16,18 +17,25 @@ import (
 	"sync/atomic"
 	"time"
 
-	"log/slog"
-
 	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/serve"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
+// clientIdleTimeout is how long a v2 client connection may sit between requests.
+const clientIdleTimeout = 2 * time.Minute
+
+// busyRetryAfter is what a v2 client is told to wait before retrying a busy answer.
+const busyRetryAfter = time.Second
+
 // job is the state of one request as it crosses the master.
 type job struct {
 	id        string
+	proto     int // 1 or 2: the protocol the client speaks
 	start     time.Time
-	header    wire.Header
+	header    wire.Header // v1.0's header; for v2, the same fields from the CONVERT
+	sha256    [32]byte    // v2 only
+	options   wire.ConvertOptions
 	client    *serve.Conn
 	log       *slog.Logger
 	worker    string
@@ -36,27 +44,108 @@ type job struct {
 	outSize   uint64
 	queueWait time.Duration
 	retried   bool
+	answered  bool // the client has its whole answer: a v2 connection may carry on
 }
 
 func (m *Master) handle(ctx context.Context, raw *tls.Conn) {
-	j := &job{id: serve.NewJobID(), start: time.Now()}
-	j.client = &serve.Conn{Conn: raw, Idle: m.cfg.HeaderTimeout}
+	conn := &serve.Conn{Conn: raw, Idle: m.cfg.HeaderTimeout}
+	// The first four bytes say which protocol the client speaks.
+	var version [4]byte
+	if _, err := io.ReadFull(conn, version[:]); err != nil {
+		j := &job{id: serve.NewJobID(), proto: 1, start: time.Now(), client: conn}
+		j.log = m.log.With("job", j.id, "client", raw.RemoteAddr().String())
+		m.rejectHeader(j, err)
+		return
+	}
+	if string(version[:]) == wire.Version20 {
+		m.serveV2(ctx, raw, conn)
+		return
+	}
+	j := &job{id: serve.NewJobID(), proto: 1, start: time.Now(), client: conn}
 	j.log = m.log.With("job", j.id, "client", raw.RemoteAddr().String())
-
-	h, err := wire.ReadHeader(j.client)
+	h, err := wire.ReadHeader(io.MultiReader(bytes.NewReader(version[:]), conn))
 	if err != nil {
 		m.rejectHeader(j, err)
 		return
 	}
 	j.header = h
+	m.runJob(ctx, raw, j)
+}
+
+// serveV2 answers protocol v2 frames on one client connection until the client
+// closes it, stays idle too long, or breaks the framing.
+func (m *Master) serveV2(ctx context.Context, raw *tls.Conn, conn *serve.Conn) {
+	log := m.log.With("client", raw.RemoteAddr().String(), "protocol", "v2")
+	guard := serve.GuardIdle(m.stopping, raw)
+	defer guard.Release()
+	for guard.SetIdle(true) {
+		conn.Idle, conn.Until = clientIdleTimeout, time.Time{}
+		f, err := wire.ReadFrameHeader(conn, 0)
+		guard.SetIdle(false)
+		if err != nil {
+			if errors.Is(err, wire.ErrProtocol) {
+				log.Info("v2 protocol error; closing", "err", err)
+				conn.Idle = m.cfg.IOTimeout
+				_ = wire.WriteErrorResponse(conn, &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: err.Error()})
+			}
+			return
+		}
+		conn.Idle = m.cfg.IOTimeout
+		switch f.Type {
+		case wire.FramePing:
+			p, err := wire.DecodePing(f)
+			if err != nil {
+				_ = wire.WriteErrorResponse(conn, asErrorResponse(err))
+				return
+			}
+			if err := wire.WritePong(conn, wire.Pong{ID: p.ID}); err != nil {
+				return
+			}
+		case wire.FrameConvert:
+			j := &job{id: serve.NewJobID(), proto: 2, start: time.Now(), client: conn}
+			j.log = log.With("job", j.id)
+			j.header = wire.Header{Version: wire.Version10, Size: f.BodySize}
+			req, err := wire.DecodeConvertRequest(f)
+			if err != nil {
+				e := asErrorResponse(err)
+				m.rejectCode(j, "bad_request", e.Code, e.Message)
+				if j.bodyRead < j.header.Size {
+					return
+				}
+				continue
+			}
+			j.header = wire.Header{Version: wire.Version10, Token: req.Token, Filename: req.Name, Size: req.Size, Operation: req.Op}
+			j.sha256, j.options = req.SHA256, req.Options
+			if !m.runJob(ctx, raw, j) {
+				return
+			}
+		default:
+			_ = wire.WriteErrorResponse(conn, &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: "a " + f.Type.String() + " frame is an answer; send CONVERT or PING"})
+			return
+		}
+	}
+}
+
+func asErrorResponse(err error) *wire.ErrorResponse {
+	var e *wire.ErrorResponse
+	if errors.As(err, &e) {
+		return e
+	}
+	return &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: err.Error()}
+}
+
+// runJob checks a request, relays it and logs its line. It reports whether the
+// client's connection can carry another request.
+func (m *Master) runJob(ctx context.Context, raw *tls.Conn, j *job) bool {
+	h := j.header
 	j.log = j.log.With("op", int(h.Operation), "file", wire.Printable(h.Filename), "size", h.Size)
-	if msg, outcome := m.check(h); msg != "" {
+	if msg, outcome := m.check(h, j.proto); msg != "" {
 		if outcome == "unauthorized" {
 			m.metrics.AuthFailed()
 			j.log.Warn("authentication failed")
 		}
 		m.reject(j, outcome, msg)
-		return
+		return j.bodyRead == h.Size
 	}
 
 	m.inFlight.Add(1)
@@ -81,15 +170,24 @@ func (m *Master) handle(ctx context.Context, raw *tls.Conn) {
 		attrs = append(attrs, "err", err)
 	}
 	j.log.Info("job finished", attrs...)
+	return j.answered && j.bodyRead == h.Size
 }
 
 // overflow answers a connection past MaxConns.
 func (m *Master) overflow(ctx context.Context, raw *tls.Conn) {
 	m.metrics.Rejected("max_conns")
-	j := &job{id: serve.NewJobID(), start: time.Now(), client: &serve.Conn{Conn: raw, Idle: m.cfg.HeaderTimeout}}
+	j := &job{id: serve.NewJobID(), proto: 1, start: time.Now(), client: &serve.Conn{Conn: raw, Idle: m.cfg.HeaderTimeout}}
 	j.log = m.log.With("job", j.id, "client", raw.RemoteAddr().String())
-	h, err := wire.ReadHeader(j.client)
-	if err == nil {
+	var version [4]byte
+	if _, err := io.ReadFull(j.client, version[:]); err != nil {
+		return
+	}
+	if string(version[:]) == wire.Version20 {
+		j.proto = 2
+		if f, err := wire.ReadFrameHeader(j.client, 0); err == nil {
+			j.header.Size = f.BodySize
+		}
+	} else if h, err := wire.ReadHeader(io.MultiReader(bytes.NewReader(version[:]), j.client)); err == nil {
 		j.header = h
 	}
 	m.reject(j, "busy", fmt.Sprintf("busy: the server is at its limit of %d connections; retry in a few seconds", m.cfg.MaxConns))
@@ -97,9 +195,11 @@ func (m *Master) overflow(ctx context.Context, raw *tls.Conn) {
 
 // check validates a header; it returns the client's error message and the log
 // outcome, or "" when the request may proceed.
-func (m *Master) check(h wire.Header) (msg, outcome string) {
-	if err := h.ValidateVersionAndOperation(); err != nil {
-		return err.Error(), "bad_header"
+func (m *Master) check(h wire.Header, proto int) (msg, outcome string) {
+	if proto == 1 {
+		if err := h.ValidateVersionAndOperation(); err != nil {
+			return err.Error(), "bad_header"
+		}
 	}
 	if !m.cfg.Tokens.Match(h.Token) {
 		return "Invalid authentication token", "unauthorized"
@@ -127,16 +227,67 @@ func (m *Master) rejectHeader(j *job, err error) {
 	}
 }
 
+// codes maps log outcomes to protocol v2 error codes.
+var codes = map[string]wire.ErrorCode{
+	"unauthorized":   wire.CodeUnauthorized,
+	"bad_header":     wire.CodeBadRequest,
+	"bad_request":    wire.CodeBadRequest,
+	"empty":          wire.CodeBadRequest,
+	"too_large":      wire.CodeTooLarge,
+	"header_timeout": wire.CodeTimeout,
+	"client_timeout": wire.CodeTimeout,
+	"timeout":        wire.CodeTimeout,
+	"busy":           wire.CodeBusy,
+	"unavailable":    wire.CodeUnavailable,
+	"worker_failed":  wire.CodeUnavailable,
+}
+
 // reject answers with an error and then drains what the client is still sending,
 // so that it reads the message rather than a connection reset.
 func (m *Master) reject(j *job, outcome, msg string) {
+	code, ok := codes[outcome]
+	if !ok {
+		code = wire.CodeInternal
+	}
+	m.rejectCode(j, outcome, code, msg)
+}
+
+func (m *Master) rejectCode(j *job, outcome string, code wire.ErrorCode, msg string) {
 	if outcome != "busy" {
 		m.metrics.Rejected(outcome)
 	}
 	j.log.Info("job rejected", "outcome", outcome, "reason", msg, "duration", time.Since(j.start))
 	j.client.Idle = m.cfg.IOTimeout
-	_ = wire.WriteError(j.client, msg)
-	serve.Drain(j.client.Conn, j.header.Size-j.bodyRead, m.cfg.DrainLimit, time.Second)
+	m.writeError(j, code, msg)
+	remaining := j.header.Size - j.bodyRead
+	if j.proto == 2 && remaining <= uint64(m.cfg.DrainLimit) {
+		// A v2 connection survives a rejected request once its body is read.
+		if n, err := io.CopyN(io.Discard, j.client, int64(remaining)); err == nil {
+			j.bodyRead += uint64(n)
+			return
+		}
+	}
+	serve.Drain(j.client.Conn, remaining, m.cfg.DrainLimit, time.Second)
+}
+
+// writeError answers a job with an error in the client's protocol.
+func (m *Master) writeError(j *job, code wire.ErrorCode, msg string) {
+	// The job's deadline may be what failed it; the message still deserves its
+	// write. (A write that times out leaves TLS broken: the client would read
+	// "bad record MAC" instead of the reason.)
+	j.client.Until = time.Time{}
+	if j.proto == 1 {
+		_ = wire.WriteError(j.client, msg)
+		return
+	}
+	e := &wire.ErrorResponse{JobID: j.id, Code: code, Message: msg}
+	if code == wire.CodeBusy {
+		e.RetryAfter = busyRetryAfter
+	}
+	if len(e.Message) > wire.MaxMessageLen {
+		e.Message = e.Message[:wire.MaxMessageLen]
+	}
+	_ = wire.WriteErrorResponse(j.client, e)
 }
 
 // attemptResult says how one try on one worker ended.
@@ -169,7 +320,12 @@ func (m *Master) relay(ctx context.Context, raw *tls.Conn, j *job) (outcome, msg
 		m.pool.release(be)
 		switch result {
 		case attemptDone:
-			if outcome != "worker_failed" && outcome != "relay_failed" {
+			switch outcome {
+			case "timeout":
+				// A worker that held a job past its deadline is as good as down.
+				m.pool.failed(be, err)
+			case "worker_failed", "relay_failed":
+			default:
 				m.pool.succeeded(be)
 			}
 			m.metrics.WorkerJob(be.addr, outcome)
@@ -231,10 +387,11 @@ func (m *Master) busy(j *job, msg string, err error) (string, string, error) {
 	return "busy", msg, err
 }
 
-// attempt runs the job on one worker. replay, when not nil, keeps the body so
-// that another attempt can send it again; it is filled on the first attempt.
+// attempt runs the job on one worker, over protocol v2 whatever the client
+// speaks, on a pooled connection when one is idle. replay, when not nil, keeps
+// the body so that another attempt can send it again; the first attempt fills it.
 func (m *Master) attempt(ctx context.Context, raw *tls.Conn, j *job, be *backend, replay *bytes.Buffer) (result attemptResult, outcome, msg string, err error) {
-	wconn, err := m.dial(ctx, be)
+	wconn, err := m.workerConn(ctx, be)
 	if err != nil {
 		if ctx.Err() != nil {
 			outcome, msg, err := m.fail(j, "timeout", fmt.Sprintf("the job took longer than the %s limit (job-timeout)", m.cfg.JobTimeout), err)
@@ -242,13 +399,22 @@ func (m *Master) attempt(ctx context.Context, raw *tls.Conn, j *job, be *backend
 		}
 		return attemptUnreachable, "", "", err
 	}
-	defer wconn.Close()
+	reusable := false
+	defer func() {
+		if reusable {
+			m.putIdle(be, wconn)
+		} else {
+			wconn.Close()
+		}
+	}()
 	worker := &serve.Conn{Conn: wconn, Idle: m.cfg.IOTimeout, Until: j.client.Until}
 
-	fwd := j.header
-	fwd.Token = wire.RelayJobPrefix + j.id
-	hdr := fwd.Encode()
-	if _, err := worker.Write(hdr[:]); err != nil {
+	req := wire.ConvertRequest{Token: wire.RelayJobPrefix + j.id, Op: j.header.Operation, Name: relayName(j.header.Filename),
+		Size: j.header.Size, SHA256: j.sha256, Options: j.options}
+	if j.proto == 1 {
+		req.MD5 = j.header.Checksum
+	}
+	if err := wire.WriteConvert(worker, req); err != nil {
 		if j.bodyRead == 0 {
 			return attemptUnreachable, "", "", err
 		}
@@ -278,7 +444,10 @@ func (m *Master) attempt(ctx context.Context, raw *tls.Conn, j *job, be *backend
 			}
 			// The worker may have answered early (a rejected request) and
 			// closed. Its answer, if complete, is better than a retry.
-			if outcome, msg, ok := m.relayEarlyAnswer(worker, j); ok {
+			worker.Idle = time.Second
+			if f, ferr := wire.ReadFrameHeader(worker, 0); ferr == nil && f.Type == wire.FrameError {
+				outcome, msg, err := m.relayError(j, f)
+				m.rejectCode(j, "early_error", wire.CodeBadRequest, "") // drains only; the answer is out
 				return attemptDone, outcome, msg, err
 			}
 			return attemptWorkerFailed, "", "", err
@@ -286,16 +455,21 @@ func (m *Master) attempt(ctx context.Context, raw *tls.Conn, j *job, be *backend
 	}
 	j.log.Debug("request relayed; waiting for the worker's answer", "worker", j.worker)
 
+	// A v1.0 client sends nothing more, so reading from it can only tell that it
+	// left; a v2 client may send its next request, which must not be consumed.
 	var clientGone atomic.Bool
-	stopWatching := serve.WatchPeer(raw, func() {
-		// Closing the worker's connection is what tells the worker to stop.
-		clientGone.Store(true)
-		wconn.Close()
-	})
+	stopWatching := func() {}
+	if j.proto == 1 {
+		stopWatching = serve.WatchPeer(raw, func() {
+			// Closing the worker's connection is what tells the worker to stop.
+			clientGone.Store(true)
+			wconn.Close()
+		})
+	}
 	// Waiting for the answer is waiting for the conversion: bounded by the job
 	// deadline, not by the idle timeout.
 	worker.Idle = m.cfg.JobTimeout
-	size, err := wire.ReadResponseSize(worker)
+	f, err := wire.ReadFrameHeader(worker, 0)
 	worker.Idle = m.cfg.IOTimeout
 	if err != nil {
 		stopWatching()
@@ -308,7 +482,18 @@ func (m *Master) attempt(ctx context.Context, raw *tls.Conn, j *job, be *backend
 		}
 		return attemptWorkerFailed, "", "", err
 	}
-	outcome, msg, err = m.relayAnswer(worker, j, size, buf)
+	switch f.Type {
+	case wire.FrameError:
+		outcome, msg, err = m.relayError(j, f)
+		reusable = err == nil
+	case wire.FrameResult:
+		outcome, msg, err = m.relayResult(worker, j, f, buf)
+		reusable = outcome == "ok"
+	default:
+		err = fmt.Errorf("worker answered with a %s frame", f.Type)
+		stopWatching()
+		return attemptWorkerFailed, "", "", err
+	}
 	stopWatching()
 	if clientGone.Load() && err != nil {
 		return attemptDone, "client_gone", "", err
@@ -316,58 +501,61 @@ func (m *Master) attempt(ctx context.Context, raw *tls.Conn, j *job, be *backend
 	return attemptDone, outcome, msg, err
 }
 
-// relayAnswer streams a worker's answer of size bytes to the client. A short answer
-// is read whole first so that an error's message can go in the log line.
-func (m *Master) relayAnswer(worker *serve.Conn, j *job, size uint64, buf []byte) (outcome, msg string, err error) {
-	j.outSize = size
-	var sizeHdr [wire.ResponseSizeLen]byte
-	binary.BigEndian.PutUint64(sizeHdr[:], size)
-	if size <= uint64(len(buf)) {
-		body := buf[:size]
-		if _, err := io.ReadFull(worker, body); err != nil {
-			return m.fail(j, "worker_failed", fmt.Sprintf("worker %s failed while sending the result", j.worker), err)
-		}
-		if _, err := j.client.Write(append(sizeHdr[:], body...)); err != nil {
-			return "client_failed", "", fmt.Errorf("send result to client: %w", err)
-		}
-		if wire.IsError(body) {
-			return "error", strings.TrimPrefix(string(body), wire.ErrorPrefix), nil
-		}
-		return "ok", "", nil
+// relayName fits a v1.0 file name, or a v2 one, into what a worker accepts.
+func relayName(name string) string {
+	if len(name) > wire.MaxNameLen {
+		return name[:wire.MaxNameLen]
 	}
-	if _, err := j.client.Write(sizeHdr[:]); err != nil {
+	return name
+}
+
+// relayError forwards a worker's ERROR to the client in the client's protocol.
+func (m *Master) relayError(j *job, f wire.Frame) (outcome, msg string, err error) {
+	e, err := wire.DecodeErrorResponse(f)
+	if err != nil {
+		return m.fail(j, "worker_failed", fmt.Sprintf("worker %s sent an answer that is not valid", j.worker), err)
+	}
+	e.JobID = j.id
+	m.writeError(j, e.Code, e.Message)
+	j.answered = true
+	return "error", e.Message, nil
+}
+
+// relayResult streams a worker's RESULT to the client: for v1.0 as an 8-byte size
+// and the file, for v2 as the same RESULT frame.
+func (m *Master) relayResult(worker *serve.Conn, j *job, f wire.Frame, buf []byte) (outcome, msg string, err error) {
+	res, err := wire.DecodeResult(f)
+	if err != nil {
+		return m.fail(j, "worker_failed", fmt.Sprintf("worker %s sent an answer that is not valid", j.worker), err)
+	}
+	j.outSize = res.Size
+	res.JobID = j.id
+	if j.proto == 1 {
+		var sizeHdr [wire.ResponseSizeLen]byte
+		binary.BigEndian.PutUint64(sizeHdr[:], res.Size)
+		_, err = j.client.Write(sizeHdr[:])
+	} else {
+		err = wire.WriteResult(j.client, res)
+	}
+	if err != nil {
 		return "client_failed", "", fmt.Errorf("send result to client: %w", err)
 	}
-	if _, err := io.CopyBuffer(j.client, io.LimitReader(worker, int64(size)), buf); err != nil {
+	if _, err := io.CopyBuffer(j.client, io.LimitReader(worker, int64(res.Size)), buf); err != nil {
 		// Part of the answer is out: the client will see a short read, and the
 		// log says whose fault it was.
 		return "relay_failed", "", fmt.Errorf("relay result: %w", err)
 	}
+	j.answered = true
 	return "ok", "", nil
-}
-
-// relayEarlyAnswer forwards an answer a worker sent before it had the whole body.
-func (m *Master) relayEarlyAnswer(worker *serve.Conn, j *job) (outcome, msg string, ok bool) {
-	worker.Idle = time.Second
-	size, err := wire.ReadResponseSize(worker)
-	if err != nil || size > 64<<10 {
-		return "", "", false
-	}
-	body := make([]byte, size)
-	if _, err := io.ReadFull(worker, body); err != nil || !wire.IsError(body) {
-		return "", "", false
-	}
-	j.outSize = size
-	if err := wire.WriteResponse(j.client, body); err != nil {
-		return "client_failed", "", true
-	}
-	serve.Drain(j.client.Conn, j.header.Size-j.bodyRead, m.cfg.DrainLimit, time.Second)
-	return "error", strings.TrimPrefix(string(body), wire.ErrorPrefix), true
 }
 
 // fail tells the client why its job failed, if nothing of the answer was sent yet.
 func (m *Master) fail(j *job, outcome, msg string, err error) (string, string, error) {
-	_ = wire.WriteError(j.client, msg)
+	code, ok := codes[outcome]
+	if !ok {
+		code = wire.CodeInternal
+	}
+	m.writeError(j, code, msg)
 	return outcome, msg, err
 }
 

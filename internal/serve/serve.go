@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -220,3 +221,37 @@ func NewJobID() string {
 func TooLarge(size uint64, limit int64) string {
 	return fmt.Sprintf("file is %d bytes, over the limit of %d bytes (max-body)", size, limit)
 }
+
+// IdleGuard closes a persistent connection when a graceful stop comes while the
+// connection sits between requests, so that a stop is not held up by clients that
+// keep connections open; a request in progress is left to finish.
+type IdleGuard struct {
+	conn    net.Conn
+	idle    atomic.Bool
+	stopped atomic.Bool
+	release func() bool
+}
+
+// GuardIdle watches stopping for conn. Call Release when the connection is done.
+func GuardIdle(stopping context.Context, conn net.Conn) *IdleGuard {
+	g := &IdleGuard{conn: conn}
+	g.release = context.AfterFunc(stopping, func() {
+		// Stopped first, idle second; SetIdle does the reverse, so one of the
+		// two always sees the other and the connection cannot be missed.
+		g.stopped.Store(true)
+		if g.idle.Load() {
+			conn.Close()
+		}
+	})
+	return g
+}
+
+// SetIdle marks the connection as waiting for its next request (true) or serving
+// one (false). It reports false when the connection should not wait: a stop came.
+func (g *IdleGuard) SetIdle(idle bool) bool {
+	g.idle.Store(idle)
+	return !(idle && g.stopped.Load())
+}
+
+// Release stops watching.
+func (g *IdleGuard) Release() { g.release() }

@@ -525,7 +525,11 @@ type ConvertRequest struct {
 	// Size is the body length; it travels in the frame prefix.
 	Size uint64
 	// SHA256 is the digest of the body; it travels as 64 hex digits.
-	SHA256  [32]byte
+	SHA256 [32]byte
+	// MD5 may stand in for SHA256 when a master relays a v1.0 request, whose
+	// header carries only an MD5 that the master cannot turn into a SHA-256
+	// without holding the whole body. Clients send SHA256.
+	MD5     [16]byte
 	Options ConvertOptions
 }
 
@@ -533,7 +537,8 @@ type convertJSON struct {
 	Token   string         `json:"token"`
 	Op      uint32         `json:"op"`
 	Name    string         `json:"name,omitempty"`
-	SHA256  string         `json:"sha256"`
+	SHA256  string         `json:"sha256,omitempty"`
+	MD5     string         `json:"md5,omitempty"`
 	Options ConvertOptions `json:"options,omitzero"`
 }
 
@@ -541,7 +546,14 @@ type convertJSON struct {
 func (r ConvertRequest) MarshalJSON() ([]byte, error) { return marshal(r.wire()) }
 
 func (r ConvertRequest) wire() convertJSON {
-	return convertJSON{Token: r.Token, Op: uint32(r.Op), Name: r.Name, SHA256: hex.EncodeToString(r.SHA256[:]), Options: r.Options}
+	j := convertJSON{Token: r.Token, Op: uint32(r.Op), Name: r.Name, Options: r.Options}
+	if r.SHA256 != ([32]byte{}) {
+		j.SHA256 = hex.EncodeToString(r.SHA256[:])
+	}
+	if r.MD5 != ([16]byte{}) {
+		j.MD5 = hex.EncodeToString(r.MD5[:])
+	}
+	return j
 }
 
 // String describes the request for logs without its token.
@@ -581,7 +593,7 @@ func (r ConvertRequest) validate() []string {
 	if r.Size == 0 {
 		p = append(p, "empty input: the file has 0 bytes")
 	}
-	if r.SHA256 == ([32]byte{}) {
+	if r.SHA256 == ([32]byte{}) && r.MD5 == ([16]byte{}) {
 		p = append(p, "sha256 is required: the SHA-256 digest of the body as 64 hex digits")
 	}
 	if r.Op.Valid() {
@@ -635,6 +647,12 @@ func DecodeConvertRequest(f Frame) (ConvertRequest, error) {
 			// Any non-zero value keeps validate from also calling the digest missing;
 			// the request is rejected anyway.
 			req.SHA256[0] = 1
+		}
+	}
+	if j.MD5 != "" {
+		if err := decodeDigest(req.MD5[:], j.MD5); err != nil {
+			p = append(p, "md5: "+err.Error())
+			req.MD5[0] = 1
 		}
 	}
 	if p = append(p, req.validate()...); p != nil {

@@ -102,6 +102,23 @@ func (op Operation) Extension() string {
 	return ""
 }
 
+// ContentType is the media type of the operation's output.
+func (op Operation) ContentType() string {
+	switch op {
+	case OpToJPEG:
+		return "image/jpeg"
+	case OpToPNG:
+		return "image/png"
+	case OpToWEBP:
+		return "image/webp"
+	case OpTextToPDF:
+		return "application/pdf"
+	case OpPDFToText:
+		return "text/plain; charset=utf-8"
+	}
+	return "application/octet-stream"
+}
+
 // String names the operation as people read it, e.g. "to JPEG" or "PDF to TXT".
 func (op Operation) String() string {
 	switch op {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -116,6 +117,10 @@ type Server struct {
 	log      *slog.Logger
 	jobs     atomic.Int64 // jobs between header and answer, queued or converting
 	draining atomic.Bool
+	// stopping is done once a graceful stop is asked for: idle v2 connections
+	// are then closed, so that a master's pooled connections do not hold it up.
+	stopping context.Context
+	stop     context.CancelFunc
 }
 
 // New validates cfg and prepares the converters.
@@ -128,7 +133,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	return &Server{cfg: cfg, conv: conv, slots: make(chan struct{}, cfg.Concurrency), log: cfg.Logger}, nil
+	s := &Server{cfg: cfg, conv: conv, slots: make(chan struct{}, cfg.Concurrency), log: cfg.Logger}
+	s.stopping, s.stop = context.WithCancel(context.Background())
+	return s, nil
 }
 
 // Serve answers jobs on ln until ctx is cancelled; then it stops accepting and
@@ -136,7 +143,10 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Serve(ctx, hardStop context.Context, ln net.Listener) error {
 	// Draining shows in probes and /readyz; the closed listener is what keeps new
 	// jobs away, since a master moves a job whose connection is refused.
-	stopDraining := context.AfterFunc(ctx, func() { s.draining.Store(true) })
+	stopDraining := context.AfterFunc(ctx, func() {
+		s.draining.Store(true)
+		s.stop()
+	})
 	defer stopDraining()
 	s.cfg.Metrics.SetSlots(0, s.cfg.Concurrency)
 	loop := serve.Loop{TLS: s.cfg.TLS, HandshakeTimeout: s.cfg.HandshakeTimeout, Handle: s.handle, Logger: s.log,
@@ -164,11 +174,26 @@ func (s *Server) answerProbe(conn io.Writer) {
 }
 
 func (s *Server) handle(ctx context.Context, raw *tls.Conn) {
-	start := time.Now()
-	conn := &serve.Conn{Conn: raw, Idle: s.cfg.IOTimeout, Until: start.Add(s.cfg.JobTimeout)}
+	conn := &serve.Conn{Conn: raw, Idle: s.cfg.IOTimeout, Until: time.Now().Add(s.cfg.JobTimeout)}
 	log := s.log.With("peer", raw.RemoteAddr().String())
+	// The first four bytes say which protocol the peer speaks.
+	var version [4]byte
+	if _, err := io.ReadFull(conn, version[:]); err != nil {
+		if !errors.Is(err, io.EOF) {
+			log.Info("connection closed before a request", "err", err)
+		}
+		return
+	}
+	if string(version[:]) == wire.Version20 {
+		s.serveV2(ctx, raw, log)
+		return
+	}
+	s.serveV1(ctx, raw, conn, version, log)
+}
 
-	h, err := wire.ReadHeader(conn)
+// serveV1 answers one protocol v1.0 request.
+func (s *Server) serveV1(ctx context.Context, raw *tls.Conn, conn *serve.Conn, version [4]byte, log *slog.Logger) {
+	h, err := wire.ReadHeader(io.MultiReader(bytes.NewReader(version[:]), conn))
 	if err != nil {
 		log.With("job", serve.NewJobID()).Info("job rejected", "outcome", "bad_header", "err", err)
 		_ = wire.WriteError(conn, "could not read the 94-byte request header: "+err.Error())
@@ -178,6 +203,47 @@ func (s *Server) handle(ctx context.Context, raw *tls.Conn) {
 		s.answerProbe(conn)
 		return
 	}
+	req := request{op: h.Operation, name: h.Filename, size: h.Size, token: h.Token, md5: h.Checksum, hasMD5: true}
+	if err := h.ValidateVersionAndOperation(); err != nil {
+		req.invalid = err.Error()
+	}
+	s.runJob(ctx, raw, conn, req, v1Reply{conn}, log)
+}
+
+// request is one job as either protocol delivers it.
+type request struct {
+	op      wire.Operation
+	name    string
+	size    uint64
+	token   string // the master's job marker, or a client's token when no master is in front
+	md5     [16]byte
+	hasMD5  bool
+	sha256  [32]byte
+	options convert.Options
+	invalid string // a header problem found by the protocol layer
+}
+
+// reply sends a job's answer in the protocol it came in.
+type reply interface {
+	result(jobID string, op wire.Operation, res convert.Result) error
+	fail(jobID string, code wire.ErrorCode, msg string) error
+}
+
+type v1Reply struct{ w io.Writer }
+
+func (r v1Reply) result(_ string, _ wire.Operation, res convert.Result) error {
+	return wire.WriteResponse(r.w, res.Output)
+}
+func (r v1Reply) fail(_ string, _ wire.ErrorCode, msg string) error {
+	return wire.WriteError(r.w, msg)
+}
+
+// runJob reads a request's body, checks it and converts it, answering through
+// reply. It reports whether the connection is still in a state to carry another
+// request (the whole body was read).
+func (s *Server) runJob(ctx context.Context, raw *tls.Conn, conn *serve.Conn, req request, rep reply, log *slog.Logger) (reusable bool) {
+	start := time.Now()
+	conn.Until = start.Add(s.cfg.JobTimeout)
 	s.jobs.Add(1)
 	defer s.jobs.Add(-1)
 	var (
@@ -185,76 +251,73 @@ func (s *Server) handle(ctx context.Context, raw *tls.Conn) {
 		inputType convert.Type
 		outSize   int
 	)
-	done := s.cfg.Metrics.JobStarted(strconv.Itoa(int(h.Operation)))
-	defer func() { done(outcome, strings.ToLower(inputType.String()), int64(h.Size), int64(outSize)) }()
-	jobID, ok := strings.CutPrefix(h.Token, wire.RelayJobPrefix)
+	done := s.cfg.Metrics.JobStarted(strconv.Itoa(int(req.op)))
+	defer func() { done(outcome, strings.ToLower(inputType.String()), int64(req.size), int64(outSize)) }()
+	jobID, ok := strings.CutPrefix(req.token, wire.RelayJobPrefix)
 	if !ok || jobID == "" {
 		jobID = serve.NewJobID()
 	}
-	log = log.With("job", jobID, "op", int(h.Operation), "file", wire.Printable(h.Filename), "size", h.Size)
+	log = log.With("job", jobID, "op", int(req.op), "file", wire.Printable(req.name), "size", req.size)
 
-	reject := func(why, msg string) {
+	reject := func(why string, code wire.ErrorCode, msg string) bool {
 		outcome = why
 		log.Info("job rejected", "outcome", outcome, "reason", msg, "duration", time.Since(start))
-		_ = wire.WriteError(conn, msg)
-		serve.Drain(raw, h.Size, s.cfg.DrainLimit, time.Second)
+		_ = rep.fail(jobID, code, msg)
+		serve.Drain(raw, req.size, s.cfg.DrainLimit, time.Second)
+		return false
 	}
-	if err := h.ValidateVersionAndOperation(); err != nil {
-		reject("bad_header", err.Error())
-		return
-	}
-	if h.Size > uint64(s.cfg.MaxBodyBytes) {
-		reject("too_large", serve.TooLarge(h.Size, s.cfg.MaxBodyBytes))
-		return
-	}
-	if h.Size == 0 {
-		reject("empty", "empty input: the file has 0 bytes")
-		return
+	switch {
+	case req.invalid != "":
+		return reject("bad_header", wire.CodeBadRequest, req.invalid)
+	case req.size > uint64(s.cfg.MaxBodyBytes):
+		return reject("too_large", wire.CodeTooLarge, serve.TooLarge(req.size, s.cfg.MaxBodyBytes))
+	case req.size == 0:
+		return reject("empty", wire.CodeBadRequest, "empty input: the file has 0 bytes")
 	}
 
-	body, err := readBody(conn, h.Size)
+	body, err := readBody(conn, req.size)
 	if err != nil {
 		outcome = "read_failed"
 		log.Info("job failed", "outcome", outcome, "err", err, "duration", time.Since(start))
-		_ = wire.WriteError(conn, fmt.Sprintf("the body ended after fewer bytes than the header's size of %d: %v", h.Size, err))
-		return
+		_ = rep.fail(jobID, wire.CodeTimeout, fmt.Sprintf("the body ended after fewer bytes than the announced size of %d: %v", req.size, err))
+		return false
 	}
-	if sum := md5.Sum(body); sum != h.Checksum {
-		reject("checksum_mismatch", fmt.Sprintf("Checksum mismatch: the body's MD5 is %x but the header says %x; the file changed in transit or the header is wrong", sum, h.Checksum))
-		return
+	if msg := checkDigest(req, body); msg != "" {
+		outcome = "checksum_mismatch"
+		log.Info("job rejected", "outcome", outcome, "reason", msg, "duration", time.Since(start))
+		return rep.fail(jobID, wire.CodeChecksumMismatch, msg) == nil
 	}
 
 	jobCtx, cancel := context.WithDeadline(ctx, conn.Until)
 	defer cancel()
 	stopWatching := serve.WatchPeer(raw, cancel)
-	res, err := s.convert(jobCtx, h.Operation, body)
+	res, err := s.convert(jobCtx, req.op, body, req.options)
 	stopWatching()
 	inputType = res.InputType
 	if err != nil {
 		ce := convert.AsError(err)
 		outcome = "convert_failed"
-		msg := ce.Message
+		msg, code := ce.Message, errorCode(ce.Kind)
 		switch {
 		case jobCtx.Err() == context.DeadlineExceeded:
-			outcome, msg = "timeout", fmt.Sprintf("the job took longer than the %s limit (job-timeout)", s.cfg.JobTimeout)
+			outcome, msg, code = "timeout", fmt.Sprintf("the job took longer than the %s limit (job-timeout)", s.cfg.JobTimeout), wire.CodeTimeout
 		case ctx.Err() == nil && jobCtx.Err() != nil:
 			outcome = "client_gone"
 			log.Info("job cancelled", "outcome", outcome, "duration", time.Since(start))
-			return
+			return false
 		}
 		attrs := []any{"outcome", outcome, "input_type", res.InputType.String(), "reason", msg, "duration", time.Since(start)}
 		if ce.Err != nil {
 			attrs = append(attrs, "err", ce.Err)
 		}
 		log.Info("job failed", attrs...)
-		_ = wire.WriteError(conn, msg)
-		return
+		return rep.fail(jobID, code, msg) == nil
 	}
 	outSize = len(res.Output)
-	if err := wire.WriteResponse(conn, res.Output); err != nil {
+	if err := rep.result(jobID, req.op, res); err != nil {
 		outcome = "write_failed"
 		log.Info("job failed", "outcome", outcome, "err", err, "duration", time.Since(start))
-		return
+		return false
 	}
 	outcome = "ok"
 	attrs := []any{"outcome", "ok", "input_type", res.InputType.String(), "out_size", len(res.Output), "duration", time.Since(start)}
@@ -262,11 +325,44 @@ func (s *Server) handle(ctx context.Context, raw *tls.Conn) {
 		attrs = append(attrs, "replaced_chars", res.Replaced)
 	}
 	log.Info("job done", attrs...)
+	return true
+}
+
+// checkDigest verifies the body against the digest the request carried: MD5 in
+// v1.0 (and in v2 requests a master relays from v1.0 clients), SHA-256 in v2.
+func checkDigest(req request, body []byte) string {
+	if req.sha256 != ([32]byte{}) {
+		if sum := sha256.Sum256(body); sum != req.sha256 {
+			return fmt.Sprintf("Checksum mismatch: the body's SHA-256 is %x but the request says %x; the file changed in transit or the size is wrong", sum, req.sha256)
+		}
+		return ""
+	}
+	if sum := md5.Sum(body); sum != req.md5 {
+		return fmt.Sprintf("Checksum mismatch: the body's MD5 is %x but the header says %x; the file changed in transit or the header is wrong", sum, req.md5)
+	}
+	return ""
+}
+
+// errorCode maps a conversion failure to the protocol's code.
+func errorCode(k convert.Kind) wire.ErrorCode {
+	switch k {
+	case convert.KindEmpty, convert.KindBadOption:
+		return wire.CodeBadRequest
+	case convert.KindUnknownType, convert.KindTypeMismatch:
+		return wire.CodeTypeMismatch
+	case convert.KindLimit:
+		return wire.CodeLimitExceeded
+	case convert.KindCorrupt, convert.KindEncrypted:
+		return wire.CodeConversionFailed
+	case convert.KindCancelled:
+		return wire.CodeTimeout
+	}
+	return wire.CodeInternal
 }
 
 // convert runs one conversion once a slot is free, so that at most Concurrency
 // conversions compete for the cores however many jobs are queued.
-func (s *Server) convert(ctx context.Context, op wire.Operation, body []byte) (convert.Result, error) {
+func (s *Server) convert(ctx context.Context, op wire.Operation, body []byte, opts convert.Options) (convert.Result, error) {
 	queued := time.Now()
 	select {
 	case s.slots <- struct{}{}:
@@ -279,7 +375,7 @@ func (s *Server) convert(ctx context.Context, op wire.Operation, body []byte) (c
 		<-s.slots
 		s.cfg.Metrics.SetSlots(len(s.slots), s.cfg.Concurrency)
 	}()
-	return s.conv.Convert(ctx, op, body)
+	return s.conv.ConvertWith(ctx, op, body, opts)
 }
 
 // readBody reads exactly size bytes. It grows the buffer as data arrives rather
