@@ -86,6 +86,9 @@ func (e *ServerError) Error() string {
 		return "server: " + e.Message
 	}
 	s := "server: " + string(e.Code) + ": " + e.Message
+	if strings.HasPrefix(e.Message, string(e.Code)+":") {
+		s = "server: " + e.Message // v1.0's "busy: ..." kept in v2
+	}
 	if e.JobID != "" {
 		s += " (job " + e.JobID + ")"
 	}

@@ -497,3 +497,18 @@ func TestConcurrentUseWithRefusals(t *testing.T) {
 		t.Errorf("%d connections for 8 goroutines", n)
 	}
 }
+
+func TestServerErrorText(t *testing.T) {
+	for _, c := range []struct {
+		e    *ServerError
+		want string
+	}{
+		{&ServerError{Code: CodeBusy, Message: "busy: all full", Protocol: "v2.0"}, "server: busy: all full"},
+		{&ServerError{Code: CodeBusy, Message: "all full", JobID: "j1", Protocol: "v2.0"}, "server: busy: all full (job j1)"},
+		{&ServerError{Code: CodeUnauthorized, Message: "Invalid authentication token", Protocol: "v1.0"}, "server: Invalid authentication token"},
+	} {
+		if got := c.e.Error(); got != c.want {
+			t.Errorf("%q, want %q", got, c.want)
+		}
+	}
+}
