@@ -50,7 +50,7 @@ type clusterOptions struct {
 	worker      func(*worker.Config)
 }
 
-func startCluster(t *testing.T, opts clusterOptions) *cluster {
+func startCluster(t testing.TB, opts clusterOptions) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	if err := tlsconf.GenerateDevPKI(dir, tlsconf.PKIOptions{}); err != nil {
