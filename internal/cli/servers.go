@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/master"
 	"github.com/fileconv/fileconv/internal/metrics"
@@ -129,21 +131,43 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	ln, err := listenTCP(listen)
+	return runTier(ctx, tier{
+		name: "worker", listen: listen, admin: adminAddr, grace: grace, log: log, registry: reg,
+		ready: w.Ready, status: func() any { return w.Status() }, serve: w.Serve,
+		attrs: []any{"mtls", tf.ca != "", "concurrency", cfg.Concurrency},
+	})
+}
+
+// tier is one long-running tier as a subcommand starts it.
+type tier struct {
+	name, listen, admin string
+	grace               time.Duration
+	log                 *slog.Logger
+	registry            *prometheus.Registry
+	ready               func() error
+	status              func() any
+	serve               func(ctx, hardStop context.Context, ln net.Listener) error
+	attrs               []any // for the "listening" log line
+}
+
+// runTier listens, starts the admin listener and serves the tier until ctx asks
+// for a stop; jobs in flight then get t.grace to finish.
+func runTier(ctx context.Context, t tier) error {
+	ln, err := listenTCP(t.listen)
 	if err != nil {
 		return err
 	}
 	adminCtx, stopAdmin := context.WithCancel(context.Background())
 	defer stopAdmin()
-	serveAdmin, err := adminListener(adminCtx, adminAddr, reg, w.Ready, func() any { return w.Status() }, log)
+	serveAdmin, err := adminListener(adminCtx, t.admin, t.registry, t.ready, t.status, t.log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	log.Info("worker listening", "addr", ln.Addr().String(), "mtls", tf.ca != "", "concurrency", cfg.Concurrency)
-	hard, stop := hardStopAfter(ctx, grace)
+	t.log.Info(t.name+" listening", append([]any{"addr", ln.Addr().String()}, t.attrs...)...)
+	hard, stop := hardStopAfter(ctx, t.grace)
 	defer stop()
-	return serveWithAdmin(func() error { return w.Serve(ctx, hard, ln) }, serveAdmin, stopAdmin)
+	return serveWithAdmin(func() error { return t.serve(ctx, hard, ln) }, serveAdmin, stopAdmin)
 }
 
 // serveWithAdmin runs a tier and its admin listener; the admin listener outlives
@@ -278,21 +302,11 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	ln, err := listenTCP(listen)
-	if err != nil {
-		return err
-	}
-	adminCtx, stopAdmin := context.WithCancel(context.Background())
-	defer stopAdmin()
-	serveAdmin, err := adminListener(adminCtx, adminAddr, reg, m.Ready, func() any { return m.Status() }, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	log.Info("master listening", "addr", ln.Addr().String(), "workers", workers, "tokens", tokens.Len(), "client_certificates", clientCA != "")
-	hard, stop := hardStopAfter(ctx, grace)
-	defer stop()
-	return serveWithAdmin(func() error { return m.Serve(ctx, hard, ln) }, serveAdmin, stopAdmin)
+	return runTier(ctx, tier{
+		name: "master", listen: listen, admin: adminAddr, grace: grace, log: log, registry: reg,
+		ready: m.Ready, status: func() any { return m.Status() }, serve: m.Serve,
+		attrs: []any{"workers", workers, "tokens", tokens.Len(), "client_certificates", clientCA != ""},
+	})
 }
 
 // loadTokens reads --token-file and FILECONV_TOKENS; both may hold tokens.

@@ -72,66 +72,25 @@ func (m *Master) handle(ctx context.Context, raw *tls.Conn) {
 	m.runJob(ctx, raw, j)
 }
 
-// serveV2 answers protocol v2 frames on one client connection until the client
-// closes it, stays idle too long, or breaks the framing.
+// serveV2 answers protocol v2 frames on one client connection.
 func (m *Master) serveV2(ctx context.Context, raw *tls.Conn, conn *serve.Conn) {
 	log := m.log.With("client", raw.RemoteAddr().String(), "protocol", "v2")
-	guard := serve.GuardIdle(m.stopping, raw)
-	defer guard.Release()
-	for guard.SetIdle(true) {
-		conn.Idle, conn.Until = clientIdleTimeout, time.Time{}
-		f, err := wire.ReadFrameHeader(conn, 0)
-		guard.SetIdle(false)
-		if err != nil {
-			if errors.Is(err, wire.ErrProtocol) {
-				log.Info("v2 protocol error; closing", "err", err)
-				conn.Idle = m.cfg.IOTimeout
-				_ = wire.WriteErrorResponse(conn, &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: err.Error()})
-			}
-			return
-		}
-		conn.Idle = m.cfg.IOTimeout
-		switch f.Type {
-		case wire.FramePing:
-			p, err := wire.DecodePing(f)
-			if err != nil {
-				_ = wire.WriteErrorResponse(conn, asErrorResponse(err))
-				return
-			}
-			if err := wire.WritePong(conn, wire.Pong{ID: p.ID}); err != nil {
-				return
-			}
-		case wire.FrameConvert:
+	loop := serve.V2Loop{Idle: clientIdleTimeout, IO: m.cfg.IOTimeout, Stopping: m.stopping, Logger: log,
+		Convert: func(f wire.Frame) bool {
 			j := &job{id: serve.NewJobID(), proto: 2, start: time.Now(), client: conn}
 			j.log = log.With("job", j.id)
 			j.header = wire.Header{Version: wire.Version10, Size: f.BodySize}
 			req, err := wire.DecodeConvertRequest(f)
 			if err != nil {
-				e := asErrorResponse(err)
+				e := serve.AsErrorResponse(err)
 				m.rejectCode(j, "bad_request", e.Code, e.Message)
-				if j.bodyRead < j.header.Size {
-					return
-				}
-				continue
+				return j.bodyRead == j.header.Size
 			}
 			j.header = wire.Header{Version: wire.Version10, Token: req.Token, Filename: req.Name, Size: req.Size, Operation: req.Op}
 			j.sha256, j.options = req.SHA256, req.Options
-			if !m.runJob(ctx, raw, j) {
-				return
-			}
-		default:
-			_ = wire.WriteErrorResponse(conn, &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: "a " + f.Type.String() + " frame is an answer; send CONVERT or PING"})
-			return
-		}
-	}
-}
-
-func asErrorResponse(err error) *wire.ErrorResponse {
-	var e *wire.ErrorResponse
-	if errors.As(err, &e) {
-		return e
-	}
-	return &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: err.Error()}
+			return m.runJob(ctx, raw, j)
+		}}
+	loop.Serve(raw, conn)
 }
 
 // runJob checks a request, relays it and logs its line. It reports whether the
