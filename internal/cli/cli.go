@@ -27,6 +27,8 @@ func commands() []command {
 		{"send", "convert files through a master", runSend},
 		{"master", "run the orchestration tier (the front door on port 5000)", runMaster},
 		{"worker", "run a processing tier worker (port 6000)", runWorker},
+		{"web", "serve the web page and the HTTP API (a client of a master)", runWeb},
+		{"bench", "measure a master (or the conversions in this process) and draw graphs", runBench},
 		{"status", "print the workers, their health and load, as a master sees them", runStatus},
 		{"certs", "create a cluster CA and certificates for master, workers and clients", runCerts},
 		{"version", "print the version", runVersion},
