@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fileconv/fileconv/client"
+	"github.com/fileconv/fileconv/internal/tlsconf"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
@@ -24,6 +24,7 @@ const defaultStateDir = ".fileconv"
 
 type sendFlags struct {
 	addr, token, tokenFile, ca, serverName string
+	cert, key                              string
 	to, outDir, config, protocol           string
 	pageSize, pages                        string
 	op, concurrency, quality, retries      int
@@ -41,6 +42,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.ca, "ca", "", "CA certificate that signed the master's (default: "+filepath.Join(defaultStateDir, "ca.pem")+" when present, else the system's)")
 	fs.StringVar(&f.serverName, "server-name", "", "name expected in the master's certificate (default: the host of --addr)")
 	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the master's certificate (testing only)")
+	fs.StringVar(&f.cert, "cert", "", "client certificate (PEM) to present, for a master started with --client-ca")
+	fs.StringVar(&f.key, "key", "", "private key (PEM) of --cert")
 	fs.StringVar(&f.to, "to", "", "target format: jpg, png, webp, pdf (from text) or txt (from PDF), or an operation number; on a terminal, a menu asks when it is missing")
 	fs.IntVar(&f.op, "op", 0, "operation number 1-5 instead of --to: 1 JPEG, 2 PNG, 3 WEBP, 4 TXT->PDF, 5 PDF->TXT")
 	fs.StringVar(&f.outDir, "o", "", "write results into this folder (default: next to each input)")
@@ -263,16 +266,21 @@ func (f *sendFlags) client() (*client.Client, error) {
 	case f.insecure:
 		tlsConf.InsecureSkipVerify = true
 	case f.ca != "" || fileExists(filepath.Join(defaultStateDir, "ca.pem")):
-		caFile := cmpOr(f.ca, filepath.Join(defaultStateDir, "ca.pem"))
-		pem, err := os.ReadFile(caFile)
+		pool, err := tlsconf.LoadCAPool(cmpOr(f.ca, filepath.Join(defaultStateDir, "ca.pem")))
 		if err != nil {
 			return nil, fmt.Errorf("--ca: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca %s: no PEM certificate in the file", caFile)
-		}
 		tlsConf.RootCAs = pool
+	}
+	switch {
+	case f.cert != "" && f.key != "":
+		cert, err := tlsconf.LoadKeyPair(f.cert, f.key)
+		if err != nil {
+			return nil, fmt.Errorf("--cert/--key: %w", err)
+		}
+		tlsConf.Certificates = []tls.Certificate{cert}
+	case f.cert != "" || f.key != "":
+		return nil, fmt.Errorf("%w: --cert and --key go together", errUsage)
 	}
 	c := &client.Client{Addr: f.addr, Token: token, TLSConfig: tlsConf, Timeout: f.timeout, MaxRetries: f.retries, MaxIdleConns: max(f.concurrency, 1)}
 	if f.retries <= 0 {

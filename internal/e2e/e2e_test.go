@@ -413,3 +413,26 @@ func TestSeparateProcessesWithMutualTLS(t *testing.T) {
 	}
 	m.stop(t)
 }
+
+func TestClientCertificatesAtTheFrontDoor(t *testing.T) {
+	dir := t.TempDir()
+	if _, errOut, code := run(t, dir, "certs", "--dir", "pki"); code != 0 {
+		t.Fatalf("certs: exit %d: %s", code, errOut)
+	}
+	workerAddr := freeAddr(t)
+	w := start(t, dir, "worker", "--listen", workerAddr, "--cert", "pki/worker.pem", "--key", "pki/worker-key.pem", "--ca", "pki/ca.pem", "--admin", "off")
+	waitListening(t, w, workerAddr)
+	os.WriteFile(filepath.Join(dir, "tokens"), []byte("a-token\n"), 0o600)
+	addr := freeAddr(t)
+	m := start(t, dir, "master", "--listen", addr, "--workers", workerAddr, "--token-file", "tokens",
+		"--cert", "pki/master.pem", "--key", "pki/master-key.pem", "--ca", "pki/ca.pem", "--client-ca", "pki/ca.pem", "--admin", "off")
+	waitListening(t, m, addr)
+	inputs(t, dir)
+	base := []string{"send", "--addr", addr, "--ca", "pki/ca.pem", "--token", "a-token", "--to", "pdf", "notes.txt", "--force", "--retries", "0"}
+	if _, errOut, code := run(t, dir, base...); code != 1 || !strings.Contains(errOut, "certificate") {
+		t.Errorf("without a client certificate: exit %d, stderr %q", code, errOut)
+	}
+	if _, errOut, code := run(t, dir, append(base, "--cert", "pki/client.pem", "--key", "pki/client-key.pem")...); code != 0 {
+		t.Errorf("with the cluster's client certificate: exit %d, stderr %q", code, errOut)
+	}
+}
