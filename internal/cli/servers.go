@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,17 +36,80 @@ func (t *tlsFlags) register(fs *flag.FlagSet, caUsage string) {
 	fs.StringVar(&t.ca, "ca", "", caUsage)
 }
 
-// certificate loads --cert/--key, or makes a temporary self-signed certificate
-// when neither is given, which is fine for trying things and said in the log.
-func (t *tlsFlags) certificate(log *slog.Logger) (tls.Certificate, error) {
+// source loads --cert/--key into a Reloader, so the certificate can be replaced
+// without a restart, or makes a temporary self-signed certificate when neither is
+// given, which is fine for trying things and said in the log.
+func (t *tlsFlags) source(log *slog.Logger) (*tlsconf.Reloader, tls.Certificate, error) {
 	switch {
 	case t.cert == "" && t.key == "":
 		log.Warn("no --cert/--key: using a temporary self-signed certificate that clients cannot verify")
-		return tlsconf.SelfSigned()
+		cert, err := tlsconf.SelfSigned()
+		return nil, cert, err
 	case t.cert == "" || t.key == "":
-		return tls.Certificate{}, fmt.Errorf("%w: --cert and --key go together", errUsage)
+		return nil, tls.Certificate{}, fmt.Errorf("%w: --cert and --key go together", errUsage)
 	}
-	return tlsconf.LoadKeyPair(t.cert, t.key)
+	r, err := tlsconf.NewReloader(t.cert, t.key)
+	return r, tls.Certificate{}, err
+}
+
+// serverTLS is the listener configuration for --cert/--key, asking clients for a
+// certificate signed by clientCA when it is set.
+func (t *tlsFlags) serverTLS(log *slog.Logger, clientCA string) (*tls.Config, *tlsconf.Reloader, error) {
+	r, selfSigned, err := t.source(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r == nil {
+		conf, err := tlsconf.ServerConfigWith(selfSigned, clientCA)
+		return conf, nil, err
+	}
+	conf, err := r.ServerConfig(clientCA)
+	return conf, r, err
+}
+
+// reloadPoll is how often the files behind tokens and certificates are checked
+// for changes; SIGHUP reloads at once.
+const reloadPoll = 5 * time.Second
+
+// watchReload calls reload on SIGHUP and whenever one of files changes (size or
+// modification time), until ctx ends. A failed reload keeps what was loaded.
+func watchReload(ctx context.Context, files []string, log *slog.Logger, reload func() error) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	stamp := func() string {
+		var b strings.Builder
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil {
+				fmt.Fprintf(&b, "%s:%d:%d;", f, st.Size(), st.ModTime().UnixNano())
+			}
+		}
+		return b.String()
+	}
+	last := stamp()
+	tick := time.NewTicker(reloadPoll)
+	defer tick.Stop()
+	for {
+		why := ""
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			why = "SIGHUP"
+		case <-tick.C:
+			if now := stamp(); now != last {
+				last, why = now, "file changed"
+			}
+		}
+		if why == "" {
+			continue
+		}
+		if err := reload(); err != nil {
+			log.Error("reload failed; keeping the tokens and certificates in use", "trigger", why, "err", err)
+			continue
+		}
+		log.Info("reloaded tokens and certificates", "trigger", why)
+	}
 }
 
 // convertFlags are the conversion limits and qualities a worker (or up) takes.
@@ -113,16 +178,15 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	log = log.With("tier", "worker")
-	cert, err := tf.certificate(log)
-	if err != nil {
-		return err
-	}
 	if tf.ca == "" {
 		log.Warn("no --ca: any client may send jobs to this worker; give the cluster CA to require the master's certificate")
 	}
-	tlsConf, err := tlsconf.ServerConfigWith(cert, tf.ca)
+	tlsConf, certs, err := tf.serverTLS(log, tf.ca)
 	if err != nil {
 		return err
+	}
+	if certs != nil {
+		go watchReload(ctx, []string{tf.cert, tf.key}, log, certs.Reload)
 	}
 	reg := metrics.NewRegistry()
 	cfg := wf.config(tlsConf, log)
@@ -273,11 +337,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	cert, err := tf.certificate(log)
-	if err != nil {
-		return err
-	}
-	front, err := tlsconf.ServerConfigWith(cert, clientCA)
+	front, certs, err := tf.serverTLS(log, clientCA)
 	if err != nil {
 		return err
 	}
@@ -291,8 +351,8 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		toWorkers.RootCAs = pool
-		if tf.cert != "" {
-			toWorkers.Certificates = []tls.Certificate{cert}
+		if certs != nil {
+			toWorkers.GetClientCertificate = certs.GetClientCertificate
 		}
 	}
 	reg := metrics.NewRegistry()
@@ -302,6 +362,19 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	go watchReload(ctx, []string{tokenFile, tf.cert, tf.key}, log, func() error {
+		tokens, err := loadTokens(tokenFile)
+		if err != nil {
+			return err
+		}
+		if err := m.SetTokens(tokens); err != nil {
+			return err
+		}
+		if certs != nil {
+			return certs.Reload()
+		}
+		return nil
+	})
 	return runTier(ctx, tier{
 		name: "master", listen: listen, admin: adminAddr, grace: grace, log: log, registry: reg,
 		ready: m.Ready, status: func() any { return m.Status() }, serve: m.Serve,

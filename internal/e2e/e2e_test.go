@@ -58,8 +58,17 @@ type process struct {
 
 func start(t *testing.T, dir string, args ...string) *process {
 	t.Helper()
+	return startEnv(t, dir, nil, args...)
+}
+
+// startEnv is start with extra environment variables.
+func startEnv(t *testing.T, dir string, env []string, args ...string) *process {
+	t.Helper()
 	p := &process{cmd: exec.Command(binary, args...), done: make(chan error, 1)}
 	p.cmd.Dir = dir
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout = &lockedWriter{mu: &p.mu, w: &p.stdout}
 	p.cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
 	if err := p.cmd.Start(); err != nil {
@@ -434,5 +443,86 @@ func TestClientCertificatesAtTheFrontDoor(t *testing.T) {
 	}
 	if _, errOut, code := run(t, dir, append(base, "--cert", "pki/client.pem", "--key", "pki/client-key.pem")...); code != 0 {
 		t.Errorf("with the cluster's client certificate: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// Tokens are replaced without a restart: on SIGHUP, and when the file changes.
+func TestTokensReloadWithoutRestart(t *testing.T) {
+	dir := t.TempDir()
+	if _, errOut, code := run(t, dir, "certs", "--dir", "pki"); code != 0 {
+		t.Fatalf("certs: exit %d: %s", code, errOut)
+	}
+	workerAddr := freeAddr(t)
+	w := start(t, dir, "worker", "--listen", workerAddr, "--cert", "pki/worker.pem", "--key", "pki/worker-key.pem", "--ca", "pki/ca.pem", "--admin", "off")
+	waitListening(t, w, workerAddr)
+	tokens := filepath.Join(dir, "tokens")
+	os.WriteFile(tokens, []byte("old-token\n"), 0o600)
+	addr := freeAddr(t)
+	m := start(t, dir, "master", "--listen", addr, "--workers", workerAddr, "--token-file", "tokens",
+		"--cert", "pki/master.pem", "--key", "pki/master-key.pem", "--ca", "pki/ca.pem", "--admin", "off")
+	waitListening(t, m, addr)
+	inputs(t, dir)
+	send := func(token string) int {
+		_, _, code := run(t, dir, "send", "--addr", addr, "--ca", "pki/ca.pem", "--token", token, "--to", "pdf", "notes.txt", "--force", "--retries", "0")
+		return code
+	}
+	if send("old-token") != 0 {
+		t.Fatal("the first token does not work")
+	}
+	os.WriteFile(tokens, []byte("new-token\n"), 0o600)
+	m.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(15 * time.Second)
+	for send("new-token") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the new token was not accepted within 15s of SIGHUP\n%s", m.errs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if send("old-token") == 0 {
+		t.Error("the old token still works after the reload")
+	}
+	if !strings.Contains(m.errs(), "reloaded tokens and certificates") {
+		t.Error("the reload is not logged")
+	}
+}
+
+// Neither tier writes a file while serving: run both in empty working folders with
+// an empty TMPDIR, convert every kind of file, and find the folders still empty.
+func TestServersWriteNoFiles(t *testing.T) {
+	dir := t.TempDir()
+	if _, errOut, code := run(t, dir, "certs", "--dir", "pki"); code != 0 {
+		t.Fatalf("certs: exit %d: %s", code, errOut)
+	}
+	pki, _ := filepath.Abs(filepath.Join(dir, "pki"))
+	workDirs := map[string]string{}
+	for _, name := range []string{"worker-cwd", "worker-tmp", "master-cwd", "master-tmp"} {
+		workDirs[name] = filepath.Join(dir, name)
+		os.Mkdir(workDirs[name], 0o755)
+	}
+	workerAddr := freeAddr(t)
+	w := startEnv(t, workDirs["worker-cwd"], []string{"TMPDIR=" + workDirs["worker-tmp"]}, "worker", "--listen", workerAddr,
+		"--cert", pki+"/worker.pem", "--key", pki+"/worker-key.pem", "--ca", pki+"/ca.pem", "--admin", "off")
+	waitListening(t, w, workerAddr)
+	os.WriteFile(filepath.Join(dir, "tokens"), []byte("a-token\n"), 0o600)
+	tokens, _ := filepath.Abs(filepath.Join(dir, "tokens"))
+	addr := freeAddr(t)
+	m := startEnv(t, workDirs["master-cwd"], []string{"TMPDIR=" + workDirs["master-tmp"]}, "master", "--listen", addr, "--workers", workerAddr,
+		"--token-file", tokens, "--cert", pki+"/master.pem", "--key", pki+"/master-key.pem", "--ca", pki+"/ca.pem", "--admin", "off")
+	waitListening(t, m, addr)
+	inputs(t, dir)
+	for _, c := range [][]string{{"--to", "webp", "photo.png"}, {"--to", "png", "photo.jpg"}, {"--to", "pdf", "notes.txt"}} {
+		args := append([]string{"send", "--addr", addr, "--ca", "pki/ca.pem", "--token", "a-token", "--force"}, c...)
+		if _, errOut, code := run(t, dir, args...); code != 0 {
+			t.Fatalf("send %v: exit %d: %s", c, code, errOut)
+		}
+	}
+	if _, errOut, code := run(t, dir, "send", "--addr", addr, "--ca", "pki/ca.pem", "--token", "a-token", "--force", "--to", "txt", "notes.pdf"); code != 0 {
+		t.Fatalf("send PDF to TXT: exit %d: %s", code, errOut)
+	}
+	for name, d := range workDirs {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			t.Errorf("the %s folder holds %s after serving", name, e.Name())
+		}
 	}
 }

@@ -176,6 +176,8 @@ type Master struct {
 	retry    *retryBudget
 	netDial  *net.Dialer
 	inFlight atomic.Int64
+	tokens   atomic.Pointer[Tokens] // replaced by SetTokens without a restart
+	auth     *authLimiter
 	// stopping is done once a graceful stop is asked for; idle client connections
 	// are then closed and Ready reports it.
 	stopping context.Context
@@ -207,6 +209,8 @@ func New(cfg Config) (*Master, error) {
 		started:  make(chan struct{}),
 	}
 	m.stopping, m.stop = context.WithCancel(context.Background())
+	m.auth = newAuthLimiter()
+	m.tokens.Store(&cfg.Tokens)
 	m.pool = newPool(poolConfig{
 		queueSize:       cfg.QueueSize,
 		queueTimeout:    cfg.QueueTimeout,
@@ -242,6 +246,16 @@ func (m *Master) Serve(ctx, hardStop context.Context, ln net.Listener) error {
 		OnHandshakeError: func(error) { m.metrics.HandshakeFailed() },
 	}
 	return loop.Serve(ctx, hardStop, ln)
+}
+
+// SetTokens replaces the accepted tokens, for a reload (SIGHUP or a changed token
+// file) without a restart; jobs in flight are not affected.
+func (m *Master) SetTokens(t Tokens) error {
+	if t.Len() == 0 {
+		return errors.New("master: no token: keeping the current ones")
+	}
+	m.tokens.Store(&t)
+	return nil
 }
 
 // Ready is nil while the master can take jobs: it is not stopping and at least

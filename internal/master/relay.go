@@ -101,11 +101,16 @@ func (m *Master) runJob(ctx context.Context, raw *tls.Conn, j *job) bool {
 	if msg, outcome := m.check(h, j.proto); msg != "" {
 		if outcome == "unauthorized" {
 			m.metrics.AuthFailed()
-			j.log.Warn("authentication failed")
+			delay, count := m.auth.failed(raw.RemoteAddr().String())
+			j.log.Warn("authentication failed", "failures_from_address", count, "delay", delay)
+			if !sleepCtx(ctx, delay) {
+				return false
+			}
 		}
 		m.reject(j, outcome, msg)
 		return j.bodyRead == h.Size
 	}
+	m.auth.succeeded(raw.RemoteAddr().String())
 
 	m.inFlight.Add(1)
 	defer m.inFlight.Add(-1)
@@ -160,7 +165,7 @@ func (m *Master) check(h wire.Header, proto int) (msg, outcome string) {
 			return err.Error(), "bad_header"
 		}
 	}
-	if !m.cfg.Tokens.Match(h.Token) {
+	if !m.tokens.Load().Match(h.Token) {
 		return "Invalid authentication token", "unauthorized"
 	}
 	if h.Size > uint64(m.cfg.MaxBodyBytes) {
@@ -586,4 +591,19 @@ func (r *retryBudget) release(b *bytes.Buffer) {
 	r.mu.Lock()
 	r.used -= int64(b.Cap())
 	r.mu.Unlock()
+}
+
+// sleepCtx waits d unless ctx ends first; it reports whether the wait completed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
