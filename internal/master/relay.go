@@ -419,16 +419,26 @@ func (m *Master) attempt(ctx context.Context, raw *tls.Conn, j *job, be *backend
 	}
 	j.log.Debug("request relayed; waiting for the worker's answer", "worker", j.worker)
 
-	// A v1.0 client sends nothing more, so reading from it can only tell that it
-	// left; a v2 client may send its next request, which must not be consumed.
+	// Reading from the client while the worker converts tells when it leaves.
+	// A v1.0 client sends nothing more; a v2 client may send its next request,
+	// which is kept for the next read.
 	var clientGone atomic.Bool
-	stopWatching := func() {}
+	gone := func() {
+		// Closing the worker's connection is what tells the worker to stop.
+		clientGone.Store(true)
+		wconn.Close()
+	}
+	var stopWatching func()
 	if j.proto == 1 {
-		stopWatching = serve.WatchPeer(raw, func() {
-			// Closing the worker's connection is what tells the worker to stop.
-			clientGone.Store(true)
-			wconn.Close()
-		})
+		stopWatching = serve.WatchPeer(raw, gone)
+	} else {
+		stopKeeping := serve.WatchPeerKeep(raw, gone)
+		stopWatching = func() {
+			if stopKeeping != nil {
+				j.client.Pending = append(j.client.Pending, stopKeeping()...)
+				stopKeeping = nil
+			}
+		}
 	}
 	// Waiting for the answer is waiting for the conversion: bounded by the job
 	// deadline, not by the idle timeout.

@@ -135,6 +135,9 @@ type Conn struct {
 	net.Conn
 	Idle  time.Duration
 	Until time.Time
+	// Pending holds bytes already read from the peer (by a watcher) that Read
+	// returns before reading the connection again.
+	Pending []byte
 }
 
 func (c *Conn) deadline() time.Time {
@@ -146,6 +149,11 @@ func (c *Conn) deadline() time.Time {
 }
 
 func (c *Conn) Read(p []byte) (int, error) {
+	if len(c.Pending) > 0 {
+		n := copy(p, c.Pending)
+		c.Pending = c.Pending[n:]
+		return n, nil
+	}
 	if err := c.Conn.SetReadDeadline(c.deadline()); err != nil {
 		return 0, err
 	}
@@ -206,6 +214,48 @@ func WatchPeer(conn net.Conn, gone func()) (stop func()) {
 		mu.Unlock()
 		_ = conn.SetReadDeadline(time.Now())
 		<-done
+	}
+}
+
+// maxKept bounds what WatchPeerKeep holds for the next request; past it the
+// watcher stops reading, and TCP flow control holds the peer back.
+const maxKept = 64 << 10
+
+// WatchPeerKeep is WatchPeer for a connection that may carry the next request
+// while this one is served (protocol v2): what the peer sends is kept, not
+// discarded, and stop returns it so that the next read can start with it.
+func WatchPeerKeep(conn net.Conn, gone func()) (stop func() []byte) {
+	var (
+		mu      sync.Mutex
+		stopped bool
+		kept    []byte
+		done    = make(chan struct{})
+	)
+	_ = conn.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			mu.Lock()
+			kept = append(kept, buf[:n]...)
+			full := len(kept) >= maxKept
+			if err != nil && !stopped {
+				gone()
+			}
+			mu.Unlock()
+			if err != nil || full {
+				return
+			}
+		}
+	}()
+	return func() []byte {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		_ = conn.SetReadDeadline(time.Now())
+		<-done
+		return kept
 	}
 }
 
