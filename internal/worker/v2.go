@@ -31,9 +31,9 @@ func (s *Server) serveV2(ctx context.Context, raw *tls.Conn, log *slog.Logger) {
 					serve.Drain(raw, f.BodySize, s.cfg.DrainLimit, time.Second)
 					return false
 				}
-				return s.runJob(ctx, raw, conn, request{size: f.BodySize, invalid: e.Message}, v2Reply{conn}, log)
+				return s.runJob(ctx, raw, conn, request{size: f.BodySize, invalid: e.Message, keepAlive: true}, v2Reply{conn}, log)
 			}
-			r := request{op: req.Op, name: req.Name, size: req.Size, token: req.Token, sha256: req.SHA256, md5: req.MD5,
+			r := request{op: req.Op, name: req.Name, size: req.Size, token: req.Token, sha256: req.SHA256, md5: req.MD5, keepAlive: true,
 				options: convert.Options{Quality: req.Options.Quality, Lossless: req.Options.Lossless, PageSize: req.Options.PageSize, Pages: req.Options.Pages}}
 			return s.runJob(ctx, raw, conn, r, v2Reply{conn}, log)
 		}}

@@ -221,6 +221,8 @@ type request struct {
 	sha256  [32]byte
 	options convert.Options
 	invalid string // a header problem found by the protocol layer
+	// keepAlive: the connection carries more requests after this one (v2).
+	keepAlive bool
 }
 
 // reply sends a job's answer in the protocol it came in.
@@ -290,9 +292,17 @@ func (s *Server) runJob(ctx context.Context, raw *tls.Conn, conn *serve.Conn, re
 
 	jobCtx, cancel := context.WithDeadline(ctx, conn.Until)
 	defer cancel()
-	stopWatching := serve.WatchPeer(raw, cancel)
-	res, err := s.convert(jobCtx, req.op, body, req.options)
-	stopWatching()
+	var res convert.Result
+	if req.keepAlive {
+		// The peer may send its next request meanwhile: keep it for the next read.
+		stop := serve.WatchPeerKeep(raw, cancel)
+		res, err = s.convert(jobCtx, req.op, body, req.options)
+		conn.Pending = append(conn.Pending, stop()...)
+	} else {
+		stop := serve.WatchPeer(raw, cancel)
+		res, err = s.convert(jobCtx, req.op, body, req.options)
+		stop()
+	}
 	inputType = res.InputType
 	if err != nil {
 		ce := convert.AsError(err)
