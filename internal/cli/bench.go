@@ -2,11 +2,268 @@ package cli
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/fileconv/fileconv/client"
+	"github.com/fileconv/fileconv/internal/bench"
 )
 
-// runBench is the load tool. (Being built: issue 6.)
+type benchFlags struct {
+	addr, token, tokenFile, ca, serverName, protocol string
+	sweep, sizes, conversions, chunks, concurrency   string
+	out, cpuprofile, image                           string
+	baseSize, relaySize                              byteSize
+	baseConcurrency, repeat, requests, masterPID     int
+	duration, timeout, maxPointTime                  time.Duration
+	insecure, inproc, overhead, progress, quiet      bool
+}
+
+// runBench is the load tool: it sweeps file sizes, chunk sizes and concurrency
+// against a master (or in the process with --inproc) and writes a CSV, PNG graphs
+// and a table.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not available yet")
+	f := benchFlags{baseSize: 1_000_000, relaySize: 50_000_000}
+	fs := newFlagSet("bench", "bench [flags]", stderr)
+	fs.StringVar(&f.addr, "addr", client.DefaultAddr, "master address host:port (the only address the tool sends to)")
+	fs.StringVar(&f.token, "token", "", "auth token (default: first line of --token-file)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "file whose first line is the token (default: "+filepath.Join(defaultStateDir, "token")+" when present)")
+	fs.StringVar(&f.ca, "ca", "", "CA certificate that signed the master's (default: "+filepath.Join(defaultStateDir, "ca.pem")+" when present, else the system's)")
+	fs.StringVar(&f.serverName, "server-name", "", "name expected in the master's certificate (default: the host of --addr)")
+	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the master's certificate (testing only)")
+	fs.StringVar(&f.protocol, "protocol", "v2", "protocol: v2, or v1 (v1.0, one connection per request; also measures the original server)")
+	fs.BoolVar(&f.inproc, "inproc", false, "convert in this process instead (no network): the ceiling of the network path")
+	fs.BoolVar(&f.overhead, "overhead", false, "also measure each point of the sizes sweep in the process and report network/in-process throughput")
+	fs.StringVar(&f.sweep, "sweep", "sizes", "sweeps to run, comma-separated: sizes, chunks, concurrency, steady, relay, or all (all but relay)")
+	fs.StringVar(&f.sizes, "sizes", "100KB,1MB,5MB,10MB", "input sizes of the sizes sweep")
+	fs.StringVar(&f.conversions, "conversions", "all", "conversions: all, or some of jpg-png,jpg-webp,png-jpg,png-webp,webp-jpg,webp-png,txt-pdf,pdf-txt (the chunks and concurrency sweeps use the first)")
+	fs.StringVar(&f.chunks, "chunks", "4KiB,16KiB,64KiB,256KiB,1MiB", "write sizes of the chunks sweep (sent over v1.0, whose writes the tool controls)")
+	fs.StringVar(&f.concurrency, "concurrency", "1,5,10,15,20,32", "concurrent clients of the concurrency sweep")
+	fs.Var(&f.baseSize, "base-size", "input size of the chunks, concurrency and steady sweeps (default 1MB)")
+	fs.IntVar(&f.baseConcurrency, "base-concurrency", 1, "concurrent clients of the sizes, chunks and steady sweeps")
+	fs.IntVar(&f.repeat, "repeat", 3, "repetitions of each point; the median is reported")
+	fs.IntVar(&f.requests, "requests", 5, "requests per repetition of a point (the concurrency sweep sends at least 2 per client)")
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "length of each repetition of the steady sweep")
+	fs.DurationVar(&f.maxPointTime, "max-point-time", 5*time.Minute, "no request of a repetition starts after this long")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "longest wait for one request")
+	fs.StringVar(&f.image, "image", bench.ImagePhoto, "images to send: photo (compresses like a photograph) or noise (random pixels)")
+	fs.Var(&f.relaySize, "relay-size", "body size of the relay sweep (default 50MB)")
+	fs.IntVar(&f.masterPID, "master-pid", 0, "process id of a master on this machine: its peak memory (VmHWM) is reset before and read after the run")
+	fs.StringVar(&f.out, "out", "bench-out", "folder for bench.csv and the PNG graphs")
+	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of this process to the file (useful with --inproc)")
+	fs.BoolVar(&f.progress, "progress", false, "show a progress bar even when stderr is not a terminal")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	if err := parseNoOperands(fs, args); err != nil {
+		return err
+	}
+	plan, err := f.plan()
+	if err != nil {
+		return err
+	}
+	b := &bench.Bench{Protocol: f.protocol, Runner: bench.Runner{Inputs: &bench.Inputs{Image: f.image}, MaxPointTime: f.maxPointTime}}
+	if f.inproc {
+		b.Protocol = "inproc"
+	} else {
+		sf := sendFlags{addr: f.addr, token: f.token, tokenFile: f.tokenFile, ca: f.ca, serverName: f.serverName, insecure: f.insecure, protocol: f.protocol, timeout: f.timeout, retries: -1}
+		c, err := sf.client()
+		if err != nil {
+			return err
+		}
+		b.Target = bench.Target{Addr: f.addr, Token: c.Token, TLS: c.TLSConfig, Timeout: f.timeout}
+	}
+	if f.cpuprofile != "" {
+		pf, err := os.Create(f.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return err
+	}
+	if f.masterPID > 0 {
+		// Writing 5 to clear_refs resets the peak resident set size (Linux).
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", f.masterPID), []byte("5"), 0); err != nil {
+			fmt.Fprintf(stderr, "fileconv bench: cannot reset the master's peak memory (%v); VmHWM counts from its start\n", err)
+		}
+	}
+
+	specs := plan.Specs()
+	overhead := f.overhead && !f.inproc
+	where := f.addr + " over " + f.protocol
+	if f.inproc {
+		where = "in this process"
+	}
+	fmt.Fprintf(stderr, "fileconv bench: %d points, %s, %d CPUs\n", len(specs), where, runtime.NumCPU())
+	var bar *progressbar.ProgressBar
+	if !f.quiet && (f.progress || isTerminal(stderr)) {
+		total := int64(bench.Count(specs, overhead))
+		if slices := plan.Sweeps; len(slices) == 1 && slices[0] == bench.SweepSteady {
+			total = -1
+		}
+		bar = progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("requests"),
+			progressbar.OptionShowCount(), progressbar.OptionSetElapsedTime(true),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30))
+		var mu sync.Mutex
+		b.Runner.Done = func() { mu.Lock(); bar.Add(1); mu.Unlock() }
+	}
+	points, runErr := b.Run(ctx, specs, overhead, nil)
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(stderr)
+	}
+	if len(points) > 0 {
+		csvFile := filepath.Join(f.out, "bench.csv")
+		if err := writeCSVFile(csvFile, points); err != nil {
+			return err
+		}
+		graphs, err := bench.WriteGraphs(f.out, points)
+		if err != nil {
+			return err
+		}
+		if err := bench.WriteTable(stdout, points); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nwrote %s", csvFile)
+		for _, g := range graphs {
+			fmt.Fprintf(stdout, ", %s", g)
+		}
+		fmt.Fprintln(stdout)
+		for _, p := range points {
+			if p.FirstError != "" {
+				fmt.Fprintf(stdout, "first error of %s %s %s: %s\n", p.Sweep, p.Conversion.Label, bench.SizeLabel(p.Size), oneLine(p.FirstError))
+			}
+		}
+	}
+	if f.masterPID > 0 {
+		hwm, rss, err := procMemory(f.masterPID)
+		if err != nil {
+			return fmt.Errorf("--master-pid: %w", err)
+		}
+		fmt.Fprintf(stdout, "master (pid %d): peak RSS (VmHWM) %.1f MiB, RSS now %.1f MiB\n", f.masterPID, float64(hwm)/(1<<20), float64(rss)/(1<<20))
+	}
+	return runErr
+}
+
+func (f *benchFlags) plan() (bench.Plan, error) {
+	pl := bench.Plan{BaseSize: int(f.baseSize), BaseConcurrency: f.baseConcurrency, Requests: f.requests,
+		Duration: f.duration, Repeat: f.repeat, Overhead: f.overhead, RelaySize: int(f.relaySize)}
+	switch f.protocol {
+	case "v1", "v1.0", "1":
+		f.protocol = "v1"
+	case "v2", "v2.0", "2":
+		f.protocol = "v2"
+	default:
+		return pl, fmt.Errorf("%w: --protocol %q: use v1 or v2", errUsage, f.protocol)
+	}
+	for _, s := range splitList(f.sweep) {
+		switch s {
+		case "all":
+			pl.Sweeps = append(pl.Sweeps, bench.Sweeps...)
+		case bench.SweepSizes, bench.SweepChunks, bench.SweepConcurrency, bench.SweepSteady, bench.SweepRelay:
+			pl.Sweeps = append(pl.Sweeps, s)
+		default:
+			return pl, fmt.Errorf("%w: --sweep %q: use sizes, chunks, concurrency, steady, relay or all", errUsage, s)
+		}
+	}
+	if len(pl.Sweeps) == 0 {
+		return pl, fmt.Errorf("%w: --sweep: name at least one sweep", errUsage)
+	}
+	var err error
+	if pl.Conversions, err = bench.ParseConversions(f.conversions); err != nil {
+		return pl, fmt.Errorf("%w: --conversions: %w", errUsage, err)
+	}
+	if pl.Sizes, err = sizeList("sizes", f.sizes, 1024); err != nil {
+		return pl, err
+	}
+	if pl.Chunks, err = sizeList("chunks", f.chunks, 1); err != nil {
+		return pl, err
+	}
+	for _, s := range splitList(f.concurrency) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1024 {
+			return pl, fmt.Errorf("%w: --concurrency %q: give numbers from 1 to 1024", errUsage, s)
+		}
+		pl.Concurrency = append(pl.Concurrency, n)
+	}
+	switch {
+	case len(pl.Concurrency) == 0:
+		return pl, fmt.Errorf("%w: --concurrency: give at least one number", errUsage)
+	case f.baseSize < 1024:
+		return pl, fmt.Errorf("%w: --base-size: at least 1KiB", errUsage)
+	case f.baseConcurrency < 1 || f.repeat < 1 || f.requests < 1:
+		return pl, fmt.Errorf("%w: --base-concurrency, --repeat and --requests must be at least 1", errUsage)
+	case f.duration <= 0 || f.maxPointTime <= 0 || f.timeout <= 0:
+		return pl, fmt.Errorf("%w: --duration, --max-point-time and --timeout must be positive", errUsage)
+	case f.image != bench.ImagePhoto && f.image != bench.ImageNoise:
+		return pl, fmt.Errorf("%w: --image %q: use photo or noise", errUsage, f.image)
+	}
+	return pl, nil
+}
+
+func sizeList(name, s string, least int64) ([]int, error) {
+	var out []int
+	for _, v := range splitList(s) {
+		n, err := parseBytes(v)
+		if err != nil || n < least || n > 1<<31 {
+			return nil, fmt.Errorf("%w: --%s %q: give sizes such as 100KB, 1MB, 64KiB (at least %d bytes)", errUsage, name, v, least)
+		}
+		out = append(out, int(n))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: --%s: give at least one size", errUsage, name)
+	}
+	return out, nil
+}
+
+func writeCSVFile(file string, points []bench.Point) error {
+	fh, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := bench.WriteCSV(fh, points); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
+}
+
+// procMemory reads VmHWM (peak resident set) and VmRSS of a process, in bytes.
+func procMemory(pid int) (hwm, rss int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "VmHWM" && k != "VmRSS") {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %q: %w", k, v, err)
+		}
+		if k == "VmHWM" {
+			hwm = n << 10
+		} else {
+			rss = n << 10
+		}
+	}
+	return hwm, rss, nil
 }

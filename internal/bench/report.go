@@ -1,0 +1,96 @@
+package bench
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+// CSVHeader is the first row of WriteCSV.
+var CSVHeader = []string{
+	"sweep", "protocol", "conversion", "size_target", "size_bytes", "chunk", "concurrency",
+	"repeat", "requests", "errors", "errors_by_kind", "req_per_s", "mb_per_s",
+	"p50_ms", "p95_ms", "p99_ms", "inproc_mb_per_s", "overhead",
+}
+
+// WriteCSV writes a header and one row per point.
+func WriteCSV(w io.Writer, points []Point) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	for _, p := range points {
+		row := []string{
+			p.Sweep, p.Protocol, p.Conversion.Name, strconv.Itoa(p.Size), strconv.Itoa(p.InputBytes),
+			strconv.Itoa(p.Chunk), strconv.Itoa(p.Concurrency), strconv.Itoa(p.Repeat),
+			strconv.Itoa(p.Requests), strconv.Itoa(p.Errors), p.ErrorKindsString(),
+			f3(p.ReqPerSec), f3(p.MBps), ms(p.P50), ms(p.P95), ms(p.P99), "", "",
+		}
+		if p.InprocMBps > 0 {
+			row[16], row[17] = f3(p.InprocMBps), f3(p.Overhead)
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func f3(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+
+func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) }
+
+// SizeLabel writes a byte count as the sweeps' flags do: 100KB, 1MB, 64KiB.
+func SizeLabel(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + "MiB"
+	case n >= 1e6 && n%100_000 == 0:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', -1, 64) + "MB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + "KiB"
+	case n >= 1000 && n%1000 == 0:
+		return strconv.Itoa(n/1000) + "KB"
+	}
+	return strconv.Itoa(n) + "B"
+}
+
+// WriteTable prints the points as an aligned table, in the order given.
+func WriteTable(w io.Writer, points []Point) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	overhead := false
+	for _, p := range points {
+		overhead = overhead || p.InprocMBps > 0
+	}
+	head := "sweep\tproto\tconversion\tsize\tchunk\tconc\treqs\terrors\treq/s\tMB/s\tp50 ms\tp95 ms\tp99 ms\t"
+	if overhead {
+		head += "inproc MB/s\toverhead\t"
+	}
+	fmt.Fprintln(tw, head)
+	for _, p := range points {
+		chunk := "-"
+		if p.Chunk > 0 {
+			chunk = SizeLabel(p.Chunk)
+		}
+		errs := strconv.Itoa(p.Errors)
+		if p.Errors > 0 {
+			errs += " (" + p.ErrorKindsString() + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%.2f\t%.2f\t%s\t%s\t%s\t",
+			p.Sweep, p.Protocol, p.Conversion.Label, SizeLabel(p.Size), chunk, p.Concurrency,
+			p.Requests, errs, p.ReqPerSec, p.MBps, ms(p.P50), ms(p.P95), ms(p.P99))
+		if overhead {
+			if p.InprocMBps > 0 {
+				fmt.Fprintf(tw, "%.2f\t%.2f\t", p.InprocMBps, p.Overhead)
+			} else {
+				fmt.Fprint(tw, "\t\t")
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,260 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/fileconv/fileconv/client"
+	"github.com/fileconv/fileconv/internal/convert"
+	"github.com/fileconv/fileconv/internal/wire"
+)
+
+// A Sender performs one conversion and returns the size of the result.
+type Sender interface {
+	Send(ctx context.Context, op wire.Operation, input []byte) (int64, error)
+	// Protocol names what the sender measures: v1, v2 or inproc.
+	Protocol() string
+	Close() error
+}
+
+// Target is the master a sender talks to.
+type Target struct {
+	Addr  string
+	Token string
+	TLS   *tls.Config
+	// Timeout bounds one request. Default 5 minutes.
+	Timeout time.Duration
+}
+
+func (t Target) timeout() time.Duration {
+	if t.Timeout <= 0 {
+		return 5 * time.Minute
+	}
+	return t.Timeout
+}
+
+// V1Sender speaks protocol v1.0, byte-compatible with the original system: one
+// TLS connection per request, the 94-byte header, then the body in writes of
+// Chunk bytes, then the answer. It is written here rather than taken from the
+// client package so that the size of the writes is what the sweep says, and so
+// that nothing but v1.0 goes on the wire (the original server can be measured).
+type V1Sender struct {
+	Target
+	// Chunk is the size of each write of the body. Default 64 KiB.
+	Chunk int
+}
+
+func (s *V1Sender) Protocol() string { return "v1" }
+func (s *V1Sender) Close() error     { return nil }
+
+func (s *V1Sender) Send(ctx context.Context, op wire.Operation, input []byte) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	d := tls.Dialer{Config: s.TLS}
+	c, err := d.DialContext(ctx, "tcp", s.Addr)
+	if err != nil {
+		return 0, &dialError{err}
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	h := wire.Header{Version: wire.Version10, Token: s.Token, Checksum: md5.Sum(input), Filename: "bench" + op.Extension(), Size: uint64(len(input)), Operation: op}
+	hdr := h.Encode()
+	chunk := s.Chunk
+	if chunk <= 0 {
+		chunk = 64 << 10
+	}
+	var werr error
+	if _, werr = c.Write(hdr[:]); werr == nil {
+		for off := 0; off < len(input); off += chunk {
+			if _, werr = c.Write(input[off:min(off+chunk, len(input))]); werr != nil {
+				break
+			}
+		}
+	}
+	n, rerr := readV1Answer(c)
+	if ctx.Err() != nil && rerr != nil {
+		return 0, fmt.Errorf("%w: %w", ctx.Err(), rerr)
+	}
+	if rerr != nil && werr != nil {
+		// A server that refused early may have closed before reading it all;
+		// its answer says why, when it arrived.
+		var se *client.ServerError
+		if errors.As(rerr, &se) {
+			return 0, rerr
+		}
+		return 0, fmt.Errorf("send body: %w", werr)
+	}
+	return n, rerr
+}
+
+func readV1Answer(r io.Reader) (int64, error) {
+	size, err := wire.ReadResponseSize(r)
+	if err != nil {
+		return 0, err
+	}
+	prefix := make([]byte, min(uint64(len(wire.ErrorPrefix)), size))
+	if _, err := io.ReadFull(r, prefix); err != nil {
+		return 0, fmt.Errorf("read answer: %w", err)
+	}
+	if wire.IsError(prefix) {
+		msg, _ := io.ReadAll(io.LimitReader(r, min(int64(size), 64<<10)))
+		return 0, &client.ServerError{Message: string(msg), Code: v1Code(string(msg)), Protocol: wire.Version10}
+	}
+	n, err := io.CopyN(io.Discard, r, int64(size)-int64(len(prefix)))
+	if err != nil {
+		return 0, fmt.Errorf("read result: %w", err)
+	}
+	return n + int64(len(prefix)), nil
+}
+
+// v1Code infers the kind of a v1.0 error message, as the client package does.
+func v1Code(msg string) client.Code {
+	prefixes := []struct {
+		p string
+		c client.Code
+	}{
+		{"Invalid authentication token", client.CodeUnauthorized},
+		{"busy", client.CodeBusy},
+		{"no worker is available", client.CodeUnavailable},
+		{"Checksum mismatch", client.CodeChecksumMismatch},
+		{"Unsupported protocol version", client.CodeBadRequest},
+		{"Invalid operation", client.CodeBadRequest},
+		{"empty input", client.CodeBadRequest},
+		{"timed out", client.CodeTimeout},
+		{"the job took longer", client.CodeTimeout},
+		{"unrecognised input", client.CodeTypeMismatch},
+		{"input is not valid UTF-8", client.CodeTypeMismatch},
+		{"input is UTF-16", client.CodeTypeMismatch},
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(msg, p.p) {
+			return p.c
+		}
+	}
+	switch {
+	case strings.HasPrefix(msg, "file is ") && strings.Contains(msg, "(max-body)"):
+		return client.CodeTooLarge
+	case strings.Contains(msg, "detected: use operation"):
+		return client.CodeTypeMismatch
+	case strings.Contains(msg, "over the limit"):
+		return client.CodeLimitExceeded
+	}
+	return client.CodeInternal
+}
+
+// V2Sender speaks protocol v2 through the client package, with its retries off
+// (a load tool must see the errors) and a kept connection per concurrent request.
+// The client writes the body in 64 KiB pieces whatever the chunk sweep says, so
+// the chunk sweep uses V1Sender.
+type V2Sender struct {
+	c *client.Client
+}
+
+// NewV2Sender makes a v2 sender keeping up to conns idle connections.
+func NewV2Sender(t Target, conns int) *V2Sender {
+	return &V2Sender{c: &client.Client{
+		Addr: t.Addr, Token: t.Token, TLSConfig: t.TLS, Protocol: client.ProtocolV2,
+		MaxRetries: -1, MaxIdleConns: max(conns, 1), Timeout: t.timeout(),
+	}}
+}
+
+func (s *V2Sender) Protocol() string { return "v2" }
+func (s *V2Sender) Close() error     { return s.c.Close() }
+
+func (s *V2Sender) Send(ctx context.Context, op wire.Operation, input []byte) (int64, error) {
+	var out countWriter
+	_, err := s.c.Convert(ctx, op, "bench"+op.Extension(), bytesReader(input), &out, client.Options{})
+	return int64(out), err
+}
+
+type countWriter int64
+
+func (w *countWriter) Write(b []byte) (int, error) { *w += countWriter(len(b)); return len(b), nil }
+
+// InprocSender converts in this process with the converters the workers use: no
+// network, no TLS, no relay. It is the ceiling the network path is compared with.
+type InprocSender struct {
+	c *convert.Converter
+}
+
+// NewInprocSender starts the converters with their default settings.
+func NewInprocSender() (*InprocSender, error) {
+	c, err := convert.New(convert.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return &InprocSender{c: c}, nil
+}
+
+func (s *InprocSender) Protocol() string { return "inproc" }
+func (s *InprocSender) Close() error     { return nil }
+
+func (s *InprocSender) Send(ctx context.Context, op wire.Operation, input []byte) (int64, error) {
+	res, err := s.c.Convert(ctx, op, input)
+	if err != nil {
+		return 0, err
+	}
+	return int64(len(res.Output)), nil
+}
+
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "connect: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// ErrorKind names the kind of a failed request for the errors-by-kind columns:
+// the protocol's code for a server's refusal (unauthorized, busy, ...), else
+// timeout, tls, connect, network or other.
+func ErrorKind(err error) string {
+	var se *client.ServerError
+	if errors.As(err, &se) {
+		return string(se.Code)
+	}
+	if ce := convert.AsError(err); ce != nil && !errors.Is(err, context.DeadlineExceeded) {
+		kinds := map[convert.Kind]string{
+			convert.KindEmpty: "bad_request", convert.KindUnknownType: "type_mismatch",
+			convert.KindTypeMismatch: "type_mismatch", convert.KindLimit: "limit_exceeded",
+			convert.KindCorrupt: "conversion_failed", convert.KindEncrypted: "conversion_failed",
+			convert.KindBadOption: "bad_request", convert.KindCancelled: "timeout",
+		}
+		if k, ok := kinds[ce.Kind]; ok {
+			return k
+		}
+		return "internal"
+	}
+	var (
+		verr *tls.CertificateVerificationError
+		aerr tls.AlertError
+		rerr tls.RecordHeaderError
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, client.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.As(err, &verr), errors.As(err, &aerr), errors.As(err, &rerr):
+		return "tls"
+	case errors.Is(err, client.ErrChecksum):
+		return "checksum"
+	}
+	var de *dialError
+	if errors.As(err, &de) || strings.Contains(err.Error(), "connect to") {
+		return "connect"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "network"
+	}
+	return "other"
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
