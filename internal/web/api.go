@@ -1,0 +1,599 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fileconv/fileconv/client"
+)
+
+// apiError is the JSON body of every error answer.
+type apiError struct {
+	status     int
+	retryAfter time.Duration
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	JobID      string `json:"job_id,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, e apiError) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Del("Content-Disposition")
+	h.Del("Trailer")
+	if e.retryAfter > 0 || e.status == http.StatusTooManyRequests || e.status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", retryAfterSeconds(e.retryAfter))
+	}
+	w.WriteHeader(e.status)
+	json.NewEncoder(w).Encode(e)
+}
+
+// statusOf maps the master's error codes to HTTP statuses.
+var statusOf = map[client.Code]int{
+	client.CodeBadRequest:           http.StatusBadRequest,
+	client.CodeUnsupportedOperation: http.StatusUnprocessableEntity,
+	client.CodeTypeMismatch:         http.StatusUnsupportedMediaType,
+	client.CodeChecksumMismatch:     http.StatusBadGateway,
+	client.CodeTooLarge:             http.StatusRequestEntityTooLarge,
+	client.CodeLimitExceeded:        http.StatusUnprocessableEntity,
+	client.CodeConversionFailed:     http.StatusUnprocessableEntity,
+	client.CodeBusy:                 http.StatusTooManyRequests,
+	client.CodeUnavailable:          http.StatusServiceUnavailable,
+	client.CodeTimeout:              http.StatusGatewayTimeout,
+	client.CodeInternal:             http.StatusBadGateway,
+}
+
+// convertError turns a failed conversion into the answer the caller gets.
+func convertError(err error, ctx context.Context) apiError {
+	var se *client.ServerError
+	switch {
+	case errors.As(err, &se):
+		if se.Code == client.CodeUnauthorized {
+			// Callers were checked here: the master refused the web tier's own token.
+			return apiError{status: http.StatusBadGateway, Code: "bad_gateway", JobID: se.JobID,
+				Message: "the master refused the web tier's token (check its --token-file): " + se.Message}
+		}
+		status, ok := statusOf[se.Code]
+		if !ok {
+			status = http.StatusBadGateway
+		}
+		e := apiError{status: status, Code: string(se.Code), Message: se.Message, JobID: se.JobID, retryAfter: se.RetryAfter}
+		if se.Code == client.CodeBusy || se.Code == client.CodeUnavailable {
+			e.retryAfter = max(se.RetryAfter, time.Second)
+		}
+		return e
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+		return apiError{status: http.StatusGatewayTimeout, Code: string(client.CodeTimeout),
+			Message: "the conversion took longer than the web tier allows (convert-timeout)"}
+	case errors.Is(err, client.ErrBadRequest):
+		return apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest), Message: trimConvert(err.Error())}
+	case errors.Is(err, client.ErrChecksum):
+		return apiError{status: http.StatusBadGateway, Code: string(client.CodeChecksumMismatch), Message: trimConvert(err.Error())}
+	}
+	return apiError{status: http.StatusBadGateway, Code: "bad_gateway", retryAfter: time.Second,
+		Message: "cannot reach the master: " + trimConvert(err.Error())}
+}
+
+// trimConvert drops the client's "convert NAME: " prefix, which names the
+// caller's own file back to it.
+func trimConvert(msg string) string {
+	if rest, ok := strings.CutPrefix(msg, "convert "); ok {
+		if i := strings.Index(rest, ": "); i >= 0 {
+			return rest[i+2:]
+		}
+	}
+	return msg
+}
+
+var (
+	errMemory   = errors.New("memory")
+	errTooLarge = errors.New("too large")
+)
+
+// request is a conversion as the caller asked for it.
+type request struct {
+	op   client.Operation
+	to   string
+	opts client.Options
+	name string
+}
+
+// params reads the target and options from query parameters or form fields.
+func (q *request) set(key, value string) error {
+	switch key {
+	case "to", "op":
+		op, err := client.ParseOperation(value)
+		if err != nil {
+			return err
+		}
+		q.op, q.to = op, op.Extension()
+	case "quality":
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			return fmt.Errorf("quality %q is not a number from 1 to 100", value)
+		}
+		q.opts.Quality = n
+	case "lossless":
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return fmt.Errorf("lossless %q: use true or false", value)
+		}
+		q.opts.Lossless = b
+	case "page_size", "page-size":
+		q.opts.PageSize = value
+	case "pages":
+		q.opts.Pages = value
+	case "name", "filename":
+		q.name = value
+	}
+	return nil
+}
+
+func (s *Server) handleConvert(w http.ResponseWriter, r *http.Request, caller string) {
+	start := time.Now()
+	var q request
+	for key, values := range r.URL.Query() {
+		if len(values) > 0 {
+			if err := q.set(key, values[0]); err != nil {
+				writeError(w, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest), Message: err.Error()})
+				return
+			}
+		}
+	}
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	isMultipart := mediaType == "multipart/form-data"
+	if q.op == 0 && !isMultipart {
+		writeError(w, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest),
+			Message: "say what to convert to: ?to=jpg, png, webp, pdf or txt"})
+		return
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes && !isMultipart {
+		writeError(w, s.tooLarge(r.ContentLength))
+		return
+	}
+	if !s.clients.acquire(caller) {
+		writeError(w, apiError{status: http.StatusTooManyRequests, Code: "too_many_requests", retryAfter: time.Second,
+			Message: fmt.Sprintf("you already have %d conversions in flight, the most one caller may have (max-per-client): wait for one to finish", s.cfg.MaxPerClient)})
+		return
+	}
+	defer s.clients.release(caller)
+
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout)) // not every ResponseWriter can
+	var (
+		data    []byte
+		release func()
+		err     error
+	)
+	if isMultipart {
+		data, release, err = s.readMultipart(r, &q)
+	} else {
+		data, release, err = s.readInput(r.Body, r.ContentLength)
+	}
+	if release != nil {
+		defer release()
+	}
+	if err != nil {
+		var ae apiError
+		switch {
+		case errors.As(err, &ae):
+		case errors.Is(err, errTooLarge):
+			ae = s.tooLarge(-1)
+		case errors.Is(err, errMemory):
+			ae = apiError{status: http.StatusServiceUnavailable, Code: string(client.CodeBusy), retryAfter: 2 * time.Second,
+				Message: "the web tier is holding as many files in memory as it may (max-memory): try again shortly"}
+		default:
+			ae = apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest), Message: "reading the request body: " + err.Error()}
+			if errors.Is(err, errDeadline) {
+				ae = apiError{status: http.StatusRequestTimeout, Code: string(client.CodeTimeout), Message: "the upload took longer than the web tier allows (read-timeout)"}
+			}
+		}
+		writeError(w, ae)
+		return
+	}
+	_ = rc.SetReadDeadline(time.Time{})
+	if q.op == 0 {
+		writeError(w, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest),
+			Message: `say what to convert to: ?to=jpg|png|webp|pdf|txt, or a form field "to" before the file`})
+		return
+	}
+	if len(data) == 0 {
+		writeError(w, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest), Message: "empty input: the file has 0 bytes"})
+		return
+	}
+	if err := q.opts.Validate(q.op); err != nil {
+		writeError(w, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest), Message: err.Error()})
+		return
+	}
+
+	in := cleanName(q.name)
+	out := outputName(in, q.op)
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ConvertTimeout)
+	defer cancel()
+	rw := &resultWriter{w: w, rc: rc, ioTimeout: s.cfg.ReadTimeout, header: func(h http.Header) {
+		h.Set("Content-Type", q.op.ContentType())
+		h.Set("Content-Disposition", contentDisposition(out))
+		h.Set("Cache-Control", "no-store")
+		h.Set("Trailer", "Fileconv-Job-Id, Fileconv-Result-Sha256")
+	}}
+	s.stats.start()
+	res, err := s.cfg.Client.Convert(ctx, q.op, in, bytes.NewReader(data), rw, q.opts)
+	s.stats.finish(err == nil, int64(len(data)), res.Size, time.Since(start))
+	log := s.cfg.Logger.With("op", q.op.Extension(), "bytes_in", len(data), "bytes_out", res.Size,
+		"seconds", time.Since(start).Seconds(), "job_id", res.JobID, "caller", caller)
+	if err != nil {
+		ae := convertError(err, ctx)
+		if r.Context().Err() != nil {
+			log.Info("web conversion abandoned: the caller went away", "error", err)
+			return
+		}
+		log.Info("web conversion failed", "code", ae.Code, "status", ae.status, "error", err)
+		if rw.started {
+			// Part of the result is out: break the response off (no final chunk) so
+			// the caller cannot take it for a whole file.
+			panic(http.ErrAbortHandler)
+		}
+		writeError(w, ae)
+		return
+	}
+	if !rw.started {
+		rw.start() // an empty result still gets its headers
+	}
+	w.Header().Set("Fileconv-Job-Id", res.JobID)
+	if res.SHA256 != [32]byte{} {
+		w.Header().Set("Fileconv-Result-Sha256", hex.EncodeToString(res.SHA256[:]))
+	}
+	log.Info("web conversion", "input_type", res.InputType, "protocol", res.Protocol)
+}
+
+func (s *Server) tooLarge(size int64) apiError {
+	msg := fmt.Sprintf("file is larger than the %s this server accepts (max-body)", formatSize(s.cfg.MaxBodyBytes))
+	if size > 0 {
+		msg = fmt.Sprintf("file is %s, over the %s this server accepts (max-body)", formatSize(size), formatSize(s.cfg.MaxBodyBytes))
+	}
+	return apiError{status: http.StatusRequestEntityTooLarge, Code: string(client.CodeTooLarge), Message: msg}
+}
+
+var errDeadline = errors.New("read deadline")
+
+// readInput reads r into memory, up to MaxBodyBytes, counting what it holds
+// against the shared memory budget. release gives the memory back.
+func (s *Server) readInput(r io.Reader, hint int64) (data []byte, release func(), err error) {
+	limit := s.cfg.MaxBodyBytes
+	var reserved int64
+	release = func() { s.mem.give(reserved); reserved = 0 }
+	size := int64(64 << 10)
+	if hint > 0 {
+		size = hint + 1 // one more byte to see the end without growing
+	}
+	size = min(size, limit+1)
+	if !s.mem.take(size) {
+		return nil, release, errMemory
+	}
+	reserved = size
+	buf := make([]byte, 0, size)
+	for {
+		if int64(len(buf)) == int64(cap(buf)) {
+			if int64(len(buf)) > limit {
+				return nil, release, errTooLarge
+			}
+			grow := min(int64(cap(buf))*2, limit+1)
+			if !s.mem.take(grow) {
+				return nil, release, errMemory
+			}
+			reserved += grow
+			nb := make([]byte, len(buf), grow)
+			copy(nb, buf)
+			s.mem.give(int64(cap(buf)))
+			reserved -= int64(cap(buf))
+			buf = nb
+		}
+		n, rerr := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if rerr == io.EOF {
+			if int64(len(buf)) > limit {
+				return nil, release, errTooLarge
+			}
+			return buf, release, nil
+		}
+		if rerr != nil {
+			if isTimeout(rerr) {
+				return nil, release, fmt.Errorf("%w: %w", errDeadline, rerr)
+			}
+			var mbe *http.MaxBytesError
+			if errors.As(rerr, &mbe) {
+				return nil, release, errTooLarge
+			}
+			return nil, release, rerr
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// readMultipart reads form fields up to the first file part, which it reads
+// into memory like a raw body; later parts are ignored. Nothing is spooled to
+// disk (unlike Request.ParseMultipartForm).
+func (s *Server) readMultipart(r *http.Request, q *request) ([]byte, func(), error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, nil, err
+	}
+	for fields := 0; ; fields++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return nil, nil, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest),
+				Message: `the form holds no file: send it in a part named "file"`}
+		}
+		if err != nil {
+			if isTimeout(err) {
+				return nil, nil, fmt.Errorf("%w: %w", errDeadline, err)
+			}
+			return nil, nil, err
+		}
+		if part.FileName() != "" || part.FormName() == "file" {
+			if q.name == "" {
+				q.name = part.FileName()
+			}
+			return s.readInput(part, -1)
+		}
+		if fields > 32 {
+			return nil, nil, errors.New("too many form fields before the file")
+		}
+		value, err := io.ReadAll(io.LimitReader(part, 1024))
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := q.set(part.FormName(), strings.TrimSpace(string(value))); err != nil {
+			return nil, nil, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest), Message: err.Error()}
+		}
+	}
+}
+
+func (e apiError) Error() string { return e.Message }
+
+// resultWriter sends the response headers with the first byte of the result,
+// so that a refusal can still be answered with an error status.
+type resultWriter struct {
+	w         http.ResponseWriter
+	rc        *http.ResponseController
+	ioTimeout time.Duration
+	header    func(http.Header)
+	started   bool
+}
+
+func (rw *resultWriter) start() {
+	rw.header(rw.w.Header())
+	rw.w.WriteHeader(http.StatusOK)
+	rw.started = true
+}
+
+func (rw *resultWriter) Write(p []byte) (int, error) {
+	if !rw.started {
+		rw.start()
+	}
+	_ = rw.rc.SetWriteDeadline(time.Now().Add(rw.ioTimeout))
+	return rw.w.Write(p)
+}
+
+// cleanName keeps the last element of a caller's file name, without control
+// characters; it only names the job and the result, never a path.
+func cleanName(name string) string {
+	name = strings.ReplaceAll(name, `\`, "/")
+	name = path.Base(name)
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	if name == "" || name == "." || name == "/" || name == ".." {
+		return "file"
+	}
+	if len(name) > 200 {
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		name = name[:cut]
+	}
+	return name
+}
+
+// outputName is the input's name with the target's extension.
+func outputName(in string, op client.Operation) string {
+	base := strings.TrimSuffix(in, path.Ext(in))
+	if base == "" {
+		base = "file"
+	}
+	return base + "." + op.Extension()
+}
+
+// contentDisposition is an attachment header with an ASCII filename for old
+// clients and the exact UTF-8 name in filename* (RFC 6266, RFC 8187).
+func contentDisposition(name string) string {
+	var ascii, ext strings.Builder
+	for _, r := range name {
+		switch {
+		case r < 0x20 || r >= 0x7f || r == '"' || r == '\\' || r == '/' || r == ';' || r == '%':
+			ascii.WriteByte('_')
+		default:
+			ascii.WriteRune(r)
+		}
+	}
+	for _, b := range []byte(name) {
+		if isAttrChar(b) {
+			ext.WriteByte(b)
+		} else {
+			fmt.Fprintf(&ext, "%%%02X", b)
+		}
+	}
+	return `attachment; filename="` + ascii.String() + `"; filename*=UTF-8''` + ext.String()
+}
+
+func isAttrChar(b byte) bool {
+	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte("!#$&+-.^_`|~", b) >= 0
+}
+
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// Formats is the answer of GET /api/v1/formats.
+type Formats struct {
+	// Auth is "bearer" when callers must send a token, "none" when the server is open.
+	Auth         string   `json:"auth"`
+	MaxBodyBytes int64    `json:"max_body_bytes"`
+	MaxPerClient int      `json:"max_per_client"`
+	Targets      []Target `json:"targets"`
+	Inputs       []Input  `json:"inputs"`
+}
+
+// Target is an output format.
+type Target struct {
+	To          string   `json:"to"`
+	Op          int      `json:"op"`
+	ContentType string   `json:"content_type"`
+	Description string   `json:"description"`
+	Options     []string `json:"options"`
+}
+
+// Input is a detected input type and the targets it converts to, the default first.
+type Input struct {
+	Type      string   `json:"type"`
+	Name      string   `json:"name"`
+	MediaType string   `json:"media_type"`
+	Detection string   `json:"detection"`
+	Targets   []string `json:"targets"`
+	Default   string   `json:"default"`
+}
+
+var inputs = []Input{
+	{Type: "jpeg", Name: "JPEG", MediaType: "image/jpeg", Detection: "starts with FF D8 FF", Targets: []string{"png", "webp", "jpg"}},
+	{Type: "png", Name: "PNG", MediaType: "image/png", Detection: "starts with 89 50 4E 47", Targets: []string{"jpg", "webp", "png"}},
+	{Type: "webp", Name: "WEBP", MediaType: "image/webp", Detection: `"RIFF", 4 bytes, "WEBP"`, Targets: []string{"png", "jpg", "webp"}},
+	{Type: "text", Name: "Text", MediaType: "text/plain", Detection: "valid UTF-8 without NUL bytes", Targets: []string{"pdf"}},
+	{Type: "pdf", Name: "PDF", MediaType: "application/pdf", Detection: `starts with "%PDF"`, Targets: []string{"txt"}},
+}
+
+func (s *Server) formats() Formats {
+	f := Formats{Auth: "bearer", MaxBodyBytes: s.cfg.MaxBodyBytes, MaxPerClient: s.cfg.MaxPerClient}
+	if s.cfg.Open {
+		f.Auth = "none"
+	}
+	for _, op := range []client.Operation{client.ToJPEG, client.ToPNG, client.ToWEBP, client.TextToPDF, client.PDFToText} {
+		t := Target{To: op.Extension(), Op: int(op), ContentType: op.ContentType(), Description: op.String(), Options: []string{}}
+		switch op {
+		case client.ToJPEG:
+			t.Options = []string{"quality"}
+		case client.ToWEBP:
+			t.Options = []string{"quality", "lossless"}
+		case client.TextToPDF:
+			t.Options = []string{"page_size"}
+		case client.PDFToText:
+			t.Options = []string{"pages"}
+		}
+		f.Targets = append(f.Targets, t)
+	}
+	for _, in := range inputs {
+		in.Default = in.Targets[0]
+		f.Inputs = append(f.Inputs, in)
+	}
+	return f
+}
+
+func (s *Server) handleFormats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, s.formats())
+}
+
+// Status is the answer of GET /api/v1/status.
+type Status struct {
+	Web WebStatus `json:"web"`
+	// Master is the master's own /status (workers, health, jobs in flight), or
+	// null with MasterError saying why it could not be had.
+	Master      any    `json:"master"`
+	MasterError string `json:"master_error,omitempty"`
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ string) {
+	inFlight, converted, failed, recent := s.stats.snapshot()
+	st := Status{Web: WebStatus{
+		InFlight: inFlight, Converted: converted, Failed: failed,
+		MemoryInUse: s.mem.inUse(), MemoryLimit: s.cfg.MaxMemoryBytes,
+		MaxBodyBytes: s.cfg.MaxBodyBytes, MaxPerClient: s.cfg.MaxPerClient,
+		Recent: recent, ReadTimeoutSec: s.cfg.ReadTimeout.Seconds(),
+	}}
+	ctx, cancel := context.WithTimeout(r.Context(), DefaultStatusTimeout)
+	defer cancel()
+	st.Master, st.MasterError = s.masterStatus(ctx)
+	writeJSON(w, st)
+}
+
+func (s *Server) masterStatus(ctx context.Context) (any, string) {
+	if s.cfg.MasterStatus != nil {
+		v, err := s.cfg.MasterStatus(ctx)
+		if err != nil {
+			return nil, err.Error()
+		}
+		return v, ""
+	}
+	if s.cfg.MasterAdmin == "" || s.cfg.MasterAdmin == "off" {
+		return nil, "no master admin listener configured (--master-admin)"
+	}
+	url := "http://" + s.cfg.MasterAdmin + "/status"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Sprintf("the master's admin listener at %s does not answer: %v", s.cfg.MasterAdmin, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, fmt.Sprintf("reading %s: %v", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Sprintf("%s answered %s", url, resp.Status)
+	}
+	if !json.Valid(body) {
+		return nil, url + " is not JSON"
+	}
+	return json.RawMessage(body), ""
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

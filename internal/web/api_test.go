@@ -1,0 +1,492 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/jpeg"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fileconv/fileconv/client"
+	"github.com/fileconv/fileconv/internal/testfiles"
+)
+
+func decodeError(t *testing.T, resp *http.Response) apiError {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("error Content-Type %q, want application/json", ct)
+	}
+	var e apiError
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+		t.Fatalf("error body is not JSON: %v", err)
+	}
+	return e
+}
+
+func TestConvertRawBody(t *testing.T) {
+	s := startStack(t, stackOptions{workers: 2})
+	resp := s.post(t, "/api/v1/convert?to=jpg&name=holiday%20photo.png&quality=70", "image/png", bytes.NewReader(pngFile(t, 64, 48)), nil)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %s: %s", resp.Status, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "image/jpeg" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition"))
+	if err != nil || params["filename"] != "holiday photo.jpg" {
+		t.Errorf("Content-Disposition %q: %v %v", resp.Header.Get("Content-Disposition"), params, err)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("result is not a JPEG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != 64 || b.Dy() != 48 {
+		t.Errorf("result is %v, want 64×48", b)
+	}
+	if resp.Trailer.Get("Fileconv-Job-Id") == "" || len(resp.Trailer.Get("Fileconv-Result-Sha256")) != 64 {
+		t.Errorf("trailers %v: want Fileconv-Job-Id and Fileconv-Result-Sha256", resp.Trailer)
+	}
+	for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy"} {
+		if resp.Header.Get(h) == "" {
+			t.Errorf("no %s header", h)
+		}
+	}
+}
+
+func multipartBody(t *testing.T, fields map[string]string, fileField, fileName string, data []byte) (string, *bytes.Buffer) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	fw, err := mw.CreateFormFile(fileField, fileName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(data)
+	mw.Close()
+	return mw.FormDataContentType(), &buf
+}
+
+func TestConvertMultipart(t *testing.T) {
+	s := startStack(t, stackOptions{})
+	ct, body := multipartBody(t, map[string]string{"to": "pdf", "page_size": "Letter"}, "file", "notes/../Ünïcode \"notes\".txt", []byte("Hello, wörld.\n\nSecond paragraph.\n"))
+	resp := s.post(t, "/api/v1/convert", ct, body, nil)
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %s: %s", resp.Status, out)
+	}
+	if !bytes.HasPrefix(out, []byte("%PDF-")) || resp.Header.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("not a PDF: %q %q", resp.Header.Get("Content-Type"), out[:min(len(out), 20)])
+	}
+	cd := resp.Header.Get("Content-Disposition")
+	_, params, err := mime.ParseMediaType(cd)
+	if err != nil || params["filename"] != `Ünïcode "notes".pdf` {
+		t.Errorf("Content-Disposition %q parses to %q (%v)", cd, params["filename"], err)
+	}
+	if !strings.Contains(cd, `filename="_n_code _notes_.pdf"`) {
+		t.Errorf("Content-Disposition %q: want an ASCII fallback", cd)
+	}
+	// The query wins over nothing; a form field after the file is ignored.
+	ct, body = multipartBody(t, nil, "upload", "photo.png", pngFile(t, 16, 16))
+	resp = s.post(t, "/api/v1/convert?to=webp", ct, body, nil)
+	out, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(out, []byte("RIFF")) {
+		t.Fatalf("multipart with ?to=webp: %s %q", resp.Status, out[:min(20, len(out))])
+	}
+}
+
+func TestErrors(t *testing.T) {
+	s := startStack(t, stackOptions{web: func(c *Config) { c.MaxBodyBytes = 1 << 20 }})
+	png := pngFile(t, 8, 8)
+	tests := []struct {
+		name, path, ct string
+		body           []byte
+		header         map[string]string
+		status         int
+		code, message  string
+		jobID          bool
+	}{
+		{name: "no token", path: "/api/v1/convert?to=jpg", body: png, header: map[string]string{"Authorization": ""},
+			status: 401, code: "unauthorized", message: "no token"},
+		{name: "wrong token", path: "/api/v1/convert?to=jpg", body: png, header: map[string]string{"Authorization": "Bearer nope"},
+			status: 401, code: "unauthorized", message: "Invalid authentication token"},
+		{name: "no target", path: "/api/v1/convert", body: png, status: 400, code: "bad_request", message: "?to="},
+		{name: "unknown target", path: "/api/v1/convert?to=gif", body: png, status: 400, code: "bad_request", message: `unknown target "gif"`},
+		{name: "bad option", path: "/api/v1/convert?to=jpg&quality=500", body: png, status: 400, code: "bad_request", message: "quality"},
+		{name: "option that does not apply", path: "/api/v1/convert?to=png&pages=1-2", body: png, status: 400, code: "bad_request"},
+		{name: "empty", path: "/api/v1/convert?to=jpg", body: nil, status: 400, code: "bad_request", message: "empty input"},
+		{name: "type mismatch", path: "/api/v1/convert?to=jpg", body: []byte("just some text\n"), status: 415, code: "type_mismatch",
+			message: "text detected: use operation 4 (to PDF)", jobID: true},
+		{name: "damaged image", path: "/api/v1/convert?to=webp", body: png[:40], status: 422, code: "conversion_failed", jobID: true},
+		{name: "too large", path: "/api/v1/convert?to=jpg", body: make([]byte, 1<<20+1), status: 413, code: "too_large", message: "max-body"},
+		{name: "cross-site", path: "/api/v1/convert?to=jpg", body: png, header: map[string]string{"Sec-Fetch-Site": "cross-site"},
+			status: 403, code: "forbidden", message: "cross-site"},
+		{name: "foreign origin", path: "/api/v1/convert?to=jpg", body: png, header: map[string]string{"Origin": "https://evil.example"},
+			status: 403, code: "forbidden", message: "evil.example"},
+		{name: "unknown endpoint", path: "/api/v1/nothing", body: png, status: 404, code: "not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := s.post(t, tt.path, tt.ct, bytes.NewReader(tt.body), tt.header)
+			if resp.StatusCode != tt.status {
+				b, _ := io.ReadAll(resp.Body)
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, b)
+			}
+			e := decodeError(t, resp)
+			if e.Code != tt.code || !strings.Contains(e.Message, tt.message) {
+				t.Errorf("got {%s %q}, want code %s and a message with %q", e.Code, e.Message, tt.code, tt.message)
+			}
+			if tt.jobID && e.JobID == "" {
+				t.Errorf("no job_id in %+v", e)
+			}
+			if tt.status == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+		})
+	}
+	// A chunked body (no Content-Length) over the limit is cut off too.
+	resp := s.post(t, "/api/v1/convert?to=jpg", "", io.MultiReader(bytes.NewReader(make([]byte, 1<<20)), strings.NewReader("x")), nil)
+	if resp.StatusCode != 413 {
+		t.Errorf("chunked body over the limit: %s", resp.Status)
+	}
+	if s.web.mem.inUse() != 0 {
+		t.Errorf("memory budget not given back: %d bytes", s.web.mem.inUse())
+	}
+}
+
+func TestErrorMapping(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		err    error
+		status int
+		retry  string
+	}{
+		{&client.ServerError{Code: client.CodeBusy, Message: "busy: queue full", RetryAfter: 3 * time.Second}, 429, "3"},
+		{&client.ServerError{Code: client.CodeBusy, Message: "busy"}, 429, "1"},
+		{&client.ServerError{Code: client.CodeUnavailable, Message: "no worker"}, 503, "1"},
+		{&client.ServerError{Code: client.CodeTimeout, Message: "slow"}, 504, ""},
+		{&client.ServerError{Code: client.CodeLimitExceeded, Message: "pixels"}, 422, ""},
+		{&client.ServerError{Code: client.CodeTooLarge, Message: "big"}, 413, ""},
+		{&client.ServerError{Code: client.CodeInternal, Message: "bug"}, 502, ""},
+		{&client.ServerError{Code: client.CodeUnauthorized, Message: "Invalid authentication token"}, 502, ""},
+		{fmt.Errorf("convert x: %w", context.DeadlineExceeded), 504, ""},
+		{errors.New("connect to 127.0.0.1:1: connection refused"), 502, "1"},
+	} {
+		rec := &headerRecorder{h: http.Header{}}
+		writeError(rec, convertError(tt.err, ctx))
+		if rec.status != tt.status || rec.h.Get("Retry-After") != tt.retry {
+			t.Errorf("%v: status %d Retry-After %q, want %d %q", tt.err, rec.status, rec.h.Get("Retry-After"), tt.status, tt.retry)
+		}
+	}
+}
+
+type headerRecorder struct {
+	h      http.Header
+	status int
+}
+
+func (r *headerRecorder) Header() http.Header         { return r.h }
+func (r *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *headerRecorder) WriteHeader(s int)           { r.status = s }
+
+func TestMasterDown(t *testing.T) {
+	s := startStack(t, stackOptions{deadMaster: true})
+	resp := s.post(t, "/api/v1/convert?to=jpg", "", bytes.NewReader(pngFile(t, 8, 8)), nil)
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %s, want 502", resp.Status)
+	}
+	if e := decodeError(t, resp); !strings.Contains(e.Message, "cannot reach the master") || !strings.Contains(e.Message, "connect to") {
+		t.Errorf("message %q", e.Message)
+	}
+}
+
+func TestConvertTimeout(t *testing.T) {
+	s := startStack(t, stackOptions{web: func(c *Config) { c.ConvertTimeout = time.Nanosecond }})
+	resp := s.post(t, "/api/v1/convert?to=jpg", "", bytes.NewReader(pngFile(t, 8, 8)), nil)
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("status %s, want 504", resp.Status)
+	}
+	if e := decodeError(t, resp); e.Code != "timeout" || !strings.Contains(e.Message, "convert-timeout") {
+		t.Errorf("%+v", e)
+	}
+}
+
+// TestPerClientCap holds one conversion in flight (its body still uploading)
+// and shows that the same caller's next one is refused with 429, another
+// caller's is not, and the slot comes back.
+func TestPerClientCap(t *testing.T) {
+	s := startStack(t, stackOptions{web: func(c *Config) { c.MaxPerClient = 1 }})
+	pr, pw := io.Pipe()
+	done := make(chan *http.Response, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, s.srv.URL+"/api/v1/convert?to=jpg", pr)
+		req.Header.Set("Authorization", "Bearer "+callerToken)
+		resp, err := s.srv.Client().Do(req)
+		if err != nil {
+			t.Error(err)
+			close(done)
+			return
+		}
+		done <- resp
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		s.web.clients.mu.Lock()
+		n := len(s.web.clients.n)
+		s.web.clients.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first request never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	resp := s.post(t, "/api/v1/convert?to=jpg", "", bytes.NewReader(pngFile(t, 8, 8)), nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("second request: %s (Retry-After %q), want 429 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	if e := decodeError(t, resp); !strings.Contains(e.Message, "max-per-client") {
+		t.Errorf("message %q", e.Message)
+	}
+	pw.Write(pngFile(t, 8, 8))
+	pw.Close()
+	first := <-done
+	if first == nil {
+		return
+	}
+	io.Copy(io.Discard, first.Body)
+	first.Body.Close()
+	if first.StatusCode != 200 {
+		t.Fatalf("first request: %s", first.Status)
+	}
+	resp = s.post(t, "/api/v1/convert?to=jpg", "", bytes.NewReader(pngFile(t, 8, 8)), nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("after the first finished: %s", resp.Status)
+	}
+}
+
+func TestMemoryBudget(t *testing.T) {
+	s := startStack(t, stackOptions{web: func(c *Config) { c.MaxBodyBytes = 1 << 20; c.MaxMemoryBytes = 2 << 20 }})
+	if !s.web.mem.take(2<<20 - 1000) {
+		t.Fatal("take")
+	}
+	resp := s.post(t, "/api/v1/convert?to=jpg", "", bytes.NewReader(pngFile(t, 64, 64)), nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("status %s, want 503 with Retry-After", resp.Status)
+	}
+	if e := decodeError(t, resp); !strings.Contains(e.Message, "max-memory") {
+		t.Errorf("message %q", e.Message)
+	}
+	s.web.mem.give(2<<20 - 1000)
+	resp = s.post(t, "/api/v1/convert?to=jpg", "", bytes.NewReader(pngFile(t, 64, 64)), nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("with memory free: %s", resp.Status)
+	}
+}
+
+// TestNoTemporaryFiles converts inputs larger than the client's 1 MiB spool
+// threshold, as a stream of unknown length and as a form, and checks that
+// nothing appeared in TMPDIR.
+func TestNoTemporaryFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	s := startStack(t, stackOptions{})
+	text := testfiles.Paragraphs(3 << 20 / 2)
+	// io.MultiReader hides the length: the request is chunked.
+	resp := s.post(t, "/api/v1/convert?to=pdf", "text/plain", io.MultiReader(strings.NewReader(text)), nil)
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !bytes.HasPrefix(out, []byte("%PDF")) {
+		t.Fatalf("chunked text: %s %q", resp.Status, out[:min(len(out), 100)])
+	}
+	img, err := testfiles.ImageOfSize(testfiles.PNG, 3<<20/2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, body := multipartBody(t, map[string]string{"to": "jpg"}, "file", "big.png", img)
+	resp = s.post(t, "/api/v1/convert", ct, io.MultiReader(body), nil)
+	out, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("multipart image: %s %s", resp.Status, out)
+	}
+	if _, err := jpeg.Decode(bytes.NewReader(out)); err != nil {
+		t.Fatalf("not a JPEG: %v", err)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("temporary file left or made: %s", e.Name())
+	}
+	if s.web.mem.inUse() != 0 {
+		t.Errorf("memory budget not given back: %d", s.web.mem.inUse())
+	}
+}
+
+func TestFormatsStatusOpenAPI(t *testing.T) {
+	s := startStack(t, stackOptions{workers: 2})
+	resp := s.get(t, "/api/v1/formats", false)
+	var f Formats
+	if err := json.NewDecoder(resp.Body).Decode(&f); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("formats: %s %v", resp.Status, err)
+	}
+	if f.Auth != "bearer" || len(f.Targets) != 5 || len(f.Inputs) != 5 || f.Inputs[1].Type != "png" || f.Inputs[1].Default != "jpg" {
+		t.Errorf("formats %+v", f)
+	}
+
+	// One conversion, so that the throughput shows it.
+	r := s.post(t, "/api/v1/convert?to=png", "", bytes.NewReader(pngFile(t, 8, 8)), nil)
+	io.Copy(io.Discard, r.Body)
+	if resp := s.get(t, "/api/v1/status", false); resp.StatusCode != 401 {
+		t.Errorf("status without token: %s", resp.Status)
+	}
+	resp = s.get(t, "/api/v1/status", true)
+	var st struct {
+		Web    WebStatus `json:"web"`
+		Master struct {
+			Ready   bool `json:"ready"`
+			Workers []struct {
+				State string `json:"state"`
+			} `json:"workers"`
+		} `json:"master"`
+		MasterError string `json:"master_error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Master.Ready || len(st.Master.Workers) != 2 || st.Master.Workers[0].State != "healthy" || st.MasterError != "" {
+		t.Errorf("master part: %+v", st)
+	}
+	if st.Web.Converted != 1 || st.Web.Recent.Converted != 1 || st.Web.Recent.BytesIn == 0 || st.Web.InFlight != 0 {
+		t.Errorf("web part: %+v", st.Web)
+	}
+
+	resp = s.get(t, "/api/v1/openapi.json", false)
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	for _, p := range []string{"/api/v1/convert", "/api/v1/formats", "/api/v1/status", "/api/v1/openapi.json"} {
+		if doc.Paths[p] == nil {
+			t.Errorf("openapi.json lacks %s", p)
+		}
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi %q", doc.OpenAPI)
+	}
+}
+
+func TestStatusMasterAdminDown(t *testing.T) {
+	s := startStack(t, stackOptions{web: func(c *Config) { c.MasterStatus = nil; c.MasterAdmin = "127.0.0.1:1" }})
+	resp := s.get(t, "/api/v1/status", true)
+	var st Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%s %v", resp.Status, err)
+	}
+	if st.Master != nil || !strings.Contains(st.MasterError, "does not answer") {
+		t.Errorf("%+v", st)
+	}
+}
+
+func TestOpenMode(t *testing.T) {
+	s := startStack(t, stackOptions{web: func(c *Config) { c.Open = true }})
+	resp := s.post(t, "/api/v1/convert?to=jpg", "", bytes.NewReader(pngFile(t, 8, 8)), map[string]string{"Authorization": ""})
+	if resp.StatusCode != 200 {
+		t.Fatalf("open mode without token: %s", resp.Status)
+	}
+	// Same origin, as the page sends it.
+	origin := s.srv.URL
+	resp = s.post(t, "/api/v1/convert?to=jpg", "", bytes.NewReader(pngFile(t, 8, 8)),
+		map[string]string{"Authorization": "", "Origin": origin, "Sec-Fetch-Site": "same-origin"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("same origin: %s", resp.Status)
+	}
+	resp = s.post(t, "/api/v1/convert?to=jpg", "", bytes.NewReader(pngFile(t, 8, 8)),
+		map[string]string{"Authorization": "", "Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"})
+	if resp.StatusCode != 403 {
+		t.Fatalf("cross-site in open mode: %s", resp.Status)
+	}
+	// DNS rebinding: a page of evil.example resolved to 127.0.0.1 names its own host.
+	req, _ := http.NewRequest(http.MethodGet, s.srv.URL+"/api/v1/status", nil)
+	req.Host = "evil.example:8080"
+	r2, err := s.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Body.Close()
+	if r2.StatusCode != 403 {
+		t.Fatalf("foreign Host in open mode: %s", r2.Status)
+	}
+	if f := s.get(t, "/api/v1/formats", false); f.StatusCode != 200 {
+		t.Fatal(f.Status)
+	} else {
+		var fm Formats
+		json.NewDecoder(f.Body).Decode(&fm)
+		if fm.Auth != "none" {
+			t.Errorf("auth %q in open mode", fm.Auth)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := Config{Client: &client.Client{}}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "no tokens") {
+		t.Errorf("no tokens and not open: %v", err)
+	}
+	c = Config{Client: &client.Client{}, Open: true, MaxBodyBytes: 10 << 20, MaxMemoryBytes: 1 << 20}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "max memory") {
+		t.Errorf("memory below body: %v", err)
+	}
+	c = Config{Client: &client.Client{}, Open: true}
+	if err := c.Validate(); err != nil || c.MaxBodyBytes != DefaultMaxBodyBytes || c.MaxPerClient != DefaultMaxPerClient {
+		t.Errorf("defaults: %v %+v", err, c)
+	}
+}
+
+func TestNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"../../etc/passwd": "passwd", `C:\Users\me\photo.PNG`: "photo.PNG", "": "file", "a\x00b\nc.png": "abc.png", "..": "file",
+	} {
+		if got := cleanName(in); got != want {
+			t.Errorf("cleanName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := outputName(".hidden", client.ToPNG); got != "file.png" {
+		t.Errorf("outputName(.hidden) = %q", got)
+	}
+	if got := contentDisposition(`a"b;c%.pdf`); got != `attachment; filename="a_b_c_.pdf"; filename*=UTF-8''a%22b%3Bc%25.pdf` {
+		t.Errorf("contentDisposition = %s", got)
+	}
+}
+
+func TestStatic(t *testing.T) {
+	s := startStack(t, stackOptions{})
+	for _, p := range []string{"/", "/app.js", "/style.css"} {
+		resp := s.get(t, p, false)
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || len(b) == 0 {
+			t.Errorf("%s: %s (%d bytes)", p, resp.Status, len(b))
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: CSP %q", p, csp)
+		}
+	}
+	if resp := s.get(t, "/nothing.html", false); resp.StatusCode != 404 {
+		t.Errorf("/nothing.html: %s", resp.Status)
+	}
+}
