@@ -139,6 +139,14 @@ func (b *Bench) sender(spec Spec) (Sender, error) {
 // Run measures every point of specs, calling each with its result as it comes.
 func (b *Bench) Run(ctx context.Context, specs []Spec, overhead bool, each func(Point)) ([]Point, error) {
 	var points []Point
+	if overhead || b.Protocol == "inproc" {
+		// Start libvips through the converters before inputs are generated
+		// with it: govips sets its logging when started, racing otherwise
+		// with the finalizers of images already made.
+		if _, err := b.inprocSender(); err != nil {
+			return nil, err
+		}
+	}
 	for _, spec := range specs {
 		if spec.Sweep == SweepRelay && spec.Input == nil {
 			spec.Input = RelayInput(spec.Size)

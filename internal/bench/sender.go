@@ -219,7 +219,8 @@ func ErrorKind(err error) string {
 	if errors.As(err, &se) {
 		return string(se.Code)
 	}
-	if ce := convert.AsError(err); ce != nil && !errors.Is(err, context.DeadlineExceeded) {
+	var ce *convert.Error
+	if errors.As(err, &ce) && !errors.Is(err, context.DeadlineExceeded) {
 		kinds := map[convert.Kind]string{
 			convert.KindEmpty: "bad_request", convert.KindUnknownType: "type_mismatch",
 			convert.KindTypeMismatch: "type_mismatch", convert.KindLimit: "limit_exceeded",

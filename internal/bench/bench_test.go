@@ -1,0 +1,312 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/csv"
+	"image/png"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fileconv/fileconv/internal/bench"
+	"github.com/fileconv/fileconv/internal/master"
+	"github.com/fileconv/fileconv/internal/tlsconf"
+	"github.com/fileconv/fileconv/internal/worker"
+)
+
+const benchToken = "bench_token_0123456789abcdefghij"
+
+// startBenchCluster starts a master and two workers on loopback with real mutual
+// TLS (a small copy of internal/master's test harness) and returns the master's
+// address and a TLS config that trusts it.
+func startBenchCluster(t *testing.T) (string, *tls.Config) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := tlsconf.GenerateDevPKI(dir, tlsconf.PKIOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := tlsconf.Paths(dir)
+	log := slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	workerTLS, err := tlsconf.ServerConfig(p.WorkerCert, p.WorkerKey, p.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs []string
+	for range 2 {
+		w, err := worker.New(worker.Config{TLS: workerTLS, Concurrency: 2, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		wg.Go(func() { w.Serve(ctx, ctx, ln) })
+	}
+	front, err := tlsconf.ServerConfig(p.MasterCert, p.MasterKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toWorkers, err := tlsconf.ClientConfig(p.CA, p.MasterCert, p.MasterKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := master.ParseTokens(strings.NewReader(benchToken + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := master.New(master.Config{TLS: front, WorkerTLS: toWorkers, Workers: addrs, Tokens: tokens, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { m.Serve(ctx, ctx, ln) })
+	clientTLS, err := tlsconf.ClientConfig(p.CA, "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln.Addr().String(), clientTLS
+}
+
+func TestBenchPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 100; i >= 1; i-- { // 1..100 ms, unsorted
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{50, 50 * time.Millisecond}, {95, 95 * time.Millisecond}, {99, 99 * time.Millisecond}, {100, 100 * time.Millisecond}, {0, time.Millisecond}} {
+		if got := bench.Percentile(d, c.q); got != c.want {
+			t.Errorf("p%v = %v, want %v", c.q, got, c.want)
+		}
+	}
+	small := []time.Duration{3, 1, 2}
+	if got := bench.Percentile(small, 50); got != 2 {
+		t.Errorf("p50 of 1,2,3 = %v, want 2", got)
+	}
+	if got := bench.Percentile(small, 99); got != 3 {
+		t.Errorf("p99 of 1,2,3 = %v, want 3", got)
+	}
+	if got := bench.Percentile(nil, 50); got != 0 {
+		t.Errorf("p50 of nothing = %v", got)
+	}
+}
+
+func TestBenchInputSizes(t *testing.T) {
+	in := &bench.Inputs{}
+	noise := &bench.Inputs{Image: bench.ImageNoise}
+	for _, kind := range []string{"jpeg", "png", "webp", "text", "pdf"} {
+		for _, size := range []int{40_000, 100_000} {
+			for _, src := range []*bench.Inputs{in, noise} {
+				if src == noise && (kind == "text" || kind == "pdf") {
+					continue
+				}
+				b, err := src.Get(kind, size)
+				if err != nil {
+					t.Fatalf("%s %s %d: %v", src.Image, kind, size, err)
+				}
+				if diff := len(b) - size; diff*100 > size*3 || -diff*100 > size*3 {
+					t.Errorf("%s %s: %d bytes for a target of %d", src.Image, kind, len(b), size)
+				}
+				again, _ := src.Get(kind, size)
+				if !bytes.Equal(b, again) {
+					t.Errorf("%s %s: not deterministic", src.Image, kind)
+				}
+			}
+		}
+	}
+}
+
+func TestBenchParseConversions(t *testing.T) {
+	all, err := bench.ParseConversions("all")
+	if err != nil || len(all) != 8 {
+		t.Fatalf("all: %d, %v", len(all), err)
+	}
+	two, err := bench.ParseConversions("jpg-png, TXT→PDF")
+	if err != nil || len(two) != 2 || two[0].Name != "jpg-png" || two[1].Name != "txt-pdf" {
+		t.Fatalf("two: %v, %v", two, err)
+	}
+	if _, err := bench.ParseConversions("gif-png"); err == nil {
+		t.Fatal("gif-png accepted")
+	}
+}
+
+func tinyPlan(sweeps ...string) bench.Plan {
+	convs, _ := bench.ParseConversions("png-jpg,txt-pdf")
+	return bench.Plan{
+		Sweeps: sweeps, Conversions: convs, Sizes: []int{10_000, 30_000}, Chunks: []int{4 << 10, 64 << 10},
+		Concurrency: []int{1, 3}, BaseSize: 20_000, BaseConcurrency: 2, Requests: 3, Repeat: 2,
+		Duration: 200 * time.Millisecond, RelaySize: 200_000,
+	}
+}
+
+func TestBenchAgainstCluster(t *testing.T) {
+	addr, clientTLS := startBenchCluster(t)
+	out := t.TempDir()
+	var points []bench.Point
+	for _, proto := range []string{"v1", "v2"} {
+		b := &bench.Bench{Protocol: proto, Target: bench.Target{Addr: addr, Token: benchToken, TLS: clientTLS, Timeout: time.Minute}, Runner: bench.Runner{Inputs: &bench.Inputs{}}}
+		plan := tinyPlan(bench.SweepSizes, bench.SweepChunks, bench.SweepConcurrency, bench.SweepSteady)
+		done := 0
+		var mu sync.Mutex
+		b.Runner.Done = func() { mu.Lock(); done++; mu.Unlock() }
+		specs := plan.Specs()
+		ps, err := b.Run(t.Context(), specs, proto == "v2", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != len(specs) {
+			t.Fatalf("%s: %d points for %d specs", proto, len(ps), len(specs))
+		}
+		if want := bench.Count(specs, proto == "v2"); done < want {
+			t.Errorf("%s: %d requests reported done, want at least %d", proto, done, want)
+		}
+		for _, p := range ps {
+			if p.Errors != 0 {
+				t.Errorf("%s %s %s: %d errors: %s", proto, p.Sweep, p.Conversion.Name, p.Errors, p.FirstError)
+			}
+			if p.ReqPerSec <= 0 || p.MBps <= 0 || p.P50 <= 0 || p.P50 > p.P95 || p.P95 > p.P99 {
+				t.Errorf("%s %s %s: implausible %+v", proto, p.Sweep, p.Conversion.Name, p)
+			}
+			wantProto := proto
+			if p.Sweep == bench.SweepChunks {
+				wantProto = "v1"
+			}
+			if p.Protocol != wantProto {
+				t.Errorf("%s point speaks %s", p.Sweep, p.Protocol)
+			}
+			if p.Sweep == bench.SweepSizes && proto == "v2" && (p.InprocMBps <= 0 || p.Overhead <= 0) {
+				t.Errorf("no overhead measured: %+v", p)
+			}
+		}
+		points = append(points, ps...)
+	}
+
+	var csvBuf bytes.Buffer
+	if err := bench.WriteCSV(&csvBuf, points); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&csvBuf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rows[0], ",") != strings.Join(bench.CSVHeader, ",") || rows[0][0] != "sweep" {
+		t.Errorf("header %v", rows[0])
+	}
+	if len(rows) != len(points)+1 {
+		t.Errorf("%d rows for %d points", len(rows), len(points))
+	}
+	for _, r := range rows[1:] {
+		if len(r) != len(bench.CSVHeader) {
+			t.Errorf("row of %d fields: %v", len(r), r)
+		}
+	}
+
+	files, err := bench.WriteGraphs(out, points)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{bench.GraphSizes, bench.GraphChunks, bench.GraphConcurrency, bench.GraphLatency}
+	if len(files) != len(want) {
+		t.Fatalf("graphs %v, want %v", files, want)
+	}
+	for _, name := range want {
+		f, err := os.Open(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Errorf("%s: not a PNG: %v", name, err)
+		} else if b := img.Bounds(); b.Dx() < 400 || b.Dy() < 200 {
+			t.Errorf("%s: %v", name, b)
+		}
+	}
+	var table bytes.Buffer
+	if err := bench.WriteTable(&table, points); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "PNG→JPG") || !strings.Contains(table.String(), "overhead") {
+		t.Errorf("table:\n%s", table.String())
+	}
+}
+
+func TestBenchErrorsByKind(t *testing.T) {
+	addr, clientTLS := startBenchCluster(t)
+	for _, proto := range []string{"v1", "v2"} {
+		b := &bench.Bench{Protocol: proto, Target: bench.Target{Addr: addr, Token: "wrong-token", TLS: clientTLS, Timeout: time.Minute}, Runner: bench.Runner{Inputs: &bench.Inputs{}}}
+		plan := tinyPlan(bench.SweepSizes)
+		plan.Sizes, plan.Conversions = plan.Sizes[:1], plan.Conversions[:1]
+		ps, err := b.Run(t.Context(), plan.Specs(), false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ps[0]
+		if p.Errors != 6 || p.ErrorKinds["unauthorized"] != 6 || p.ErrorKindsString() != "unauthorized=6" {
+			t.Errorf("%s: errors %d %v (%s)", proto, p.Errors, p.ErrorKinds, p.FirstError)
+		}
+		if p.ReqPerSec != 0 || p.MBps != 0 {
+			t.Errorf("%s: failed requests counted as throughput: %+v", proto, p)
+		}
+	}
+
+	// The relay sweep: bodies the worker refuses after receiving them whole.
+	b := &bench.Bench{Protocol: "v2", Target: bench.Target{Addr: addr, Token: benchToken, TLS: clientTLS}, Runner: bench.Runner{Inputs: &bench.Inputs{}}}
+	plan := tinyPlan(bench.SweepRelay)
+	plan.Repeat = 1
+	ps, err := b.Run(t.Context(), plan.Specs(), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := ps[0]; p.Concurrency != 3 || p.Errors != 3 || p.ErrorKinds["type_mismatch"] != 3 || p.InputBytes != 200_000 {
+		t.Errorf("relay: %+v", p)
+	}
+
+	// Nothing listening: connect errors.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := ln.Addr().String()
+	ln.Close()
+	b = &bench.Bench{Protocol: "v1", Target: bench.Target{Addr: dead, Token: benchToken, TLS: clientTLS}, Runner: bench.Runner{Inputs: &bench.Inputs{}}}
+	plan = tinyPlan(bench.SweepSizes)
+	plan.Sizes, plan.Conversions, plan.Repeat = plan.Sizes[:1], plan.Conversions[:1], 1
+	ps, err = b.Run(t.Context(), plan.Specs(), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps[0].ErrorKinds["connect"] != 3 {
+		t.Errorf("dead address: %v (%s)", ps[0].ErrorKinds, ps[0].FirstError)
+	}
+}
+
+func TestBenchInproc(t *testing.T) {
+	b := &bench.Bench{Protocol: "inproc", Runner: bench.Runner{Inputs: &bench.Inputs{}}}
+	plan := tinyPlan(bench.SweepSizes, bench.SweepChunks, bench.SweepConcurrency)
+	ps, err := b.Run(t.Context(), plan.Specs(), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 4 + 2; len(ps) != want { // chunks are skipped in the process
+		t.Fatalf("%d points, want %d", len(ps), want)
+	}
+	for _, p := range ps {
+		if p.Protocol != "inproc" || p.Errors != 0 || p.MBps <= 0 || p.Sweep == bench.SweepChunks {
+			t.Errorf("%+v", p)
+		}
+	}
+}

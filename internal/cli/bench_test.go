@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBenchInprocCommand(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := runBench(context.Background(), []string{
+		"--inproc", "--sweep", "sizes,concurrency", "--conversions", "png-jpg,txt-pdf",
+		"--sizes", "10KB,30KB", "--base-size", "20KB", "--concurrency", "1,2",
+		"--requests", "2", "--repeat", "1", "--out", out, "--quiet",
+	}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"PNG→JPG", "TXT→PDF", "30KB", "p99 ms", "bench.csv", "concurrency.png"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	f, err := os.Open(filepath.Join(out, "bench.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1+4+2 || rows[0][0] != "sweep" || rows[1][1] != "inproc" {
+		t.Errorf("csv: %v", rows)
+	}
+	for _, g := range []string{"sizes.png", "concurrency.png", "latency.png"} {
+		gf, err := os.Open(filepath.Join(out, g))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := png.Decode(gf); err != nil {
+			t.Errorf("%s: %v", g, err)
+		}
+		gf.Close()
+	}
+}
+
+func TestBenchFlagMistakes(t *testing.T) {
+	for _, args := range [][]string{
+		{"--sweep", "nope"},
+		{"--protocol", "v3"},
+		{"--conversions", "gif-png"},
+		{"--sizes", "tiny"},
+		{"--concurrency", "0"},
+		{"--repeat", "0"},
+		{"--image", "cartoon"},
+		{"operand"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := runBench(context.Background(), append(args, "--inproc"), &stdout, &stderr)
+		if !errors.Is(err, errUsage) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestBenchProcMemory(t *testing.T) {
+	hwm, rss, err := procMemory(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hwm < rss || rss <= 0 {
+		t.Errorf("VmHWM %d, VmRSS %d", hwm, rss)
+	}
+}
