@@ -1,1 +1,450 @@
+// fileconv web page: drop files, pick targets, convert through /api/v1/convert.
+// No framework and no build step; served as a file so that the Content-Security-
+// Policy can forbid inline scripts.
 "use strict";
+
+(function () {
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const TOKEN_KEY = "fileconv-token";
+  const state = { formats: null, rows: [], nextId: 1, running: 0, queue: [] };
+
+  // ---- access -----------------------------------------------------------------
+  function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+  function needsToken() { return state.formats && state.formats.auth === "bearer"; }
+  function authHeaders() {
+    return needsToken() && token() ? { Authorization: "Bearer " + token() } : {};
+  }
+  function askToken(message) {
+    $("#token-panel").hidden = false;
+    $("#token-error").textContent = message || "";
+    $("#token-input").focus();
+  }
+  $("#token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const t = $("#token-input").value.trim();
+    if (!t) return;
+    sessionStorage.setItem(TOKEN_KEY, t);
+    $("#token-input").value = "";
+    $("#token-panel").hidden = true;
+    refreshStatus();
+  });
+
+  // ---- helpers ----------------------------------------------------------------
+  function formatSize(n) {
+    if (n < 1024) return n + " B";
+    const units = ["KiB", "MiB", "GiB"];
+    let u = -1;
+    do { n /= 1024; u++; } while (n >= 1024 && u < units.length - 1);
+    return n.toFixed(n < 10 ? 1 : 0) + " " + units[u];
+  }
+  function announce(text) { $("#announce").textContent = text; }
+  function inputInfo(type) { return state.formats && state.formats.inputs.find((i) => i.type === type); }
+  function outputName(name, to) {
+    const dot = name.lastIndexOf(".");
+    const base = dot > 0 ? name.slice(0, dot) : (name || "file");
+    return base + "." + to;
+  }
+
+  // detect reads the first bytes, as the workers do: magic numbers, never the name.
+  async function detect(file) {
+    if (file.size === 0) return "empty";
+    const b = new Uint8Array(await file.slice(0, 8192).arrayBuffer());
+    const starts = (...bytes) => bytes.every((v, i) => b[i] === v);
+    if (starts(0x25, 0x50, 0x44, 0x46)) return "pdf";
+    if (starts(0xff, 0xd8, 0xff)) return "jpeg";
+    if (starts(0x89, 0x50, 0x4e, 0x47)) return "png";
+    if (b.length >= 12 && starts(0x52, 0x49, 0x46, 0x46) && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return "webp";
+    if (b.indexOf(0) >= 0) return "unknown";
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(b, { stream: file.size > b.length });
+      return "text";
+    } catch (_) {
+      return "unknown";
+    }
+  }
+
+  // ---- rows -------------------------------------------------------------------
+  async function addFiles(files) {
+    for (const file of files) {
+      const row = { id: state.nextId++, file, type: "…", status: "new", blob: null, outName: "" };
+      state.rows.push(row);
+      renderRow(row);
+      row.type = await detect(file);
+      fillTargets(row);
+    }
+    updateToolbar();
+    announce(files.length + (files.length === 1 ? " file added" : " files added"));
+  }
+
+  function renderRow(row) {
+    const li = $("#row-template").content.firstElementChild.cloneNode(true);
+    li.id = "file-" + row.id;
+    li.dataset.name = row.file.name;
+    $(".name", li).textContent = row.file.name;
+    $(".size", li).textContent = formatSize(row.file.size);
+    $(".type", li).textContent = "detecting…";
+    const sel = $(".target", li);
+    sel.id = "target-" + row.id;
+    const label = $(".target-label", li);
+    label.htmlFor = sel.id;
+    label.textContent = "Convert " + row.file.name + " to";
+    $(".convert", li).setAttribute("aria-label", "Convert " + row.file.name);
+    $(".remove", li).setAttribute("aria-label", "Remove " + row.file.name);
+    $(".progress", li).setAttribute("aria-label", "Progress of " + row.file.name);
+    $(".convert", li).addEventListener("click", () => enqueue(row));
+    $(".remove", li).addEventListener("click", () => removeRow(row));
+    sel.addEventListener("change", () => {
+      if (row.status === "done" || row.status === "failed") setState(row, "new", "", 0);
+    });
+    row.el = li;
+    $("#files").appendChild(li);
+  }
+
+  function fillTargets(row) {
+    const li = row.el;
+    const sel = $(".target", li);
+    const info = inputInfo(row.type);
+    sel.textContent = "";
+    if (!info) {
+      $(".type", li).textContent = row.type === "empty" ? "empty file" : "not recognised";
+      sel.disabled = true;
+      $(".convert", li).disabled = true;
+      setState(row, "failed", row.type === "empty" ? "Empty file: nothing to convert." :
+        "Not a JPEG, PNG, WEBP, PDF or UTF-8 text file: cannot be converted.", 0);
+      return;
+    }
+    $(".type", li).textContent = info.name;
+    for (const to of info.targets) {
+      const t = state.formats.targets.find((x) => x.to === to);
+      const opt = document.createElement("option");
+      opt.value = to;
+      opt.textContent = to.toUpperCase() + (to === info.default ? " (default)" : "");
+      if (t) opt.title = t.description;
+      sel.appendChild(opt);
+    }
+    sel.value = info.default;
+    setState(row, "new", "Ready", 0);
+  }
+
+  function setState(row, status, text, percent) {
+    row.status = status;
+    const li = row.el;
+    li.classList.toggle("done", status === "done");
+    li.classList.toggle("failed", status === "failed");
+    li.dataset.status = status;
+    $(".state", li).textContent = text;
+    const bar = $(".progress", li);
+    if (percent === null) bar.removeAttribute("value"); else bar.value = percent;
+    const busy = status === "queued" || status === "running";
+    $(".convert", li).disabled = busy || !inputInfo(row.type);
+    $(".target", li).disabled = busy || !inputInfo(row.type);
+    if (status !== "done") {
+      const a = $(".download", li);
+      a.hidden = true;
+      if (a.href) URL.revokeObjectURL(a.href);
+      a.removeAttribute("href");
+      row.blob = null;
+    }
+    updateToolbar();
+  }
+
+  function removeRow(row) {
+    if (row.xhr) row.xhr.abort();
+    state.queue = state.queue.filter((r) => r !== row);
+    const a = $(".download", row.el);
+    if (a.href) URL.revokeObjectURL(a.href);
+    row.el.remove();
+    state.rows = state.rows.filter((r) => r !== row);
+    updateToolbar();
+  }
+
+  function updateToolbar() {
+    const rows = state.rows;
+    const convertible = rows.filter((r) => inputInfo(r.type) && (r.status === "new" || r.status === "failed"));
+    const done = rows.filter((r) => r.status === "done");
+    const failed = rows.filter((r) => r.status === "failed");
+    const running = rows.filter((r) => r.status === "running" || r.status === "queued");
+    $("#convert-all").disabled = convertible.length === 0;
+    $("#download-all").disabled = done.length === 0;
+    $("#clear-all").disabled = rows.length === 0 || running.length > 0;
+    const parts = [];
+    if (rows.length) parts.push(rows.length + (rows.length === 1 ? " file" : " files"));
+    if (running.length) parts.push(running.length + " converting");
+    if (done.length) parts.push(done.length + " done");
+    if (failed.length) parts.push(failed.length + " failed");
+    $("#summary").textContent = parts.join(" · ");
+  }
+
+  // ---- converting -------------------------------------------------------------
+  function enqueue(row) {
+    if (!inputInfo(row.type) || row.status === "queued" || row.status === "running") return;
+    setState(row, "queued", "Waiting…", 0);
+    state.queue.push(row);
+    pump();
+  }
+
+  function pump() {
+    const limit = Math.max(1, (state.formats && state.formats.max_per_client) || 4);
+    while (state.running < limit && state.queue.length) {
+      const row = state.queue.shift();
+      state.running++;
+      convert(row).finally(() => { state.running--; pump(); soonRefresh(); });
+    }
+  }
+
+  function convert(row) {
+    return new Promise((resolve) => {
+      const to = $(".target", row.el).value;
+      const url = "/api/v1/convert?to=" + encodeURIComponent(to) + "&name=" + encodeURIComponent(row.file.name);
+      const xhr = new XMLHttpRequest();
+      row.xhr = xhr;
+      xhr.open("POST", url);
+      xhr.responseType = "blob";
+      const h = authHeaders();
+      for (const k in h) xhr.setRequestHeader(k, h[k]);
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      setState(row, "running", "Uploading… 0%", 0);
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable && e.total > 0) {
+          const p = Math.round((e.loaded / e.total) * 100);
+          setState(row, "running", "Uploading… " + p + "%", p * 0.5);
+        }
+      };
+      xhr.upload.onload = () => setState(row, "running", "Converting…", null);
+      xhr.onprogress = (e) => {
+        if (xhr.status === 200) {
+          setState(row, "running", "Downloading… " + formatSize(e.loaded), e.lengthComputable ? 50 + 50 * e.loaded / e.total : null);
+        }
+      };
+      xhr.onerror = () => { setState(row, "failed", "Network error: the web server did not answer.", 0); resolve(); };
+      xhr.onabort = () => resolve();
+      xhr.onload = async () => {
+        row.xhr = null;
+        if (xhr.status === 200) {
+          row.blob = xhr.response;
+          row.outName = dispositionName(xhr.getResponseHeader("Content-Disposition")) || outputName(row.file.name, to);
+          setState(row, "done", "Done: " + row.outName + " (" + formatSize(row.blob.size) + ")", 100);
+          const a = $(".download", row.el);
+          a.href = URL.createObjectURL(row.blob);
+          a.download = row.outName;
+          a.hidden = false;
+          a.setAttribute("aria-label", "Download " + row.outName);
+          announce(row.file.name + " converted");
+        } else {
+          const err = await errorOf(xhr);
+          if (xhr.status === 401) {
+            sessionStorage.removeItem(TOKEN_KEY);
+            askToken(err.message);
+          }
+          let text = "Error: " + err.message;
+          if (err.retry) text += " (try again in " + err.retry + " s)";
+          if (err.job_id) text += " [job " + err.job_id + "]";
+          setState(row, "failed", text, 0);
+          announce(row.file.name + " failed: " + err.message);
+        }
+        resolve();
+      };
+      xhr.send(row.file);
+    });
+  }
+
+  async function errorOf(xhr) {
+    const retry = xhr.getResponseHeader("Retry-After");
+    try {
+      const e = JSON.parse(await xhr.response.text());
+      return { message: e.message || ("HTTP " + xhr.status), code: e.code, job_id: e.job_id, retry };
+    } catch (_) {
+      return { message: "HTTP " + xhr.status + " " + xhr.statusText, retry };
+    }
+  }
+
+  function dispositionName(h) {
+    if (!h) return "";
+    const star = /filename\*=UTF-8''([^;]+)/i.exec(h);
+    if (star) { try { return decodeURIComponent(star[1]); } catch (_) { /* fall through */ } }
+    const plain = /filename="([^"]*)"/i.exec(h);
+    return plain ? plain[1] : "";
+  }
+
+  function save(blob, name) {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  }
+
+  // ---- ZIP (stored, no compression: the results are already compressed) --------
+  const crcTable = (() => {
+    const t = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      t[n] = c >>> 0;
+    }
+    return t;
+  })();
+  function crc32(bytes) {
+    let c = 0xffffffff;
+    for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  }
+  async function makeZip(entries) {
+    const enc = new TextEncoder();
+    const parts = [], central = [];
+    let offset = 0;
+    const now = new Date();
+    const dosTime = (now.getHours() << 11) | (now.getMinutes() << 5) | (now.getSeconds() >> 1);
+    const dosDate = ((now.getFullYear() - 1980) << 9) | ((now.getMonth() + 1) << 5) | now.getDate();
+    for (const { name, blob } of entries) {
+      const data = new Uint8Array(await blob.arrayBuffer());
+      const nameBytes = enc.encode(name);
+      const crc = crc32(data);
+      const local = new DataView(new ArrayBuffer(30));
+      local.setUint32(0, 0x04034b50, true); local.setUint16(4, 20, true); local.setUint16(6, 0x0800, true);
+      local.setUint16(8, 0, true); local.setUint16(10, dosTime, true); local.setUint16(12, dosDate, true);
+      local.setUint32(14, crc, true); local.setUint32(18, data.length, true); local.setUint32(22, data.length, true);
+      local.setUint16(26, nameBytes.length, true); local.setUint16(28, 0, true);
+      parts.push(local.buffer, nameBytes, data);
+      const cd = new DataView(new ArrayBuffer(46));
+      cd.setUint32(0, 0x02014b50, true); cd.setUint16(4, 20, true); cd.setUint16(6, 20, true); cd.setUint16(8, 0x0800, true);
+      cd.setUint16(10, 0, true); cd.setUint16(12, dosTime, true); cd.setUint16(14, dosDate, true);
+      cd.setUint32(16, crc, true); cd.setUint32(20, data.length, true); cd.setUint32(24, data.length, true);
+      cd.setUint16(28, nameBytes.length, true); cd.setUint32(42, offset, true);
+      central.push(cd.buffer, nameBytes);
+      offset += 30 + nameBytes.length + data.length;
+    }
+    const cdSize = central.reduce((n, p) => n + p.byteLength, 0);
+    const end = new DataView(new ArrayBuffer(22));
+    end.setUint32(0, 0x06054b50, true); end.setUint16(8, entries.length, true); end.setUint16(10, entries.length, true);
+    end.setUint32(12, cdSize, true); end.setUint32(16, offset, true);
+    return new Blob([...parts, ...central, end.buffer], { type: "application/zip" });
+  }
+
+  async function downloadAll() {
+    const seen = new Map();
+    const entries = state.rows.filter((r) => r.status === "done" && r.blob).map((r) => {
+      let name = r.outName;
+      const n = (seen.get(name) || 0) + 1;
+      seen.set(name, n);
+      if (n > 1) { const dot = name.lastIndexOf("."); name = name.slice(0, dot) + " (" + n + ")" + name.slice(dot); }
+      return { name, blob: r.blob };
+    });
+    if (!entries.length) return;
+    save(await makeZip(entries), "fileconv.zip");
+  }
+
+  // ---- status panel -----------------------------------------------------------
+  let refreshTimer = 0;
+  function soonRefresh() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refreshStatus, 300);
+  }
+
+  async function refreshStatus() {
+    const body = $("#status-body");
+    if (needsToken() && !token()) {
+      body.innerHTML = "";
+      const p = document.createElement("p");
+      p.className = "hint";
+      p.textContent = "Enter the token to see the cluster.";
+      body.appendChild(p);
+      return;
+    }
+    let st;
+    try {
+      const resp = await fetch("/api/v1/status", { headers: authHeaders(), cache: "no-store" });
+      if (resp.status === 401) { sessionStorage.removeItem(TOKEN_KEY); askToken((await resp.json()).message); return; }
+      st = await resp.json();
+    } catch (e) {
+      renderStatus(null, "The web server does not answer: " + e.message);
+      return;
+    }
+    renderStatus(st);
+  }
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined) e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  function renderStatus(st, error) {
+    const body = $("#status-body");
+    body.textContent = "";
+    if (!st) { body.appendChild(el("p", error, "error")); return; }
+    const dl = el("dl");
+    const add = (k, v) => { dl.appendChild(el("dt", k)); dl.appendChild(el("dd", v)); };
+    const m = st.master;
+    if (m) {
+      const workers = m.workers || [];
+      const healthy = workers.filter((w) => w.state === "healthy").length;
+      add("Master", m.ready ? "ready" : "not ready: " + (m.not_ready || ""));
+      add("Workers", healthy + " of " + workers.length + " healthy");
+      add("Jobs in flight", String(m.jobs_in_flight) + (m.queued ? " (" + m.queued + " queued)" : ""));
+    } else {
+      add("Master", "status unavailable");
+    }
+    const r = st.web.recent;
+    add("Recent (" + Math.round(r.window_seconds) + " s)", r.converted + " converted, " + r.failed + " failed · " +
+      r.files_per_minute.toFixed(1) + " files/min · " + formatSize(Math.round(r.bytes_in_per_second)) + "/s in" +
+      (r.converted ? " · " + r.mean_seconds.toFixed(2) + " s each" : ""));
+    add("This page's server", st.web.in_flight + " in flight · " + st.web.converted + " converted since start");
+    body.appendChild(dl);
+    if (!m) { body.appendChild(el("p", "Cannot reach the master's status: " + (st.master_error || "unknown reason"), "error")); return; }
+    const ul = el("ul", undefined, "workers");
+    ul.setAttribute("aria-label", "Workers");
+    for (const w of m.workers || []) {
+      const li = el("li");
+      const dot = el("span", undefined, "dot " + w.state);
+      dot.setAttribute("aria-hidden", "true");
+      li.appendChild(dot);
+      li.appendChild(el("strong", w.addr));
+      li.appendChild(el("div", w.state + (w.ejected_for ? " (" + w.ejected_for + ")" : "") + " · " + w.in_flight + "/" + w.capacity + " busy · " + w.jobs + " jobs"));
+      if (w.last_error) li.appendChild(el("div", w.last_error, "error"));
+      ul.appendChild(li);
+    }
+    body.appendChild(ul);
+  }
+
+  // ---- wiring -----------------------------------------------------------------
+  const zone = $("#dropzone");
+  ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (e) => { e.preventDefault(); zone.classList.add("over"); }));
+  ["dragleave", "drop"].forEach((t) => zone.addEventListener(t, () => zone.classList.remove("over")));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    if (e.dataTransfer && e.dataTransfer.files.length) addFiles(Array.from(e.dataTransfer.files));
+  });
+  // A file dropped beside the zone must not make the browser navigate away.
+  window.addEventListener("dragover", (e) => e.preventDefault());
+  window.addEventListener("drop", (e) => e.preventDefault());
+  $("#file-input").addEventListener("change", (e) => {
+    const files = Array.from(e.target.files || []);
+    e.target.value = "";
+    if (files.length) addFiles(files);
+  });
+  $("#convert-all").addEventListener("click", () => {
+    state.rows.filter((r) => r.status === "new" || r.status === "failed").forEach(enqueue);
+  });
+  $("#download-all").addEventListener("click", downloadAll);
+  $("#clear-all").addEventListener("click", () => state.rows.slice().forEach(removeRow));
+
+  async function start() {
+    try {
+      const resp = await fetch("/api/v1/formats", { cache: "no-store" });
+      state.formats = await resp.json();
+    } catch (e) {
+      renderStatus(null, "The web server does not answer: " + e.message);
+      return;
+    }
+    $("#max-size").textContent = formatSize(state.formats.max_body_bytes);
+    if (needsToken() && !token()) askToken();
+    document.body.dataset.ready = "true";
+    refreshStatus();
+    setInterval(refreshStatus, 5000);
+  }
+  start();
+})();

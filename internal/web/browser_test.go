@@ -1,0 +1,344 @@
+package web
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"image/jpeg"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath finds Debian's chromium (make test-deps installs it).
+func chromiumPath(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("browser test skipped: no Chromium found (install the Debian package chromium: make test-deps does it)")
+	return ""
+}
+
+// newBrowser starts headless Chromium with a fresh profile, offline-friendly.
+func newBrowser(t *testing.T, downloads string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	events := true
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads, EventsEnabled: &events,
+	}); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	var mu sync.Mutex
+	var exceptions []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*runtime.EventExceptionThrown); ok && e.ExceptionDetails != nil {
+			d := e.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			mu.Lock()
+			exceptions = append(exceptions, fmt.Sprintf("%s:%d: %s", d.URL, d.LineNumber+1, msg))
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range exceptions {
+			t.Errorf("JavaScript exception: %s", e)
+		}
+	})
+	return ctx
+}
+
+// waitFile waits for a finished download.
+func waitFile(t *testing.T, path string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil && len(b) > 0 {
+			if _, err := os.Stat(path + ".crdownload"); os.IsNotExist(err) {
+				return b
+			}
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(filepath.Dir(path))
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Fatalf("download %s never finished; the folder holds %v", filepath.Base(path), names)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func row(name string) string { return fmt.Sprintf(`li[data-name=%q]`, name) }
+
+// TestBrowser drives the page in real headless Chromium: token, pick files,
+// choose targets, convert all, download each and all as a ZIP, an error with
+// the server's message, a phone-sized layout; screenshots go to the test's
+// artifact folder.
+func TestBrowser(t *testing.T) {
+	s := startStack(t, stackOptions{workers: 2})
+	in := t.TempDir()
+	downloads := t.TempDir()
+	out := t.ArtifactDir()
+	broken := append([]byte{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, bytes.Repeat([]byte("not a real image "), 4)...)
+	files := map[string][]byte{
+		"photo.png":  pngFile(t, 120, 80),
+		"notes.txt":  []byte("Meeting notes\n\nΓειά σου, κόσμε — accents: café, naïve.\nSecond line of the paragraph.\n"),
+		"broken.png": broken,
+	}
+	var paths []string
+	for name, b := range files {
+		p := filepath.Join(in, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	// What the API says about the broken file, which the page must show as is.
+	resp := s.post(t, "/api/v1/convert?to=jpg", "", bytes.NewReader(broken), nil)
+	wantErr := decodeError(t, resp).Message
+	if wantErr == "" {
+		t.Fatal("the API gave no message for the broken file")
+	}
+
+	ctx := newBrowser(t, downloads)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.srv.URL+"/"),
+		chromedp.WaitReady(`body[data-ready="true"]`),
+		chromedp.WaitVisible(`#token-panel`),
+	)
+	if err != nil {
+		t.Fatalf("load the page: %v", err)
+	}
+	tokenShown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.querySelector("#token-panel").hidden`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(`#token-input`, callerToken),
+		chromedp.Click(`#token-save`),
+		chromedp.WaitNotVisible(`#token-panel`),
+		chromedp.SetUploadFiles(`#file-input`, paths),
+		chromedp.WaitReady(row("photo.png")+` option[value="webp"]`),
+		chromedp.WaitReady(row("notes.txt")+` option[value="pdf"]`),
+		chromedp.WaitReady(row("broken.png")+` option[value="jpg"]`),
+	)
+	if err != nil {
+		t.Fatalf("load the page and add files: %v", err)
+	}
+	if !tokenShown {
+		t.Error("the page did not ask for the token")
+	}
+	pngTargets, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('li[data-name="photo.png"] option')).map(o => o.value)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	txtTargets, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('li[data-name="notes.txt"] option')).map(o => o.value)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pngType, err := chromedp.Run(ctx, chromedp.Text(row("photo.png")+` .type`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		// Choose targets as a person would: WEBP first, then back to JPEG.
+		chromedp.SetValue(row("photo.png")+` select`, "webp"),
+		chromedp.SetValue(row("photo.png")+` select`, "jpg"),
+		chromedp.SetValue(row("notes.txt")+` select`, "pdf"),
+		chromedp.SetValue(row("broken.png")+` select`, "jpg"),
+		chromedp.Click(`#convert-all`),
+		chromedp.WaitReady(row("photo.png")+`[data-status="done"]`),
+		chromedp.WaitReady(row("notes.txt")+`[data-status="done"]`),
+		chromedp.WaitReady(row("broken.png")+`[data-status="failed"]`),
+	)
+	if err != nil {
+		t.Fatalf("convert: %v", err)
+	}
+	if pngType != "PNG" || !slices.Equal(pngTargets, []string{"jpg", "webp", "png"}) || !slices.Equal(txtTargets, []string{"pdf"}) {
+		t.Errorf("PNG row: type %q targets %v; text row targets %v", pngType, pngTargets, txtTargets)
+	}
+	errText, err := chromedp.Run(ctx, chromedp.Text(row("broken.png")+` .state`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errText, wantErr) {
+		t.Errorf("the failed row says %q, want the server's message %q", errText, wantErr)
+	}
+	t.Logf("error row: %s", errText)
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('li[data-name="broken.png"] a.download').offsetParent !== null`)); err != nil || shown {
+		t.Errorf("the failed row offers a download (%v)", err)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.Click(row("photo.png")+` a.download`),
+		chromedp.Click(row("notes.txt")+` a.download`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	jpg := waitFile(t, filepath.Join(downloads, "photo.jpg"))
+	img, err := jpeg.Decode(bytes.NewReader(jpg))
+	if err != nil {
+		t.Fatalf("photo.jpg is not a JPEG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != 120 || b.Dy() != 80 {
+		t.Errorf("photo.jpg is %v, want 120×80", b)
+	}
+	pdf := waitFile(t, filepath.Join(downloads, "notes.pdf"))
+	if !bytes.HasPrefix(pdf, []byte("%PDF-")) || !bytes.Contains(pdf[max(0, len(pdf)-64):], []byte("%%EOF")) {
+		t.Errorf("notes.pdf is not a whole PDF: %q … %q", pdf[:min(16, len(pdf))], pdf[max(0, len(pdf)-16):])
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Click(`#download-all`)); err != nil {
+		t.Fatal(err)
+	}
+	zb := waitFile(t, filepath.Join(downloads, "fileconv.zip"))
+	zr, err := zip.NewReader(bytes.NewReader(zb), int64(len(zb)))
+	if err != nil {
+		t.Fatalf("fileconv.zip: %v", err)
+	}
+	got := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[f.Name], err = io.ReadAll(rc) // checks the CRC-32 the page wrote
+		rc.Close()
+		if err != nil {
+			t.Fatalf("zip entry %s: %v", f.Name, err)
+		}
+	}
+	if len(got) != 2 || !bytes.Equal(got["photo.jpg"], jpg) || !bytes.Equal(got["notes.pdf"], pdf) {
+		t.Errorf("fileconv.zip holds %d files (%v), want photo.jpg and notes.pdf as downloaded", len(got), keys(got))
+	}
+
+	statusText, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#status-body").innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(statusText, "2 of 2 healthy") {
+		t.Errorf("status panel says %q, want the workers' health", statusText)
+	}
+	shotPath := filepath.Join(out, "finished.png")
+	if err := os.WriteFile(shotPath, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the finished page: %s (kept with go test -artifacts)", shotPath)
+
+	// A phone-sized screen: nothing wider than the viewport.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Sleep(100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shot, err = chromedp.Run(ctx, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	}
+	if overflow {
+		t.Error("on a 390 px wide screen the page scrolls sideways")
+	}
+	os.WriteFile(filepath.Join(out, "phone.png"), shot, 0o644)
+
+	// Keyboard: the file picker is reachable with Tab.
+	focusable, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const i = document.querySelector("#file-input"); i.focus(); return document.activeElement === i && i.tabIndex >= 0; })()`))
+	if err != nil || !focusable {
+		t.Errorf("the file input cannot take the keyboard focus (%v)", err)
+	}
+}
+
+// TestBrowserOpen: with --open the page asks no token and converts at once.
+func TestBrowserOpen(t *testing.T) {
+	s := startStack(t, stackOptions{web: func(c *Config) { c.Open = true }})
+	in := t.TempDir()
+	p := filepath.Join(in, "pic.png")
+	if err := os.WriteFile(p, pngFile(t, 10, 10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := newBrowser(t, t.TempDir())
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.srv.URL+"/"),
+		chromedp.WaitReady(`body[data-ready="true"]`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#token-panel").hidden`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SetUploadFiles(`#file-input`, []string{p}),
+		chromedp.WaitReady(row("pic.png")+` option[value="webp"]`),
+		chromedp.SetValue(row("pic.png")+` select`, "webp"),
+		chromedp.Click(row("pic.png")+` button.convert`),
+		chromedp.WaitReady(row("pic.png")+`[data-status="done"]`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := chromedp.Run(ctx, chromedp.Text(row("pic.png")+` .state`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hidden || !strings.Contains(status, "pic.webp") {
+		t.Errorf("token panel hidden %v; row says %q", hidden, status)
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var k []string
+	for name := range m {
+		k = append(k, name)
+	}
+	slices.Sort(k)
+	return k
+}
+
