@@ -10,8 +10,9 @@ LDFLAGS   := -X github.com/fileconv/fileconv/internal/cli.Version=$(VERSION)
 # cgo: libvips for images, poppler-glib for PDF text.
 DEB_BUILD := libvips-dev libpoppler-glib-dev pkg-config gcc
 # Test-only tools: python3 runs the original-protocol client in the end-to-end tests;
-# iproute2 (ip netns, veth) builds the multi-host cluster test's network.
-DEB_TEST  := python3 iproute2
+# iproute2 (ip netns, veth) builds the multi-host cluster test's network;
+# chromium runs the web page's browser tests (internal/web, through chromedp).
+DEB_TEST  := python3 iproute2 chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
@@ -28,7 +29,7 @@ deps:
 	fi
 
 test-deps: deps
-	@if ! command -v python3 >/dev/null || ! command -v ip >/dev/null; then \
+	@if ! command -v python3 >/dev/null || ! command -v ip >/dev/null || ! command -v chromium >/dev/null; then \
 		echo "installing Debian packages: $(DEB_TEST)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_TEST); \
 	fi

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,9 +20,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fileconv/fileconv/client"
 	"github.com/fileconv/fileconv/internal/master"
 	"github.com/fileconv/fileconv/internal/metrics"
 	"github.com/fileconv/fileconv/internal/tlsconf"
+	"github.com/fileconv/fileconv/internal/web"
 	"github.com/fileconv/fileconv/internal/worker"
 )
 
@@ -30,10 +33,11 @@ import (
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		dir, listen, hosts string
-		adminAddr          string
+		adminAddr, webAddr string
 		workers            int
 		grace              time.Duration
 		wf                 workerFlags
+		webf               webFlags
 		lf                 logFlags
 	)
 	fset := newFlagSet("up", "up [--dir ./.fileconv] [--listen 127.0.0.1:5000] [--workers N] [flags]", stderr)
@@ -43,13 +47,18 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset.StringVar(&hosts, "hosts", "", "extra names and IP addresses for the generated certificates, separated by commas")
 	fset.DurationVar(&grace, "grace", defaultGrace, "on SIGTERM, how long jobs in flight may take to finish")
 	fset.StringVar(&adminAddr, "admin", defaultMasterAdmin, `admin HTTP listener (/healthz /readyz /metrics /status), host:port or "off"`)
+	fset.StringVar(&webAddr, "web", defaultWebAddr, `web page and HTTP API, served with no token asked (--open): a loopback host:port, or "off"`)
 	wf.register(fset)
+	webf.register(fset, "web-")
 	lf.register(fset)
 	if err := parseNoOperands(fset, args); err != nil {
 		return err
 	}
 	if workers < 1 {
 		return fmt.Errorf("%w: --workers %d: start at least one", errUsage, workers)
+	}
+	if webAddr != adminOff && webAddr != "" && !loopbackListen(webAddr) {
+		return fmt.Errorf("%w: --web %s: up serves the page without a token, so only on loopback (e.g. 127.0.0.1:8080); run \"fileconv web\" with tokens for other addresses", errUsage, webAddr)
 	}
 	log, err := lf.logger(stderr)
 	if err != nil {
@@ -153,10 +162,22 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	adminWG.Go(func() { _ = serveAdmin() })
 	defer adminWG.Wait()
 	defer stopAdmin()
+	webURL := ""
+	if webAddr != adminOff && webAddr != "" {
+		serveWeb, url, err := upWeb(webAddr, ln.Addr().String(), paths.CA, token, m, webf, log.With("tier", "web"))
+		if err != nil {
+			ln.Close()
+			abort()
+			wg.Wait()
+			return err
+		}
+		webURL = url
+		run(func() error { return serveWeb(serveCtx, hard) })
+	}
 	run(func() error { return m.Serve(serveCtx, hard, ln) })
 
 	printBanner(stdout, upBanner{
-		dir: dir, listen: ln.Addr().String(), workers: addrs, token: token, admin: adminAddr,
+		dir: dir, listen: ln.Addr().String(), workers: addrs, token: token, admin: adminAddr, web: webURL,
 		pkiCreated: created, tokenCreated: tokenCreated,
 	})
 	<-serveCtx.Done()
@@ -171,6 +192,7 @@ const upTransferAllowance = time.Minute
 
 type upBanner struct {
 	dir, listen, token, admin string
+	web                       string // the page's URL; empty when --web off
 	workers                   []string
 	pkiCreated, tokenCreated  bool
 }
@@ -186,19 +208,52 @@ func printBanner(w io.Writer, b upBanner) {
 	}
 	ca := filepath.Join(b.dir, "ca.pem")
 	tokenFile := filepath.Join(b.dir, "token")
+	webLine := ""
+	if b.web != "" {
+		webLine = fmt.Sprintf("  web      %s (page and HTTP API /api/v1; no token asked on loopback)\n", b.web)
+	}
 	fmt.Fprintf(w, `fileconv is up.
   master   %s (TLS; certificate signed by %s)
   workers  %d on %s
   state    %s (%s: CA, certificates, keys, token)
   token    %s
   admin    %s (/healthz /readyz /metrics /status; "fileconv status --admin %s")
-
+%s
 Convert a file:
   %s send --addr %s --ca %s --token-file %s --to png FILE
-
-Stop with Ctrl-C.
 `, b.listen, ca, len(b.workers), strings.Join(b.workers, " "), b.dir, state, b.token,
-		b.admin, b.admin, self, b.listen, ca, tokenFile)
+		b.admin, b.admin, webLine, self, b.listen, ca, tokenFile)
+	if b.web != "" {
+		fmt.Fprintf(w, "  curl -sS --data-binary @photo.png -o photo.jpg '%sapi/v1/convert?to=jpg'\n  or drop files on %s\n", b.web, b.web)
+	}
+	fmt.Fprint(w, "\nStop with Ctrl-C.\n")
+}
+
+// upWeb prepares the web tier of up: open (no token asked, loopback only), a
+// client of the master with up's own token, the master's status read directly.
+func upWeb(addr, masterAddr, caFile, token string, m *master.Master, wf webFlags, log *slog.Logger) (func(ctx, hard context.Context) error, string, error) {
+	tlsConf, err := tlsconf.ClientConfig(caFile, "", "", "")
+	if err != nil {
+		return nil, "", err
+	}
+	c := &client.Client{Addr: masterAddr, Token: token, TLSConfig: tlsConf, Timeout: wf.convertTimeout, MaxRetries: 2, MaxIdleConns: 16}
+	cfg := wf.config(c, log)
+	cfg.Open = true
+	cfg.MasterStatus = func(context.Context) (any, error) { return m.Status(), nil }
+	s, err := web.New(cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", errUsage, err)
+	}
+	ln, err := listenTCP(addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("--web: %w", err)
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	log.Info("web listening", "url", url, "open", true)
+	return func(ctx, hard context.Context) error {
+		defer c.Close()
+		return s.Serve(ctx, hard, ln)
+	}, url, nil
 }
 
 // ensureToken returns the token in file, creating the file with a new random

@@ -341,4 +341,3 @@ func keys(m map[string][]byte) []string {
 	slices.Sort(k)
 	return k
 }
-

@@ -46,6 +46,8 @@ type Config struct {
 	// Requests must then come from the page's own origin and name a loopback
 	// host (no DNS rebinding).
 	Open bool
+	// OpenAnyHost lifts Open's loopback-host check (fileconv web --open-anywhere).
+	OpenAnyHost bool
 	// MaxBodyBytes is the largest input accepted, in bytes. Default 64 MiB.
 	MaxBodyBytes int64
 	// MaxMemoryBytes bounds the inputs held in memory by all requests together.

@@ -108,7 +108,7 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if s.cfg.Open && !loopbackHost(r.Host) {
+		if s.cfg.Open && !s.cfg.OpenAnyHost && !loopbackHost(r.Host) {
 			writeError(w, apiError{status: http.StatusForbidden, Code: "forbidden",
 				Message: "this server runs --open for loopback only: use http://127.0.0.1 or http://localhost, not " + r.Host})
 			return
