@@ -16,7 +16,7 @@ DEB_TEST  := python3 iproute2 chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
-.PHONY: all build up test vet fmt deps test-deps fuzz bench clean
+.PHONY: all build up test vet fmt deps test-deps fuzz bench clean perf-report
 
 all: build
 
@@ -60,3 +60,23 @@ bench: deps
 
 clean:
 	rm -rf bin
+
+# perf-report measures what docs/performance.md reports (a few minutes on 2 cores):
+# bench sweeps through `fileconv up` on loopback, master memory while relaying
+# 32 × 50 MB, CPU profiles of the conversions. Graphs go to docs/graphs/.
+perf-report: build
+	BIN=$(BIN) GO=$(GO) sh internal/bench/perf-report.sh 2>&1 | tee perf-report.log
+
+# image builds the container image (deploy/Dockerfile: build and runtime stages)
+# and runs its binary once, when a container engine answers; otherwise it says
+# so and succeeds. DOCKER=podman works too.
+DOCKER ?= docker
+IMAGE  ?= fileconv:$(VERSION)
+.PHONY: image
+image:
+	@if $(DOCKER) info >/dev/null 2>&1; then \
+		$(DOCKER) build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t $(IMAGE) . && \
+		$(DOCKER) run --rm $(IMAGE) version; \
+	else \
+		echo "image: skipped: no container engine ('$(DOCKER) info' failed); the Dockerfile is checked by go test ./deploy/..."; \
+	fi
