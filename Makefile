@@ -67,3 +67,16 @@ clean:
 perf-report: build
 	BIN=$(BIN) GO=$(GO) sh internal/bench/perf-report.sh 2>&1 | tee perf-report.log
 
+# image builds the container image (deploy/Dockerfile: build and runtime stages)
+# and runs its binary once, when a container engine answers; otherwise it says
+# so and succeeds. DOCKER=podman works too.
+DOCKER ?= docker
+IMAGE  ?= fileconv:$(VERSION)
+.PHONY: image
+image:
+	@if $(DOCKER) info >/dev/null 2>&1; then \
+		$(DOCKER) build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t $(IMAGE) . && \
+		$(DOCKER) run --rm $(IMAGE) version; \
+	else \
+		echo "image: skipped: no container engine ('$(DOCKER) info' failed); the Dockerfile is checked by go test ./deploy/..."; \
+	fi
