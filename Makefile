@@ -16,7 +16,7 @@ DEB_TEST  := python3 iproute2 chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
-.PHONY: all build up test vet fmt deps test-deps fuzz bench clean perf-report
+.PHONY: all build up test vet fmt deps test-deps fuzz bench clean perf-report soak
 
 all: build
 
@@ -80,3 +80,8 @@ image:
 	else \
 		echo "image: skipped: no container engine ('$(DOCKER) info' failed); the Dockerfile is checked by go test ./deploy/..."; \
 	fi
+
+# soak: 10 minutes of load at saturation against fileconv up, sampling goroutines
+# and memory; not in CI. Needs curl or wget.
+soak: build
+	BIN=$(BIN) sh internal/bench/soak.sh 2>&1 | tee soak.log

@@ -49,7 +49,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.conversions, "conversions", "all", "conversions: all, or some of jpg-png,jpg-webp,png-jpg,png-webp,webp-jpg,webp-png,txt-pdf,pdf-txt (the chunks and concurrency sweeps use the first)")
 	fs.StringVar(&f.chunks, "chunks", "4KiB,16KiB,64KiB,256KiB,1MiB", "write sizes of the chunks sweep (sent over v1.0, whose writes the tool controls)")
 	fs.StringVar(&f.concurrency, "concurrency", "1,5,10,15,20,32", "concurrent clients of the concurrency sweep")
-	fs.Var(&f.baseSize, "base-size", "input size of the chunks, concurrency and steady sweeps (default 1MB)")
+	fs.Var(&f.baseSize, "base-size", "input size of the chunks, concurrency and steady sweeps")
 	fs.IntVar(&f.baseConcurrency, "base-concurrency", 1, "concurrent clients of the sizes, chunks and steady sweeps")
 	fs.IntVar(&f.repeat, "repeat", 3, "repetitions of each point; the median is reported")
 	fs.IntVar(&f.requests, "requests", 5, "requests per repetition of a point (the concurrency sweep sends at least 2 per client)")
