@@ -5,81 +5,22 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"github.com/fileconv/fileconv/internal/testcluster"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
-	"log/slog"
-	"net"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/fileconv/fileconv/client"
-	"github.com/fileconv/fileconv/internal/master"
-	"github.com/fileconv/fileconv/internal/tlsconf"
-	"github.com/fileconv/fileconv/internal/worker"
 )
 
-const clusterToken = "integration-token"
-
-// startCluster runs a real master and worker in this process, over mutual TLS
-// on loopback, and returns a client for it.
+// startCluster runs a real master and worker in this process, over mutual TLS,
+// and returns a client of it.
 func startCluster(t *testing.T) *client.Client {
 	t.Helper()
-	dir := t.TempDir()
-	if err := tlsconf.GenerateDevPKI(dir, tlsconf.PKIOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	p := tlsconf.Paths(dir)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-
-	workerTLS, err := tlsconf.ServerConfig(p.WorkerCert, p.WorkerKey, p.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := worker.New(worker.Config{TLS: workerTLS, Concurrency: 2, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Go(func() { w.Serve(ctx, ctx, wln) })
-
-	front, err := tlsconf.ServerConfig(p.MasterCert, p.MasterKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	toWorkers, err := tlsconf.ClientConfig(p.CA, p.MasterCert, p.MasterKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := master.ParseTokens(strings.NewReader(clusterToken + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := master.New(master.Config{TLS: front, WorkerTLS: toWorkers, Workers: []string{wln.Addr().String()}, Tokens: tokens, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Go(func() { m.Serve(ctx, ctx, mln) })
-	clientTLS, err := tlsconf.ClientConfig(p.CA, "", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &client.Client{Addr: mln.Addr().String(), Token: clusterToken, TLSConfig: clientTLS, Timeout: 30 * time.Second}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return testcluster.Start(t, testcluster.Options{Quiet: true}).Client(t)
 }
 
 func testPNG(t *testing.T) []byte {

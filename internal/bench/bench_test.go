@@ -2,11 +2,10 @@ package bench_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/csv"
+	"github.com/fileconv/fileconv/internal/testcluster"
 	"image/png"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,70 +15,16 @@ import (
 	"time"
 
 	"github.com/fileconv/fileconv/internal/bench"
-	"github.com/fileconv/fileconv/internal/master"
-	"github.com/fileconv/fileconv/internal/tlsconf"
-	"github.com/fileconv/fileconv/internal/worker"
 )
 
-const benchToken = "bench_token_0123456789abcdefghij"
+const benchToken = testcluster.Token
 
 // startBenchCluster starts a master and two workers on loopback with real mutual
-// TLS (a small copy of internal/master's test harness) and returns the master's
-// address and a TLS config that trusts it.
+// TLS, and returns the master's address and a client configuration for it.
 func startBenchCluster(t *testing.T) (string, *tls.Config) {
 	t.Helper()
-	dir := t.TempDir()
-	if err := tlsconf.GenerateDevPKI(dir, tlsconf.PKIOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	p := tlsconf.Paths(dir)
-	log := slog.New(slog.DiscardHandler)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	workerTLS, err := tlsconf.ServerConfig(p.WorkerCert, p.WorkerKey, p.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var addrs []string
-	for range 2 {
-		w, err := worker.New(worker.Config{TLS: workerTLS, Concurrency: 2, Logger: log})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		wg.Go(func() { w.Serve(ctx, ctx, ln) })
-	}
-	front, err := tlsconf.ServerConfig(p.MasterCert, p.MasterKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	toWorkers, err := tlsconf.ClientConfig(p.CA, p.MasterCert, p.MasterKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := master.ParseTokens(strings.NewReader(benchToken + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := master.New(master.Config{TLS: front, WorkerTLS: toWorkers, Workers: addrs, Tokens: tokens, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Go(func() { m.Serve(ctx, ctx, ln) })
-	clientTLS, err := tlsconf.ClientConfig(p.CA, "", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln.Addr().String(), clientTLS
+	c := testcluster.Start(t, testcluster.Options{Workers: 2, Quiet: true})
+	return c.Addr, c.ClientTLS
 }
 
 func TestBenchPercentile(t *testing.T) {

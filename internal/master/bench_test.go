@@ -29,14 +29,14 @@ func BenchmarkSmallFiles(b *testing.B) {
 		{"TXT-1KB-to-PDF", client.TextToPDF, []byte(testfiles.Paragraphs(1 << 10))},
 		{"PING", 0, nil},
 	}
-	c := startCluster(b, clusterOptions{workers: 2})
+	c := startCluster(b, clusterOptions{Workers: 2})
 	for _, in := range inputs {
 		for _, proto := range []string{client.ProtocolV1, client.ProtocolV2} {
 			if in.op == 0 && proto == client.ProtocolV1 {
 				continue
 			}
 			b.Run(in.name+"/"+proto, func(b *testing.B) {
-				cl := c.client()
+				cl := newClient(c)
 				cl.Protocol = proto
 				defer cl.Close()
 				b.SetBytes(int64(len(in.data)))

@@ -10,7 +10,6 @@ import (
 	"image/color"
 	"image/png"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -19,151 +18,28 @@ import (
 
 	"github.com/fileconv/fileconv/client"
 	"github.com/fileconv/fileconv/internal/master"
-	"github.com/fileconv/fileconv/internal/tlsconf"
+	"github.com/fileconv/fileconv/internal/testcluster"
 	"github.com/fileconv/fileconv/internal/wire"
-	"github.com/fileconv/fileconv/internal/worker"
 )
 
-const testToken = "super_secret_token_123456789012"
+const testToken = testcluster.Token
 
-// cluster is a master and its workers on loopback with real mutual TLS.
-type cluster struct {
-	addr      string
-	clientTLS *tls.Config
-	logs      *logBuffer
-	workers   []string
-	master    *master.Master
-	pki       tlsconf.PKIPaths
-	// stop asks the master for a graceful stop; stopped is closed when its
-	// Serve has returned.
-	stop    context.CancelFunc
-	stopped chan struct{}
+type (
+	cluster        = testcluster.Cluster
+	clusterOptions = testcluster.Options
+)
+
+func startCluster(t testing.TB, opts clusterOptions) *cluster { return testcluster.Start(t, opts) }
+
+func newClient(c *cluster) *client.Client {
+	return &client.Client{Addr: c.Addr, Token: testToken, TLSConfig: c.ClientTLS, Timeout: 30 * time.Second}
 }
 
-type clusterOptions struct {
-	workers     int
-	deadWorkers int // addresses that refuse connections, listed first
-	// fakeWorkers are started with the cluster's worker certificate and listed
-	// before the real ones; each gets the accepted connections to do with as it likes.
-	fakeWorkers []func(conn *tls.Conn)
-	master      func(*master.Config)
-	worker      func(*worker.Config)
-}
-
-func startCluster(t testing.TB, opts clusterOptions) *cluster {
+// rawRequest sends a hand-made request and returns the whole answer body, which
+// proves the connection was closed cleanly rather than reset.
+func rawRequest(t *testing.T, c *cluster, header []byte, body []byte) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := tlsconf.GenerateDevPKI(dir, tlsconf.PKIOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	p := tlsconf.Paths(dir)
-	logs := &logBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-	})
-
-	var addrs []string
-	for range opts.deadWorkers {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		ln.Close()
-	}
-	workerTLS, err := tlsconf.ServerConfig(p.WorkerCert, p.WorkerKey, p.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fake := range opts.fakeWorkers {
-		ln, err := tls.Listen("tcp", "127.0.0.1:0", workerTLS)
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		context.AfterFunc(ctx, func() { ln.Close() })
-		wg.Go(func() {
-			for {
-				conn, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				wg.Go(func() {
-					defer conn.Close()
-					fake(conn.(*tls.Conn))
-				})
-			}
-		})
-	}
-	var live []string
-	for i := range opts.workers {
-		cfg := worker.Config{TLS: workerTLS, Concurrency: 2, Logger: log.With("tier", "worker", "worker", i)}
-		if opts.worker != nil {
-			opts.worker(&cfg)
-		}
-		w, err := worker.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		live = append(live, ln.Addr().String())
-		wg.Go(func() { w.Serve(ctx, ctx, ln) })
-	}
-
-	front, err := tlsconf.ServerConfig(p.MasterCert, p.MasterKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	toWorkers, err := tlsconf.ClientConfig(p.CA, p.MasterCert, p.MasterKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := master.ParseTokens(strings.NewReader(testToken + "\nsecond-token\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := master.Config{TLS: front, WorkerTLS: toWorkers, Workers: addrs, Tokens: tokens, Logger: log.With("tier", "master")}
-	if opts.master != nil {
-		opts.master(&cfg)
-	}
-	m, err := master.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	graceful, stopMaster := context.WithCancel(ctx)
-	stopped := make(chan struct{})
-	wg.Go(func() {
-		defer close(stopped)
-		m.Serve(graceful, ctx, ln)
-	})
-	clientTLS, err := tlsconf.ClientConfig(p.CA, "", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &cluster{addr: ln.Addr().String(), clientTLS: clientTLS, logs: logs, workers: live, master: m, pki: p, stop: stopMaster, stopped: stopped}
-}
-
-func (c *cluster) client() *client.Client {
-	return &client.Client{Addr: c.addr, Token: testToken, TLSConfig: c.clientTLS, Timeout: 30 * time.Second}
-}
-
-// raw sends a hand-made request and returns the whole answer body, which proves
-// the connection was closed cleanly rather than reset.
-func (c *cluster) raw(t *testing.T, header []byte, body []byte) string {
-	t.Helper()
-	conn, err := tls.Dial("tcp", c.addr, c.clientTLS)
+	conn, err := tls.Dial("tcp", c.Addr, c.ClientTLS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,35 +57,6 @@ func (c *cluster) raw(t *testing.T, header []byte, body []byte) string {
 		t.Fatalf("read answer body: %v", err)
 	}
 	return string(answer)
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// waitForLog polls the logs for want; the tiers log after answering.
-func (l *logBuffer) waitFor(t *testing.T, want string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(l.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line contains %q; logs:\n%s", want, l.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func testPNG(t testing.TB, w, h int) []byte {
@@ -234,8 +81,8 @@ func header(token string, op wire.Operation, body []byte) []byte {
 }
 
 func TestAllOperationsThroughTheClient(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 2})
-	cl := c.client()
+	c := startCluster(t, clusterOptions{Workers: 2})
+	cl := newClient(c)
 	ctx := context.Background()
 	pngIn := testPNG(t, 64, 48)
 	jpegIn, err := cl.ConvertBytes(ctx, client.ToJPEG, "in.png", pngIn)
@@ -284,8 +131,8 @@ func TestAllOperationsThroughTheClient(t *testing.T) {
 }
 
 func TestConcurrentClients(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 2})
-	cl := c.client()
+	c := startCluster(t, clusterOptions{Workers: 2})
+	cl := newClient(c)
 	in := testPNG(t, 120, 80)
 	var wg sync.WaitGroup
 	errs := make(chan error, 24)
@@ -307,15 +154,15 @@ func TestConcurrentClients(t *testing.T) {
 		t.Error(err)
 	}
 	// Both workers took a share.
-	for _, w := range c.workers {
-		if !strings.Contains(c.logs.String(), "worker="+w) {
+	for _, w := range c.Workers {
+		if !strings.Contains(c.Logs.String(), "worker="+w) {
 			t.Errorf("worker %s got no job", w)
 		}
 	}
 }
 
 func TestBadRequests(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1, master: func(cfg *master.Config) { cfg.MaxBodyBytes = 1 << 20 }})
+	c := startCluster(t, clusterOptions{Workers: 1, Master: func(cfg *master.Config) { cfg.MaxBodyBytes = 1 << 20 }})
 	body := []byte("some text")
 	wholePNG := testPNG(t, 40, 40)
 	corruptPNG := wholePNG[:len(wholePNG)/2]
@@ -346,13 +193,13 @@ func TestBadRequests(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := c.raw(t, tc.header, tc.body)
+			got := rawRequest(t, c, tc.header, tc.body)
 			if !strings.Contains(got[:min(len(got), 200)], tc.want) {
 				t.Errorf("answer %q, want it to contain %q", got[:min(len(got), 200)], tc.want)
 			}
 		})
 	}
-	if strings.Contains(c.logs.String(), testToken) {
+	if strings.Contains(c.Logs.String(), testToken) {
 		t.Error("a token appears in the logs")
 	}
 }
@@ -360,41 +207,41 @@ func TestBadRequests(t *testing.T) {
 // A rejected request whose body is still coming is drained, so the client reads
 // the message instead of a connection reset, even for a large body.
 func TestRejectedRequestIsDrained(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1})
+	c := startCluster(t, clusterOptions{Workers: 1})
 	body := bytes.Repeat([]byte("x"), 4<<20)
-	got := c.raw(t, header("wrong", wire.OpTextToPDF, body), body)
+	got := rawRequest(t, c, header("wrong", wire.OpTextToPDF, body), body)
 	if got != "ERROR: Invalid authentication token" {
 		t.Errorf("answer %q", got)
 	}
 }
 
 func TestShortBodyTimesOut(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1, master: func(cfg *master.Config) { cfg.IOTimeout = 300 * time.Millisecond }})
+	c := startCluster(t, clusterOptions{Workers: 1, Master: func(cfg *master.Config) { cfg.IOTimeout = 300 * time.Millisecond }})
 	body := []byte(strings.Repeat("text ", 200))
-	got := c.raw(t, header(testToken, wire.OpTextToPDF, body), body[:500])
+	got := rawRequest(t, c, header(testToken, wire.OpTextToPDF, body), body[:500])
 	if !strings.Contains(got, "ERROR: timed out") {
 		t.Errorf("answer %q, want a timeout error", got)
 	}
 }
 
 func TestSilentClientsDoNotBlockOthers(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1, master: func(cfg *master.Config) {
+	c := startCluster(t, clusterOptions{Workers: 1, Master: func(cfg *master.Config) {
 		cfg.HeaderTimeout = 300 * time.Millisecond
 		cfg.HandshakeTimeout = 300 * time.Millisecond
 	}})
 	// One connection that never starts TLS, one that never sends a header.
-	silentTCP, err := net.Dial("tcp", c.addr)
+	silentTCP, err := net.Dial("tcp", c.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silentTCP.Close()
-	silentTLS, err := tls.Dial("tcp", c.addr, c.clientTLS)
+	silentTLS, err := tls.Dial("tcp", c.Addr, c.ClientTLS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silentTLS.Close()
 
-	if _, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello")); err != nil {
+	if _, err := newClient(c).ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello")); err != nil {
 		t.Fatalf("a client behind two silent ones: %v", err)
 	}
 	silentTLS.SetDeadline(time.Now().Add(5 * time.Second))
@@ -414,43 +261,43 @@ func TestSilentClientsDoNotBlockOthers(t *testing.T) {
 }
 
 func TestClientGoneCancelsConversion(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1})
+	c := startCluster(t, clusterOptions{Workers: 1})
 	var text strings.Builder
 	for i := 0; text.Len() < 8<<20; i++ {
 		fmt.Fprintf(&text, "Paragraph %d has a few words that make the PDF take a while to lay out.\n\n", i)
 	}
 	body := []byte(text.String())
-	conn, err := tls.Dial("tcp", c.addr, c.clientTLS)
+	conn, err := tls.Dial("tcp", c.Addr, c.ClientTLS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.Write(append(header(testToken, wire.OpTextToPDF, body), body...)); err != nil {
 		t.Fatal(err)
 	}
-	c.logs.waitFor(t, "waiting for the worker's answer")
+	c.Logs.WaitFor(t, "waiting for the worker's answer")
 	conn.Close()
-	c.logs.waitFor(t, "tier=worker worker=0 peer")
-	c.logs.waitFor(t, "outcome=client_gone")
-	if strings.Contains(c.logs.String(), "op=4 file=test.bin size=8388") && strings.Contains(c.logs.String(), "msg=\"job done\"") {
+	c.Logs.WaitFor(t, "tier=worker worker=0 peer")
+	c.Logs.WaitFor(t, "outcome=client_gone")
+	if strings.Contains(c.Logs.String(), "op=4 file=test.bin size=8388") && strings.Contains(c.Logs.String(), "msg=\"job done\"") {
 		t.Error("the worker finished a conversion whose client had gone")
 	}
 }
 
 func TestFailoverToAReachableWorker(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1, deadWorkers: 2})
+	c := startCluster(t, clusterOptions{Workers: 1, DeadWorkers: 2})
 	for i := range 6 {
-		if _, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello")); err != nil {
+		if _, err := newClient(c).ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello")); err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
 	}
-	if logs := c.logs.String(); !strings.Contains(logs, "worker unreachable") && !strings.Contains(logs, "failed its health probe") {
+	if logs := c.Logs.String(); !strings.Contains(logs, "worker unreachable") && !strings.Contains(logs, "failed its health probe") {
 		t.Error("no dead worker was noticed, so failover was not exercised")
 	}
 }
 
 func TestNoWorkerAvailable(t *testing.T) {
-	c := startCluster(t, clusterOptions{deadWorkers: 2})
-	_, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello"))
+	c := startCluster(t, clusterOptions{DeadWorkers: 2})
+	_, err := newClient(c).ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello"))
 	var se *client.ServerError
 	if !errors.As(err, &se) || !strings.Contains(se.Message, "no worker is available") {
 		t.Errorf("err = %v, want a server error saying no worker is available", err)

@@ -32,19 +32,19 @@ func TestHostilePeers(t *testing.T) {
 		}
 		brokenWorker(conn) // answers probes like a healthy worker
 	}
-	c := startCluster(t, clusterOptions{workers: 1, fakeWorkers: []func(*tls.Conn){garbageWorker}, master: func(cfg *master.Config) {
+	c := startCluster(t, clusterOptions{Workers: 1, FakeWorkers: []func(*tls.Conn){garbageWorker}, Master: func(cfg *master.Config) {
 		cfg.HandshakeTimeout = time.Second
 		cfg.IOTimeout = time.Second
 	}})
 	ok := func(what string) {
 		t.Helper()
-		if _, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("still serving")); err != nil {
+		if _, err := newClient(c).ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("still serving")); err != nil {
 			t.Fatalf("after %s: %v", what, err)
 		}
 	}
 
 	// Random bytes instead of a TLS handshake: closed, nothing else.
-	raw, err := net.Dial("tcp", c.addr)
+	raw, err := net.Dial("tcp", c.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,21 +55,21 @@ func TestHostilePeers(t *testing.T) {
 	ok("random bytes instead of TLS")
 
 	// TLS 1.1 is refused.
-	if conn, err := tls.Dial("tcp", c.addr, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11}); err == nil {
+	if conn, err := tls.Dial("tcp", c.Addr, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11}); err == nil {
 		conn.Close()
 		t.Error("a TLS 1.1 client was accepted")
 	}
 	// No SNI (an IP address as the server name sends none) works.
-	noSNI := c.clientTLS.Clone()
+	noSNI := c.ClientTLS.Clone()
 	noSNI.ServerName = "127.0.0.1"
-	cl := c.client()
+	cl := newClient(c)
 	cl.TLSConfig = noSNI
 	if _, err := cl.ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("x")); err != nil {
 		t.Errorf("a client without SNI: %v", err)
 	}
 
 	// A file name with a newline and a path cannot break a log line.
-	conn, err := tls.Dial("tcp", c.addr, c.clientTLS)
+	conn, err := tls.Dial("tcp", c.Addr, c.ClientTLS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +80,8 @@ func TestHostilePeers(t *testing.T) {
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	io.Copy(io.Discard, conn)
 	conn.Close()
-	c.logs.waitFor(t, `file="../x\\x0alevel=ERROR msg=forged"`)
-	for _, line := range strings.Split(c.logs.String(), "\n") {
+	c.Logs.WaitFor(t, `file="../x\\x0alevel=ERROR msg=forged"`)
+	for _, line := range strings.Split(c.Logs.String(), "\n") {
 		if strings.HasPrefix(line, "level=ERROR msg=forged") {
 			t.Error("a file name forged a log line")
 		}
@@ -89,7 +89,7 @@ func TestHostilePeers(t *testing.T) {
 
 	// A client that never reads its answer is cut off by the write deadline,
 	// and the master goes on.
-	slow, err := tls.Dial("tcp", c.addr, c.clientTLS)
+	slow, err := tls.Dial("tcp", c.Addr, c.ClientTLS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestHostilePeers(t *testing.T) {
 
 	// The garbage worker's answers are failures: jobs move to the good worker.
 	for i := range 4 {
-		if _, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello")); err != nil {
+		if _, err := newClient(c).ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello")); err != nil {
 			t.Fatalf("request %d beside a worker answering garbage: %v", i, err)
 		}
 	}

@@ -18,13 +18,13 @@ import (
 // Clients of both protocol versions share a master at the same time, and get the
 // same answers.
 func TestV1AndV2ClientsAtOnce(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 2})
+	c := startCluster(t, clusterOptions{Workers: 2})
 	in := testPNG(t, 64, 48)
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for i := range 20 {
 		wg.Go(func() {
-			cl := c.client()
+			cl := newClient(c)
 			cl.Protocol = []string{client.ProtocolV1, client.ProtocolV2}[i%2]
 			out, err := cl.ConvertBytes(context.Background(), client.ToWEBP, "a.png", in)
 			if err == nil {
@@ -46,7 +46,7 @@ func TestV1AndV2ClientsAtOnce(t *testing.T) {
 	}
 	// The same refusal, in each protocol's form.
 	for _, proto := range []string{client.ProtocolV1, client.ProtocolV2} {
-		cl := c.client()
+		cl := newClient(c)
 		cl.Protocol = proto
 		_, err := cl.ConvertBytes(context.Background(), client.ToJPEG, "a.pdf", []byte("%PDF-1.4 tiny"))
 		var se *client.ServerError
@@ -60,10 +60,10 @@ func TestV1AndV2ClientsAtOnce(t *testing.T) {
 }
 
 // A v2 client keeps one connection for many files, and the master keeps its
-// connections to the workers: neither side pays a TLS handshake per file.
+// connections to the Workers: neither side pays a TLS handshake per file.
 func TestV2KeepAlive(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1})
-	cl := c.client()
+	c := startCluster(t, clusterOptions{Workers: 1})
+	cl := newClient(c)
 	defer cl.Close()
 	for i := range 10 {
 		if _, err := cl.ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte(fmt.Sprintf("file %d", i))); err != nil {
@@ -73,7 +73,7 @@ func TestV2KeepAlive(t *testing.T) {
 	if err := cl.Ping(context.Background()); err != nil {
 		t.Errorf("ping: %v", err)
 	}
-	logs := c.logs.String()
+	logs := c.Logs.String()
 	clients := map[string]bool{}
 	for _, m := range regexp.MustCompile(`tier=master client=(\S+) protocol=v2 job=\S+ .*msg="job finished"|msg="job finished" tier=master client=(\S+) protocol=v2`).FindAllStringSubmatch(logs, -1) {
 		clients[m[1]+m[2]] = true
@@ -91,12 +91,12 @@ func TestV2KeepAlive(t *testing.T) {
 }
 
 func TestV2TypedErrorsAndOptions(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1, master: func(cfg *master.Config) { cfg.MaxBodyBytes = 64 << 10 }})
-	cl := c.client()
+	c := startCluster(t, clusterOptions{Workers: 1, Master: func(cfg *master.Config) { cfg.MaxBodyBytes = 64 << 10 }})
+	cl := newClient(c)
 	cl.MaxRetries = -1
 	ctx := context.Background()
 
-	bad := c.client()
+	bad := newClient(c)
 	bad.Token = "wrong"
 	if _, err := bad.ConvertBytes(ctx, client.TextToPDF, "a.txt", []byte("x")); !errors.Is(err, client.ErrUnauthorized) {
 		t.Errorf("wrong token: %v", err)

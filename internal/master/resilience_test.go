@@ -55,29 +55,29 @@ func bigText(size int) []byte {
 }
 
 func TestRetryWhenWorkerFailsAfterTheBody(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1, fakeWorkers: []func(*tls.Conn){brokenWorker}, master: func(cfg *master.Config) {
+	c := startCluster(t, clusterOptions{Workers: 1, FakeWorkers: []func(*tls.Conn){brokenWorker}, Master: func(cfg *master.Config) {
 		cfg.EjectBase = time.Millisecond
 		cfg.EjectMax = time.Millisecond
 	}})
 	for i := range 8 {
-		out, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello"))
+		out, err := newClient(c).ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello"))
 		if err != nil || !strings.HasPrefix(string(out), "%PDF") {
 			t.Fatalf("request %d: %v", i, err)
 		}
 	}
-	if !strings.Contains(c.logs.String(), "worker failed during the job; retrying on another") || !strings.Contains(c.logs.String(), "retried=true") {
-		t.Errorf("no job was retried; logs:\n%s", c.logs.String())
+	if !strings.Contains(c.Logs.String(), "worker failed during the job; retrying on another") || !strings.Contains(c.Logs.String(), "retried=true") {
+		t.Errorf("no job was retried; logs:\n%s", c.Logs.String())
 	}
 }
 
 func TestNoRetryPastTheRetryBuffer(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1, fakeWorkers: []func(*tls.Conn){brokenWorker}, master: func(cfg *master.Config) {
+	c := startCluster(t, clusterOptions{Workers: 1, FakeWorkers: []func(*tls.Conn){brokenWorker}, Master: func(cfg *master.Config) {
 		cfg.RetryBufferBytes = 1024
 		cfg.EjectBase = time.Millisecond
 		cfg.EjectMax = time.Millisecond
 	}})
 	body := bigText(4096)
-	cl := c.client()
+	cl := newClient(c)
 	cl.MaxRetries = -1 // the client's own retry would hide the master's answer
 	for range 8 {
 		_, err := cl.ConvertBytes(context.Background(), client.TextToPDF, "a.txt", body)
@@ -96,7 +96,7 @@ func TestNoRetryPastTheRetryBuffer(t *testing.T) {
 }
 
 func TestBusyWhenQueueIsFullOrTimesOut(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1, master: func(cfg *master.Config) {
+	c := startCluster(t, clusterOptions{Workers: 1, Master: func(cfg *master.Config) {
 		cfg.WorkerCapacity = 1
 		cfg.QueueSize = 1
 		cfg.QueueTimeout = 300 * time.Millisecond
@@ -112,7 +112,7 @@ func TestBusyWhenQueueIsFullOrTimesOut(t *testing.T) {
 	for i := range 4 {
 		wg.Go(func() {
 			time.Sleep(time.Duration(i) * 50 * time.Millisecond)
-			cl := c.client()
+			cl := newClient(c)
 			cl.MaxRetries = -1 // see the master's busy answers, not the client's retries
 			_, err := cl.ConvertBytes(context.Background(), client.TextToPDF, "a.txt", body)
 			mu.Lock()
@@ -132,21 +132,21 @@ func TestBusyWhenQueueIsFullOrTimesOut(t *testing.T) {
 }
 
 func TestMaxConns(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1, master: func(cfg *master.Config) { cfg.MaxConns = 1 }})
-	hold, err := tls.Dial("tcp", c.addr, c.clientTLS)
+	c := startCluster(t, clusterOptions{Workers: 1, Master: func(cfg *master.Config) { cfg.MaxConns = 1 }})
+	hold, err := tls.Dial("tcp", c.Addr, c.ClientTLS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer hold.Close()
 	time.Sleep(50 * time.Millisecond)
-	_, err = c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hi"))
+	_, err = newClient(c).ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hi"))
 	if err == nil || !strings.Contains(err.Error(), "busy: the server is at its limit of 1 connections") {
 		t.Errorf("err = %v, want busy", err)
 	}
 }
 
 func TestHungWorkerIsEjected(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1, fakeWorkers: []func(*tls.Conn){hungWorker}, master: func(cfg *master.Config) {
+	c := startCluster(t, clusterOptions{Workers: 1, FakeWorkers: []func(*tls.Conn){hungWorker}, Master: func(cfg *master.Config) {
 		cfg.HealthInterval = 100 * time.Millisecond
 		cfg.IOTimeout = 300 * time.Millisecond
 	}})
@@ -159,17 +159,17 @@ func TestHungWorkerIsEjected(t *testing.T) {
 		return false
 	})
 	for i := range 4 {
-		if _, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hi")); err != nil {
+		if _, err := newClient(c).ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hi")); err != nil {
 			t.Fatalf("request %d with a hung worker ejected: %v", i, err)
 		}
 	}
-	if st := c.master.Status(); !st.Ready {
+	if st := c.Master.Status(); !st.Ready {
 		t.Errorf("master not ready with one healthy worker: %s", st.NotReady)
 	}
 }
 
 func TestWorkersAnnounceCapacity(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 2})
+	c := startCluster(t, clusterOptions{Workers: 2})
 	waitForStatus(t, c, func(st master.Status) bool {
 		for _, w := range st.Workers {
 			if !w.Announced || w.Capacity != 2 || w.State != "healthy" {
@@ -181,25 +181,25 @@ func TestWorkersAnnounceCapacity(t *testing.T) {
 }
 
 func TestGracefulStopFinishesJobsInFlight(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1})
+	c := startCluster(t, clusterOptions{Workers: 1})
 	body := bigText(1 << 20)
 	result := make(chan error, 1)
 	go func() {
-		_, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", body)
+		_, err := newClient(c).ConvertBytes(context.Background(), client.TextToPDF, "a.txt", body)
 		result <- err
 	}()
-	c.logs.waitFor(t, "waiting for the worker's answer")
-	c.stop()
+	c.Logs.WaitFor(t, "waiting for the worker's answer")
+	c.Stop()
 	waitForStatus(t, c, func(st master.Status) bool { return strings.Contains(st.NotReady, "stopping") })
 	if err := <-result; err != nil {
 		t.Errorf("the job in flight failed during a graceful stop: %v", err)
 	}
 	select {
-	case <-c.stopped:
+	case <-c.Stopped:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after its last job")
 	}
-	if _, err := c.client().ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hi")); err == nil {
+	if _, err := newClient(c).ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hi")); err == nil {
 		t.Error("a stopped master took a new job")
 	}
 }
@@ -207,9 +207,9 @@ func TestGracefulStopFinishesJobsInFlight(t *testing.T) {
 func waitForStatus(t *testing.T, c *cluster, cond func(master.Status) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !cond(c.master.Status()) {
+	for !cond(c.Master.Status()) {
 		if time.Now().After(deadline) {
-			st, _ := json.MarshalIndent(c.master.Status(), "", "  ")
+			st, _ := json.MarshalIndent(c.Master.Status(), "", "  ")
 			t.Fatalf("status never reached the expected state:\n%s", st)
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -13,7 +13,7 @@ import (
 
 func v2Conn(t *testing.T, c *cluster) *tls.Conn {
 	t.Helper()
-	conn, err := tls.Dial("tcp", c.addr, c.clientTLS)
+	conn, err := tls.Dial("tcp", c.Addr, c.ClientTLS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func sendConvert(t *testing.T, conn *tls.Conn, op wire.Operation, body []byte) {
 // A v2 client may send its next request before the answer to the previous one;
 // the answers come in order.
 func TestV2Pipelining(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1})
+	c := startCluster(t, clusterOptions{Workers: 1})
 	conn := v2Conn(t, c)
 	defer conn.Close()
 	sendConvert(t, conn, wire.OpTextToPDF, []byte("first"))
@@ -64,10 +64,10 @@ func TestV2Pipelining(t *testing.T) {
 }
 
 func TestV2ClientGoneCancelsConversion(t *testing.T) {
-	c := startCluster(t, clusterOptions{workers: 1})
+	c := startCluster(t, clusterOptions{Workers: 1})
 	conn := v2Conn(t, c)
 	sendConvert(t, conn, wire.OpTextToPDF, bigText(8<<20))
-	c.logs.waitFor(t, "waiting for the worker's answer")
+	c.Logs.WaitFor(t, "waiting for the worker's answer")
 	conn.Close()
-	c.logs.waitFor(t, "outcome=client_gone")
+	c.Logs.WaitFor(t, "outcome=client_gone")
 }

@@ -1,29 +1,22 @@
 package web
 
 import (
-	"bytes"
 	"context"
+	"github.com/fileconv/fileconv/internal/testcluster"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fileconv/fileconv/client"
 	"github.com/fileconv/fileconv/internal/master"
 	"github.com/fileconv/fileconv/internal/testfiles"
-	"github.com/fileconv/fileconv/internal/tlsconf"
-	"github.com/fileconv/fileconv/internal/worker"
 )
 
-const (
-	masterToken = "web-tier-token-for-the-master"
-	callerToken = "caller-token-0123456789"
-)
+const callerToken = "caller-token-0123456789"
 
 // stack is a master, its workers (real mutual TLS on loopback) and a web tier
 // in front of them, served by httptest.
@@ -31,7 +24,7 @@ type stack struct {
 	web    *Server
 	srv    *httptest.Server
 	master *master.Master
-	logs   *syncBuffer
+	logs   *testcluster.LogBuffer
 }
 
 type stackOptions struct {
@@ -44,78 +37,16 @@ type stackOptions struct {
 
 func startStack(t testing.TB, opts stackOptions) *stack {
 	t.Helper()
-	dir := t.TempDir()
-	if err := tlsconf.GenerateDevPKI(dir, tlsconf.PKIOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	p := tlsconf.Paths(dir)
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-	})
-	workerTLS, err := tlsconf.ServerConfig(p.WorkerCert, p.WorkerKey, p.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var addrs []string
-	for i := range max(opts.workers, 1) {
-		w, err := worker.New(worker.Config{TLS: workerTLS, Concurrency: 2, Logger: log.With("tier", "worker", "worker", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		wg.Go(func() { w.Serve(ctx, ctx, ln) })
-	}
-	front, err := tlsconf.ServerConfig(p.MasterCert, p.MasterKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	toWorkers, err := tlsconf.ClientConfig(p.CA, p.MasterCert, p.MasterKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := master.ParseTokens(strings.NewReader(masterToken))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mcfg := master.Config{TLS: front, WorkerTLS: toWorkers, Workers: addrs, Tokens: tokens, Logger: log.With("tier", "master")}
-	if opts.master != nil {
-		opts.master(&mcfg)
-	}
-	m, err := master.New(mcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	masterAddr := ln.Addr().String()
-	if opts.deadMaster {
-		ln.Close()
-	} else {
-		wg.Go(func() { m.Serve(ctx, ctx, ln) })
-	}
-	clientTLS, err := tlsconf.ClientConfig(p.CA, "", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &client.Client{Addr: masterAddr, Token: masterToken, TLSConfig: clientTLS, MaxRetries: 1, RetryBackoff: 10 * time.Millisecond, MaxIdleConns: 8}
+	cl := testcluster.Start(t, testcluster.Options{Workers: max(opts.workers, 1), Master: opts.master, DeadMaster: opts.deadMaster})
+	c := &client.Client{Addr: cl.Addr, Token: testcluster.Token, TLSConfig: cl.ClientTLS, MaxRetries: 1, RetryBackoff: 10 * time.Millisecond, MaxIdleConns: 8}
 	t.Cleanup(func() { c.Close() })
 	callers, err := master.ParseTokens(strings.NewReader(callerToken + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := cl.Master
 	cfg := Config{
-		Client: c, Tokens: callers, Logger: log.With("tier", "web"),
+		Client: c, Tokens: callers, Logger: slog.New(slog.NewTextHandler(cl.Logs, nil)).With("tier", "web"),
 		MasterStatus: func(context.Context) (any, error) { return m.Status(), nil },
 	}
 	if opts.web != nil {
@@ -128,21 +59,9 @@ func startStack(t testing.TB, opts stackOptions) *stack {
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	if !opts.deadMaster {
-		waitReady(t, m)
+		cl.WaitReady(t)
 	}
-	return &stack{web: s, srv: srv, master: m, logs: logs}
-}
-
-// waitReady waits for the master's first health probes, so that the first
-// request does not race them.
-func waitReady(t testing.TB, m *master.Master) {
-	deadline := time.Now().Add(10 * time.Second)
-	for m.Ready() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("master not ready: %v", m.Ready())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return &stack{web: s, srv: srv, master: m, logs: cl.Logs}
 }
 
 // post sends body to path with the caller's token unless the header map says
@@ -196,21 +115,4 @@ func pngFile(t testing.TB, w, h int) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
