@@ -384,19 +384,25 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // loadTokens reads --token-file and FILECONV_TOKENS; both may hold tokens.
 func loadTokens(file string) (master.Tokens, error) {
+	return readTokens(file, "--token-file", "FILECONV_TOKENS")
+}
+
+// readTokens reads tokens, one per line, from file (given as flag) and from the
+// environment variable env; both may hold some.
+func readTokens(file, flag, env string) (master.Tokens, error) {
 	var text strings.Builder
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return master.Tokens{}, fmt.Errorf("--token-file: %w", err)
+			return master.Tokens{}, fmt.Errorf("%s: %w", flag, err)
 		}
 		text.Write(b)
 		text.WriteByte('\n')
 	}
-	text.WriteString(os.Getenv("FILECONV_TOKENS"))
+	text.WriteString(os.Getenv(env))
 	tokens, err := master.ParseTokens(strings.NewReader(text.String()))
 	if err != nil {
-		return master.Tokens{}, fmt.Errorf("%w: tokens from --token-file/FILECONV_TOKENS: %w", errUsage, err)
+		return master.Tokens{}, fmt.Errorf("%w: tokens from %s/%s: %w", errUsage, flag, env, err)
 	}
 	return tokens, nil
 }

@@ -116,21 +116,7 @@ func webTokens(file, masterToken string) (master.Tokens, error) {
 	if file == "" && strings.TrimSpace(os.Getenv("FILECONV_API_TOKENS")) == "" {
 		return master.ParseTokens(strings.NewReader(masterToken))
 	}
-	var text strings.Builder
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return master.Tokens{}, fmt.Errorf("--api-token-file: %w", err)
-		}
-		text.Write(b)
-		text.WriteByte('\n')
-	}
-	text.WriteString(os.Getenv("FILECONV_API_TOKENS"))
-	t, err := master.ParseTokens(strings.NewReader(text.String()))
-	if err != nil {
-		return master.Tokens{}, fmt.Errorf("%w: tokens from --api-token-file/FILECONV_API_TOKENS: %w", errUsage, err)
-	}
-	return t, nil
+	return readTokens(file, "--api-token-file", "FILECONV_API_TOKENS")
 }
 
 func loopbackListen(addr string) bool {
