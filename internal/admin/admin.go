@@ -145,7 +145,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("admin listening", "addr", ln.Addr().String())
+	s.log.Info("admin listening", "addr", ln.Addr().String(), "endpoints", "/healthz /readyz /metrics /status")
 
 	select {
 	case err := <-errc:

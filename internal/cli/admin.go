@@ -41,7 +41,6 @@ func adminListener(ctx context.Context, addr string, reg *prometheus.Registry, r
 	if err != nil {
 		return nil, fmt.Errorf("--admin: %w", err)
 	}
-	log.Info("admin listening", "addr", ln.Addr().String(), "endpoints", "/healthz /readyz /metrics /status")
 	return func() error { return srv.Serve(ctx, ln) }, nil
 }
 
