@@ -116,6 +116,7 @@ type Server struct {
 	slots    chan struct{}
 	log      *slog.Logger
 	jobs     atomic.Int64 // jobs between header and answer, queued or converting
+	finished atomic.Int64 // jobs ended, for noticing a worker gone idle after work
 	draining atomic.Bool
 	// stopping is done once a graceful stop is asked for: idle v2 connections
 	// are then closed, so that a master's pooled connections do not hold it up.
@@ -149,9 +150,37 @@ func (s *Server) Serve(ctx, hardStop context.Context, ln net.Listener) error {
 	})
 	defer stopDraining()
 	s.cfg.Metrics.SetSlots(0, s.cfg.Concurrency)
+	releaseCtx, stopReleasing := context.WithCancel(hardStop)
+	defer stopReleasing()
+	go s.releaseWhenIdle(releaseCtx)
 	loop := serve.Loop{TLS: s.cfg.TLS, HandshakeTimeout: s.cfg.HandshakeTimeout, Handle: s.handle, Logger: s.log,
 		OnHandshakeError: func(error) { s.cfg.Metrics.HandshakeFailed() }}
 	return loop.Serve(ctx, hardStop, ln)
+}
+
+// idleRelease is how long a worker must have been idle before it hands the
+// memory of its last conversions back to the system.
+const idleRelease = 5 * time.Second
+
+// releaseWhenIdle returns memory to the system once the worker has had no job for
+// idleRelease after some work, so that a worker's size after a burst falls back
+// rather than staying at the burst's peak.
+func (s *Server) releaseWhenIdle(ctx context.Context) {
+	tick := time.NewTicker(idleRelease)
+	defer tick.Stop()
+	var lastSeen int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		done := s.finished.Load()
+		if done != lastSeen && s.jobs.Load() == 0 {
+			convert.ReleaseMemory()
+			lastSeen = done
+		}
+	}
 }
 
 // Status is what the worker tells a master's probe about itself.
@@ -247,7 +276,10 @@ func (s *Server) runJob(ctx context.Context, raw *tls.Conn, conn *serve.Conn, re
 	start := time.Now()
 	conn.Until = start.Add(s.cfg.JobTimeout)
 	s.jobs.Add(1)
-	defer s.jobs.Add(-1)
+	defer func() {
+		s.jobs.Add(-1)
+		s.finished.Add(1)
+	}()
 	var (
 		outcome   = "bad_header"
 		inputType convert.Type
