@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/fileconv/fileconv/internal/testnet"
 	"io"
 	"net"
 	"sync"
@@ -32,11 +33,10 @@ type reply struct {
 // loopback, written with the wire package.
 type fakeServer struct {
 	t        *testing.T
-	addr     string
 	clientTL *tls.Config
 	v1Only   bool
 	handle   func(n int, req wire.ConvertRequest, body []byte) reply
-	accepts  atomic.Int32
+	*testnet.Server
 	requests atomic.Int32
 	mu       sync.Mutex
 	seen     []wire.ConvertRequest
@@ -68,37 +68,13 @@ func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
 func startServer(t *testing.T, v1Only bool, handle func(n int, req wire.ConvertRequest, body []byte) reply) *fakeServer {
 	t.Helper()
 	c, pool := testCert(t)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{c}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &fakeServer{t: t, addr: ln.Addr().String(), clientTL: &tls.Config{RootCAs: pool}, v1Only: v1Only, handle: handle}
-	var wg sync.WaitGroup
-	var conns sync.Map
-	t.Cleanup(func() {
-		ln.Close()
-		conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.accepts.Add(1)
-			conns.Store(conn, true)
-			wg.Go(func() {
-				defer conn.Close()
-				s.serve(conn)
-			})
-		}
-	})
+	s := &fakeServer{t: t, clientTL: &tls.Config{RootCAs: pool}, v1Only: v1Only, handle: handle}
+	s.Server = testnet.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{c}}, s.serve)
 	return s
 }
 
 func (s *fakeServer) client() *Client {
-	return &Client{Addr: s.addr, Token: "tok", TLSConfig: s.clientTL, RetryBackoff: time.Millisecond, Timeout: 10 * time.Second}
+	return &Client{Addr: s.Addr, Token: "tok", TLSConfig: s.clientTL, RetryBackoff: time.Millisecond, Timeout: 10 * time.Second}
 }
 
 func (s *fakeServer) serve(conn net.Conn) {

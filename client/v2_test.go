@@ -90,8 +90,8 @@ func TestRetriesBusyThenSucceeds(t *testing.T) {
 		t.Errorf("progress attempts %v", attempts)
 	}
 	// The errors did not cost the connection.
-	if s.accepts.Load() != 1 {
-		t.Errorf("%d connections for 3 attempts", s.accepts.Load())
+	if s.Accepts.Load() != 1 {
+		t.Errorf("%d connections for 3 attempts", s.Accepts.Load())
 	}
 }
 
@@ -211,7 +211,7 @@ func TestDialFailureIsRetried(t *testing.T) {
 
 func TestCertificateFailureIsNotRetried(t *testing.T) {
 	s := startServer(t, false, upper)
-	c := &Client{Addr: s.addr, Token: "tok", RetryBackoff: time.Millisecond} // system roots: the test CA is unknown
+	c := &Client{Addr: s.Addr, Token: "tok", RetryBackoff: time.Millisecond} // system roots: the test CA is unknown
 	res, err := c.Convert(context.Background(), ToPNG, "a.txt", strings.NewReader("abc"), io.Discard, Options{})
 	if err == nil || res.Attempts != 1 {
 		t.Errorf("err = %v, attempts %d", err, res.Attempts)
@@ -229,7 +229,7 @@ func TestConnectionReuse(t *testing.T) {
 	if err := c.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.accepts.Load(); n != 1 {
+	if n := s.Accepts.Load(); n != 1 {
 		t.Errorf("%d connections for 5 sequential requests and a ping", n)
 	}
 
@@ -284,7 +284,7 @@ func TestStalePooledConnectionIsReplaced(t *testing.T) {
 			t.Fatalf("request %d: %v, %+v", i, err, res)
 		}
 	}
-	if n := s.accepts.Load(); n != 3 {
+	if n := s.Accepts.Load(); n != 3 {
 		t.Errorf("%d connections", n)
 	}
 }
@@ -304,8 +304,8 @@ func TestResultChecksumIsVerified(t *testing.T) {
 	if out, err := c.ConvertBytes(context.Background(), ToPNG, "a.txt", []byte("abc")); err != nil || string(out) != "ABC" {
 		t.Fatalf("%q, %v", out, err)
 	}
-	if s.accepts.Load() != 1 {
-		t.Errorf("%d connections", s.accepts.Load())
+	if s.Accepts.Load() != 1 {
+		t.Errorf("%d connections", s.Accepts.Load())
 	}
 }
 
@@ -373,7 +373,7 @@ func TestV1Fallback(t *testing.T) {
 	if out, err := c.ConvertBytes(context.Background(), ToPNG, "a.txt", []byte("abc")); err != nil || string(out) != "ABC" {
 		t.Fatalf("%q, %v", out, err)
 	}
-	if n := s.accepts.Load(); n != 3 {
+	if n := s.Accepts.Load(); n != 3 {
 		t.Errorf("%d connections, want 3 (a refused v2, then two v1.0)", n)
 	}
 	if err := c.Ping(context.Background()); err != nil {
@@ -465,8 +465,8 @@ func TestPing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s.accepts.Load() != 1 {
-		t.Errorf("%d connections for 3 pings", s.accepts.Load())
+	if s.Accepts.Load() != 1 {
+		t.Errorf("%d connections for 3 pings", s.Accepts.Load())
 	}
 }
 
@@ -493,7 +493,7 @@ func TestConcurrentUseWithRefusals(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := s.accepts.Load(); n > 8 {
+	if n := s.Accepts.Load(); n > 8 {
 		t.Errorf("%d connections for 8 goroutines", n)
 	}
 }

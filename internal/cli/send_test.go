@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"github.com/fileconv/fileconv/internal/testnet"
 	"io"
 	"net"
 	"os"
@@ -48,31 +49,8 @@ func startConvServer(t *testing.T, dir string) *convServer {
 	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), pemCA, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &convServer{addr: ln.Addr().String()}
-	var wg sync.WaitGroup
-	var conns sync.Map
-	t.Cleanup(func() {
-		ln.Close()
-		conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Store(conn, true)
-			wg.Go(func() {
-				defer conn.Close()
-				s.serve(conn)
-			})
-		}
-	})
+	s := &convServer{}
+	s.addr = testnet.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{cert}}, s.serve).Addr
 	return s
 }
 
