@@ -20,7 +20,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -87,31 +86,10 @@ func clusterFiles(t *testing.T, dir string, hosts ...string) {
 	}
 }
 
-// startFileconv starts a fileconv subcommand, through prefix when it is not empty
-// (ip netns exec NS: which execs fileconv itself, so the process is fileconv).
-// Unlike start, a failed test logs only the end of the output: a loaded master
-// writes a line per job.
+// startFileconv starts a fileconv subcommand through prefix, when it is not empty.
 func startFileconv(t *testing.T, dir, label string, prefix []string, args ...string) *process {
 	t.Helper()
-	argv := append(slices.Clone(prefix), binary)
-	argv = append(argv, args...)
-	p := &process{cmd: exec.Command(argv[0], argv[1:]...), done: make(chan error, 1)}
-	p.cmd.Dir = dir
-	p.cmd.Stdout = &lockedWriter{mu: &p.mu, w: &p.stdout}
-	p.cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		err := <-p.done
-		p.done <- err
-		if t.Failed() {
-			t.Logf("%s: %s\nstdout:\n%s\nstderr (last 150 lines):\n%s", label, strings.Join(argv, " "), lastLines(p.out(), 40), lastLines(p.errs(), 150))
-		}
-	})
-	return p
+	return startProcess(t, launch{dir: dir, prefix: prefix, label: label}, args...)
 }
 
 func lastLines(s string, n int) string {

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,16 +59,37 @@ type process struct {
 
 func start(t *testing.T, dir string, args ...string) *process {
 	t.Helper()
-	return startEnv(t, dir, nil, args...)
+	return startProcess(t, launch{dir: dir}, args...)
 }
 
 // startEnv is start with extra environment variables.
 func startEnv(t *testing.T, dir string, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(binary, args...), done: make(chan error, 1)}
-	p.cmd.Dir = dir
-	if env != nil {
-		p.cmd.Env = append(os.Environ(), env...)
+	return startProcess(t, launch{dir: dir, env: env}, args...)
+}
+
+// launch says how to start a fileconv process.
+type launch struct {
+	dir string
+	env []string // added to this process's environment
+	// prefix runs fileconv through another command (ip netns exec NS, which
+	// execs fileconv itself, so the process is still fileconv).
+	prefix []string
+	// label, when set, names the process in a failed test's log, which then
+	// shows only the end of its output: a loaded master writes a line per job.
+	label string
+}
+
+// startProcess starts a fileconv subcommand that is killed when the test ends;
+// a failed test logs its output.
+func startProcess(t *testing.T, l launch, args ...string) *process {
+	t.Helper()
+	argv := append(slices.Clone(l.prefix), binary)
+	argv = append(argv, args...)
+	p := &process{cmd: exec.Command(argv[0], argv[1:]...), done: make(chan error, 1)}
+	p.cmd.Dir = l.dir
+	if l.env != nil {
+		p.cmd.Env = append(os.Environ(), l.env...)
 	}
 	p.cmd.Stdout = &lockedWriter{mu: &p.mu, w: &p.stdout}
 	p.cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
@@ -77,8 +99,13 @@ func startEnv(t *testing.T, dir string, env []string, args ...string) *process {
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
+		err := <-p.done
+		p.done <- err
+		switch {
+		case !t.Failed():
+		case l.label != "":
+			t.Logf("%s: %s\nstdout:\n%s\nstderr (last 150 lines):\n%s", l.label, strings.Join(argv, " "), lastLines(p.out(), 40), lastLines(p.errs(), 150))
+		default:
 			t.Logf("fileconv %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), p.out(), p.errs())
 		}
 	})
