@@ -51,12 +51,7 @@ func NewRegistry() *prometheus.Registry {
 
 // Master holds the orchestration tier's collectors.
 type Master struct {
-	jobs          *prometheus.CounterVec
-	duration      *prometheus.HistogramVec
-	inputBytes    *prometheus.HistogramVec
-	bytesIn       *prometheus.CounterVec
-	bytesOut      *prometheus.CounterVec
-	inFlight      prometheus.Gauge
+	jobMetrics
 	queueLength   prometheus.Gauge
 	queueWait     prometheus.Histogram
 	handshakes    prometheus.Counter
@@ -76,32 +71,7 @@ type Master struct {
 func NewMaster(reg prometheus.Registerer) *Master {
 	const ns, sub = "fileconv", "master"
 	m := &Master{
-		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "jobs_total",
-			Help: "Jobs finished by the master, by operation and outcome.",
-		}, []string{"op", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: ns, Subsystem: sub, Name: "job_duration_seconds",
-			Help:    "Time from a job's header to the end of its answer, by operation.",
-			Buckets: DurationBuckets,
-		}, []string{"op"}),
-		inputBytes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: ns, Subsystem: sub, Name: "job_input_bytes",
-			Help:    "Body size of each job as received from the client, by operation.",
-			Buckets: SizeBuckets,
-		}, []string{"op"}),
-		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "bytes_in_total",
-			Help: "Body bytes received from clients, by operation.",
-		}, []string{"op"}),
-		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "bytes_out_total",
-			Help: "Result bytes sent back to clients, by operation.",
-		}, []string{"op"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: ns, Subsystem: sub, Name: "jobs_in_flight",
-			Help: "Jobs between their header and the end of their answer.",
-		}),
+		jobMetrics: newJobMetrics(sub, "clients", "Jobs finished by the master, by operation and outcome.", "op", "outcome"),
 		queueLength: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: ns, Subsystem: sub, Name: "queue_length",
 			Help: "Jobs waiting for a free worker.",
@@ -145,8 +115,8 @@ func NewMaster(reg prometheus.Registerer) *Master {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.jobs, m.duration, m.inputBytes, m.bytesIn, m.bytesOut,
-			m.inFlight, m.queueLength, m.queueWait, m.handshakes, m.authFailures,
+		m.register(reg)
+		reg.MustRegister(m.queueLength, m.queueWait, m.handshakes, m.authFailures,
 			m.rejected, m.workerHealthy, m.workerFlight, m.workerCap, m.workerJobs,
 			m.retries)
 	}
@@ -160,20 +130,8 @@ func (m *Master) JobStarted(op string) (done func(outcome string, inBytes, outBy
 	if m == nil {
 		return func(string, int64, int64) {}
 	}
-	op = opLabel(op)
-	start := time.Now()
-	m.inFlight.Inc()
-	var once sync.Once
-	return func(outcome string, inBytes, outBytes int64) {
-		once.Do(func() {
-			m.inFlight.Dec()
-			m.jobs.WithLabelValues(op, wordLabel(outcome)).Inc()
-			m.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
-			m.inputBytes.WithLabelValues(op).Observe(float64(max(inBytes, 0)))
-			addBytes(m.bytesIn.WithLabelValues(op), inBytes)
-			addBytes(m.bytesOut.WithLabelValues(op), outBytes)
-		})
-	}
+	end := m.start(op)
+	return func(outcome string, inBytes, outBytes int64) { end(inBytes, outBytes, wordLabel(outcome)) }
 }
 
 // QueueWait records how long a job waited for a free worker.
@@ -263,12 +221,7 @@ func (m *Master) Retried() {
 
 // Worker holds the processing tier's collectors.
 type Worker struct {
-	jobs       *prometheus.CounterVec
-	duration   *prometheus.HistogramVec
-	inputBytes *prometheus.HistogramVec
-	bytesIn    *prometheus.CounterVec
-	bytesOut   *prometheus.CounterVec
-	inFlight   prometheus.Gauge
+	jobMetrics
 	slotsInUse prometheus.Gauge
 	slotsCap   prometheus.Gauge
 	queueWait  prometheus.Histogram
@@ -282,32 +235,7 @@ type Worker struct {
 func NewWorker(reg prometheus.Registerer) *Worker {
 	const ns, sub = "fileconv", "worker"
 	w := &Worker{
-		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "jobs_total",
-			Help: "Jobs finished by the worker, by operation, outcome and detected input type.",
-		}, []string{"op", "outcome", "input_type"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: ns, Subsystem: sub, Name: "job_duration_seconds",
-			Help:    "Time from a job's header to the end of its answer, by operation.",
-			Buckets: DurationBuckets,
-		}, []string{"op"}),
-		inputBytes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: ns, Subsystem: sub, Name: "job_input_bytes",
-			Help:    "Body size of each job, by operation.",
-			Buckets: SizeBuckets,
-		}, []string{"op"}),
-		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "bytes_in_total",
-			Help: "Body bytes received from masters, by operation.",
-		}, []string{"op"}),
-		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "bytes_out_total",
-			Help: "Result bytes sent back to masters, by operation.",
-		}, []string{"op"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: ns, Subsystem: sub, Name: "jobs_in_flight",
-			Help: "Jobs between their header and the end of their answer, including body reads.",
-		}),
+		jobMetrics: newJobMetrics(sub, "masters", "Jobs finished by the worker, by operation, outcome and detected input type.", "op", "outcome", "input_type"),
 		slotsInUse: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: ns, Subsystem: sub, Name: "conversion_slots_in_use",
 			Help: "Conversions running now.",
@@ -327,8 +255,8 @@ func NewWorker(reg prometheus.Registerer) *Worker {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(w.jobs, w.duration, w.inputBytes, w.bytesIn, w.bytesOut,
-			w.inFlight, w.slotsInUse, w.slotsCap, w.queueWait, w.handshakes)
+		w.register(reg)
+		reg.MustRegister(w.slotsInUse, w.slotsCap, w.queueWait, w.handshakes)
 	}
 	return w
 }
@@ -340,22 +268,12 @@ func (w *Worker) JobStarted(op string) (done func(outcome, inputType string, inB
 	if w == nil {
 		return func(string, string, int64, int64) {}
 	}
-	op = opLabel(op)
-	start := time.Now()
-	w.inFlight.Inc()
-	var once sync.Once
+	end := w.start(op)
 	return func(outcome, inputType string, inBytes, outBytes int64) {
-		once.Do(func() {
-			if inputType == "" {
-				inputType = "unknown"
-			}
-			w.inFlight.Dec()
-			w.jobs.WithLabelValues(op, wordLabel(outcome), wordLabel(inputType)).Inc()
-			w.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
-			w.inputBytes.WithLabelValues(op).Observe(float64(max(inBytes, 0)))
-			addBytes(w.bytesIn.WithLabelValues(op), inBytes)
-			addBytes(w.bytesOut.WithLabelValues(op), outBytes)
-		})
+		if inputType == "" {
+			inputType = "unknown"
+		}
+		end(inBytes, outBytes, wordLabel(outcome), wordLabel(inputType))
 	}
 }
 
@@ -419,4 +337,71 @@ func wordLabel(s string) string {
 		}
 	}
 	return s
+}
+
+// jobMetrics are the per-job series both tiers keep alike.
+type jobMetrics struct {
+	jobs       *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	inputBytes *prometheus.HistogramVec
+	bytesIn    *prometheus.CounterVec
+	bytesOut   *prometheus.CounterVec
+	inFlight   prometheus.Gauge
+}
+
+// newJobMetrics makes the series of subsystem sub, whose jobs come from peers;
+// jobLabels name the labels of jobs_total, op first.
+func newJobMetrics(sub, peers, jobsHelp string, jobLabels ...string) jobMetrics {
+	const ns = "fileconv"
+	return jobMetrics{
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "jobs_total", Help: jobsHelp,
+		}, jobLabels),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "job_duration_seconds",
+			Help:    "Time from a job's header to the end of its answer, by operation.",
+			Buckets: DurationBuckets,
+		}, []string{"op"}),
+		inputBytes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "job_input_bytes",
+			Help:    "Body size of each job as received from " + peers + ", by operation.",
+			Buckets: SizeBuckets,
+		}, []string{"op"}),
+		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "bytes_in_total",
+			Help: "Body bytes received from " + peers + ", by operation.",
+		}, []string{"op"}),
+		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "bytes_out_total",
+			Help: "Result bytes sent back to " + peers + ", by operation.",
+		}, []string{"op"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "jobs_in_flight",
+			Help: "Jobs between their header and the end of their answer.",
+		}),
+	}
+}
+
+func (j jobMetrics) register(reg prometheus.Registerer) {
+	reg.MustRegister(j.jobs, j.duration, j.inputBytes, j.bytesIn, j.bytesOut, j.inFlight)
+}
+
+// start counts a job in flight and returns the function that records its end,
+// given the values of jobs_total's labels after op. Calls after the first are
+// ignored, so a deferred fallback next to an explicit call is harmless.
+func (j jobMetrics) start(op string) (end func(inBytes, outBytes int64, labels ...string)) {
+	op = opLabel(op)
+	start := time.Now()
+	j.inFlight.Inc()
+	var once sync.Once
+	return func(inBytes, outBytes int64, labels ...string) {
+		once.Do(func() {
+			j.inFlight.Dec()
+			j.jobs.WithLabelValues(append([]string{op}, labels...)...).Inc()
+			j.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+			j.inputBytes.WithLabelValues(op).Observe(float64(max(inBytes, 0)))
+			addBytes(j.bytesIn.WithLabelValues(op), inBytes)
+			addBytes(j.bytesOut.WithLabelValues(op), outBytes)
+		})
+	}
 }
