@@ -105,7 +105,9 @@ func TestBenchAgainstCluster(t *testing.T) {
 	out := t.TempDir()
 	var points []bench.Point
 	for _, proto := range []string{"v1", "v2"} {
-		b := &bench.Bench{Protocol: proto, Target: bench.Target{Addr: addr, Token: benchToken, TLS: clientTLS, Timeout: time.Minute}, Runner: bench.Runner{Inputs: &bench.Inputs{}}}
+		// The cluster runs in this process, so its CPU clock is this process's.
+		b := &bench.Bench{Protocol: proto, Target: bench.Target{Addr: addr, Token: benchToken, TLS: clientTLS, Timeout: time.Minute},
+			Runner: bench.Runner{Inputs: &bench.Inputs{}, Warmup: proto == "v2", CPU: bench.ProcessesCPU([]int{os.Getpid()})}}
 		plan := tinyPlan(bench.SweepSizes, bench.SweepChunks, bench.SweepConcurrency, bench.SweepSteady)
 		done := 0
 		var mu sync.Mutex
@@ -135,8 +137,11 @@ func TestBenchAgainstCluster(t *testing.T) {
 			if p.Protocol != wantProto {
 				t.Errorf("%s point speaks %s", p.Sweep, p.Protocol)
 			}
-			if p.Sweep == bench.SweepSizes && proto == "v2" && (p.InprocMBps <= 0 || p.Overhead <= 0) {
+			if p.Sweep == bench.SweepSizes && proto == "v2" && (p.InprocMBps <= 0 || p.Overhead <= 0 || p.InprocCPUPerRequest <= 0) {
 				t.Errorf("no overhead measured: %+v", p)
+			}
+			if p.Sweep != bench.SweepSteady && p.CPUPerRequest < 0 {
+				t.Errorf("%s %s: negative CPU per request %v", proto, p.Sweep, p.CPUPerRequest)
 			}
 		}
 		points = append(points, ps...)
@@ -189,6 +194,41 @@ func TestBenchAgainstCluster(t *testing.T) {
 	}
 	if !strings.Contains(table.String(), "PNG→JPG") || !strings.Contains(table.String(), "overhead") {
 		t.Errorf("table:\n%s", table.String())
+	}
+}
+
+func TestBenchCPUClocks(t *testing.T) {
+	proc := bench.ProcessesCPU([]int{os.Getpid()})
+	p0, err := proc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0, err := bench.SelfCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Burn CPU until both clocks have clearly moved (the /proc clock counts in
+	// hundredths of a second).
+	x := 0
+	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); {
+		for i := range 100_000 {
+			x ^= i * i
+		}
+	}
+	p1, err := proc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, err := bench.SelfCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, ds := p1-p0, s1-s0
+	if ds < 100*time.Millisecond || dp < ds/2 || dp > 2*ds+50*time.Millisecond {
+		t.Errorf("CPU clocks disagree: /proc %v, getrusage %v (x=%d)", dp, ds, x)
+	}
+	if _, err := bench.ProcessesCPU([]int{1 << 30})(); err == nil {
+		t.Error("no error for a process that does not exist")
 	}
 }
 

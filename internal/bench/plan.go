@@ -111,6 +111,14 @@ type Bench struct {
 	inproc *InprocSender
 }
 
+// inprocRunner is b.Runner with the CPU clock of this process, which is where
+// in-process conversions run.
+func (b *Bench) inprocRunner() *Runner {
+	r := b.Runner
+	r.CPU = SelfCPU
+	return &r
+}
+
 func (b *Bench) inprocSender() (*InprocSender, error) {
 	if b.inproc == nil {
 		s, err := NewInprocSender()
@@ -158,7 +166,11 @@ func (b *Bench) Run(ctx context.Context, specs []Spec, overhead bool, each func(
 		if spec.Sweep == SweepChunks && b.Protocol == "inproc" {
 			continue // nothing is sent in chunks in the process
 		}
-		p, err := b.Runner.Run(ctx, s, spec)
+		runner := &b.Runner
+		if b.Protocol == "inproc" {
+			runner = b.inprocRunner()
+		}
+		p, err := runner.Run(ctx, s, spec)
 		s.Close()
 		if err != nil {
 			return points, err
@@ -168,13 +180,16 @@ func (b *Bench) Run(ctx context.Context, specs []Spec, overhead bool, each func(
 			if err != nil {
 				return points, err
 			}
-			ip, err := b.Runner.Run(ctx, in, spec)
+			ip, err := b.inprocRunner().Run(ctx, in, spec)
 			if err != nil {
 				return points, err
 			}
-			p.InprocMBps = ip.MBps
+			p.InprocMBps, p.InprocCPUPerRequest = ip.MBps, ip.CPUPerRequest
 			if ip.MBps > 0 {
 				p.Overhead = p.MBps / ip.MBps
+			}
+			if p.CPUPerRequest > 0 {
+				p.CPUOverhead = float64(ip.CPUPerRequest) / float64(p.CPUPerRequest)
 			}
 		}
 		points = append(points, p)

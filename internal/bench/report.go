@@ -14,6 +14,7 @@ var CSVHeader = []string{
 	"sweep", "protocol", "conversion", "size_target", "size_bytes", "chunk", "concurrency",
 	"repeat", "requests", "errors", "errors_by_kind", "req_per_s", "mb_per_s",
 	"p50_ms", "p95_ms", "p99_ms", "inproc_mb_per_s", "overhead",
+	"cpu_ms_per_req", "inproc_cpu_ms_per_req", "cpu_overhead",
 }
 
 // WriteCSV writes a header and one row per point.
@@ -27,10 +28,19 @@ func WriteCSV(w io.Writer, points []Point) error {
 			p.Sweep, p.Protocol, p.Conversion.Name, strconv.Itoa(p.Size), strconv.Itoa(p.InputBytes),
 			strconv.Itoa(p.Chunk), strconv.Itoa(p.Concurrency), strconv.Itoa(p.Repeat),
 			strconv.Itoa(p.Requests), strconv.Itoa(p.Errors), p.ErrorKindsString(),
-			f3(p.ReqPerSec), f3(p.MBps), ms(p.P50), ms(p.P95), ms(p.P99), "", "",
+			f3(p.ReqPerSec), f3(p.MBps), ms(p.P50), ms(p.P95), ms(p.P99), "", "", "", "", "",
 		}
 		if p.InprocMBps > 0 {
 			row[16], row[17] = f3(p.InprocMBps), f3(p.Overhead)
+		}
+		if p.CPUPerRequest > 0 {
+			row[18] = ms(p.CPUPerRequest)
+		}
+		if p.InprocCPUPerRequest > 0 {
+			row[19] = ms(p.InprocCPUPerRequest)
+		}
+		if p.CPUOverhead > 0 {
+			row[20] = f3(p.CPUOverhead)
 		}
 		if err := cw.Write(row); err != nil {
 			return err
@@ -62,13 +72,21 @@ func SizeLabel(n int) string {
 // WriteTable prints the points as an aligned table, in the order given.
 func WriteTable(w io.Writer, points []Point) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	overhead := false
+	overhead, cpu, cpuOverhead := false, false, false
 	for _, p := range points {
 		overhead = overhead || p.InprocMBps > 0
+		cpu = cpu || p.CPUPerRequest > 0
+		cpuOverhead = cpuOverhead || p.CPUOverhead > 0
 	}
 	head := "sweep\tproto\tconversion\tsize\tchunk\tconc\treqs\terrors\treq/s\tMB/s\tp50 ms\tp95 ms\tp99 ms\t"
 	if overhead {
 		head += "inproc MB/s\toverhead\t"
+	}
+	if cpu {
+		head += "cpu ms/req\t"
+	}
+	if cpuOverhead {
+		head += "inproc cpu ms/req\tcpu overhead\t"
 	}
 	fmt.Fprintln(tw, head)
 	for _, p := range points {
@@ -86,6 +104,16 @@ func WriteTable(w io.Writer, points []Point) error {
 		if overhead {
 			if p.InprocMBps > 0 {
 				fmt.Fprintf(tw, "%.2f\t%.2f\t", p.InprocMBps, p.Overhead)
+			} else {
+				fmt.Fprint(tw, "\t\t")
+			}
+		}
+		if cpu {
+			fmt.Fprintf(tw, "%s\t", ms(p.CPUPerRequest))
+		}
+		if cpuOverhead {
+			if p.CPUOverhead > 0 {
+				fmt.Fprintf(tw, "%s\t%.2f\t", ms(p.InprocCPUPerRequest), p.CPUOverhead)
 			} else {
 				fmt.Fprint(tw, "\t\t")
 			}

@@ -54,6 +54,13 @@ type Point struct {
 	// InprocMBps is the in-process throughput of the same conversion, size and
 	// concurrency, when measured; Overhead is MBps / InprocMBps.
 	InprocMBps, Overhead float64
+	// CPUPerRequest is the CPU time the measured processes (Runner.CPU) used
+	// per completed request over all repetitions; zero when not measured.
+	// InprocCPUPerRequest is the same for the in-process conversion, and
+	// CPUOverhead is InprocCPUPerRequest / CPUPerRequest: the throughput ratio a
+	// client on another machine would see when the servers are CPU-bound.
+	CPUPerRequest, InprocCPUPerRequest time.Duration
+	CPUOverhead                        float64
 }
 
 // ErrorKindsString writes the error counts as kind=n;kind=n, sorted by kind.
@@ -83,6 +90,13 @@ type Runner struct {
 	MaxPointTime time.Duration
 	// Done, if set, is called after each request (from several goroutines).
 	Done func()
+	// CPU, if set, is read before and after a point to fill
+	// Point.CPUPerRequest.
+	CPU CPUClock
+	// Warmup sends one untimed request per concurrent client before each point
+	// (but the relay sweep's), so that first-use costs (connections, codec
+	// start-up, caches) are not counted in the first repetition.
+	Warmup bool
 }
 
 type repetition struct {
@@ -111,6 +125,20 @@ func (r *Runner) Run(ctx context.Context, s Sender, spec Spec) (Point, error) {
 	maxTime := r.MaxPointTime
 	if maxTime <= 0 {
 		maxTime = 5 * time.Minute
+	}
+	if r.Warmup && spec.Sweep != SweepRelay {
+		var wg sync.WaitGroup
+		for range spec.Concurrency {
+			wg.Go(func() { s.Send(ctx, spec.Conversion.Op, input) })
+		}
+		wg.Wait()
+	}
+	var cpuStart time.Duration
+	if r.CPU != nil {
+		var err error
+		if cpuStart, err = r.CPU(); err != nil {
+			return p, err
+		}
 	}
 	var reps []repetition
 	var mu sync.Mutex
@@ -167,6 +195,19 @@ func (r *Runner) Run(ctx context.Context, s Sender, spec Spec) (Point, error) {
 		wg.Wait()
 		rep.wall = time.Since(start)
 		reps = append(reps, rep)
+	}
+	if r.CPU != nil {
+		cpuEnd, err := r.CPU()
+		if err != nil {
+			return p, err
+		}
+		ok := 0
+		for _, rep := range reps {
+			ok += rep.ok
+		}
+		if ok > 0 {
+			p.CPUPerRequest = (cpuEnd - cpuStart) / time.Duration(ok)
+		}
 	}
 	var rps, mbps []float64
 	var p50, p95, p99 []time.Duration

@@ -22,11 +22,12 @@ import (
 type benchFlags struct {
 	addr, token, tokenFile, ca, serverName, protocol string
 	sweep, sizes, conversions, chunks, concurrency   string
-	out, cpuprofile, image                           string
+	out, cpuprofile, image, serverPIDs               string
 	baseSize, relaySize                              byteSize
 	baseConcurrency, repeat, requests, masterPID     int
 	duration, timeout, maxPointTime                  time.Duration
 	insecure, inproc, overhead, progress, quiet      bool
+	warmup                                           bool
 }
 
 // runBench is the load tool: it sweeps file sizes, chunk sizes and concurrency
@@ -59,6 +60,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.image, "image", bench.ImagePhoto, "images to send: photo (compresses like a photograph) or noise (random pixels)")
 	fs.Var(&f.relaySize, "relay-size", "body size of the relay sweep (default 50MB)")
 	fs.IntVar(&f.masterPID, "master-pid", 0, "process id of a master on this machine: its peak memory (VmHWM) is reset before and read after the run")
+	fs.StringVar(&f.serverPIDs, "server-pid", "", "process ids of the servers on this machine (master and workers, comma-separated): their CPU time per request is reported, and with --overhead set against the in-process conversion's")
+	fs.BoolVar(&f.warmup, "warmup", true, "send one untimed request per client before each point")
 	fs.StringVar(&f.out, "out", "bench-out", "folder for bench.csv and the PNG graphs")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of this process to the file (useful with --inproc)")
 	fs.BoolVar(&f.progress, "progress", false, "show a progress bar even when stderr is not a terminal")
@@ -70,7 +73,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	b := &bench.Bench{Protocol: f.protocol, Runner: bench.Runner{Inputs: &bench.Inputs{Image: f.image}, MaxPointTime: f.maxPointTime}}
+	b := &bench.Bench{Protocol: f.protocol, Runner: bench.Runner{Inputs: &bench.Inputs{Image: f.image}, MaxPointTime: f.maxPointTime, Warmup: f.warmup}}
+	if f.serverPIDs != "" {
+		pids, err := pidList(f.serverPIDs)
+		if err != nil {
+			return err
+		}
+		b.Runner.CPU = bench.ProcessesCPU(pids)
+	}
 	if f.inproc {
 		b.Protocol = "inproc"
 	} else {
@@ -215,6 +225,21 @@ func (f *benchFlags) plan() (bench.Plan, error) {
 		return pl, fmt.Errorf("%w: --image %q: use photo or noise", errUsage, f.image)
 	}
 	return pl, nil
+}
+
+func pidList(s string) ([]int, error) {
+	var pids []int
+	for _, v := range splitList(s) {
+		pid, err := strconv.Atoi(v)
+		if err != nil || pid < 1 {
+			return nil, fmt.Errorf("%w: --server-pid %q: give process ids such as 1234,1240", errUsage, v)
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", pid)); err != nil {
+			return nil, fmt.Errorf("%w: --server-pid %d: no such process on this machine (%w)", errUsage, pid, err)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
 }
 
 func sizeList(name, s string, least int64) ([]int, error) {

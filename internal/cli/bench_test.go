@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -40,6 +41,12 @@ func TestBenchInprocCommand(t *testing.T) {
 	if len(rows) != 1+4+2 || rows[0][0] != "sweep" || rows[1][1] != "inproc" {
 		t.Errorf("csv: %v", rows)
 	}
+	cpuColumn := slices.Index(rows[0], "cpu_ms_per_req")
+	for _, r := range rows[1:] {
+		if cpuColumn < 0 || r[cpuColumn] == "" {
+			t.Errorf("no CPU time per request in %v (header %v)", r, rows[0])
+		}
+	}
 	for _, g := range []string{"sizes.png", "concurrency.png", "latency.png"} {
 		gf, err := os.Open(filepath.Join(out, g))
 		if err != nil {
@@ -61,6 +68,8 @@ func TestBenchFlagMistakes(t *testing.T) {
 		{"--concurrency", "0"},
 		{"--repeat", "0"},
 		{"--image", "cartoon"},
+		{"--server-pid", "abc"},
+		{"--server-pid", "1073741824"},
 		{"operand"},
 	} {
 		var stdout, stderr bytes.Buffer
