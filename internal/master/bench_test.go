@@ -19,6 +19,10 @@ func BenchmarkSmallFiles(b *testing.B) {
 		b.Fatal(err)
 	}
 	text := []byte(testfiles.Paragraphs(100 << 10))
+	png, err := testfiles.ImageOfSize(testfiles.PNG, 1<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
 	inputs := []struct {
 		name string
 		op   client.Operation
@@ -28,6 +32,9 @@ func BenchmarkSmallFiles(b *testing.B) {
 		{"TXT-to-PDF", client.TextToPDF, text},
 		{"TXT-1KB-to-PDF", client.TextToPDF, []byte(testfiles.Paragraphs(1 << 10))},
 		{"PING", 0, nil},
+		// Not small, but the conversion whose relay share is largest (the
+		// fastest per byte), for profiling the relay.
+		{"PNG-1MB-to-JPG", client.ToJPEG, png},
 	}
 	c := startCluster(b, clusterOptions{Workers: 2})
 	for _, in := range inputs {
