@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,10 @@ type Client struct {
 	// TLSConfig verifies the master; nil means the system's roots and the host
 	// name of Addr.
 	TLSConfig *tls.Config
+	// RootCAs, when set, is asked at each new connection for the pool that
+	// verifies the master, in place of TLSConfig.RootCAs, so that a long-running
+	// client picks up a renewed CA bundle without being rebuilt.
+	RootCAs func() *x509.CertPool
 	// DialTimeout bounds connecting and the TLS handshake. Default 10 seconds.
 	DialTimeout time.Duration
 	// Timeout bounds a whole conversion, retries included, when ctx has no
@@ -335,7 +340,16 @@ func (c *Client) dial(ctx context.Context) (*tls.Conn, error) {
 	addr := cmpDefault(c.Addr, DefaultAddr)
 	dctx, cancel := context.WithTimeout(ctx, cmpDefault(c.DialTimeout, DefaultDialTimeout))
 	defer cancel()
-	d := tls.Dialer{Config: c.TLSConfig}
+	cfg := c.TLSConfig
+	if c.RootCAs != nil {
+		if cfg == nil {
+			cfg = &tls.Config{}
+		} else {
+			cfg = cfg.Clone()
+		}
+		cfg.RootCAs = c.RootCAs()
+	}
+	d := tls.Dialer{Config: cfg}
 	conn, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
 		return nil, &dialError{fmt.Errorf("connect to %s: %w", addr, err)}

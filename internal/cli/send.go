@@ -256,17 +256,25 @@ func (f *sendFlags) operation() (wire.Operation, error) {
 	return 0, fmt.Errorf("%w: say what to convert to with --to jpg|png|webp|pdf|txt", errUsage)
 }
 
+// caFile is the CA bundle that verifies the master: --ca, else the state
+// folder's CA when there is one; empty for the system's roots.
+func (f *sendFlags) caFile() string {
+	if f.ca != "" || !fileExists(filepath.Join(defaultStateDir, "ca.pem")) {
+		return f.ca
+	}
+	return filepath.Join(defaultStateDir, "ca.pem")
+}
+
 func (f *sendFlags) client() (*client.Client, error) {
 	token, err := f.resolveToken()
 	if err != nil {
 		return nil, err
 	}
 	tlsConf := &tls.Config{ServerName: f.serverName, MinVersion: tls.VersionTLS12}
-	switch {
-	case f.insecure:
+	if f.insecure {
 		tlsConf.InsecureSkipVerify = true
-	case f.ca != "" || fileExists(filepath.Join(defaultStateDir, "ca.pem")):
-		pool, err := tlsconf.LoadCAPool(cmpOr(f.ca, filepath.Join(defaultStateDir, "ca.pem")))
+	} else if caFile := f.caFile(); caFile != "" {
+		pool, err := tlsconf.LoadCAPool(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("--ca: %w", err)
 		}

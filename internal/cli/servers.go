@@ -53,22 +53,67 @@ func (t *tlsFlags) source(log *slog.Logger) (*tlsconf.Reloader, tls.Certificate,
 }
 
 // serverTLS is the listener configuration for --cert/--key, asking clients for a
-// certificate signed by clientCA when it is set.
-func (t *tlsFlags) serverTLS(log *slog.Logger, clientCA string) (*tls.Config, *tlsconf.Reloader, error) {
+// certificate signed by a CA of clientCAs when it is not nil.
+func (t *tlsFlags) serverTLS(log *slog.Logger, clientCAs *tlsconf.CAReloader) (*tls.Config, *tlsconf.Reloader, error) {
 	r, selfSigned, err := t.source(log)
 	if err != nil {
 		return nil, nil, err
 	}
-	if r == nil {
-		conf, err := tlsconf.ServerConfigWith(selfSigned, clientCA)
-		return conf, nil, err
+	if r != nil {
+		return r.ServerConfig(clientCAs), r, nil
 	}
-	conf, err := r.ServerConfig(clientCA)
-	return conf, r, err
+	conf, err := tlsconf.ServerConfigWith(selfSigned, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	if clientCAs != nil {
+		clientCAs.RequireClientCertificates(conf)
+	}
+	return conf, nil, nil
 }
 
-// reloadPoll is how often the files behind tokens and certificates are checked
-// for changes; SIGHUP reloads at once.
+// loadCA reads the CA bundle of flag, or returns nil when file is empty.
+func loadCA(file, flag string) (*tlsconf.CAReloader, error) {
+	if file == "" {
+		return nil, nil
+	}
+	cas, err := tlsconf.NewCAReloader(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return cas, nil
+}
+
+// reloads are what a process re-reads on SIGHUP or when their files change.
+// Each is reloaded on its own, so a broken file leaves only its own part as it
+// was: a CA bundle caught half-written must not hold back a renewed certificate.
+type reloads struct {
+	files []string
+	funcs []func() error
+}
+
+func (r *reloads) add(reload func() error, files ...string) {
+	r.funcs = append(r.funcs, reload)
+	r.files = append(r.files, files...)
+}
+
+func (r *reloads) reload() error {
+	var errs []error
+	for _, f := range r.funcs {
+		errs = append(errs, f())
+	}
+	return errors.Join(errs...)
+}
+
+// watch runs watchReload for r until ctx ends, if there is anything to reload.
+func (r *reloads) watch(ctx context.Context, log *slog.Logger) {
+	if len(r.funcs) > 0 {
+		go watchReload(ctx, r.files, log, r.reload)
+	}
+}
+
+// reloadPoll is how often the files behind tokens, certificates and CA bundles
+// are checked for changes; SIGHUP reloads at once.
 const reloadPoll = 5 * time.Second
 
 // watchReload calls reload on SIGHUP and whenever one of files changes (size or
@@ -105,7 +150,7 @@ func watchReload(ctx context.Context, files []string, log *slog.Logger, reload f
 			continue
 		}
 		if err := reload(); err != nil {
-			log.Error("reload failed; keeping the tokens and certificates in use", "trigger", why, "err", err)
+			log.Error("reload failed; what could not be read stays as it was", "trigger", why, "err", err)
 			continue
 		}
 		log.Info("reloaded tokens and certificates", "trigger", why)
@@ -181,13 +226,22 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if tf.ca == "" {
 		log.Warn("no --ca: any client may send jobs to this worker; give the cluster CA to require the master's certificate")
 	}
-	tlsConf, certs, err := tf.serverTLS(log, tf.ca)
+	masterCAs, err := loadCA(tf.ca, "--ca")
 	if err != nil {
 		return err
 	}
-	if certs != nil {
-		go watchReload(ctx, []string{tf.cert, tf.key}, log, certs.Reload)
+	tlsConf, certs, err := tf.serverTLS(log, masterCAs)
+	if err != nil {
+		return err
 	}
+	var watch reloads
+	if certs != nil {
+		watch.add(certs.Reload, tf.cert, tf.key)
+	}
+	if masterCAs != nil {
+		watch.add(masterCAs.Reload, tf.ca)
+	}
+	watch.watch(ctx, log)
 	reg := metrics.NewRegistry()
 	cfg := wf.config(tlsConf, log)
 	cfg.Metrics = metrics.NewWorker(reg)
@@ -337,44 +391,56 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	front, certs, err := tf.serverTLS(log, clientCA)
+	clientCAs, err := loadCA(clientCA, "--client-ca")
+	if err != nil {
+		return err
+	}
+	workerCAs, err := loadCA(tf.ca, "--ca")
+	if err != nil {
+		return err
+	}
+	front, certs, err := tf.serverTLS(log, clientCAs)
 	if err != nil {
 		return err
 	}
 	toWorkers := &tls.Config{MinVersion: tls.VersionTLS12}
-	if tf.ca == "" {
+	if workerCAs == nil {
 		log.Warn("no --ca: workers' certificates are not verified; give the cluster CA")
 		toWorkers.InsecureSkipVerify = true
 	} else {
-		pool, err := tlsconf.LoadCAPool(tf.ca)
-		if err != nil {
-			return err
-		}
-		toWorkers.RootCAs = pool
+		toWorkers.RootCAs = workerCAs.Pool()
 		if certs != nil {
 			toWorkers.GetClientCertificate = certs.GetClientCertificate
 		}
 	}
 	reg := metrics.NewRegistry()
 	cfg := mf.config(front, toWorkers, splitList(workers), tokens, log)
+	if workerCAs != nil {
+		cfg.WorkerRootCAs = workerCAs.Pool
+	}
 	cfg.Metrics = metrics.NewMaster(reg)
 	m, err := master.New(cfg)
 	if err != nil {
 		return err
 	}
-	go watchReload(ctx, []string{tokenFile, tf.cert, tf.key}, log, func() error {
+	var watch reloads
+	watch.add(func() error {
 		tokens, err := loadTokens(tokenFile)
 		if err != nil {
 			return err
 		}
-		if err := m.SetTokens(tokens); err != nil {
-			return err
-		}
-		if certs != nil {
-			return certs.Reload()
-		}
-		return nil
-	})
+		return m.SetTokens(tokens)
+	}, tokenFile)
+	if certs != nil {
+		watch.add(certs.Reload, tf.cert, tf.key)
+	}
+	if workerCAs != nil {
+		watch.add(workerCAs.Reload, tf.ca)
+	}
+	if clientCAs != nil {
+		watch.add(clientCAs.Reload, clientCA)
+	}
+	watch.watch(ctx, log)
 	return runTier(ctx, tier{
 		name: "master", listen: listen, admin: adminAddr, grace: grace, log: log, registry: reg,
 		ready: m.Ready, status: func() any { return m.Status() }, serve: m.Serve,

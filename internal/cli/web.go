@@ -88,6 +88,18 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer c.Close()
+	if caFile := sf.caFile(); caFile != "" {
+		// A CA rotated on the master's side must not need a restart here either:
+		// each new connection verifies the master against the bundle as last read.
+		cas, err := loadCA(caFile, "--ca")
+		if err != nil {
+			return err
+		}
+		c.RootCAs = cas.Pool
+		var watch reloads
+		watch.add(cas.Reload, caFile)
+		watch.watch(ctx, log)
+	}
 	cfg := wf.config(c, log)
 	cfg.Open, cfg.OpenAnyHost = open, openAnywhere
 	cfg.MasterAdmin = adminAddr

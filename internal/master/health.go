@@ -116,9 +116,14 @@ func (m *Master) probe(ctx context.Context, b *backend) (wire.WorkerStatus, erro
 // holds the name it was found under.
 func (m *Master) dial(ctx context.Context, b *backend) (*tls.Conn, error) {
 	cfg := m.cfg.WorkerTLS
-	if cfg.ServerName == "" {
+	if cfg.ServerName == "" || m.cfg.WorkerRootCAs != nil {
 		cfg = cfg.Clone()
-		cfg.ServerName = b.serverName
+		if cfg.ServerName == "" {
+			cfg.ServerName = b.serverName
+		}
+		if m.cfg.WorkerRootCAs != nil {
+			cfg.RootCAs = m.cfg.WorkerRootCAs()
+		}
 	}
 	d := tls.Dialer{NetDialer: m.netDial, Config: cfg}
 	conn, err := d.DialContext(ctx, "tcp", b.addr)

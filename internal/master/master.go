@@ -7,6 +7,7 @@ package master
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,10 @@ type Config struct {
 	// master's certificate to present (mutual TLS). Its ServerName, if empty, is
 	// the host named in Workers, also for the addresses a name resolves to.
 	WorkerTLS *tls.Config
+	// WorkerRootCAs, when set, is asked at each dial for the pool that verifies
+	// workers, in place of WorkerTLS.RootCAs, so that a reloaded CA bundle applies
+	// from the next connection on.
+	WorkerRootCAs func() *x509.CertPool
 	// Workers are host:port entries; a DNS name stands for every address behind
 	// it and is resolved again every ResolveInterval.
 	Workers []string

@@ -286,11 +286,11 @@ func TestReloaderSwapsCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverCfg, err := reloader.ServerConfig(cluster.CA)
+	clientCAs, err := NewCAReloader(cluster.CA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, serverCfg)
+	srv := startServer(t, reloader.ServerConfig(clientCAs))
 
 	clientReloader, err := NewReloader(cluster.ClientCert, cluster.ClientKey)
 	if err != nil {
@@ -376,5 +376,183 @@ func TestConfigErrorsNameTheFile(t *testing.T) {
 	}
 	if _, err := LoadKeyPair(expired.MasterCert, expired.MasterKey); err != nil {
 		t.Errorf("after renewal: %v", err)
+	}
+}
+
+// writeBundle writes the certificates of files, one after another, to bundle.
+func writeBundle(t *testing.T, bundle string, files ...string) {
+	t.Helper()
+	var pem []byte
+	for _, f := range files {
+		pem = append(pem, readBytes(t, f)...)
+	}
+	if err := os.WriteFile(bundle, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustCAReloader(t *testing.T, file string) *CAReloader {
+	t.Helper()
+	cas, err := NewCAReloader(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cas
+}
+
+// clientWith is a client configuration that presents the certificate of certFile
+// whatever CAs the server asks for, and verifies the server against caFile.
+func clientWith(t *testing.T, caFile, certFile, keyFile string) *tls.Config {
+	t.Helper()
+	certs, err := NewReloader(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := certs.ClientConfig(caFile, "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// A server rotating its client CA bundle: a client of the new CA is refused before
+// the reload and accepted after it, a broken bundle changes nothing, and once the
+// old CA leaves the bundle its clients are refused, resumed sessions included.
+func TestCAReloaderRotatesClientCAs(t *testing.T) {
+	t.Parallel()
+	oldCA, newCA := generate(t, PKIOptions{}), generate(t, PKIOptions{})
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	writeBundle(t, bundle, oldCA.CA)
+	cas := mustCAReloader(t, bundle)
+	certs, err := NewReloader(oldCA.WorkerCert, oldCA.WorkerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, certs.ServerConfig(cas))
+
+	oldClient := clientWith(t, oldCA.CA, oldCA.ClientCert, oldCA.ClientKey)
+	oldClient.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	newClient := clientWith(t, oldCA.CA, newCA.ClientCert, newCA.ClientKey)
+	accepted := func(what string, cfg *tls.Config) tls.ConnectionState {
+		t.Helper()
+		peer, state, err := exchange(srv.addr, cfg)
+		if err != nil || peer != "fileconv client" {
+			t.Fatalf("%s: got %q, %v; want accepted", what, peer, err)
+		}
+		return state
+	}
+	refused := func(what string, cfg *tls.Config) {
+		t.Helper()
+		if peer, _, err := exchange(srv.addr, cfg); err == nil {
+			t.Fatalf("%s: accepted, server saw %q", what, peer)
+		}
+		var unknownAuthority x509.UnknownAuthorityError
+		if err := srv.lastHandshakeError(t); !errors.As(err, &unknownAuthority) {
+			t.Errorf("%s: server refused with %v, want an unknown authority", what, err)
+		}
+	}
+
+	accepted("old CA's client", oldClient)
+	refused("new CA's client before the reload", newClient)
+
+	writeBundle(t, bundle, oldCA.CA, newCA.CA)
+	// Handshakes while reloading must see either pool, never none.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range 5 {
+			if _, _, err := exchange(srv.addr, oldClient); err != nil {
+				t.Errorf("handshake during reload: %v", err)
+			}
+		}
+	})
+	if err := cas.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	accepted("new CA's client after the reload", newClient)
+	if !accepted("old CA's client with both CAs", oldClient).DidResume {
+		t.Fatal("the old CA's client did not resume its session, so the check below would prove nothing")
+	}
+
+	if err := os.WriteFile(bundle, []byte("-----BEGIN CERT"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cas.Reload(); err == nil || !strings.Contains(err.Error(), bundle) {
+		t.Errorf("reload of a broken bundle: %v, want an error naming %s", err, bundle)
+	}
+	accepted("new CA's client after a failed reload", newClient)
+	accepted("old CA's client after a failed reload", oldClient)
+
+	writeBundle(t, bundle, newCA.CA)
+	if err := cas.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	accepted("new CA's client once the old CA is gone", newClient)
+	// Its session would resume if crypto/tls did not check the session's chain
+	// against the pool of this handshake.
+	refused("old CA's client once the old CA is gone", oldClient)
+}
+
+// A client building its configuration per connection from a CAReloader: a server
+// of the new CA is refused before the reload and accepted after it, and once the
+// old CA leaves the bundle a session with a server of the old CA does not resume.
+func TestCAReloaderRotatesRootCAs(t *testing.T) {
+	t.Parallel()
+	oldCA, newCA := generate(t, PKIOptions{}), generate(t, PKIOptions{})
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	writeBundle(t, bundle, oldCA.CA)
+	cas := mustCAReloader(t, bundle)
+	oldServer := startServer(t, mustServerConfig(t, oldCA.MasterCert, oldCA.MasterKey, ""))
+	newServer := startServer(t, mustServerConfig(t, newCA.MasterCert, newCA.MasterKey, ""))
+
+	// A cache per server: the servers share the name the cache goes by.
+	caches := map[string]tls.ClientSessionCache{
+		oldServer.addr: tls.NewLRUClientSessionCache(1),
+		newServer.addr: tls.NewLRUClientSessionCache(1),
+	}
+	dial := func(addr string) (tls.ConnectionState, error) {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: "localhost", ClientSessionCache: caches[addr]}
+		cfg.RootCAs = cas.Pool()
+		_, state, err := exchange(addr, cfg)
+		return state, err
+	}
+	if _, err := dial(oldServer.addr); err != nil {
+		t.Fatalf("old CA's server: %v", err)
+	}
+	var unknownAuthority x509.UnknownAuthorityError
+	if _, err := dial(newServer.addr); !errors.As(err, &unknownAuthority) {
+		t.Fatalf("new CA's server before the reload: %v, want an unknown authority", err)
+	}
+
+	writeBundle(t, bundle, oldCA.CA, newCA.CA)
+	if err := cas.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial(newServer.addr); err != nil {
+		t.Fatalf("new CA's server after the reload: %v", err)
+	}
+	if state, err := dial(oldServer.addr); err != nil || !state.DidResume {
+		t.Fatalf("old CA's server with both CAs: resumed %v, %v; want a resumed session", state.DidResume, err)
+	}
+
+	if err := os.WriteFile(bundle, readBytes(t, newCA.CAKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cas.Reload(); err == nil || !strings.Contains(err.Error(), "private key") {
+		t.Errorf("reload of a key as bundle: %v, want an error", err)
+	}
+	if cas.Pool() == nil {
+		t.Fatal("a failed reload left no pool")
+	}
+	if _, err := dial(newServer.addr); err != nil {
+		t.Fatalf("new CA's server after a failed reload: %v", err)
+	}
+
+	writeBundle(t, bundle, newCA.CA)
+	if err := cas.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial(oldServer.addr); !errors.As(err, &unknownAuthority) {
+		t.Fatalf("old CA's server once the old CA is gone: %v, want an unknown authority", err)
 	}
 }

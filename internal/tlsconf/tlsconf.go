@@ -7,8 +7,8 @@
 // certificates, and a client certificate for front doors that ask for one.
 // GenerateDevPKI and EnsureDevPKI create such a CA and its certificates for
 // development and small deployments (`fileconv certs`, `fileconv up`); ServerConfig
-// and ClientConfig turn certificate files into tls.Configs; Reloader lets a running
-// process pick up renewed certificates.
+// and ClientConfig turn certificate files into tls.Configs; Reloader and CAReloader
+// let a running process pick up renewed certificates and CA bundles.
 //
 // All keys are ECDSA P-256. Configurations accept TLS 1.2 and 1.3 (1.3 is chosen
 // whenever both sides support it) and otherwise keep crypto/tls's defaults, which
