@@ -15,13 +15,16 @@ trap cleanup EXIT INT TERM
 
 # 1. A master and one worker per core in one process (fileconv up).
 "$BIN" up --dir "$STATE" --listen 127.0.0.1:$PORT --admin off --log-level warn >"$OUT/up.log" 2>&1 &
-pids="$pids $!"
+UPPID=$!
+pids="$pids $UPPID"
 sleep 3
 B="$BIN bench --addr 127.0.0.1:$PORT --ca $STATE/ca.pem --token-file $STATE/token --quiet"
 run() { name=$1; shift; echo "== $name: fileconv bench $*"; $B --out "$OUT/$name" "$@"; }
 
-run sizes --sweep sizes --sizes 100KB,1MB --conversions all --base-concurrency 2 --requests 4 --repeat 3 --overhead
-run sizes5 --sweep sizes --sizes 5MB --conversions png-jpg,png-webp,webp-jpg,txt-pdf --base-concurrency 2 --requests 2 --repeat 3 --overhead
+# --server-pid: the CPU time of the cluster per request, set against the
+# in-process conversion's (the bench shares the two cores with the cluster).
+run sizes --sweep sizes --sizes 100KB,1MB --conversions all --base-concurrency 2 --requests 8 --repeat 3 --overhead --server-pid $UPPID
+run sizes5 --sweep sizes --sizes 5MB --conversions all --base-concurrency 2 --requests 2 --repeat 3 --overhead --server-pid $UPPID
 run chunks --sweep chunks --conversions png-jpg --base-size 1MB --chunks 4KiB,16KiB,64KiB,256KiB,1MiB --base-concurrency 2 --requests 8 --repeat 3
 run concurrency --sweep concurrency --conversions png-jpg --base-size 1MB --concurrency 1,2,5,10,15,20,32 --requests 8 --repeat 3
 run small-v1 --protocol v1 --sweep sizes --sizes 100KB --conversions png-jpg,txt-pdf --base-concurrency 2 --requests 60 --repeat 3
@@ -56,3 +59,9 @@ for c in JPG→PNG JPG→WEBP PNG→JPG PNG→WEBP WEBP→JPG WEBP→PNG TXT→P
 	echo "-- $c"
 	${GO:-go} tool pprof -top -nodecount 6 "$OUT/convert.test" "$f" 2>/dev/null | sed -n '/flat%/,$p'
 done
+
+# 4. Where the relay's time goes: 1 MB PNG -> JPG through a master and two
+#    workers in one test process (client included), profiled.
+echo "== relay profile: go test -bench SmallFiles/PNG-1MB-to-JPG/v2 -cpuprofile; go tool pprof -top"
+${GO:-go} test -run '^$' -bench 'SmallFiles/PNG-1MB-to-JPG/v2' -benchtime 300x -cpuprofile "$OUT/cpu-relay.prof" -o "$OUT/master.test" ./internal/master/ | grep Benchmark
+${GO:-go} tool pprof -top -nodecount 15 "$OUT/master.test" "$OUT/cpu-relay.prof" 2>/dev/null | sed -n '/flat%/,$p'
