@@ -25,14 +25,21 @@ sample() { # phase → one CSV row: time, phase, goroutines, resident bytes
 	r=$(echo "$m" | awk '/^process_resident_memory_bytes /{printf "%d", $2}')
 	echo "$(date +%s),$1,$g,$r"
 }
+B="$BIN bench --addr 127.0.0.1:$PORT --ca $STATE/ca.pem --token-file $STATE/token --quiet"
 echo "unix_time,phase,goroutines,resident_bytes" >"$OUT/samples.csv"
 sample baseline >>"$OUT/samples.csv"
+# One request of each conversion, then the idle release (5 s): what the process
+# keeps once every codec has been used (thread pools, font and colour tables).
+$B --out "$OUT/warm" --sweep sizes --sizes 1MB --conversions png-jpg,txt-pdf,pdf-txt,jpg-webp \
+	--base-concurrency 1 --requests 1 --repeat 1 --warmup=false >/dev/null
+sleep 10
+sample warm >>"$OUT/samples.csv"
 ( while :; do sleep 15; sample load >>"$OUT/samples.csv"; done ) &
 sampler=$!
 pids="$pids $sampler"
 
 echo "== soak: fileconv bench --sweep steady --duration $EACH --base-concurrency $CLIENTS"
-"$BIN" bench --addr 127.0.0.1:$PORT --ca "$STATE/ca.pem" --token-file "$STATE/token" --quiet --out "$OUT/bench" \
+$B --out "$OUT/bench" \
 	--sweep steady --conversions png-jpg,txt-pdf,pdf-txt,jpg-webp --base-size 1MB \
 	--base-concurrency "$CLIENTS" --duration "$EACH" --repeat 1 --timeout 5m
 kill $sampler

@@ -48,7 +48,6 @@ func startVipsOnce() (err error) {
 	}()
 	// libvips and glib warnings are mostly about a client's damaged file; they go
 	// to the log at warn level, and govips' chatty info messages are dropped.
-	limitMallocArenas()
 	vips.LoggingSettings(logVips, vips.LogLevelWarning)
 	vips.Startup(&vips.Config{
 		// One thread per operation: a worker runs one conversion per core already.

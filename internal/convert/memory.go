@@ -2,8 +2,31 @@ package convert
 
 /*
 #include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-static void limit_arenas(int n) { mallopt(M_ARENA_MAX, n); }
+// glibc fixes its arena limit the first time a second thread allocates, after
+// which mallopt(M_ARENA_MAX) no longer has any effect; the Go runtime starts
+// threads before any Go code runs. A constructor runs before all of that, when
+// the program is loaded.
+__attribute__((constructor)) static void fileconv_malloc_settings(void) {
+	mallopt(M_ARENA_MAX, 2);
+}
+
+// malloc_heaps counts glibc's arenas (the <heap> elements of malloc_info).
+static int malloc_heaps(void) {
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (f == NULL) return -1;
+	malloc_info(0, f);
+	fclose(f);
+	int n = 0;
+	for (char *p = buf; (p = strstr(p, "<heap nr=")) != NULL; p++) n++;
+	free(buf);
+	return n;
+}
 */
 import "C"
 
@@ -18,11 +41,13 @@ func ReleaseMemory() {
 	C.malloc_trim(0)
 }
 
-// mallocArenas bounds glibc's malloc arenas. By default glibc makes up to eight
-// per core, one for each thread that allocates at once, and libvips' and
-// poppler's threads spread their buffers over all of them, where freed memory
-// stays; two keep a worker's size close to what it is using (the setting
-// libvips-based services such as imgproxy recommend).
-const mallocArenas = 2
+// MallocArenas is the most glibc malloc arenas a fileconv process uses (set when
+// the program loads). By default glibc makes up to eight per core, one for each
+// thread that allocates at once, and libvips' and poppler's threads spread their
+// buffers over all of them, where freed memory stays; two keep a worker's size
+// close to what it is using (the setting libvips-based services such as imgproxy
+// recommend).
+const MallocArenas = 2
 
-func limitMallocArenas() { C.limit_arenas(mallocArenas) }
+// mallocArenasInUse is how many arenas glibc has made so far.
+func mallocArenasInUse() int { return int(C.malloc_heaps()) }

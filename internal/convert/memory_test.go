@@ -2,8 +2,10 @@ package convert
 
 import (
 	"context"
+	"sync"
 	"testing"
 
+	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
@@ -19,5 +21,38 @@ func TestReleaseMemoryAfterConversions(t *testing.T) {
 	// Conversions still work after the arenas were trimmed.
 	if _, err := c.Convert(context.Background(), wire.OpTextToPDF, []byte("more text")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMallocArenasStayBounded(t *testing.T) {
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	png, err := testfiles.Encode(testfiles.Photo(300, 200), testfiles.PNG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := []byte("some text to typeset\n")
+	// Many threads allocating at once is what makes glibc add arenas.
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			for range 3 {
+				var err error
+				if i%2 == 0 {
+					_, err = c.Convert(context.Background(), wire.OpToWEBP, png)
+				} else {
+					_, err = c.Convert(context.Background(), wire.OpTextToPDF, text)
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := mallocArenasInUse(); n < 1 || n > MallocArenas {
+		t.Errorf("glibc has %d malloc arenas, want at most %d", n, MallocArenas)
 	}
 }
