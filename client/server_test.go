@@ -102,13 +102,12 @@ func (s *fakeServer) serve(conn net.Conn) {
 		default:
 			return
 		}
-		req, derr := wire.DecodeConvertRequest(f)
-		body := make([]byte, f.BodySize)
-		if _, err := io.ReadFull(br, body); err != nil {
+		req, body, refused, err := testnet.ReadConvert(br, f)
+		if err != nil {
 			return
 		}
-		if derr != nil {
-			wire.WriteErrorResponse(conn, derr.(*wire.ErrorResponse))
+		if refused != nil {
+			wire.WriteErrorResponse(conn, refused)
 			continue
 		}
 		if sha256.Sum256(body) != req.SHA256 {
@@ -123,14 +122,11 @@ func (s *fakeServer) serve(conn net.Conn) {
 		if r.err != nil {
 			wire.WriteErrorResponse(conn, r.err)
 		} else {
-			res := wire.Result{JobID: fmt.Sprintf("job%d", n), Size: uint64(len(r.body)), SHA256: sha256.Sum256(r.body), InputType: "text", ContentType: "text/plain"}
+			res := wire.Result{JobID: fmt.Sprintf("job%d", n), SHA256: sha256.Sum256(r.body), InputType: "text", ContentType: "text/plain"}
 			if r.bad {
 				res.SHA256[0] ^= 1
 			}
-			var out bytes.Buffer
-			wire.WriteResult(&out, res)
-			out.Write(r.body)
-			conn.Write(out.Bytes())
+			testnet.WriteResult(conn, res, r.body)
 		}
 		if r.close {
 			return

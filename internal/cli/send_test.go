@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
@@ -65,13 +64,12 @@ func (s *convServer) serve(conn net.Conn) {
 		if err != nil || f.Type != wire.FrameConvert {
 			return
 		}
-		req, derr := wire.DecodeConvertRequest(f)
-		body := make([]byte, f.BodySize)
-		if _, err := io.ReadFull(br, body); err != nil {
+		req, body, refused, err := testnet.ReadConvert(br, f)
+		if err != nil {
 			return
 		}
-		if derr != nil {
-			wire.WriteErrorResponse(conn, derr.(*wire.ErrorResponse))
+		if refused != nil {
+			wire.WriteErrorResponse(conn, refused)
 			continue
 		}
 		s.mu.Lock()
@@ -91,8 +89,7 @@ func (s *convServer) serve(conn net.Conn) {
 			continue
 		}
 		out := []byte(fmt.Sprintf("%s of %d bytes\n", req.Op.Extension(), len(body)))
-		wire.WriteResult(conn, wire.Result{JobID: "job", Size: uint64(len(out)), SHA256: sha256.Sum256(out)})
-		conn.Write(out)
+		testnet.WriteResult(conn, wire.Result{JobID: "job"}, out)
 	}
 }
 

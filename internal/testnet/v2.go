@@ -1,0 +1,47 @@
+package testnet
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/fileconv/fileconv/internal/wire"
+)
+
+// ReadConvert reads the body of the CONVERT frame f from r and decodes the
+// request. refused is what a server answers when the frame's header is invalid
+// (the body has been read, so the connection stays usable); err means the
+// connection is broken.
+func ReadConvert(r io.Reader, f wire.Frame) (req wire.ConvertRequest, body []byte, refused *wire.ErrorResponse, err error) {
+	req, derr := wire.DecodeConvertRequest(f)
+	body = make([]byte, f.BodySize)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return req, nil, nil, fmt.Errorf("read body: %w", err)
+	}
+	if derr != nil {
+		if !errors.As(derr, &refused) {
+			refused = &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: derr.Error()}
+		}
+	}
+	return req, body, refused, nil
+}
+
+// WriteResult answers a CONVERT request with out as the result, in one write.
+func WriteResult(w io.Writer, res wire.Result, out []byte) error {
+	res.Size = uint64(len(out))
+	if res.SHA256 == ([32]byte{}) {
+		res.SHA256 = sha256.Sum256(out)
+	}
+	var frame writeBuffer
+	if err := wire.WriteResult(&frame, res); err != nil {
+		return err
+	}
+	frame = append(frame, out...)
+	_, err := w.Write(frame)
+	return err
+}
+
+type writeBuffer []byte
+
+func (b *writeBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
