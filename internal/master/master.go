@@ -5,6 +5,7 @@
 package master
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -115,33 +116,24 @@ const (
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
-	setDefault(&c.MaxConns, DefaultMaxConns)
-	setDefault(&c.HandshakeTimeout, DefaultHandshakeTimeout)
-	setDefault(&c.HeaderTimeout, DefaultHeaderTimeout)
-	setDefault(&c.IOTimeout, DefaultIOTimeout)
-	setDefault(&c.JobTimeout, DefaultJobTimeout)
-	setDefault(&c.DialTimeout, DefaultDialTimeout)
-	setDefault(&c.DrainLimit, DefaultDrainLimit)
-	setDefault(&c.QueueSize, DefaultQueueSize)
-	setDefault(&c.QueueTimeout, DefaultQueueTimeout)
-	setDefault(&c.HealthInterval, DefaultHealthInterval)
-	setDefault(&c.ResolveInterval, DefaultResolveInterval)
-	setDefault(&c.EjectBase, DefaultEjectBase)
-	setDefault(&c.EjectMax, DefaultEjectMax)
-	setDefault(&c.RetryBufferBytes, DefaultRetryBufferBytes)
-	setDefault(&c.RetryBufferTotal, DefaultRetryBufferTotal)
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.MaxConns = cmp.Or(c.MaxConns, DefaultMaxConns)
+	c.HandshakeTimeout = cmp.Or(c.HandshakeTimeout, DefaultHandshakeTimeout)
+	c.HeaderTimeout = cmp.Or(c.HeaderTimeout, DefaultHeaderTimeout)
+	c.IOTimeout = cmp.Or(c.IOTimeout, DefaultIOTimeout)
+	c.JobTimeout = cmp.Or(c.JobTimeout, DefaultJobTimeout)
+	c.DialTimeout = cmp.Or(c.DialTimeout, DefaultDialTimeout)
+	c.DrainLimit = cmp.Or(c.DrainLimit, DefaultDrainLimit)
+	c.QueueSize = cmp.Or(c.QueueSize, DefaultQueueSize)
+	c.QueueTimeout = cmp.Or(c.QueueTimeout, DefaultQueueTimeout)
+	c.HealthInterval = cmp.Or(c.HealthInterval, DefaultHealthInterval)
+	c.ResolveInterval = cmp.Or(c.ResolveInterval, DefaultResolveInterval)
+	c.EjectBase = cmp.Or(c.EjectBase, DefaultEjectBase)
+	c.EjectMax = cmp.Or(c.EjectMax, DefaultEjectMax)
+	c.RetryBufferBytes = cmp.Or(c.RetryBufferBytes, DefaultRetryBufferBytes)
+	c.RetryBufferTotal = cmp.Or(c.RetryBufferTotal, DefaultRetryBufferTotal)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	return c
-}
-
-func setDefault[T comparable](field *T, def T) {
-	var zero T
-	if *field == zero {
-		*field = def
-	}
 }
 
 // Validate names the first setting that cannot work.

@@ -11,6 +11,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,27 +74,13 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.MaxMemoryBytes == 0 {
-		c.MaxMemoryBytes = max(DefaultMaxMemoryBytes, c.MaxBodyBytes)
-	}
-	if c.MaxPerClient == 0 {
-		c.MaxPerClient = DefaultMaxPerClient
-	}
-	if c.ConvertTimeout == 0 {
-		c.ConvertTimeout = DefaultConvertTimeout
-	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = DefaultReadTimeout
-	}
-	if c.ThroughputWindow == 0 {
-		c.ThroughputWindow = DefaultThroughputWindow
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.MaxMemoryBytes = cmp.Or(c.MaxMemoryBytes, max(DefaultMaxMemoryBytes, c.MaxBodyBytes))
+	c.MaxPerClient = cmp.Or(c.MaxPerClient, DefaultMaxPerClient)
+	c.ConvertTimeout = cmp.Or(c.ConvertTimeout, DefaultConvertTimeout)
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
+	c.ThroughputWindow = cmp.Or(c.ThroughputWindow, DefaultThroughputWindow)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 }
 
 // Validate reports a configuration that cannot work, after defaults are applied.

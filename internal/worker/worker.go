@@ -5,6 +5,7 @@ package worker
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -68,27 +69,13 @@ const (
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = runtime.NumCPU()
-	}
-	if c.JobTimeout == 0 {
-		c.JobTimeout = DefaultJobTimeout
-	}
-	if c.HandshakeTimeout == 0 {
-		c.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if c.IOTimeout == 0 {
-		c.IOTimeout = DefaultIOTimeout
-	}
-	if c.DrainLimit == 0 {
-		c.DrainLimit = DefaultDrainLimit
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.Concurrency = cmp.Or(c.Concurrency, runtime.NumCPU())
+	c.JobTimeout = cmp.Or(c.JobTimeout, DefaultJobTimeout)
+	c.HandshakeTimeout = cmp.Or(c.HandshakeTimeout, DefaultHandshakeTimeout)
+	c.IOTimeout = cmp.Or(c.IOTimeout, DefaultIOTimeout)
+	c.DrainLimit = cmp.Or(c.DrainLimit, DefaultDrainLimit)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	c.Convert = c.Convert.WithDefaults()
 	return c
 }
