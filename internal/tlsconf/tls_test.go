@@ -2,6 +2,7 @@ package tlsconf
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -353,6 +354,14 @@ func TestConfigErrorsNameTheFile(t *testing.T) {
 	if _, err := LoadCAPool(cluster.CAKey); err == nil || !strings.Contains(err.Error(), "private key") || !strings.Contains(err.Error(), cluster.CAKey) {
 		t.Errorf("CA key as CA: %v", err)
 	}
+	garbled := filepath.Join(t.TempDir(), "garbled.pem")
+	caPEM := readBytes(t, cluster.CA)
+	if err := os.WriteFile(garbled, append(caPEM, bytes.Replace(caPEM, []byte("\n"), []byte("\n!!"), 3)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCAPool(garbled); err == nil || !strings.Contains(err.Error(), garbled) {
+		t.Errorf("a bundle with a garbled second certificate: %v", err)
+	}
 	if _, err := LoadKeyPair(cluster.MasterKey, cluster.MasterCert); err == nil || !strings.Contains(err.Error(), cluster.MasterKey) {
 		t.Errorf("swapped certificate and key: %v", err)
 	}
@@ -474,11 +483,13 @@ func TestCAReloaderRotatesClientCAs(t *testing.T) {
 		t.Fatal("the old CA's client did not resume its session, so the check below would prove nothing")
 	}
 
-	if err := os.WriteFile(bundle, []byte("-----BEGIN CERT"), 0o600); err != nil {
+	// Caught half-written, the new bundle would hold the new CA alone.
+	oldPEM := readBytes(t, oldCA.CA)
+	if err := os.WriteFile(bundle, append(readBytes(t, newCA.CA), oldPEM[:len(oldPEM)/2]...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := cas.Reload(); err == nil || !strings.Contains(err.Error(), bundle) {
-		t.Errorf("reload of a broken bundle: %v, want an error naming %s", err, bundle)
+	if err := cas.Reload(); err == nil || !strings.Contains(err.Error(), bundle) || !strings.Contains(err.Error(), "cut short") {
+		t.Errorf("reload of a half-written bundle: %v, want an error naming %s", err, bundle)
 	}
 	accepted("new CA's client after a failed reload", newClient)
 	accepted("old CA's client after a failed reload", oldClient)

@@ -16,8 +16,10 @@
 package tlsconf
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"time"
@@ -96,11 +98,32 @@ func LoadCAPool(file string) (*x509.CertPool, error) {
 		return nil, withMissingFileHint(err, createHint)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
+	read := 0
+	for rest := data; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: certificate %d: %w", file, read+1, err)
+		}
+		pool.AddCert(cert)
+		read++
+	}
+	if read == 0 {
 		if _, keyErr := parsePrivateKeyPEM(data, file); keyErr == nil {
 			return nil, fmt.Errorf("%s holds a private key, not a CA certificate: give the CA's certificate (ca.pem in a fileconv PKI folder)", file)
 		}
 		return nil, fmt.Errorf("%s holds no PEM certificate (a file starting with -----BEGIN CERTIFICATE-----): give the CA's certificate", file)
+	}
+	// pem.Decode skips a block it cannot read, so a bundle caught half-written
+	// would otherwise load without its last CA, and a reload report success.
+	if begun := bytes.Count(data, []byte("-----BEGIN CERTIFICATE-----")); read < begun {
+		return nil, fmt.Errorf("%s starts %d certificates but only %d are whole: is it cut short, or still being written?", file, begun, read)
 	}
 	return pool, nil
 }
