@@ -33,32 +33,32 @@ func TestWorkerRootCAsAskedAtEachDial(t *testing.T) {
 		cfg.HealthInterval = 50 * time.Millisecond
 		cfg.EjectBase, cfg.EjectMax = time.Millisecond, time.Millisecond
 	}})
-	healthy := func(want bool) func(master.Status) bool {
-		return func(st master.Status) bool {
-			return len(st.Workers) == 1 && (st.Workers[0].State == "healthy") == want
+	// converts waits for a conversion to succeed: on a loaded machine a probe
+	// that times out ejects the worker for a moment, whatever the pool.
+	converts := func(what string) {
+		t.Helper()
+		cl := newClient(c)
+		defer cl.Close()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, err := cl.ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hi"))
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %v", what, err)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	convert := func() error {
-		cl := newClient(c)
-		cl.MaxRetries = -1
-		defer cl.Close()
-		_, err := cl.ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hi"))
-		return err
-	}
-	waitForStatus(t, c, healthy(true))
-	if err := convert(); err != nil {
-		t.Fatalf("with the cluster's CA: %v", err)
-	}
+	converts("with the cluster's CA")
 
 	roots.Store(stranger)
-	waitForStatus(t, c, healthy(false))
-	if logs := c.Logs.String(); !strings.Contains(logs, "failed its health probe") || !strings.Contains(logs, "certificate signed by unknown authority") {
-		t.Errorf("no probe refused the worker's certificate; logs:\n%s", c.Logs.String())
-	}
+	waitForStatus(t, c, func(st master.Status) bool {
+		return len(st.Workers) == 1 && st.Workers[0].State != "healthy" &&
+			strings.Contains(st.Workers[0].LastError, "certificate signed by unknown authority")
+	})
 
 	roots.Store(cluster)
-	waitForStatus(t, c, healthy(true))
-	if err := convert(); err != nil {
-		t.Fatalf("with the cluster's CA back: %v", err)
-	}
+	converts("with the cluster's CA back")
 }
