@@ -4,7 +4,8 @@
 // It speaks protocol v2 (typed errors, a SHA-256 of the result, options, many
 // requests per connection) and falls back to protocol v1.0 for servers that only
 // speak that. A Client is safe for concurrent use; it keeps a few idle v2
-// connections for reuse and retries requests the server was too busy to take.
+// connections for reuse, and retries requests the server was too busy to take
+// or lost with its connection (a master restarting).
 package client
 
 import (
@@ -83,8 +84,8 @@ type Client struct {
 	// Protocol is ProtocolAuto (""), ProtocolV2 or ProtocolV1.
 	Protocol string
 	// MaxRetries is how many times a request is sent again after the server said
-	// busy or unavailable, or the connection could not be made. 0 means 3;
-	// negative means never.
+	// busy or unavailable, the connection could not be made, or it broke before
+	// any of the result was written. 0 means 3; negative means never.
 	MaxRetries int
 	// RetryBackoff is the first wait between attempts; it doubles with each
 	// retry, with jitter, up to MaxBackoff, and is never shorter than the
@@ -186,12 +187,18 @@ type Result struct {
 // Neither is held in memory.
 //
 // A refusal by the server is a *ServerError; match its kind with errors.Is(err,
-// ErrBusy) and the like. Busy and unavailable servers and failed connections are
-// retried (see MaxRetries). When an error comes after part of the result was
-// written, output holds a partial file: write to a temporary file and keep it
-// only on success. A result whose SHA-256 differs from the server's is an error
-// matching ErrChecksum.
+// ErrBusy) and the like. Busy and unavailable servers, connections that could
+// not be made and connections lost before the answer (a master restarting) are
+// retried (see MaxRetries); a conversion has no effect but its answer, so
+// sending it again is safe. A connection lost after part of the result was
+// written is not retried: output then holds a partial file, so write to a
+// temporary file and keep it only on success. A result whose SHA-256 differs
+// from the server's is an error matching ErrChecksum.
 func (c *Client) Convert(ctx context.Context, op Operation, name string, input io.Reader, output io.Writer, opts Options) (Result, error) {
+	return c.convertTo(ctx, op, name, input, &resultOutput{w: output}, opts)
+}
+
+func (c *Client) convertTo(ctx context.Context, op Operation, name string, input io.Reader, output *resultOutput, opts Options) (Result, error) {
 	res, err := c.convert(ctx, op, name, input, output, opts)
 	if err != nil {
 		if res.Attempts > 1 {
@@ -202,7 +209,7 @@ func (c *Client) Convert(ctx context.Context, op Operation, name string, input i
 	return res, nil
 }
 
-func (c *Client) convert(ctx context.Context, op Operation, name string, input io.Reader, output io.Writer, opts Options) (Result, error) {
+func (c *Client) convert(ctx context.Context, op Operation, name string, input io.Reader, output *resultOutput, opts Options) (Result, error) {
 	if !op.Valid() {
 		return Result{}, fmt.Errorf("operation %d: use 1 (to JPEG), 2 (to PNG), 3 (to WEBP), 4 (TXT to PDF) or 5 (PDF to TXT): %w", uint32(op), ErrBadRequest)
 	}
@@ -239,7 +246,7 @@ func (c *Client) convert(ctx context.Context, op Operation, name string, input i
 		if err != nil && ctx.Err() != nil && !errors.Is(err, context.Cause(ctx)) {
 			err = fmt.Errorf("%w (%w)", context.Cause(ctx), err)
 		}
-		if err == nil || !retryable(err) || attempt > c.maxRetries() || ctx.Err() != nil {
+		if err == nil || !retryable(err) || attempt > c.maxRetries() || ctx.Err() != nil || !output.clean() {
 			return res, err
 		}
 		delay := c.backoff(attempt, retryAfter(err))
@@ -257,13 +264,39 @@ func (c *Client) convert(ctx context.Context, op Operation, name string, input i
 	}
 }
 
-// ConvertBytes converts input in memory and returns the result.
+// ConvertBytes converts input in memory and returns the result. Since it owns
+// the output, it retries also a connection lost in the middle of the answer.
 func (c *Client) ConvertBytes(ctx context.Context, op Operation, name string, input []byte) ([]byte, error) {
 	var out bytes.Buffer
-	if _, err := c.Convert(ctx, op, name, bytes.NewReader(input), &out, Options{}); err != nil {
+	if _, err := c.convertTo(ctx, op, name, bytes.NewReader(input), &resultOutput{w: &out, restart: out.Reset}, Options{}); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// resultOutput is where the result goes, across attempts.
+type resultOutput struct {
+	w io.Writer
+	n int64 // bytes written since the start, or the last restart
+	// restart, when set, discards a partial result so that another attempt can
+	// write the whole one; without it, a partial result cannot be taken back.
+	restart func()
+}
+
+func (o *resultOutput) Write(b []byte) (int, error) {
+	n, err := o.w.Write(b)
+	o.n += int64(n)
+	return n, err
+}
+
+// clean readies the output for another attempt, and reports whether it holds
+// nothing of the earlier ones: a result must not follow part of another.
+func (o *resultOutput) clean() bool {
+	if o.n > 0 && o.restart != nil {
+		o.restart()
+		o.n = 0
+	}
+	return o.n == 0
 }
 
 // Ping checks that the master answers. In v1.0, which has no ping, it checks

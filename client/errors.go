@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -121,6 +122,7 @@ var v1Codes = []struct {
 	{"Invalid authentication token", CodeUnauthorized},
 	{"busy", CodeBusy},
 	{"no worker is available", CodeUnavailable},
+	{"unavailable", CodeUnavailable},
 	{"Checksum mismatch", CodeChecksumMismatch},
 	{"Unsupported protocol version", CodeBadRequest},
 	{"Invalid operation", CodeBadRequest},
@@ -165,24 +167,52 @@ type dialError struct{ err error }
 func (e *dialError) Error() string { return e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
-func (e *dialError) retryable() bool {
+// lostError is a connection that broke after it was made and before the whole
+// answer came: the server stopped, restarted or died, or the network failed.
+// The server may have converted the file or not; either way a conversion
+// changes nothing but its answer, so the request can be sent again as long as
+// nothing of a partial answer stays in the output.
+type lostError struct{ err error }
+
+func (e *lostError) Error() string {
+	return "the connection to the server broke before the answer was complete: " + e.err.Error()
+}
+func (e *lostError) Unwrap() error { return e.err }
+
+// lost marks err, a failure to read from or write to the server, as a lost
+// connection, unless the server refused the client's certificate.
+func lost(err error) error {
+	if refusedByTLS(err) {
+		return err
+	}
+	return &lostError{err}
+}
+
+// refusedByTLS reports a failure of certificates or of the TLS handshake, sent
+// by either side, which trying again does not fix.
+func refusedByTLS(err error) bool {
 	var verr *tls.CertificateVerificationError
 	var uerr x509.UnknownAuthorityError
 	var herr x509.HostnameError
 	var cerr x509.CertificateInvalidError
 	var aerr tls.AlertError
-	return !errors.As(e.err, &verr) && !errors.As(e.err, &uerr) && !errors.As(e.err, &herr) &&
-		!errors.As(e.err, &cerr) && !errors.As(e.err, &aerr)
+	var oerr *net.OpError
+	// An alert from the server (a client certificate it refuses, which TLS 1.3
+	// reports only after the handshake) is a net.OpError "remote error".
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) ||
+		errors.As(err, &cerr) || errors.As(err, &aerr) || errors.As(err, &oerr) && oerr.Op == "remote error"
 }
 
-// retryable reports whether a failed attempt may be repeated unchanged.
+// retryable reports whether a failed attempt may be repeated unchanged, once
+// the output holds nothing of it.
 func retryable(err error) bool {
 	var se *ServerError
 	if errors.As(err, &se) {
 		return se.Temporary()
 	}
 	var de *dialError
-	return errors.As(err, &de) && de.retryable()
+	var le *lostError
+	return errors.As(err, &de) && !refusedByTLS(err) || errors.As(err, &le)
 }
 
 func retryAfter(err error) time.Duration {

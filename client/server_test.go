@@ -27,6 +27,8 @@ type reply struct {
 	err   *wire.ErrorResponse
 	bad   bool // announce a wrong SHA-256
 	close bool // close the connection after answering
+	drop  bool // close the connection without answering: a master that died
+	cut   int  // announce the whole result, send this many bytes of it and close
 }
 
 // fakeServer is a v2 server (or, with v1Only, a v1.0 one) over real TLS on
@@ -119,12 +121,23 @@ func (s *fakeServer) serve(conn net.Conn) {
 		s.seen = append(s.seen, req)
 		s.mu.Unlock()
 		r := s.handle(n, req, body)
+		if r.drop {
+			return
+		}
 		if r.err != nil {
 			wire.WriteErrorResponse(conn, r.err)
 		} else {
 			res := wire.Result{JobID: fmt.Sprintf("job%d", n), SHA256: sha256.Sum256(r.body), InputType: "text", ContentType: "text/plain"}
 			if r.bad {
 				res.SHA256[0] ^= 1
+			}
+			if r.cut > 0 {
+				res.Size = uint64(len(r.body))
+				var out bytes.Buffer
+				wire.WriteResult(&out, res)
+				out.Write(r.body[:r.cut])
+				conn.Write(out.Bytes())
+				return
 			}
 			testnet.WriteResult(conn, res, r.body)
 		}
@@ -156,11 +169,17 @@ func (s *fakeServer) serveV1(conn net.Conn, br *bufio.Reader) {
 	}
 	n := int(s.requests.Add(1))
 	r := s.handle(n, wire.ConvertRequest{Token: h.Token, Op: h.Operation, Name: h.Filename, Size: h.Size}, body)
-	if r.err != nil {
+	switch {
+	case r.drop:
+	case r.err != nil:
 		wire.WriteError(conn, r.err.Message)
-		return
+	case r.cut > 0:
+		var out bytes.Buffer
+		wire.WriteResponse(&out, r.body)
+		conn.Write(out.Bytes()[:wire.ResponseSizeLen+r.cut])
+	default:
+		wire.WriteResponse(conn, r.body)
 	}
-	wire.WriteResponse(conn, r.body)
 }
 
 // upper is a conversion that is easy to check.

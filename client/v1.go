@@ -53,7 +53,7 @@ func (c *Client) convertV1(ctx context.Context, op Operation, name string, in *s
 func exchange(conn net.Conn, h wire.Header, body io.Reader, output io.Writer, p *reporter) (int64, error) {
 	hdr := h.Encode()
 	if _, err := conn.Write(hdr[:]); err != nil {
-		return 0, fmt.Errorf("send header: %w", err)
+		return 0, lost(fmt.Errorf("send header: %w", err))
 	}
 	p.start(Uploading, int64(h.Size))
 	src := &inputReader{r: body}
@@ -69,7 +69,7 @@ func exchange(conn net.Conn, h wire.Header, body io.Reader, output io.Writer, p 
 				return 0, se
 			}
 		}
-		return 0, fmt.Errorf("send body: %w", err)
+		return 0, lost(fmt.Errorf("send body: %w", err))
 	}
 	p.start(Converting, 0)
 	return readAnswer(conn, output, p)
@@ -80,17 +80,17 @@ func exchange(conn net.Conn, h wire.Header, body io.Reader, output io.Writer, p 
 func readAnswer(r io.Reader, output io.Writer, p *reporter) (int64, error) {
 	size, err := wire.ReadResponseSize(r)
 	if err != nil {
-		return 0, fmt.Errorf("read answer: %w", err)
+		return 0, lost(fmt.Errorf("read answer: %w", err))
 	}
 	body := io.LimitReader(r, int64(size))
 	prefix := make([]byte, min(uint64(len(wire.ErrorPrefix)), size))
 	if _, err := io.ReadFull(body, prefix); err != nil {
-		return 0, fmt.Errorf("read answer: %w", err)
+		return 0, lost(fmt.Errorf("read answer: %w", err))
 	}
 	if wire.IsError(prefix) {
 		msg, err := io.ReadAll(io.LimitReader(body, maxErrorMessage))
 		if err != nil {
-			return 0, fmt.Errorf("read error answer: %w", err)
+			return 0, lost(fmt.Errorf("read error answer: %w", err))
 		}
 		return 0, newV1Error(string(msg))
 	}
@@ -100,13 +100,17 @@ func readAnswer(r io.Reader, output io.Writer, p *reporter) (int64, error) {
 	if err != nil {
 		return int64(n), fmt.Errorf("write result: %w", err)
 	}
-	m, err := io.CopyBuffer(out, body, make([]byte, 64<<10))
+	src := &inputReader{r: body}
+	m, err := io.CopyBuffer(out, src, make([]byte, 64<<10))
 	total := int64(n) + m
-	if err == nil && uint64(total) < size {
+	switch {
+	case err != nil && src.err == nil:
+		return total, fmt.Errorf("write result: %w", err)
+	case err == nil && uint64(total) < size:
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
-		return total, fmt.Errorf("read result (%d of %d bytes): %w", total, size, err)
+		return total, lost(fmt.Errorf("read result (%d of %d bytes): %w", total, size, err))
 	}
 	return total, nil
 }

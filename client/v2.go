@@ -162,7 +162,7 @@ func (c *Client) send(cc *conn, req wire.ConvertRequest, in *source, p *reporter
 		cc.prefaced = true
 	}
 	if err := wire.WriteConvert(cc.bw, req); err != nil {
-		return fmt.Errorf("send request: %w", err)
+		return lost(fmt.Errorf("send request: %w", err))
 	}
 	body, err := in.rewind()
 	if err != nil {
@@ -175,12 +175,12 @@ func (c *Client) send(cc *conn, req wire.ConvertRequest, in *source, p *reporter
 	case src.err != nil:
 		return &inputError{src.err}
 	case err != nil:
-		return fmt.Errorf("send body: %w", err)
+		return lost(fmt.Errorf("send body: %w", err))
 	case uint64(n) != req.Size:
 		return &inputError{fmt.Errorf("the file shrank from %d to %d bytes while being sent", req.Size, n)}
 	}
 	if err := cc.bw.Flush(); err != nil {
-		return fmt.Errorf("send body: %w", err)
+		return lost(fmt.Errorf("send body: %w", err))
 	}
 	return nil
 }
@@ -193,7 +193,11 @@ func (c *Client) readResponse(cc *conn, output io.Writer, p *reporter) (res Resu
 	}
 	f, err := wire.ReadFrameHeader(cc.br, 0)
 	if err != nil {
-		return res, true, false, fmt.Errorf("read answer: %w", err)
+		err = fmt.Errorf("read answer: %w", err)
+		if !errors.Is(err, wire.ErrProtocol) {
+			err = lost(err)
+		}
+		return res, true, false, err
 	}
 	switch f.Type {
 	case wire.FrameError:
@@ -217,13 +221,17 @@ func (c *Client) readResponse(cc *conn, output io.Writer, p *reporter) (res Resu
 	p.start(Downloading, int64(wr.Size))
 	h := sha256.New()
 	out := &writeCounter{w: output}
-	_, err = io.CopyBuffer(counter{io.MultiWriter(h, out), p}, io.LimitReader(cc.br, int64(wr.Size)), make([]byte, 64<<10))
+	src := &inputReader{r: io.LimitReader(cc.br, int64(wr.Size))}
+	_, err = io.CopyBuffer(counter{io.MultiWriter(h, out), p}, src, make([]byte, 64<<10))
 	res.Size = out.n
-	if err == nil && uint64(out.n) < wr.Size {
+	switch {
+	case err != nil && src.err == nil:
+		return res, true, false, fmt.Errorf("write result: %w", err)
+	case err == nil && uint64(out.n) < wr.Size:
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
-		return res, true, false, fmt.Errorf("read result (%d of %d bytes): %w", out.n, wr.Size, err)
+		return res, true, false, lost(fmt.Errorf("read result (%d of %d bytes): %w", out.n, wr.Size, err))
 	}
 	var got [32]byte
 	h.Sum(got[:0])
@@ -242,7 +250,7 @@ var errNoAnswer = errors.New("no answer")
 func (c *Client) checkV1Answer(cc *conn) error {
 	b, err := cc.br.Peek(1)
 	if err != nil {
-		return fmt.Errorf("read answer: %w: %w", errNoAnswer, err)
+		return lost(fmt.Errorf("read answer: %w: %w", errNoAnswer, err))
 	}
 	if b[0] != 0 {
 		return nil
