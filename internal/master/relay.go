@@ -204,6 +204,7 @@ var codes = map[string]wire.ErrorCode{
 	"busy":           wire.CodeBusy,
 	"unavailable":    wire.CodeUnavailable,
 	"worker_failed":  wire.CodeUnavailable,
+	"stopped":        wire.CodeUnavailable,
 }
 
 // reject answers with an error and then drains what the client is still sending,
@@ -282,13 +283,20 @@ func (m *Master) relay(ctx context.Context, raw *tls.Conn, j *job) (outcome, msg
 		j.worker = be.addr
 		result, outcome, msg, err := m.attempt(ctx, raw, j, be, replay)
 		m.pool.release(be)
+		if result != attemptDone && stopped(ctx) {
+			// Cut by the master's own stop, not by the worker: neither a
+			// failure of the worker nor a reason to try another.
+			outcome, msg, err := m.ended(ctx, j, err)
+			m.metrics.WorkerJob(be.addr, outcome)
+			return outcome, msg, err
+		}
 		switch result {
 		case attemptDone:
 			switch outcome {
 			case "timeout":
 				// A worker that held a job past its deadline is as good as down.
 				m.pool.failed(be, err)
-			case "worker_failed", "relay_failed":
+			case "worker_failed", "relay_failed", "stopped":
 			default:
 				m.pool.succeeded(be)
 			}
@@ -334,6 +342,8 @@ func (m *Master) noWorker(j *job, err error, failures []string) (string, string,
 		return m.busy(j, fmt.Sprintf("busy: every worker stayed at capacity for %s (queue-timeout); retry in a few seconds", m.cfg.QueueTimeout), err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return m.fail(j, "timeout", fmt.Sprintf("the job took longer than the %s limit (job-timeout) waiting for a worker", m.cfg.JobTimeout), err)
+	case errors.Is(err, context.Canceled):
+		return m.fail(j, "stopped", stoppedMessage, err)
 	}
 	msg := "no worker is available"
 	if len(failures) > 0 {
@@ -358,14 +368,19 @@ func (m *Master) attempt(ctx context.Context, raw *tls.Conn, j *job, be *backend
 	wconn, err := m.workerConn(ctx, be)
 	if err != nil {
 		if ctx.Err() != nil {
-			outcome, msg, err := m.fail(j, "timeout", fmt.Sprintf("the job took longer than the %s limit (job-timeout)", m.cfg.JobTimeout), err)
+			outcome, msg, err := m.ended(ctx, j, err)
 			return attemptDone, outcome, msg, err
 		}
 		return attemptUnreachable, "", "", err
 	}
+	// When the job's time is up, or the master's grace period after a stop,
+	// closing the worker's connection ends any wait on the worker and tells it
+	// to drop the conversion. (Read and write deadlines alone would leave a
+	// stopping master waiting for the job deadline.)
+	cut := context.AfterFunc(ctx, func() { wconn.Close() })
 	reusable := false
 	defer func() {
-		if reusable {
+		if cut() && reusable {
 			m.putIdle(be, wconn)
 		} else {
 			wconn.Close()
@@ -451,7 +466,7 @@ func (m *Master) attempt(ctx context.Context, raw *tls.Conn, j *job, be *backend
 		case clientGone.Load():
 			return attemptDone, "client_gone", "", err
 		case ctx.Err() != nil || isTimeout(err):
-			outcome, msg, err := m.fail(j, "timeout", fmt.Sprintf("the job took longer than the %s limit (job-timeout)", m.cfg.JobTimeout), err)
+			outcome, msg, err := m.ended(ctx, j, err)
 			return attemptDone, outcome, msg, err
 		}
 		return attemptWorkerFailed, "", "", err
@@ -521,6 +536,23 @@ func (m *Master) relayResult(worker *serve.Conn, j *job, f wire.Frame, buf []byt
 	}
 	j.answered = true
 	return "ok", "", nil
+}
+
+// stoppedMessage tells a client whose job a stopping master cut that another
+// master, or this one restarted, can take it: "unavailable" is what v1.0 and v2
+// clients retry.
+const stoppedMessage = "unavailable: the master is shutting down and its grace period (grace) ended before the job did; retry"
+
+// stopped reports whether a job's context ended because the master's grace
+// period after a stop did (the job's own deadline ends it as DeadlineExceeded).
+func stopped(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
+
+// ended answers a job whose context ended before it did.
+func (m *Master) ended(ctx context.Context, j *job, err error) (string, string, error) {
+	if stopped(ctx) {
+		return m.fail(j, "stopped", stoppedMessage, err)
+	}
+	return m.fail(j, "timeout", fmt.Sprintf("the job took longer than the %s limit (job-timeout)", m.cfg.JobTimeout), err)
 }
 
 // fail tells the client why its job failed, if nothing of the answer was sent yet.

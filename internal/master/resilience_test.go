@@ -204,6 +204,43 @@ func TestGracefulStopFinishesJobsInFlight(t *testing.T) {
 	}
 }
 
+// At the end of the grace period a stopping master cuts the jobs still in
+// flight: Serve returns without waiting for their conversions, the clients read
+// that the master is stopping (which they retry), and the workers drop the
+// conversions.
+func TestGraceEndCutsJobsInFlight(t *testing.T) {
+	for _, proto := range []string{client.ProtocolV2, client.ProtocolV1} {
+		t.Run(proto, func(t *testing.T) {
+			c := startCluster(t, clusterOptions{Workers: 1})
+			// Seconds of conversion, far longer than the test needs to cut it.
+			body := bigText(4 << 20)
+			cl := newClient(c)
+			cl.Protocol, cl.MaxRetries = proto, -1
+			result := make(chan error, 1)
+			go func() {
+				_, err := cl.ConvertBytes(context.Background(), client.TextToPDF, "a.txt", body)
+				result <- err
+			}()
+			c.Logs.WaitFor(t, "waiting for the worker's answer")
+			c.Stop()
+			c.HardStop()
+			select {
+			case <-c.Stopped:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Serve still waits for a job after the end of its grace period")
+			}
+			err := <-result
+			if !errors.Is(err, client.ErrUnavailable) || !strings.Contains(err.Error(), "shutting down") {
+				t.Errorf("the job cut by the stop ended with %v, want the master's unavailable answer", err)
+			}
+			c.Logs.WaitFor(t, "outcome=client_gone")
+			if !strings.Contains(c.Logs.String(), "outcome=stopped") {
+				t.Errorf("no job line with outcome=stopped; logs:\n%s", c.Logs.String())
+			}
+		})
+	}
+}
+
 func waitForStatus(t *testing.T, c *cluster, cond func(master.Status) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -53,10 +53,11 @@ type Cluster struct {
 	Workers   []string // the real workers' addresses
 	Master    *master.Master
 	PKI       tlsconf.PKIPaths
-	// Stop asks the master for a graceful stop; Stopped is closed when its
-	// Serve has returned.
-	Stop    context.CancelFunc
-	Stopped chan struct{}
+	// Stop asks the master for a graceful stop; HardStop ends its grace period,
+	// cutting the jobs still in flight; Stopped is closed when its Serve has
+	// returned.
+	Stop, HardStop context.CancelFunc
+	Stopped        chan struct{}
 }
 
 // Start runs a cluster until the test ends.
@@ -150,6 +151,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	ln := listen(t)
 	graceful, stopMaster := context.WithCancel(ctx)
+	hard, hardStop := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	if opts.DeadMaster {
 		ln.Close()
@@ -157,14 +159,14 @@ func Start(t testing.TB, opts Options) *Cluster {
 	} else {
 		wg.Go(func() {
 			defer close(stopped)
-			m.Serve(graceful, ctx, ln)
+			m.Serve(graceful, hard, ln)
 		})
 	}
 	clientTLS, err := tlsconf.ClientConfig(p.CA, "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Cluster{Addr: ln.Addr().String(), ClientTLS: clientTLS, Logs: logs, Workers: live, Master: m, PKI: p, Stop: stopMaster, Stopped: stopped}
+	return &Cluster{Addr: ln.Addr().String(), ClientTLS: clientTLS, Logs: logs, Workers: live, Master: m, PKI: p, Stop: stopMaster, HardStop: hardStop, Stopped: stopped}
 }
 
 // Client returns a client of the cluster with its token, closed when the test ends.
