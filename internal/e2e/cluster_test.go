@@ -404,6 +404,7 @@ func (w *stateWatch) end() []stateSample {
 // request bounded, each outcome recorded.
 type loadGen struct {
 	c      *cluster
+	cfg    loadConfig
 	text   []byte
 	png    []byte
 	stop   chan struct{}
@@ -421,7 +422,7 @@ type loadGen struct {
 
 type reqResult struct {
 	n          int
-	kind       string // pdf or jpeg
+	kind       string // the loadJob's kind
 	start, end time.Time
 	err        error
 	bad        string // the answer is not what was asked for
@@ -441,7 +442,40 @@ type disruption struct {
 	at   time.Time
 }
 
+// loadJob is one kind of request a load client sends.
+type loadJob struct {
+	kind  string // names the request in reports
+	op    client.Operation
+	name  string
+	input []byte
+	// check says what is wrong with an answer, or "".
+	check func(out []byte) string
+}
+
+// loadConfig shapes a load; its zero value is the cluster scenarios' load.
+type loadConfig struct {
+	// clients is how many clients run at once; default clusterClients.
+	clients int
+	// jobs are the requests client id sends, in turn; default TXT->PDF and
+	// PNG->JPEG of inputs().
+	jobs func(id int) []loadJob
+	// newClient makes client id's client; by default one that never retries, so
+	// that every request shows what the cluster did with it.
+	newClient func(id int) *client.Client
+	// noFailures makes finish report every failed request, where by default a
+	// clear failure close to a disruption is expected.
+	noFailures bool
+	// hangLimit is how long a request may take before it counts as hung;
+	// default clusterHangLimit.
+	hangLimit time.Duration
+}
+
 func (c *cluster) startLoad(dir string) *loadGen {
+	c.t.Helper()
+	return c.startLoadWith(dir, loadConfig{})
+}
+
+func (c *cluster) startLoadWith(dir string, cfg loadConfig) *loadGen {
 	c.t.Helper()
 	in := inputs(c.t, dir)
 	text, err := os.ReadFile(in["notes.txt"])
@@ -452,12 +486,31 @@ func (c *cluster) startLoad(dir string) *loadGen {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	if cfg.clients == 0 {
+		cfg.clients = clusterClients
+	}
+	if cfg.hangLimit == 0 {
+		cfg.hangLimit = clusterHangLimit
+	}
+	if cfg.jobs == nil {
+		jobs := []loadJob{
+			{"pdf", client.TextToPDF, "notes.txt", text, func(out []byte) string { return checkConversion("pdf", out) }},
+			{"jpeg", client.ToJPEG, "photo.png", png, func(out []byte) string { return checkConversion("jpeg", out) }},
+		}
+		cfg.jobs = func(int) []loadJob { return jobs }
+	}
+	if cfg.newClient == nil {
+		cfg.newClient = func(int) *client.Client {
+			return &client.Client{Addr: c.masterAddr, Token: clusterToken, TLSConfig: c.tls,
+				DialTimeout: 10 * time.Second, Timeout: clusterHangLimit + 2*time.Second, MaxRetries: -1}
+		}
+	}
 	base, cancel := context.WithCancel(context.Background())
-	l := &loadGen{c: c, text: text, png: png, stop: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
+	l := &loadGen{c: c, cfg: cfg, text: text, png: png, stop: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
 	l.gate = sync.NewCond(&l.mu)
 	c.load = l
 	var wg sync.WaitGroup
-	for i := range clusterClients {
+	for i := range cfg.clients {
 		wg.Go(func() {
 			if err := c.inNet(func() { l.client(base, i) }); err != nil {
 				l.mu.Lock()
@@ -506,20 +559,17 @@ func (l *loadGen) resume() {
 }
 
 func (l *loadGen) client(base context.Context, id int) {
-	// No retries: every request shows what the cluster did with it.
-	cl := &client.Client{Addr: l.c.masterAddr, Token: clusterToken, TLSConfig: l.c.tls,
-		DialTimeout: 10 * time.Second, Timeout: clusterHangLimit + 2*time.Second, MaxRetries: -1}
+	cl := l.cfg.newClient(id)
+	defer cl.Close()
+	jobs := l.cfg.jobs(id)
 	for i := id; ; i++ {
 		select {
 		case <-l.stop:
 			return
 		default:
 		}
-		r := &reqResult{kind: "pdf"}
-		op, name, data := client.TextToPDF, "notes.txt", l.text
-		if i%2 == 1 {
-			r.kind, op, name, data = "jpeg", client.ToJPEG, "photo.png", l.png
-		}
+		job := jobs[i%len(jobs)]
+		r := &reqResult{kind: job.kind}
 		l.mu.Lock()
 		for l.paused && !l.halted {
 			l.gate.Wait()
@@ -534,13 +584,13 @@ func (l *loadGen) client(base context.Context, id int) {
 		l.running++
 		l.mu.Unlock()
 
-		ctx, cancel := context.WithTimeout(base, clusterHangLimit+2*time.Second)
-		out, err := cl.ConvertBytes(ctx, op, name, data)
+		ctx, cancel := context.WithTimeout(base, l.cfg.hangLimit+2*time.Second)
+		out, err := cl.ConvertBytes(ctx, job.op, job.name, job.input)
 		cancel()
 		end := time.Now()
 		bad := ""
 		if err == nil {
-			bad = checkConversion(r.kind, out)
+			bad = job.check(out)
 		}
 		l.mu.Lock()
 		r.end, r.err, r.bad = end, err, bad
@@ -692,15 +742,15 @@ func (l *loadGen) summary() string {
 // finish stops the load, waits for the requests in flight and checks every
 // request: none hung, every answer is right, and every failure is a clear error
 // of a request that was under way during a disruption or started within
-// clusterRecoverWithin of one.
+// clusterRecoverWithin of one (with noFailures, there is none).
 func (l *loadGen) finish() {
 	t := l.c.t
 	t.Helper()
 	l.halt()
 	select {
 	case <-l.done:
-	case <-time.After(clusterHangLimit + 5*time.Second):
-		t.Errorf("requests still running %s after the load stopped: they hang", clusterHangLimit+5*time.Second)
+	case <-time.After(l.cfg.hangLimit + 5*time.Second):
+		t.Errorf("requests still running %s after the load stopped: they hang", l.cfg.hangLimit+5*time.Second)
 		l.cancel()
 		<-l.done
 	}
@@ -722,8 +772,8 @@ func (l *loadGen) finish() {
 			continue
 		}
 		took := r.end.Sub(r.start)
-		if took > clusterHangLimit {
-			report("request %d (%s) took %s, over the job deadline %s + margin: it hung (%v)", r.n, r.kind, took.Round(time.Millisecond), clusterMasterJobTimeout, r.err)
+		if took > l.cfg.hangLimit {
+			report("request %d (%s) took %s, over the limit of %s: it hung (%v)", r.n, r.kind, took.Round(time.Millisecond), l.cfg.hangLimit, r.err)
 		}
 		if r.bad != "" {
 			report("request %d: %s", r.n, r.bad)
@@ -736,6 +786,10 @@ func (l *loadGen) finish() {
 		failed++
 		if why := unclearError(r.err); why != "" {
 			report("request %d (%s) failed at %.1fs with an unclear error (%s): %v", r.n, r.kind, r.start.Sub(l.c.begin).Seconds(), why, r.err)
+		}
+		if l.cfg.noFailures {
+			report("request %d (%s) failed at %.1fs: %v", r.n, r.kind, r.start.Sub(l.c.begin).Seconds(), r.err)
+			continue
 		}
 		excused := false
 		for _, d := range disruptions {
