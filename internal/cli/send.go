@@ -53,7 +53,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&f.concurrency, "concurrency", 4, "files converted at once")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per file and a summary object, for scripts")
 	fs.StringVar(&f.protocol, "protocol", "auto", "protocol: v2, v1 (for old servers) or auto (v2, falling back to v1)")
-	fs.IntVar(&f.retries, "retries", client.DefaultMaxRetries, "times a file is sent again when the master is busy or unreachable")
+	fs.IntVar(&f.retries, "retries", client.DefaultMaxRetries, "times a file is sent again when the master is busy, unreachable, or drops the connection before answering (a restart)")
 	fs.IntVar(&f.quality, "quality", 0, "JPEG or WEBP quality 1-100 (default: the server's)")
 	fs.BoolVar(&f.lossless, "lossless", false, "lossless WEBP")
 	fs.StringVar(&f.pageSize, "page-size", "", "page size of a PDF made from text: A4 or Letter (default A4)")

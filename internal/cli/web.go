@@ -63,7 +63,7 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&open, "open", false, "ask callers for no token (the web tier uses its own); only on a loopback --listen")
 	fs.BoolVar(&openAnywhere, "open-anywhere", false, "allow --open on an address that is not loopback, and requests for any host name: anyone who reaches it converts with the web tier's token")
 	fs.StringVar(&adminAddr, "master-admin", defaultMasterAdmin, `the master's admin listener, for the status panel, host:port or "off"`)
-	fs.IntVar(&sf.retries, "retries", 2, "times a conversion is sent again when the master is busy or unreachable")
+	fs.IntVar(&sf.retries, "retries", 2, "times a conversion is sent again when the master is busy, unreachable, or drops the connection before answering")
 	fs.DurationVar(&grace, "grace", defaultGrace, "on SIGTERM, how long requests in flight may take to finish")
 	wf.register(fs, "")
 	lf.register(fs)
