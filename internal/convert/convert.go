@@ -22,6 +22,22 @@ type Config struct {
 	MaxPixels int64
 	// MaxPDFPages bounds the pages of a PDF input for PDF → TXT. Default 2000.
 	MaxPDFPages int
+	// MaxPDFInflate bounds the bytes the compressed streams of a PDF decode to,
+	// checked before poppler opens it. Default 256 MiB, the largest body: a
+	// compressed PDF then gives poppler no more to read than an uncompressed one
+	// could, where a 1 MB deflate stream can otherwise hold a gigabyte.
+	MaxPDFInflate int64
+	// MaxPDFNesting bounds how deep the arrays and dictionaries of a PDF nest,
+	// and, 16 times as deep, the graphics states (q) and marked-content
+	// sequences (BMC/BDC) its content leaves open. Default 256, at most 500:
+	// poppler's parser stops nesting at 500 and from there keeps every further
+	// bracket as an object of its own.
+	MaxPDFNesting int
+	// MaxTextPages bounds the pages of the PDF that TXT → PDF writes. Default
+	// 10 000 (about 50 MB of dense text, a few seconds and 300 MB): the cost is
+	// in pages, not bytes, and a text of short paragraphs makes a page of every
+	// hundred bytes.
+	MaxTextPages int
 	// JPEGQuality is the JPEG output quality, 1–100. Default 85.
 	JPEGQuality int
 	// WEBPQuality is the lossy WEBP output quality, 1–100. Default 80.
@@ -37,6 +53,9 @@ type Config struct {
 const (
 	DefaultMaxPixels      = 64_000_000
 	DefaultMaxPDFPages    = 2000
+	DefaultMaxPDFInflate  = 256 << 20
+	DefaultMaxPDFNesting  = 256
+	DefaultMaxTextPages   = 10_000
 	DefaultJPEGQuality    = 85
 	DefaultWEBPQuality    = 80
 	DefaultPNGCompression = 3
@@ -49,6 +68,15 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxPDFPages == 0 {
 		c.MaxPDFPages = DefaultMaxPDFPages
+	}
+	if c.MaxPDFInflate == 0 {
+		c.MaxPDFInflate = DefaultMaxPDFInflate
+	}
+	if c.MaxPDFNesting == 0 {
+		c.MaxPDFNesting = DefaultMaxPDFNesting
+	}
+	if c.MaxTextPages == 0 {
+		c.MaxTextPages = DefaultMaxTextPages
 	}
 	if c.JPEGQuality == 0 {
 		c.JPEGQuality = DefaultJPEGQuality
@@ -69,6 +97,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max pixels %d: must be positive", c.MaxPixels)
 	case c.MaxPDFPages < 0:
 		return fmt.Errorf("max PDF pages %d: must be positive", c.MaxPDFPages)
+	case c.MaxPDFInflate < 0:
+		return fmt.Errorf("max PDF inflate %d: must be positive", c.MaxPDFInflate)
+	case c.MaxPDFNesting < 0 || c.MaxPDFNesting > maxPDFNestingLimit:
+		return fmt.Errorf("max PDF nesting %d: must be 1 to %d (poppler's parser stops nesting there)", c.MaxPDFNesting, maxPDFNestingLimit)
+	case c.MaxTextPages < 0:
+		return fmt.Errorf("max text pages %d: must be positive", c.MaxTextPages)
 	case c.JPEGQuality < 0 || c.JPEGQuality > 100:
 		return fmt.Errorf("JPEG quality %d: must be 1 to 100", c.JPEGQuality)
 	case c.WEBPQuality < 0 || c.WEBPQuality > 100:

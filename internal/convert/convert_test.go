@@ -21,6 +21,9 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 	want := Config{
 		MaxPixels:      DefaultMaxPixels,
 		MaxPDFPages:    DefaultMaxPDFPages,
+		MaxPDFInflate:  DefaultMaxPDFInflate,
+		MaxPDFNesting:  DefaultMaxPDFNesting,
+		MaxTextPages:   DefaultMaxTextPages,
 		JPEGQuality:    DefaultJPEGQuality,
 		WEBPQuality:    DefaultWEBPQuality,
 		PNGCompression: DefaultPNGCompression,
@@ -31,6 +34,10 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 	for _, bad := range []Config{
 		{MaxPixels: -1},
 		{MaxPDFPages: -1},
+		{MaxPDFInflate: -1},
+		{MaxPDFNesting: -1},
+		{MaxPDFNesting: 501},
+		{MaxTextPages: -1},
 		{JPEGQuality: 101},
 		{WEBPQuality: -5},
 		{PNGCompression: 10},

@@ -166,3 +166,42 @@ endstream endobj
 trailer << /Root 1 0 R >>
 %%EOF
 `)
+
+// FuzzPDFGuard: the look before poppler must end, quickly and in bounded
+// memory, on any bytes, with nil or a client error.
+func FuzzPDFGuard(f *testing.F) {
+	one, err := testfiles.PDF(1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(one)
+	f.Add(minimalPDF)
+	f.Add(onePagePDF("/Deep [[[1]]] /D << /A << /B 2 >> >>", zlibOf([]byte("q /P <</MCID 0>> BDC "+hostileText+" EMC Q BI /W 2 /H 1 /BPC 8 /CS /G ID \x00[( EI Q")), "/Filter /FlateDecode"))
+	f.Add(onePagePDF("", []byte("48656c6c6f>"), "/Filter [/AHx /Fl] /DecodeParms [null << /Predictor 12 >>]"))
+	f.Add(onePagePDF("", []byte("87cURD]i,\"Ebo80~>"), "/Filter /A85"))
+	f.Add(onePagePDF("", []byte{2, 'q', ' ', 'Q', 253, ' ', 128}, "/Filter /RunLengthDecode"))
+	f.Add(onePagePDF("", []byte{0x80, 0x0b, 0x60, 0x50, 0x22, 0x0c, 0x0c, 0x85, 0x01}, "/Filter /LZWDecode /DecodeParms << /EarlyChange 0 >>"))
+	f.Add(objectStreamPDF("[<< /Type /Pages >>]"))
+	f.Add(repeatedContents(3, []byte("q q "), ""))
+	f.Add(kidsChain(3))
+	c, err := New(Config{MaxPDFInflate: 1 << 20, MaxPDFNesting: 16, MaxPDFPages: 10})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		err := c.checkPDF(context.Background(), in)
+		if err == nil {
+			return
+		}
+		var ce *Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("error %T is not an *Error: %v", err, err)
+		}
+		if ce.Kind != KindLimit && ce.Kind != KindCorrupt {
+			t.Fatalf("unexpected kind %d: %v", ce.Kind, err)
+		}
+		if ce.Message == "" || !utf8.ValidString(ce.Message) {
+			t.Fatalf("bad message %q", ce.Message)
+		}
+	})
+}

@@ -43,6 +43,9 @@ import (
 // separated by a newline. Each poppler call runs to its end once started (there
 // is no way to interrupt one), so ctx is checked between pages.
 func (c *Converter) pdfToText(ctx context.Context, input []byte) (Result, error) {
+	if err := c.checkPDF(ctx, input); err != nil {
+		return Result{}, err
+	}
 	var gerr *C.GError
 	doc := C.open_pdf(unsafe.Pointer(unsafe.SliceData(input)), C.size_t(len(input)), &gerr)
 	if doc == nil {

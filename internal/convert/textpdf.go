@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"codeberg.org/go-pdf/fpdf"
@@ -41,6 +42,9 @@ type textFont struct {
 	// it that the font lacks; both are replaced by replacement.
 	covered     [0x10000 / 64]uint64
 	replacement rune
+	// ascii says the font draws every printable ASCII character, which lets
+	// TXT → PDF take runs of them without looking at each.
+	ascii bool
 	// widths are advance widths in 1/1000 em as fpdf counts them, so that lines
 	// wrapped here fit exactly the cell fpdf draws them in.
 	widths []uint16
@@ -72,6 +76,10 @@ func newTextFont(ttf []byte) (*textFont, error) {
 		if err == nil && gi != 0 {
 			f.covered[r/64] |= 1 << (r % 64)
 		}
+	}
+	f.ascii = true
+	for r := rune(0x21); r < 0x7f; r++ {
+		f.ascii = f.ascii && f.has(r)
 	}
 	switch {
 	case f.has(utf8.RuneError):
@@ -109,69 +117,72 @@ func isDropped(r rune) bool {
 // textToPDF handles operation 4 with the original's paragraph rule: blank lines
 // (empty or only whitespace) separate paragraphs; the lines of a paragraph are
 // joined with a space and wrapped again to the page width.
+//
+// The text is laid out as it is read, so memory beyond the input and the PDF is
+// one output line, and a text too long for max-text-pages stops as soon as it
+// passes the limit, however it is split into lines.
 func (c *Converter) textToPDF(ctx context.Context, input []byte) (Result, error) {
 	input = bytes.TrimPrefix(input, []byte("\uFEFF"))
-	d, err := newTextDoc(c.font, c.opts.PageSize)
+	d, err := newTextDoc(c.font, c.opts.PageSize, c.cfg.MaxTextPages)
 	if err != nil {
 		return Result{}, err
 	}
-
-	// Paragraphs are laid out as soon as they end, so memory beyond the input
-	// and the PDF is one paragraph.
-	var line, para strings.Builder
-	endLine := func() error {
-		text := strings.TrimSpace(line.String())
-		line.Reset()
-		if text != "" {
-			if para.Len() > 0 {
-				para.WriteByte(' ')
-			}
-			para.WriteString(text)
-			return nil
-		}
-		return endParagraph(ctx, d, &para)
-	}
+	l := &textLayout{d: d, ctx: ctx}
+	var one [utf8.UTFMax]byte
 	for i := 0; i < len(input); {
+		// Runs of printable ASCII, the bulk of most texts, go in one piece
+		// (a bounded one, so that a line of 100 MB is laid out as it is read).
+		if j, end := i, min(len(input), i+wrapEvery); c.font.ascii && input[j] > ' ' && input[j] < 0x7f {
+			for j < end && input[j] > ' ' && input[j] < 0x7f {
+				j++
+			}
+			if err := l.text(input[i:j]); err != nil {
+				return Result{}, err
+			}
+			i = j
+			continue
+		}
 		r, size := utf8.DecodeRune(input[i:])
 		i += size
 		switch {
 		case r == '\n':
-			if err := endLine(); err != nil {
-				return Result{}, err
-			}
+			err = l.endLine()
 		case r == '\r':
 			// Old Mac line ends; a CR LF pair counts once.
 			if i < len(input) && input[i] == '\n' {
 				i++
 			}
-			if err := endLine(); err != nil {
-				return Result{}, err
-			}
+			err = l.endLine()
 		case r == '\u2029': // PARAGRAPH SEPARATOR
-			if err := endLine(); err != nil {
-				return Result{}, err
-			}
-			if err := endParagraph(ctx, d, &para); err != nil {
-				return Result{}, err
+			if err = l.endLine(); err == nil {
+				err = l.endParagraph()
 			}
 		case r == '\t':
-			line.WriteString(tabSpaces)
+			l.space(tabSpaces)
 		case isDropped(r):
 		case r == '\u2028': // LINE SEPARATOR joins like a line end inside a paragraph
-			line.WriteByte(' ')
+			l.space(" ")
 		case c.font.has(r):
-			line.WriteRune(r)
+			n := utf8.EncodeRune(one[:], r)
+			if unicode.IsSpace(r) {
+				l.space(string(one[:n]))
+			} else {
+				err = l.text(one[:n])
+			}
 		default:
 			// Outside the BMP (emoji) or missing from DejaVu Sans (CJK). An invalid
 			// byte cannot reach here: Detect accepted the input as UTF-8.
-			line.WriteRune(c.font.replacement)
 			d.replaced++
+			err = l.text(one[:utf8.EncodeRune(one[:], c.font.replacement)])
+		}
+		if err != nil {
+			return Result{}, err
 		}
 	}
-	if err := endLine(); err != nil {
+	if err := l.endLine(); err != nil {
 		return Result{}, err
 	}
-	if err := endParagraph(ctx, d, &para); err != nil {
+	if err := l.endParagraph(); err != nil {
 		return Result{}, err
 	}
 	out, err := d.finish()
@@ -181,17 +192,65 @@ func (c *Converter) textToPDF(ctx context.Context, input []byte) (Result, error)
 	return Result{Output: out, Replaced: d.replaced}, nil
 }
 
-func endParagraph(ctx context.Context, d *textDoc, para *strings.Builder) error {
-	if para.Len() == 0 {
+// textLayout applies the paragraph rule to text as it arrives: a line is trimmed
+// (white space at either end dropped, as strings.TrimSpace would), joined to the
+// one before with a space, and a line with no text ends the paragraph.
+type textLayout struct {
+	d        *textDoc
+	ctx      context.Context
+	lineText bool   // the current line has text
+	paraText bool   // the current paragraph has text
+	pending  []byte // white space since the line's last text, kept if more text follows
+}
+
+// text adds characters that are not white space.
+func (l *textLayout) text(p []byte) error {
+	d := l.d
+	switch {
+	case !l.lineText && l.paraText:
+		d.buf = append(d.buf, ' ')
+	case !l.lineText:
+		d.beginParagraph()
+	default:
+		d.buf = append(d.buf, l.pending...)
+	}
+	l.lineText, l.pending = true, l.pending[:0]
+	d.buf = append(d.buf, p...)
+	if len(d.buf)-d.i >= wrapEvery {
+		return d.wrap(l.ctx)
+	}
+	return nil
+}
+
+// space adds white space, which counts only between text on the same line.
+func (l *textLayout) space(s string) {
+	if l.lineText {
+		l.pending = append(l.pending, s...)
+	}
+}
+
+func (l *textLayout) endLine() error {
+	l.pending = l.pending[:0]
+	if l.lineText {
+		l.lineText, l.paraText = false, true
 		return nil
 	}
-	if ctx.Err() != nil {
-		return cancelled(ctx)
-	}
-	err := d.paragraph(ctx, para.String())
-	para.Reset()
-	return err
+	return l.endParagraph()
 }
+
+func (l *textLayout) endParagraph() error {
+	if !l.paraText {
+		return nil
+	}
+	l.paraText = false
+	if l.ctx.Err() != nil {
+		return cancelled(l.ctx)
+	}
+	return l.d.endParagraph(l.ctx)
+}
+
+// wrapEvery is how much text is gathered before it is laid out.
+const wrapEvery = 4 << 10
 
 // textDoc is one PDF being written.
 type textDoc struct {
@@ -199,11 +258,20 @@ type textDoc struct {
 	font     *textFont
 	width    float64 // of a line, in mm
 	maxUnits int     // the same width in the font's 1/1000 em at fontSizePt
+	maxPages int
 	paras    int
 	replaced int
+
+	// The paragraph being wrapped: buf[start:] is not drawn yet, buf[start:i]
+	// has been measured (units wide; lastSpace is its last space, or -1).
+	buf       []byte
+	start, i  int
+	units     int
+	lastSpace int
+	lines     int
 }
 
-func newTextDoc(font *textFont, pageSize string) (*textDoc, error) {
+func newTextDoc(font *textFont, pageSize string, maxPages int) (*textDoc, error) {
 	if pageSize == "" {
 		pageSize = "A4"
 	}
@@ -225,57 +293,90 @@ func newTextDoc(font *textFont, pageSize string) (*textDoc, error) {
 	width := pageW - 2*pageMarginMM
 	_, unitSize := pdf.GetFontSize()
 	return &textDoc{
-		pdf:      pdf,
-		font:     font,
-		width:    width,
-		maxUnits: int(width * 1000 / unitSize),
+		pdf:       pdf,
+		font:      font,
+		width:     width,
+		maxUnits:  int(width * 1000 / unitSize),
+		maxPages:  maxPages,
+		lastSpace: -1,
 	}, nil
 }
 
-// paragraph wraps p, which holds only characters the font has, at spaces, and
-// inside a word only when the word alone is wider than the line. It runs in time
-// linear in len(p): after a break at a space, only the part of the line after
-// that space is measured again.
-func (d *textDoc) paragraph(ctx context.Context, p string) error {
+func (d *textDoc) beginParagraph() {
 	if d.paras > 0 {
 		d.pdf.Ln(paragraphGapMM)
 	}
 	d.paras++
-	start, units, lastSpace, lines := 0, 0, -1, 0
-	for i := 0; i < len(p); {
-		r, size := utf8.DecodeRuneInString(p[i:])
+}
+
+// wrap draws the lines of the paragraph that are complete, breaking at spaces,
+// and inside a word only when the word alone is wider than the line. It runs in
+// time linear in the text: after a break at a space, only the part of the line
+// after that space is measured again.
+func (d *textDoc) wrap(ctx context.Context) error {
+	for d.i < len(d.buf) {
+		r, size := utf8.DecodeRune(d.buf[d.i:])
 		if r == ' ' {
-			lastSpace = i
+			d.lastSpace = d.i
 		}
 		if r < 0x10000 {
-			units += int(d.font.widths[r])
+			d.units += int(d.font.widths[r])
 		}
-		if units <= d.maxUnits || i == start {
-			i += size
+		if d.units <= d.maxUnits || d.i == d.start {
+			d.i += size
 			continue
 		}
-		end := i // break before the rune that overflows, in the middle of a word
-		if lastSpace > start {
-			end = lastSpace
+		end := d.i // break before the rune that overflows, in the middle of a word
+		if d.lastSpace > d.start {
+			end = d.lastSpace
 		}
-		d.line(p[start:end])
-		start = end
-		for start < len(p) && p[start] == ' ' {
-			start++
+		if err := d.line(d.buf[d.start:end]); err != nil {
+			return err
 		}
-		i, units, lastSpace = start, 0, -1
-		if lines++; lines%linesPerCtxCheck == 0 && ctx.Err() != nil {
+		d.start = end
+		for d.start < len(d.buf) && d.buf[d.start] == ' ' {
+			d.start++
+		}
+		d.i, d.units, d.lastSpace = d.start, 0, -1
+		if d.lines++; d.lines%linesPerCtxCheck == 0 && ctx.Err() != nil {
 			return cancelled(ctx)
 		}
 	}
-	if start < len(p) {
-		d.line(p[start:])
+	// What is drawn is dropped once it is most of the buffer, so that a long
+	// paragraph costs a copy of each byte at most once more.
+	if d.start > wrapEvery && d.start > len(d.buf)/2 {
+		n := copy(d.buf, d.buf[d.start:])
+		d.buf = d.buf[:n]
+		d.i -= d.start
+		if d.lastSpace >= 0 {
+			d.lastSpace -= d.start
+		}
+		d.start = 0
 	}
 	return nil
 }
 
-func (d *textDoc) line(s string) {
-	d.pdf.CellFormat(d.width, lineHeightMM, strings.TrimRight(s, " "), "", 1, "L", false, 0, "")
+// endParagraph wraps what is left of the paragraph and draws its last line.
+func (d *textDoc) endParagraph(ctx context.Context) error {
+	if err := d.wrap(ctx); err != nil {
+		return err
+	}
+	var err error
+	if d.start < len(d.buf) {
+		err = d.line(d.buf[d.start:])
+	}
+	d.buf, d.start, d.i, d.units, d.lastSpace = d.buf[:0], 0, 0, 0, -1
+	return err
+}
+
+// line draws one line, and stops the conversion once it starts a page past
+// max-text-pages.
+func (d *textDoc) line(s []byte) error {
+	d.pdf.CellFormat(d.width, lineHeightMM, strings.TrimRight(string(s), " "), "", 1, "L", false, 0, "")
+	if d.pdf.PageNo() > d.maxPages {
+		return &Error{Kind: KindLimit, Message: fmt.Sprintf("text makes more than %d pages of PDF, over the limit of %d pages (max-text-pages)", d.maxPages, d.maxPages)}
+	}
+	return nil
 }
 
 func (d *textDoc) finish() ([]byte, error) {
