@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
@@ -49,6 +50,27 @@ func TestParseFlagsAnywhereAndFromEnv(t *testing.T) {
 	t.Setenv("FILECONV_WORKERS", "many")
 	if _, err := parse(fs2, nil); !errors.Is(err, errUsage) {
 		t.Errorf("a bad environment value gave %v, want a usage error", err)
+	}
+}
+
+func TestConvertFlags(t *testing.T) {
+	parsed := func(args ...string) convert.Config {
+		t.Helper()
+		var c convertFlags
+		fs := newFlagSet("t", "t", nil)
+		c.register(fs)
+		if _, err := parse(fs, args); err != nil {
+			t.Fatal(err)
+		}
+		return c.cfg
+	}
+	if got, want := parsed(), (convert.Config{}).WithDefaults(); got != want {
+		t.Errorf("defaults %+v, want %+v", got, want)
+	}
+	t.Setenv("FILECONV_MAX_TEXT_PAGES", "50")
+	got := parsed("--max-pdf-inflate", "64MiB", "--max-pdf-nesting", "100")
+	if got.MaxPDFInflate != 64<<20 || got.MaxPDFNesting != 100 || got.MaxTextPages != 50 || got.MaxPDFPages != convert.DefaultMaxPDFPages {
+		t.Errorf("config %+v", got)
 	}
 }
 

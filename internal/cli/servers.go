@@ -165,6 +165,10 @@ type convertFlags struct {
 func (c *convertFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.cfg.MaxPixels, "max-pixels", convert.DefaultMaxPixels, "largest image accepted, in pixels (width × height, checked before decoding)")
 	fs.IntVar(&c.cfg.MaxPDFPages, "max-pdf-pages", convert.DefaultMaxPDFPages, "most pages of a PDF converted to text")
+	c.cfg.MaxPDFInflate = convert.DefaultMaxPDFInflate
+	fs.Var((*byteSize)(&c.cfg.MaxPDFInflate), "max-pdf-inflate", "most bytes the compressed streams of a PDF may decode to, checked before text extraction (e.g. 256MiB)")
+	fs.IntVar(&c.cfg.MaxPDFNesting, "max-pdf-nesting", convert.DefaultMaxPDFNesting, "deepest nesting of arrays and dictionaries in a PDF, 1-500 (graphics states and marked content: 16 times as deep)")
+	fs.IntVar(&c.cfg.MaxTextPages, "max-text-pages", convert.DefaultMaxTextPages, "most pages of the PDF made from a text")
 	fs.IntVar(&c.cfg.JPEGQuality, "jpeg-quality", convert.DefaultJPEGQuality, "JPEG output quality, 1-100")
 	fs.IntVar(&c.cfg.WEBPQuality, "webp-quality", convert.DefaultWEBPQuality, "WEBP output quality, 1-100")
 	fs.IntVar(&c.cfg.PNGCompression, "png-compression", convert.DefaultPNGCompression, "PNG zlib level, 0 (fast, large) to 9 (slow, small)")
