@@ -669,3 +669,30 @@ func peakRSS(t *testing.T) int64 {
 	}
 	return 0
 }
+
+// TestHostilePDFGuardLinear: the guard's own time stays linear in the file,
+// whatever the file holds.
+func TestHostilePDFGuardLinear(t *testing.T) {
+	c := converter(t)
+	var trailers strings.Builder
+	for i := range 300_000 {
+		fmt.Fprintf(&trailers, "trailer << /Encrypt %d 0 R >>\n", i)
+	}
+	for name, in := range map[string]string{
+		"streams without an end":     strings.Repeat("1 0 obj << /Length 99999999 >> stream\nq\nendobj\n", 300_000),
+		"trailers naming encryption": trailers.String(),
+		"an unclosed string":         "1 0 obj (" + strings.Repeat("(", 10<<20),
+		"inline images":              "1 0 obj << >> stream\n" + strings.Repeat("BI ID \x00 EI ", 1_000_000) + "endstream",
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := []byte("%PDF-1.7\n" + name + "\n" + in)
+			start := time.Now()
+			err := c.checkPDF(context.Background(), in)
+			if elapsed := time.Since(start); elapsed > 10*time.Second {
+				t.Errorf("%d bytes took %v", len(in), elapsed)
+			} else {
+				t.Logf("%d bytes in %v: %v", len(in), elapsed.Round(time.Millisecond), err)
+			}
+		})
+	}
+}

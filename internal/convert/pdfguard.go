@@ -52,6 +52,10 @@ const (
 	// maxTokenText is how much of a name or keyword is kept; longer ones are
 	// never names the guard looks for.
 	maxTokenText = 32
+	// maxEncryptRefs is how many different objects named as /Encrypt are looked
+	// for; past that a file is taken for unencrypted, which only makes the
+	// guard stricter.
+	maxEncryptRefs = 8
 )
 
 // checkPDF is the guard; nil means poppler may have the file.
@@ -67,7 +71,8 @@ func (c *Converter) checkPDF(ctx context.Context, input []byte) error {
 		pageNodes:    map[int64]struct{}{},
 		streams:      map[int64]streamStat{},
 		marked:       map[int64]struct{}{},
-		esFrom:       -1,
+		endstream:    nextIndex{word: []byte("endstream"), from: -1},
+		endobj:       nextIndex{word: []byte("endobj"), from: -1},
 	}
 	return g.run(input)
 }
@@ -95,8 +100,10 @@ type pdfGuard struct {
 	deferred  error
 	damaged   int64
 
-	// The last search for "endstream": from esFrom, found at esAt (-1: none).
-	esFrom, esAt int
+	// Where the stream data that lacks a correct /Length ends.
+	endstream, endobj nextIndex
+
+	encryptRefs [][2]int64 // objects trailers name as /Encrypt, at most maxEncryptRefs
 
 	// Kept from one stream to the next.
 	flate [2]io.ReadCloser
@@ -121,9 +128,10 @@ type streamStat struct {
 // skippedStream is an image or embedded file, which poppler does not decode for
 // text, kept in case a page draws it as content all the same.
 type skippedStream struct {
-	obj        int64
-	start, end int
-	dict       dictSum
+	obj          int64
+	start, end   int
+	filters      []string
+	earlyChange0 bool
 }
 
 func (g *pdfGuard) run(input []byte) error {
@@ -134,10 +142,15 @@ func (g *pdfGuard) run(input []byte) error {
 	// A stream skipped as an image but listed as page content is content.
 	for _, sk := range g.skipped {
 		if _, ok := g.marked[sk.obj]; ok {
-			if err := g.stream(sk.obj, sk.dict, input[sk.start:sk.end], true, true); err != nil {
+			d := dictSum{filters: sk.filters, earlyChange0: sk.earlyChange0}
+			if err := g.stream(sk.obj, d, input[sk.start:sk.end], true, true); err != nil {
 				return err
 			}
 		}
+	}
+	// Each named object costs a search of the file; files have one or two.
+	for _, ref := range g.encryptRefs {
+		g.encrypted = g.encrypted || findDictObject(input, ref[0], ref[1])
 	}
 	if err := g.checkPages(); err != nil {
 		return err
@@ -688,8 +701,12 @@ func (s *objScan) dictDone() error {
 	if s.d.trailer || s.d.typ == "XRef" {
 		// Poppler takes a file whose /Encrypt names no object for a plain one,
 		// and so must the guard, or a stray /Encrypt would switch it off.
-		if s.d.encrypt || s.d.encryptRef >= 0 && s.raw != nil && dictObjectAt(s.raw, s.d.encryptRef, s.d.encryptGen) {
+		ref := [2]int64{s.d.encryptRef, s.d.encryptGen}
+		switch {
+		case s.d.encrypt:
 			g.encrypted = true
+		case ref[0] >= 0 && len(g.encryptRefs) < maxEncryptRefs && !slices.Contains(g.encryptRefs, ref):
+			g.encryptRefs = append(g.encryptRefs, ref)
 		}
 	}
 	if len(s.d.contents) > 0 {
@@ -723,15 +740,13 @@ func (s *objScan) stream() error {
 		}
 	}
 	if end < 0 {
-		end = g.findEndstream(raw, start)
+		end = g.endstream.find(raw, start)
 	}
 	if end == len(raw) {
 		// No endstream: end at the object's end, so that a broken stream does
 		// not hide the rest of the file from the guard (poppler finds the
 		// objects after it through the cross-reference table).
-		if i := bytes.Index(raw[start:], []byte("endobj")); i >= 0 {
-			end = start + i
-		}
+		end = g.endobj.find(raw, start)
 	}
 	s.lx.r = end
 
@@ -749,14 +764,14 @@ func (s *objScan) stream() error {
 		if len(g.skipped) >= maxTracked {
 			return trackLimit("images")
 		}
-		g.skipped = append(g.skipped, skippedStream{obj: s.cur, start: start, end: end, dict: d})
+		g.skipped = append(g.skipped, skippedStream{obj: s.cur, start: start, end: end, filters: d.filters, earlyChange0: d.earlyChange0})
 		return nil
 	}
 	return g.stream(s.cur, d, raw[start:end], content, certain)
 }
 
-// dictObjectAt reports whether the file defines object n gen as a dictionary.
-func dictObjectAt(raw []byte, n, gen int64) bool {
+// findDictObject reports whether the file defines object n gen as a dictionary.
+func findDictObject(raw []byte, n, gen int64) bool {
 	head := []byte(fmt.Sprintf("%d %d obj", n, gen))
 	for i := 0; ; {
 		j := bytes.Index(raw[i:], head)
@@ -784,22 +799,26 @@ func endstreamAt(raw []byte, i int) bool {
 	return bytes.HasPrefix(raw[i:], []byte("endstream"))
 }
 
-// findEndstream is the start of the first "endstream" at or after from, or the
-// end of raw. The last answer is kept: a file of a million "stream" keywords and
-// no "endstream" must not cost a million searches to its end.
-func (g *pdfGuard) findEndstream(raw []byte, from int) int {
-	if g.esFrom >= 0 && from >= g.esFrom && (g.esAt < 0 || from <= g.esAt) {
-		if g.esAt < 0 {
-			return len(raw)
+// nextIndex finds the next occurrence of word in a file, keeping its last answer:
+// a file of a million "stream" keywords and no "endstream" must not cost a
+// million searches to its end.
+type nextIndex struct {
+	word     []byte
+	from, at int // the last search started at from and found word at at (-1: nowhere)
+}
+
+// find is the start of the first word at or after from, or the end of raw.
+func (n *nextIndex) find(raw []byte, from int) int {
+	if n.from < 0 || from < n.from || n.at >= 0 && from > n.at {
+		n.from, n.at = from, -1
+		if i := bytes.Index(raw[from:], n.word); i >= 0 {
+			n.at = from + i
 		}
-		return g.esAt
 	}
-	g.esFrom, g.esAt = from, -1
-	if i := bytes.Index(raw[from:], []byte("endstream")); i >= 0 {
-		g.esAt = from + i
-		return g.esAt
+	if n.at < 0 {
+		return len(raw)
 	}
-	return len(raw)
+	return n.at
 }
 
 // Tokens.
