@@ -8,9 +8,11 @@ import (
 	"image/png"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -198,15 +200,19 @@ func TestBenchAgainstCluster(t *testing.T) {
 }
 
 func TestBenchCPUClocks(t *testing.T) {
-	proc := bench.ProcessesCPU([]int{os.Getpid()})
-	p0, err := proc()
+	self := bench.ProcessesCPU([]int{os.Getpid()})
+	rusage := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	p0, err := self()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s0, err := bench.SelfCPU()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r0 := rusage()
 	// Burn CPU until both clocks have clearly moved (the /proc clock counts in
 	// hundredths of a second).
 	x := 0
@@ -215,17 +221,34 @@ func TestBenchCPUClocks(t *testing.T) {
 			x ^= i * i
 		}
 	}
-	p1, err := proc()
+	p1, err := self()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s1, err := bench.SelfCPU()
+	dp, dr := p1-p0, rusage()-r0
+	if dr < 100*time.Millisecond || dp < dr/2 || dp > 2*dr+50*time.Millisecond {
+		t.Errorf("CPU clocks disagree: /proc %v, getrusage %v (x=%d)", dp, dr, x)
+	}
+
+	// A child's CPU counts while it runs (a worker's PDF readers) and after it
+	// ended.
+	child := exec.Command("sh", "-c", "i=0; while :; do i=$((i+1)); done")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	p2, err := self()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dp, ds := p1-p0, s1-s0
-	if ds < 100*time.Millisecond || dp < ds/2 || dp > 2*ds+50*time.Millisecond {
-		t.Errorf("CPU clocks disagree: /proc %v, getrusage %v (x=%d)", dp, ds, x)
+	child.Process.Kill()
+	child.Wait()
+	p3, err := self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2-p1 < 200*time.Millisecond || p3 < p2 {
+		t.Errorf("a busy child for 0.5 s added %v while running, %v after it ended", p2-p1, p3-p1)
 	}
 	if _, err := bench.ProcessesCPU([]int{1 << 30})(); err == nil {
 		t.Error("no error for a process that does not exist")

@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -19,23 +18,49 @@ type CPUClock func() (time.Duration, error)
 // ABI whatever the kernel's own tick rate.
 const userHZ = 100
 
-// ProcessesCPU is the clock of the processes pids on this machine, read from
-// /proc/PID/stat (utime + stime, which count every thread of the process).
+// ProcessesCPU is the clock of the processes pids on this machine and of their
+// children (a worker reads PDFs in child processes), read from /proc/PID/stat:
+// utime + stime count every thread of a process, cutime + cstime its children
+// that have ended, and the children still running are read on their own.
 func ProcessesCPU(pids []int) CPUClock {
 	return func() (time.Duration, error) {
 		var total time.Duration
 		for _, pid := range pids {
-			t, err := processCPU(pid)
+			t, err := processCPU(pid, true)
 			if err != nil {
 				return 0, err
 			}
 			total += t
+			for _, child := range children(pid) {
+				// A child may end between the listing and the read.
+				if t, err := processCPU(child, false); err == nil {
+					total += t
+				}
+			}
 		}
 		return total, nil
 	}
 }
 
-func processCPU(pid int) (time.Duration, error) {
+// children lists the running children of pid, from every thread's list.
+func children(pid int) []int {
+	var out []int
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func processCPU(pid int, withEnded bool) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, fmt.Errorf("cpu time of process %d: %w", pid, err)
@@ -48,12 +73,17 @@ func processCPU(pid int) (time.Duration, error) {
 		return 0, fmt.Errorf("cpu time of process %d: /proc/%d/stat has no command name", pid, pid)
 	}
 	fields := strings.Fields(s[end+1:])
-	// fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(fields) < 13 {
+	// fields[0] is field 3 (state); utime, stime, cutime and cstime are
+	// fields 14 to 17.
+	if len(fields) < 15 {
 		return 0, fmt.Errorf("cpu time of process %d: /proc/%d/stat has %d fields", pid, pid, len(fields)+2)
 	}
+	counted := fields[11:13]
+	if withEnded {
+		counted = fields[11:15]
+	}
 	var ticks int64
-	for _, f := range fields[11:13] {
+	for _, f := range counted {
 		n, err := strconv.ParseInt(f, 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("cpu time of process %d: %q: %w", pid, f, err)
@@ -63,11 +93,5 @@ func processCPU(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
-// SelfCPU is the clock of this process, in microseconds (getrusage).
-func SelfCPU() (time.Duration, error) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, fmt.Errorf("cpu time of this process: %w", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
-}
+// SelfCPU is the clock of this process and its children.
+func SelfCPU() (time.Duration, error) { return ProcessesCPU([]int{os.Getpid()})() }

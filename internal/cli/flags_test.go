@@ -68,8 +68,8 @@ func TestConvertFlags(t *testing.T) {
 		t.Errorf("defaults %+v, want %+v", got, want)
 	}
 	t.Setenv("FILECONV_MAX_TEXT_PAGES", "50")
-	got := parsed("--max-pdf-inflate", "64MiB", "--max-pdf-nesting", "100")
-	if got.MaxPDFInflate != 64<<20 || got.MaxPDFNesting != 100 || got.MaxTextPages != 50 || got.MaxPDFPages != convert.DefaultMaxPDFPages {
+	got := parsed("--max-pdf-inflate", "64MiB", "--max-pdf-nesting", "100", "--max-pdf-memory", "512MiB")
+	if got.MaxPDFInflate != 64<<20 || got.MaxPDFMemory != 512<<20 || got.MaxPDFNesting != 100 || got.MaxTextPages != 50 || got.MaxPDFPages != convert.DefaultMaxPDFPages {
 		t.Errorf("config %+v", got)
 	}
 }

@@ -168,6 +168,8 @@ func (c *convertFlags) register(fs *flag.FlagSet) {
 	c.cfg.MaxPDFInflate = convert.DefaultMaxPDFInflate
 	fs.Var((*byteSize)(&c.cfg.MaxPDFInflate), "max-pdf-inflate", "most bytes the compressed streams of a PDF may decode to, checked before text extraction (e.g. 256MiB)")
 	fs.IntVar(&c.cfg.MaxPDFNesting, "max-pdf-nesting", convert.DefaultMaxPDFNesting, "deepest nesting of arrays and dictionaries in a PDF, 1-500 (graphics states and marked content: 16 times as deep)")
+	c.cfg.MaxPDFMemory = convert.DefaultMaxPDFMemory
+	fs.Var((*byteSize)(&c.cfg.MaxPDFMemory), "max-pdf-memory", "most memory of the process that reads one PDF for text (poppler runs in a child process, killed at the job's deadline), at least 128MiB")
 	fs.IntVar(&c.cfg.MaxTextPages, "max-text-pages", convert.DefaultMaxTextPages, "most pages of the PDF made from a text")
 	fs.IntVar(&c.cfg.JPEGQuality, "jpeg-quality", convert.DefaultJPEGQuality, "JPEG output quality, 1-100")
 	fs.IntVar(&c.cfg.WEBPQuality, "webp-quality", convert.DefaultWEBPQuality, "WEBP output quality, 1-100")

@@ -33,10 +33,12 @@ import "C"
 import "runtime/debug"
 
 // ReleaseMemory hands memory that conversions no longer use back to the system:
-// the Go heap's free pages, and what glibc keeps in its arenas after libvips and
-// poppler free their buffers, which it would otherwise hold on to indefinitely.
+// the Go heap's free pages, what glibc keeps in its arenas after libvips frees
+// its buffers, which it would otherwise hold on to indefinitely, and the idle PDF
+// reader processes.
 // It costs a few milliseconds, so callers run it when a worker goes idle.
 func ReleaseMemory() {
+	readers.stopIdle()
 	debug.FreeOSMemory()
 	C.malloc_trim(0)
 }

@@ -34,15 +34,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/fileconv/fileconv/internal/wire"
 	"strings"
 	"unsafe"
+
+	"github.com/fileconv/fileconv/internal/wire"
 )
 
-// pdfToText handles operation 5: the text of every page in order, pages
-// separated by a newline. Each poppler call runs to its end once started (there
-// is no way to interrupt one), so ctx is checked between pages.
-func (c *Converter) pdfToText(ctx context.Context, input []byte) (Result, error) {
+// pdfToTextHere handles operation 5 in this process: the text of every page in
+// order, pages separated by a newline. Each poppler call runs to its end once
+// started (there is no way to interrupt one), so ctx is checked between pages;
+// pdfToText runs this in a PDF reader process that can be killed.
+func (c *Converter) pdfToTextHere(ctx context.Context, input []byte) (Result, error) {
 	if err := c.checkPDF(ctx, input); err != nil {
 		return Result{}, err
 	}

@@ -129,7 +129,12 @@ func TestPDFCorrupt(t *testing.T) {
 }
 
 func TestPDFCancelledBetweenPages(t *testing.T) {
-	c := converter(t)
+	// In a PDF reader process the job is stopped by killing the reader
+	// (pdfreader_test.go); in the process, between pages.
+	c, err := New(Config{PDFInProcess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pdf, err := testfiles.PDF(6)
 	if err != nil {
 		t.Fatal(err)

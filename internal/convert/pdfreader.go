@@ -1,0 +1,276 @@
+package convert
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+)
+
+// PDF → TXT runs poppler in a child process, a "PDF reader": a poppler call
+// cannot be interrupted, some small files keep it busy for minutes (form
+// XObjects that draw each other, docs/security.md) and a bug in it would take
+// the whole worker down. In a child, the job's deadline kills the reader
+// instead of leaving a slot busy, a crash fails one job, and the kernel bounds
+// its memory (MaxPDFMemory). The child is this same executable, started with
+// pdfReaderEnv set, and reads jobs from its stdin; the PDF goes through a pipe,
+// never the disk.
+
+// pdfReaderEnv, when set, makes the process a PDF reader for its parent. Its
+// value is the memory limit in bytes.
+const pdfReaderEnv = "FILECONV_INTERNAL_PDF_READER"
+
+func init() {
+	if v, ok := os.LookupEnv(pdfReaderEnv); ok {
+		os.Exit(runPDFReader(v, os.Stdin, os.Stdout))
+	}
+}
+
+// pdfJob is what the parent sends before the PDF itself.
+type pdfJob struct {
+	Size          int    `json:"size"`
+	Pages         string `json:"pages,omitempty"`
+	MaxPDFPages   int    `json:"max_pdf_pages"`
+	MaxPDFInflate int64  `json:"max_pdf_inflate"`
+	MaxPDFNesting int    `json:"max_pdf_nesting"`
+}
+
+// pdfAnswer is what the reader sends back before the text.
+type pdfAnswer struct {
+	Size    int    `json:"size"`
+	Kind    Kind   `json:"kind,omitempty"`
+	Message string `json:"message,omitempty"`
+	Failed  bool   `json:"failed,omitempty"`
+}
+
+// runPDFReader serves jobs until its stdin closes and returns the exit code.
+func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
+	if n, err := strconv.ParseUint(memLimit, 10, 64); err == nil && n > 0 {
+		// RLIMIT_DATA counts what the process has written to (heap, glibc arenas,
+		// Go's heap), not address space it merely reserved.
+		if err := syscall.Setrlimit(syscall.RLIMIT_DATA, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+			fmt.Fprintf(os.Stderr, "fileconv PDF reader: cannot set its memory limit: %v\n", err)
+			return 1
+		}
+	}
+	r, w := bufio.NewReader(in), bufio.NewWriter(out)
+	for {
+		var job pdfJob
+		if err := readFrame(r, &job); err != nil {
+			if errors.Is(err, io.EOF) {
+				return 0
+			}
+			fmt.Fprintf(os.Stderr, "fileconv PDF reader: %v\n", err)
+			return 1
+		}
+		input := make([]byte, job.Size)
+		if _, err := io.ReadFull(r, input); err != nil {
+			fmt.Fprintf(os.Stderr, "fileconv PDF reader: read the PDF: %v\n", err)
+			return 1
+		}
+		c := &Converter{
+			cfg:  Config{MaxPDFPages: job.MaxPDFPages, MaxPDFInflate: job.MaxPDFInflate, MaxPDFNesting: job.MaxPDFNesting}.WithDefaults(),
+			opts: Options{Pages: job.Pages},
+		}
+		res, err := c.pdfToTextHere(context.Background(), input)
+		answer := pdfAnswer{Size: len(res.Output)}
+		if err != nil {
+			ce := AsError(err)
+			answer = pdfAnswer{Failed: true, Kind: ce.Kind, Message: ce.Message}
+			res.Output = nil
+		}
+		if err := writeFrame(w, answer, res.Output); err != nil {
+			return 1
+		}
+	}
+}
+
+func writeFrame(w *bufio.Writer, header any, body []byte) error {
+	h, err := json.Marshal(header)
+	if err != nil {
+		return err
+	}
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(h)))
+	w.Write(n[:])
+	w.Write(h)
+	w.Write(body)
+	return w.Flush()
+}
+
+func readFrame(r *bufio.Reader, header any) error {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > 1<<16 {
+		return fmt.Errorf("frame header of %d bytes", size)
+	}
+	h := make([]byte, size)
+	if _, err := io.ReadFull(r, h); err != nil {
+		return fmt.Errorf("frame header: %w", err)
+	}
+	return json.Unmarshal(h, header)
+}
+
+// pdfReaders keeps idle readers for the next jobs.
+type pdfReaders struct {
+	mu   sync.Mutex
+	idle []*pdfReader
+}
+
+// readers is shared by every Converter of the process, like libvips.
+var readers pdfReaders
+
+type pdfReader struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+	mem int64
+}
+
+// maxIdleReaders bounds the readers kept between jobs; more are started when
+// more PDFs are read at once, and stopped after.
+const maxIdleReaders = 4
+
+func (p *pdfReaders) get(mem int64) (*pdfReader, error) {
+	p.mu.Lock()
+	for len(p.idle) > 0 {
+		r := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if r.mem == mem {
+			p.mu.Unlock()
+			return r, nil
+		}
+		r.stop()
+	}
+	p.mu.Unlock()
+	return startPDFReader(mem)
+}
+
+func (p *pdfReaders) put(r *pdfReader) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle) >= maxIdleReaders {
+		r.stop()
+		return
+	}
+	p.idle = append(p.idle, r)
+}
+
+// stopIdle ends the idle readers, returning their memory to the system.
+func (p *pdfReaders) stopIdle() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, r := range idle {
+		r.stop()
+	}
+}
+
+func startPDFReader(mem int64) (*pdfReader, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this program to start a PDF reader: %w", err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), pdfReaderEnv+"="+strconv.FormatInt(mem, 10))
+	// Poppler's notes on damaged files ("Syntax Error: ...") go where the
+	// worker's own stderr goes, as when it ran in the worker.
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start a PDF reader: %w", err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start a PDF reader: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start a PDF reader: %w", err)
+	}
+	return &pdfReader{cmd: cmd, in: in, out: bufio.NewReader(out), mem: mem}, nil
+}
+
+func (r *pdfReader) stop() {
+	r.in.Close() // the reader exits at the end of its input
+	if r.cmd.Process != nil {
+		r.cmd.Process.Kill()
+	}
+	r.cmd.Wait()
+}
+
+// read sends one job and waits for its answer. A non-nil error means the
+// reader is unusable (it died or the pipe broke); a conversion failure comes
+// back in the answer.
+func (r *pdfReader) read(job pdfJob, input []byte) (pdfAnswer, []byte, error) {
+	w := bufio.NewWriter(r.in)
+	if err := writeFrame(w, job, input); err != nil {
+		return pdfAnswer{}, nil, fmt.Errorf("send the PDF to its reader: %w", err)
+	}
+	var answer pdfAnswer
+	if err := readFrame(r.out, &answer); err != nil {
+		return pdfAnswer{}, nil, fmt.Errorf("read the answer of the PDF reader: %w", err)
+	}
+	text := make([]byte, answer.Size)
+	if _, err := io.ReadFull(r.out, text); err != nil {
+		return pdfAnswer{}, nil, fmt.Errorf("read the text from the PDF reader: %w", err)
+	}
+	return answer, text, nil
+}
+
+// pdfToText handles operation 5 in a PDF reader process, which is killed if ctx
+// ends first.
+func (c *Converter) pdfToText(ctx context.Context, input []byte) (Result, error) {
+	if c.cfg.PDFInProcess {
+		return c.pdfToTextHere(ctx, input)
+	}
+	r, err := readers.get(c.cfg.MaxPDFMemory)
+	if err != nil {
+		return Result{}, &Error{Kind: KindInternal, Message: "internal error: the PDF reader could not start", Err: err}
+	}
+	job := pdfJob{Size: len(input), Pages: c.opts.Pages, MaxPDFPages: c.cfg.MaxPDFPages, MaxPDFInflate: c.cfg.MaxPDFInflate, MaxPDFNesting: c.cfg.MaxPDFNesting}
+	type reply struct {
+		answer pdfAnswer
+		text   []byte
+		err    error
+	}
+	done := make(chan reply, 1)
+	go func() {
+		answer, text, err := r.read(job, input)
+		done <- reply{answer, text, err}
+	}()
+	var got reply
+	select {
+	case got = <-done:
+	case <-ctx.Done():
+		r.stop()
+		<-done
+		return Result{}, cancelled(ctx)
+	}
+	if got.err != nil {
+		r.stop()
+		state := "it stopped"
+		if ps := r.cmd.ProcessState; ps != nil {
+			state = ps.String()
+		}
+		return Result{}, &Error{Kind: KindCorrupt, Err: got.err, Message: fmt.Sprintf(
+			"PDF could not be read: the PDF reader stopped on it (%s); the file is damaged or needs more than the %d MiB the reader may use (max-pdf-memory)",
+			state, c.cfg.MaxPDFMemory>>20)}
+	}
+	readers.put(r)
+	if got.answer.Failed {
+		return Result{}, &Error{Kind: got.answer.Kind, Message: got.answer.Message}
+	}
+	return Result{Output: got.text}, nil
+}
