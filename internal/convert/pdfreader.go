@@ -131,6 +131,10 @@ type pdfReaders struct {
 // readers is shared by every Converter of the process, like libvips.
 var readers pdfReaders
 
+// readerStderr is where readers write; tests that make one fail on purpose
+// silence it.
+var readerStderr io.Writer = os.Stderr
+
 type pdfReader struct {
 	cmd *exec.Cmd
 	in  io.WriteCloser
@@ -187,7 +191,7 @@ func startPDFReader(mem int64) (*pdfReader, error) {
 	cmd.Env = append(os.Environ(), pdfReaderEnv+"="+strconv.FormatInt(mem, 10))
 	// Poppler's notes on damaged files ("Syntax Error: ...") go where the
 	// worker's own stderr goes, as when it ran in the worker.
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = readerStderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("start a PDF reader: %w", err)

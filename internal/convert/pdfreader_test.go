@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -64,7 +66,10 @@ func TestPDFReaderKilledAtDeadline(t *testing.T) {
 
 func TestPDFReaderOverItsMemory(t *testing.T) {
 	base := converter(t)
-	// Below what Validate allows: the reader cannot even start its work.
+	// Below what Validate allows: the reader cannot even start its work (and
+	// says so at length on its stderr).
+	readerStderr = io.Discard
+	defer func() { readerStderr = os.Stderr }()
 	starved := &Converter{cfg: Config{MaxPDFMemory: 1 << 20}.WithDefaults(), font: base.font}
 	_, err := starved.Convert(context.Background(), wire.OpPDFToText, minimalPDF)
 	e := wantError(t, err, KindCorrupt, "PDF reader stopped", "max-pdf-memory")
