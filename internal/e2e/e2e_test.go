@@ -11,6 +11,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -78,6 +79,8 @@ type launch struct {
 	// label, when set, names the process in a failed test's log, which then
 	// shows only the end of its output: a loaded master writes a line per job.
 	label string
+	// user, when set, runs the process as that user (the test runs as root).
+	user *syscall.Credential
 }
 
 // startProcess starts a fileconv subcommand that is killed when the test ends;
@@ -90,6 +93,9 @@ func startProcess(t *testing.T, l launch, args ...string) *process {
 	p.cmd.Dir = l.dir
 	if l.env != nil {
 		p.cmd.Env = append(os.Environ(), l.env...)
+	}
+	if l.user != nil {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: l.user}
 	}
 	p.cmd.Stdout = &lockedWriter{mu: &p.mu, w: &p.stdout}
 	p.cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
@@ -513,27 +519,50 @@ func TestTokensReloadWithoutRestart(t *testing.T) {
 	}
 }
 
-// Neither tier writes a file while serving: run both in empty working folders with
-// an empty TMPDIR, convert every kind of file, and find the folders still empty.
+// Neither tier writes a file while serving: run both in working folders and with
+// a TMPDIR they cannot write to, convert every kind of file (PDFs through the
+// worker's PDF readers too), and find the folders still empty.
 func TestServersWriteNoFiles(t *testing.T) {
 	dir := t.TempDir()
 	if _, errOut, code := run(t, dir, "certs", "--dir", "pki"); code != 0 {
 		t.Fatalf("certs: exit %d: %s", code, errOut)
 	}
 	pki, _ := filepath.Abs(filepath.Join(dir, "pki"))
+	os.WriteFile(filepath.Join(dir, "tokens"), []byte("a-token\n"), 0o600)
+	tokens, _ := filepath.Abs(filepath.Join(dir, "tokens"))
+	// Permissions do not stop root: as root, the servers run as nobody, who
+	// may read the certificates and tokens but write nowhere here.
+	var user *syscall.Credential
+	if os.Geteuid() == 0 {
+		user = &syscall.Credential{Uid: 65534, Gid: 65534}
+		for _, p := range []string{filepath.Dir(dir), dir, filepath.Dir(binary)} {
+			os.Chmod(p, 0o755)
+		}
+		filepath.WalkDir(pki, func(p string, _ fs.DirEntry, _ error) error { return os.Chown(p, 65534, 65534) })
+		os.Chown(tokens, 65534, 65534)
+	}
 	workDirs := map[string]string{}
 	for _, name := range []string{"worker-cwd", "worker-tmp", "master-cwd", "master-tmp"} {
 		workDirs[name] = filepath.Join(dir, name)
-		os.Mkdir(workDirs[name], 0o755)
+		if err := os.Mkdir(workDirs[name], 0o555); err != nil {
+			t.Fatal(err)
+		}
+		if user == nil {
+			if f, err := os.CreateTemp(workDirs[name], "probe"); err == nil {
+				f.Close()
+				t.Skipf("%s is writable even at mode 0555 (a file system that ignores permissions)", workDirs[name])
+			}
+		}
+	}
+	serve := func(name, cwd, tmp string, args ...string) *process {
+		return startProcess(t, launch{dir: workDirs[cwd], env: []string{"TMPDIR=" + workDirs[tmp]}, user: user, label: name}, args...)
 	}
 	workerAddr := freeAddr(t)
-	w := startEnv(t, workDirs["worker-cwd"], []string{"TMPDIR=" + workDirs["worker-tmp"]}, "worker", "--listen", workerAddr,
+	w := serve("worker", "worker-cwd", "worker-tmp", "worker", "--listen", workerAddr,
 		"--cert", pki+"/worker.pem", "--key", pki+"/worker-key.pem", "--ca", pki+"/ca.pem", "--admin", "off")
 	waitListening(t, w, workerAddr)
-	os.WriteFile(filepath.Join(dir, "tokens"), []byte("a-token\n"), 0o600)
-	tokens, _ := filepath.Abs(filepath.Join(dir, "tokens"))
 	addr := freeAddr(t)
-	m := startEnv(t, workDirs["master-cwd"], []string{"TMPDIR=" + workDirs["master-tmp"]}, "master", "--listen", addr, "--workers", workerAddr,
+	m := serve("master", "master-cwd", "master-tmp", "master", "--listen", addr, "--workers", workerAddr,
 		"--token-file", tokens, "--cert", pki+"/master.pem", "--key", pki+"/master-key.pem", "--ca", pki+"/ca.pem", "--admin", "off")
 	waitListening(t, m, addr)
 	inputs(t, dir)
