@@ -43,6 +43,8 @@ const (
 	// Defaults of the binary for settings the manifests may leave out.
 	defaultGrace     = 30 * time.Second
 	defaultMaxPixels = 64_000_000
+	// convert.DefaultMaxPDFMemory, the memory a PDF reader process may use.
+	defaultMaxPDFMemory = 1 << 30
 	// A conversion holds about 4 bytes a pixel decoded and up to 3 encoded
 	// (docs/operations.md, Sizing); a process needs some room of its own.
 	bytesPerPixel = 7
@@ -781,9 +783,11 @@ func TestResourcesFitTheSettings(t *testing.T) {
 			t.Errorf("master accepts %d-byte files, workers only %d", mBody, wBody)
 		}
 		pixels := size(t, "FILECONV_MAX_PIXELS", we["FILECONV_MAX_PIXELS"], defaultMaxPixels)
+		pdfMemory := size(t, "FILECONV_MAX_PDF_MEMORY", we["FILECONV_MAX_PDF_MEMORY"], defaultMaxPDFMemory)
 		// Each master sends a worker up to its capacity (the concurrency); the
-		// jobs waiting for a slot hold their bodies too.
-		need := masters*conc*wBody + conc*pixels*bytesPerPixel + processBase
+		// jobs waiting for a slot hold their bodies too. A conversion is an image
+		// in libvips or a PDF in its reader process.
+		need := masters*conc*wBody + conc*max(pixels*bytesPerPixel, pdfMemory) + processBase
 		if limit := wc.Resources.Limits[corev1.ResourceMemory]; limit.Cmp(*resource.NewQuantity(need, resource.BinarySI)) < 0 {
 			t.Errorf("worker memory limit %s < %d MiB (%d masters × %d jobs × %d MiB bodies + %d conversions of %d px)",
 				limit.String(), need>>20, masters, conc, wBody>>20, conc, pixels)
