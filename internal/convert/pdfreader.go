@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // PDF → TXT runs poppler in a child process, a "PDF reader": a poppler call
@@ -25,8 +26,12 @@ import (
 // never the disk.
 
 // pdfReaderEnv, when set, makes the process a PDF reader for its parent. Its
-// value is the memory limit in bytes.
-const pdfReaderEnv = "FILECONV_INTERNAL_PDF_READER"
+// value is the memory limit in bytes; pdfReaderParentEnv is the worker's process
+// id, which the reader compares its parent with.
+const (
+	pdfReaderEnv       = "FILECONV_INTERNAL_PDF_READER"
+	pdfReaderParentEnv = "FILECONV_INTERNAL_PDF_READER_PARENT"
+)
 
 func init() {
 	if v, ok := os.LookupEnv(pdfReaderEnv); ok {
@@ -61,6 +66,11 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 			return 1
 		}
 	}
+	parent, err := strconv.Atoi(os.Getenv(pdfReaderParentEnv))
+	if err != nil {
+		parent = os.Getppid()
+	}
+	go exitWithParent(parent)
 	r, w := bufio.NewReader(in), bufio.NewWriter(out)
 	for {
 		var job pdfJob
@@ -90,6 +100,19 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 		if err := writeFrame(w, answer, res.Output); err != nil {
 			return 1
 		}
+	}
+}
+
+// exitWithParent ends a reader whose worker is gone (killed, say), even in the
+// middle of a poppler call: closing its input is noticed only between jobs.
+// The worker's id comes from the worker, since it may be gone before the reader
+// has started.
+func exitWithParent(parent int) {
+	for {
+		if os.Getppid() != parent {
+			os.Exit(3)
+		}
+		time.Sleep(time.Second)
 	}
 }
 
@@ -188,7 +211,7 @@ func startPDFReader(mem int64) (*pdfReader, error) {
 		return nil, fmt.Errorf("find this program to start a PDF reader: %w", err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), pdfReaderEnv+"="+strconv.FormatInt(mem, 10))
+	cmd.Env = append(os.Environ(), pdfReaderEnv+"="+strconv.FormatInt(mem, 10), pdfReaderParentEnv+"="+strconv.Itoa(os.Getpid()))
 	// Poppler's notes on damaged files ("Syntax Error: ...") go where the
 	// worker's own stderr goes, as when it ran in the worker.
 	cmd.Stderr = readerStderr

@@ -1,13 +1,19 @@
 package convert
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -136,5 +142,53 @@ func TestPDFReadersKeepJobsApart(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestPDFReaderEndsWithItsWorker: a reader busy in poppler when its worker dies
+// does not run on as an orphan.
+func TestPDFReaderEndsWithItsWorker(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := formsBomb(18)
+	var job bytes.Buffer
+	w := bufio.NewWriter(&job)
+	if err := writeFrame(w, pdfJob{Size: len(pdf)}, pdf); err != nil {
+		t.Fatal(err)
+	}
+	jobFile := filepath.Join(t.TempDir(), "job")
+	if err := os.WriteFile(jobFile, job.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// sh plays the worker: it starts the reader on the bomb and exits a second
+	// later, while poppler is busy.
+	sh := exec.Command("sh", "-c", pdfReaderParentEnv+`=$$ "$0" < "$1" > /dev/null 2>&1 & echo $!; sleep 1`, exe, jobFile)
+	sh.Env = append(os.Environ(), pdfReaderEnv+"=0")
+	out, err := sh.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("reader pid %q: %v", out, err)
+	}
+	defer syscall.Kill(pid, syscall.SIGKILL)
+	alive := func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		// An ended process that nobody has reaped yet is a zombie (state Z).
+		s := string(b)
+		return !strings.HasPrefix(strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:]), "Z")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for alive() {
+		if time.Now().After(deadline) {
+			t.Fatal("the reader still runs 15 s after its parent ended")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
