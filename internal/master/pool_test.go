@@ -221,7 +221,10 @@ func TestPoolConcurrent(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if b.outstanding > b.capacity {
+			p.mu.Lock()
+			over := b.outstanding > b.capacity
+			p.mu.Unlock()
+			if over {
 				t.Error("capacity exceeded")
 			}
 			p.release(b)
