@@ -7,7 +7,6 @@ package bench
 import (
 	"fmt"
 	"image"
-	"math"
 	"strings"
 	"sync"
 
@@ -139,29 +138,9 @@ func noiseOfSize(f testfiles.Format, target int) ([]byte, error) {
 		return nil, fmt.Errorf("the smallest target is 1024 bytes")
 	}
 	bpp := map[testfiles.Format]float64{testfiles.JPEG: 1.6, testfiles.PNG: 3.05, testfiles.WEBP: 1.3}[f]
-	area := float64(target) / bpp
-	var best []byte
-	for round := 0; round < 12; round++ {
-		h := max(8, int(math.Sqrt(area*3/4)))
-		w := max(8, h*4/3)
-		b, err := testfiles.Encode(image.Image(testfiles.Noise(w, h, 1)), f)
-		if err != nil {
-			return nil, err
-		}
-		if best == nil || absDiff(len(b), target) < absDiff(len(best), target) {
-			best = b
-		}
-		if absDiff(len(b), target)*100 <= target*3 {
-			return best, nil
-		}
-		area *= float64(target) / float64(len(b))
+	b, err := testfiles.EncodedOfSize(f, target, bpp, func(w, h int) image.Image { return testfiles.Noise(w, h, 1) })
+	if err != nil {
+		return nil, fmt.Errorf("noise: %w", err)
 	}
-	return nil, fmt.Errorf("%v noise reached %d bytes, not within 3%% of %d", f, len(best), target)
-}
-
-func absDiff(a, b int) int {
-	if a > b {
-		return a - b
-	}
-	return b - a
+	return b, nil
 }

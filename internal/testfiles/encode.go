@@ -143,19 +143,42 @@ func ImageOfSize(f Format, targetBytes int) ([]byte, error) {
 	if b, ok := sized[key]; ok {
 		return b, nil
 	}
-	// A first guess of bytes per pixel for Photo; each round rescales the area
-	// by the ratio of target to actual, which converges quickly because the
-	// size of a photo's file grows nearly linearly with its area.
+	// A first guess of bytes per pixel for Photo.
 	bpp := map[Format]float64{JPEG: 0.24, PNG: 1.3, WEBP: 0.11}[f]
 	if bpp == 0 {
 		return nil, fmt.Errorf("image of size: unknown format %v", f)
 	}
-	area := float64(targetBytes) / bpp
-	var best []byte
-	for round := 0; round < 12; round++ {
+	b, err := EncodedOfSize(f, targetBytes, bpp, func(w, h int) image.Image { return Photo(w, h) })
+	if err != nil {
+		return nil, fmt.Errorf("image of size: %w", err)
+	}
+	sized[key] = b
+	return b, nil
+}
+
+// EncodedOfSize encodes the images draw makes (4:3) in format f, at the area
+// whose file is within 3% of targetBytes; bytesPerPixel is the first guess.
+// Each round rescales the area by the ratio of target to actual, which converges
+// quickly because a file's size grows nearly linearly with the image's area.
+func EncodedOfSize(f Format, targetBytes int, bytesPerPixel float64, draw func(w, h int) image.Image) ([]byte, error) {
+	b, err := fitSize(targetBytes, 12, float64(targetBytes)/bytesPerPixel, func(area float64) ([]byte, error) {
 		h := max(8, int(math.Sqrt(area*3/4)))
-		w := max(8, h*4/3)
-		b, err := Encode(Photo(w, h), f)
+		return Encode(draw(max(8, h*4/3), h), f)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", f, err)
+	}
+	return b, nil
+}
+
+// fitSize calls produce with x, then with x rescaled by the ratio of
+// targetBytes to the size it made, for at most rounds rounds, until a result is
+// within 3% of targetBytes; it returns the closest result then, or an error
+// naming the closest size.
+func fitSize(targetBytes, rounds int, x float64, produce func(x float64) ([]byte, error)) ([]byte, error) {
+	var best []byte
+	for range rounds {
+		b, err := produce(x)
 		if err != nil {
 			return nil, err
 		}
@@ -163,15 +186,11 @@ func ImageOfSize(f Format, targetBytes int) ([]byte, error) {
 			best = b
 		}
 		if absDiff(len(b), targetBytes)*100 <= targetBytes*3 {
-			break
+			return best, nil
 		}
-		area *= float64(targetBytes) / float64(len(b))
+		x *= float64(targetBytes) / float64(len(b))
 	}
-	if absDiff(len(best), targetBytes)*100 > targetBytes*3 {
-		return nil, fmt.Errorf("image of size: %v reached %d bytes, not within 3%% of %d", f, len(best), targetBytes)
-	}
-	sized[key] = best
-	return best, nil
+	return nil, fmt.Errorf("reached %d bytes, not within 3%% of %d", len(best), targetBytes)
 }
 
 func absDiff(a, b int) int {

@@ -66,26 +66,14 @@ func PDFOfSize(targetBytes int) ([]byte, error) {
 		return b, nil
 	}
 	// Each round rescales the text by the ratio of target to actual size.
-	textBytes := 3 * float64(targetBytes)
-	var best []byte
-	for round := 0; round < 10; round++ {
-		b, err := pdfOf(pagesOf(Paragraphs(int(textBytes))), "", 6.5)
-		if err != nil {
-			return nil, err
-		}
-		if best == nil || absDiff(len(b), targetBytes) < absDiff(len(best), targetBytes) {
-			best = b
-		}
-		if absDiff(len(b), targetBytes)*100 <= targetBytes*3 {
-			break
-		}
-		textBytes *= float64(targetBytes) / float64(len(b))
+	b, err := fitSize(targetBytes, 10, 3*float64(targetBytes), func(textBytes float64) ([]byte, error) {
+		return pdfOf(pagesOf(Paragraphs(int(textBytes))), "", 6.5)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("PDF of size: %w", err)
 	}
-	if absDiff(len(best), targetBytes)*100 > targetBytes*3 {
-		return nil, fmt.Errorf("PDF of size: reached %d bytes, not within 3%% of %d", len(best), targetBytes)
-	}
-	pdfSized[targetBytes] = best
-	return best, nil
+	pdfSized[targetBytes] = b
+	return b, nil
 }
 
 // pagesOf cuts text into chunks of about a page each, at paragraph ends.
