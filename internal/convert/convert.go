@@ -5,6 +5,7 @@
 package convert
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,33 +75,15 @@ const (
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.MaxPixels == 0 {
-		c.MaxPixels = DefaultMaxPixels
-	}
-	if c.MaxPDFPages == 0 {
-		c.MaxPDFPages = DefaultMaxPDFPages
-	}
-	if c.MaxPDFInflate == 0 {
-		c.MaxPDFInflate = DefaultMaxPDFInflate
-	}
-	if c.MaxPDFNesting == 0 {
-		c.MaxPDFNesting = DefaultMaxPDFNesting
-	}
-	if c.MaxTextPages == 0 {
-		c.MaxTextPages = DefaultMaxTextPages
-	}
-	if c.MaxPDFMemory == 0 {
-		c.MaxPDFMemory = DefaultMaxPDFMemory
-	}
-	if c.JPEGQuality == 0 {
-		c.JPEGQuality = DefaultJPEGQuality
-	}
-	if c.WEBPQuality == 0 {
-		c.WEBPQuality = DefaultWEBPQuality
-	}
-	if c.PNGCompression == 0 {
-		c.PNGCompression = DefaultPNGCompression
-	}
+	c.MaxPixels = cmp.Or(c.MaxPixels, DefaultMaxPixels)
+	c.MaxPDFPages = cmp.Or(c.MaxPDFPages, DefaultMaxPDFPages)
+	c.MaxPDFInflate = cmp.Or(c.MaxPDFInflate, DefaultMaxPDFInflate)
+	c.MaxPDFNesting = cmp.Or(c.MaxPDFNesting, DefaultMaxPDFNesting)
+	c.MaxTextPages = cmp.Or(c.MaxTextPages, DefaultMaxTextPages)
+	c.MaxPDFMemory = cmp.Or(c.MaxPDFMemory, DefaultMaxPDFMemory)
+	c.JPEGQuality = cmp.Or(c.JPEGQuality, DefaultJPEGQuality)
+	c.WEBPQuality = cmp.Or(c.WEBPQuality, DefaultWEBPQuality)
+	c.PNGCompression = cmp.Or(c.PNGCompression, DefaultPNGCompression)
 	return c
 }
 
