@@ -118,18 +118,26 @@ func (c *Client) convertV2(ctx context.Context, op Operation, name string, in *s
 	}
 }
 
-// roundTrip sends req and reads its answer on cc, then pools cc if it can carry
-// another request, else closes it. answered reports whether any answer arrived.
-func (c *Client) roundTrip(ctx context.Context, cc *conn, req wire.ConvertRequest, in *source, output io.Writer, p *reporter) (res Result, answered bool, err error) {
-	keep := false
+// holdConn closes cc if ctx ends while cc is in use. The function it returns
+// ends the use: cc goes back to the pool when keep is true and ctx did not end
+// meanwhile, and is closed otherwise.
+func (c *Client) holdConn(ctx context.Context, cc *conn) (done func(keep bool)) {
 	stop := context.AfterFunc(ctx, func() { cc.close() })
-	defer func() {
+	return func(keep bool) {
 		if stop() && keep {
 			c.putConn(cc)
 		} else {
 			cc.close()
 		}
-	}()
+	}
+}
+
+// roundTrip sends req and reads its answer on cc, then pools cc if it can carry
+// another request, else closes it. answered reports whether any answer arrived.
+func (c *Client) roundTrip(ctx context.Context, cc *conn, req wire.ConvertRequest, in *source, output io.Writer, p *reporter) (res Result, answered bool, err error) {
+	keep := false
+	done := c.holdConn(ctx, cc)
+	defer func() { done(keep) }()
 	if err := c.send(cc, req, in, p); err != nil {
 		var ie *inputError
 		if errors.As(err, &ie) || ctx.Err() != nil {
@@ -290,14 +298,8 @@ func (c *Client) pingV2(ctx context.Context) error {
 
 func (c *Client) ping(ctx context.Context, cc *conn) (answered bool, err error) {
 	keep := false
-	stop := context.AfterFunc(ctx, func() { cc.close() })
-	defer func() {
-		if stop() && keep {
-			c.putConn(cc)
-		} else {
-			cc.close()
-		}
-	}()
+	done := c.holdConn(ctx, cc)
+	defer func() { done(keep) }()
 	var idb [8]byte
 	rand.Read(idb[:])
 	id := hex.EncodeToString(idb[:])
