@@ -166,6 +166,24 @@ func run(t *testing.T, dir string, args ...string) (stdout, stderr string, code 
 	return o.String(), e.String(), 0
 }
 
+// makePKI writes a development CA and certificates into dir/pki.
+func makePKI(t *testing.T, dir string) {
+	t.Helper()
+	if _, errOut, code := run(t, dir, "certs", "--dir", "pki"); code != 0 {
+		t.Fatalf("certs: exit %d: %s", code, errOut)
+	}
+}
+
+// startWorker starts a worker with the certificates of dir/pki, requiring the
+// master's, and returns its address once it listens.
+func startWorker(t *testing.T, dir string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	w := start(t, dir, "worker", "--listen", addr, "--cert", "pki/worker.pem", "--key", "pki/worker-key.pem", "--ca", "pki/ca.pem", "--admin", "off")
+	waitListening(t, w, addr)
+	return addr
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -368,15 +386,10 @@ func TestUpAndSend(t *testing.T) {
 
 func TestSeparateProcessesWithMutualTLS(t *testing.T) {
 	dir := t.TempDir()
-	if _, errOut, code := run(t, dir, "certs", "--dir", "pki"); code != 0 {
-		t.Fatalf("certs: exit %d: %s", code, errOut)
-	}
+	makePKI(t, dir)
 	var workerAddrs []string
 	for range 2 {
-		addr := freeAddr(t)
-		w := start(t, dir, "worker", "--listen", addr, "--cert", "pki/worker.pem", "--key", "pki/worker-key.pem", "--ca", "pki/ca.pem", "--admin", "off")
-		waitListening(t, w, addr)
-		workerAddrs = append(workerAddrs, addr)
+		workerAddrs = append(workerAddrs, startWorker(t, dir))
 	}
 	const originalToken = "super_secret_token_123456789012"
 	os.WriteFile(filepath.Join(dir, "tokens"), []byte(originalToken+"\n"), 0o600)
@@ -458,12 +471,8 @@ func TestSeparateProcessesWithMutualTLS(t *testing.T) {
 
 func TestClientCertificatesAtTheFrontDoor(t *testing.T) {
 	dir := t.TempDir()
-	if _, errOut, code := run(t, dir, "certs", "--dir", "pki"); code != 0 {
-		t.Fatalf("certs: exit %d: %s", code, errOut)
-	}
-	workerAddr := freeAddr(t)
-	w := start(t, dir, "worker", "--listen", workerAddr, "--cert", "pki/worker.pem", "--key", "pki/worker-key.pem", "--ca", "pki/ca.pem", "--admin", "off")
-	waitListening(t, w, workerAddr)
+	makePKI(t, dir)
+	workerAddr := startWorker(t, dir)
 	os.WriteFile(filepath.Join(dir, "tokens"), []byte("a-token\n"), 0o600)
 	addr := freeAddr(t)
 	m := start(t, dir, "master", "--listen", addr, "--workers", workerAddr, "--token-file", "tokens",
@@ -482,12 +491,8 @@ func TestClientCertificatesAtTheFrontDoor(t *testing.T) {
 // Tokens are replaced without a restart: on SIGHUP, and when the file changes.
 func TestTokensReloadWithoutRestart(t *testing.T) {
 	dir := t.TempDir()
-	if _, errOut, code := run(t, dir, "certs", "--dir", "pki"); code != 0 {
-		t.Fatalf("certs: exit %d: %s", code, errOut)
-	}
-	workerAddr := freeAddr(t)
-	w := start(t, dir, "worker", "--listen", workerAddr, "--cert", "pki/worker.pem", "--key", "pki/worker-key.pem", "--ca", "pki/ca.pem", "--admin", "off")
-	waitListening(t, w, workerAddr)
+	makePKI(t, dir)
+	workerAddr := startWorker(t, dir)
 	tokens := filepath.Join(dir, "tokens")
 	os.WriteFile(tokens, []byte("old-token\n"), 0o600)
 	addr := freeAddr(t)
@@ -524,9 +529,7 @@ func TestTokensReloadWithoutRestart(t *testing.T) {
 // worker's PDF readers too), and find the folders still empty.
 func TestServersWriteNoFiles(t *testing.T) {
 	dir := t.TempDir()
-	if _, errOut, code := run(t, dir, "certs", "--dir", "pki"); code != 0 {
-		t.Fatalf("certs: exit %d: %s", code, errOut)
-	}
+	makePKI(t, dir)
 	pki, _ := filepath.Abs(filepath.Join(dir, "pki"))
 	os.WriteFile(filepath.Join(dir, "tokens"), []byte("a-token\n"), 0o600)
 	tokens, _ := filepath.Abs(filepath.Join(dir, "tokens"))
