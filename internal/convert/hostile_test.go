@@ -70,6 +70,19 @@ func (b *pdfBuilder) finish(root int) []byte {
 	return b.buf.Bytes()
 }
 
+// page writes a page of parent whose content is stream cont (its dictionary
+// entries in contentDict), with Helvetica (object font, written by helvetica)
+// as /F1 besides resources.
+func (b *pdfBuilder) page(page, parent, cont, font int, resources string, content []byte, contentDict string) {
+	b.obj(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 200 200] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> %s >> >>", parent, cont, font, resources))
+	b.stream(cont, contentDict, content)
+}
+
+// helvetica writes object n: the standard font Helvetica.
+func (b *pdfBuilder) helvetica(n int) {
+	b.obj(n, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+}
+
 const hostileText = "BT /F1 12 Tf 20 100 Td (Hello hostile) Tj ET\n"
 
 // onePagePDF is a one-page PDF with extra page resources and the given content
@@ -79,9 +92,8 @@ func onePagePDF(resources string, content []byte, contentDict string) []byte {
 	cat, pages, page, cont, font := b.next(), b.next(), b.next(), b.next(), b.next()
 	b.obj(cat, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
 	b.obj(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
-	b.obj(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 200 200] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> %s >> >>", pages, cont, font, resources))
-	b.stream(cont, contentDict, content)
-	b.obj(font, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	b.page(page, pages, cont, font, resources, content, contentDict)
+	b.helvetica(font)
 	return b.finish(cat)
 }
 
@@ -226,7 +238,7 @@ func TestHostilePDFOpenStates(t *testing.T) {
 	b.obj(cat, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
 	b.obj(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
 	b.obj(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 200 200] /Contents [%s] /Resources << /Font << /F1 %d 0 R >> >> >>", pages, strings.Join(parts, " "), font))
-	b.obj(font, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	b.helvetica(font)
 	spread := b.finish(cat)
 
 	for name, in := range map[string][]byte{
@@ -326,9 +338,8 @@ func kidsChain(depth int) []byte {
 		}
 		b.obj(n, fmt.Sprintf("<< /Type /Pages %s/Kids [%d 0 R] /Count 1 >>", parent, kid))
 	}
-	b.obj(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 200 200] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> >> >>", nodes[depth-1], cont, font))
-	b.stream(cont, "", []byte(hostileText))
-	b.obj(font, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	b.page(page, nodes[depth-1], cont, font, "", []byte(hostileText), "")
+	b.helvetica(font)
 	return b.finish(cat)
 }
 
@@ -339,9 +350,8 @@ func kidsCycle(count int) []byte {
 	b.obj(cat, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", root))
 	b.obj(root, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R %d 0 R] /Count %d >>", page, a, count))
 	b.obj(a, fmt.Sprintf("<< /Type /Pages /Parent %d 0 R /Kids [%d 0 R %d 0 R] /Count %d >>", root, root, page, count))
-	b.obj(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 200 200] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> >> >>", root, cont, font))
-	b.stream(cont, "", []byte(hostileText))
-	b.obj(font, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	b.page(page, root, cont, font, "", []byte(hostileText), "")
+	b.helvetica(font)
 	return b.finish(cat)
 }
 
@@ -363,9 +373,8 @@ func kidsShared(depth, count int) []byte {
 		}
 		b.obj(n, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R %d 0 R] /Count %d >>", kid, kid, count))
 	}
-	b.obj(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 200 200] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> >> >>", nodes[depth-1], cont, font))
-	b.stream(cont, "", []byte(hostileText))
-	b.obj(font, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	b.page(page, nodes[depth-1], cont, font, "", []byte(hostileText), "")
+	b.helvetica(font)
 	return b.finish(cat)
 }
 
@@ -378,7 +387,7 @@ func repeatedContents(n int, data []byte, dict string) []byte {
 	refs := strings.Repeat(fmt.Sprintf("%d 0 R ", cont), n)
 	b.obj(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 200 200] /Contents [%s] /Resources << /Font << /F1 %d 0 R >> >> >>", pages, refs, font))
 	b.stream(cont, dict, data)
-	b.obj(font, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	b.helvetica(font)
 	return b.finish(cat)
 }
 
@@ -398,8 +407,7 @@ func objectStreamPDFWith(n int, data []byte, first int) []byte {
 	font, stm, xr := b.next(), b.next(), b.next()
 	b.obj(cat, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
 	b.obj(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
-	b.obj(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 200 200] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> >> >>", pages, cont, font))
-	b.stream(cont, "", []byte(hostileText))
+	b.page(page, pages, cont, font, "", []byte(hostileText), "")
 	b.stream(stm, fmt.Sprintf("/Type /ObjStm /N %d /First %d /Filter /FlateDecode", n, first), data)
 	at := b.buf.Len()
 	var rows []byte
@@ -517,10 +525,9 @@ func TestHostilePDFInflate(t *testing.T) {
 		cat, pages, page, cont, font, img := b.next(), b.next(), b.next(), b.next(), b.next(), b.next()
 		b.obj(cat, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
 		b.obj(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
-		b.obj(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 200 200] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> /XObject << /Im1 %d 0 R >> >> >>", pages, cont, font, img))
-		b.stream(cont, "", []byte("q 200 0 0 200 0 0 cm /Im1 Do Q\n"+hostileText))
+		b.page(page, pages, cont, font, fmt.Sprintf("/XObject << /Im1 %d 0 R >>", img), []byte("q 200 0 0 200 0 0 cm /Im1 Do Q\n"+hostileText), "")
 		b.stream(img, "/Type /XObject /Subtype /Image /Width 16384 /Height 16384 /BitsPerComponent 8 /ColorSpace /DeviceGray /Filter /FlateDecode", zlibBomb("", " ", 16384*16384, ""))
-		b.obj(font, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+		b.helvetica(font)
 		wantHostileText(t, c, b.finish(cat))
 	})
 }
@@ -532,8 +539,7 @@ func fontFileBomb(data []byte) []byte {
 	cat, pages, page, cont, font, desc, file := b.next(), b.next(), b.next(), b.next(), b.next(), b.next(), b.next()
 	b.obj(cat, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
 	b.obj(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
-	b.obj(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 200 200] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> >> >>", pages, cont, font))
-	b.stream(cont, "", []byte(hostileText))
+	b.page(page, pages, cont, font, "", []byte(hostileText), "")
 	b.obj(font, fmt.Sprintf("<< /Type /Font /Subtype /TrueType /BaseFont /Bomb /FirstChar 32 /LastChar 126 /FontDescriptor %d 0 R >>", desc))
 	b.obj(desc, fmt.Sprintf("<< /Type /FontDescriptor /FontName /Bomb /Flags 32 /FontBBox [0 0 1000 1000] /ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 /FontFile2 %d 0 R >>", file))
 	b.stream(file, "/Length1 1000000000 /Filter /FlateDecode", data)

@@ -33,9 +33,8 @@ func formsBomb(depth int) []byte {
 	}
 	b.obj(cat, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
 	b.obj(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
-	b.obj(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 200 200] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> /XObject << /X %d 0 R >> >> >>", pages, cont, font, forms[0]))
-	b.stream(cont, "", []byte("/X Do\n"))
-	b.obj(font, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	b.page(page, pages, cont, font, fmt.Sprintf("/XObject << /X %d 0 R >>", forms[0]), []byte("/X Do\n"), "")
+	b.helvetica(font)
 	for i, n := range forms {
 		res, content := fmt.Sprintf("/XObject << /X %d 0 R >>", n+1), "/X Do /X Do\n"
 		if i == depth {
