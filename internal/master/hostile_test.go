@@ -18,19 +18,7 @@ import (
 // master keeps serving everyone else.
 func TestHostilePeers(t *testing.T) {
 	garbageWorker := func(conn *tls.Conn) {
-		conn.SetDeadline(time.Now().Add(5 * time.Second))
-		var version [4]byte
-		if _, err := io.ReadFull(conn, version[:]); err != nil {
-			return
-		}
-		if string(version[:]) == wire.Version20 {
-			if f, err := wire.ReadFrameHeader(conn, 0); err == nil {
-				io.CopyN(io.Discard, conn, int64(f.BodySize))
-			}
-			conn.Write([]byte("this is not a protocol frame at all, just noise"))
-			return
-		}
-		brokenWorker(conn) // answers probes like a healthy worker
+		eatJobs(conn, "this is not a protocol frame at all, just noise")
 	}
 	c := startCluster(t, clusterOptions{Workers: 1, FakeWorkers: []func(*tls.Conn){garbageWorker}, Master: func(cfg *master.Config) {
 		cfg.HandshakeTimeout = time.Second

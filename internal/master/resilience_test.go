@@ -20,7 +20,11 @@ import (
 
 // brokenWorker answers probes like a healthy worker, then takes each job's whole
 // body and closes the connection without answering: a worker that crashed mid-job.
-func brokenWorker(conn *tls.Conn) {
+func brokenWorker(conn *tls.Conn) { eatJobs(conn, "") }
+
+// eatJobs answers probes like a healthy worker, then takes each job's whole body
+// and writes answer, if any, before closing the connection.
+func eatJobs(conn *tls.Conn, answer string) {
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	var version [4]byte
 	if _, err := io.ReadFull(conn, version[:]); err != nil {
@@ -31,6 +35,7 @@ func brokenWorker(conn *tls.Conn) {
 		if f, err := wire.ReadFrameHeader(conn, 0); err == nil {
 			io.CopyN(io.Discard, conn, int64(f.BodySize))
 		}
+		io.WriteString(conn, answer)
 		return
 	}
 	h, err := wire.ReadHeader(io.MultiReader(bytes.NewReader(version[:]), conn))
