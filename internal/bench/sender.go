@@ -186,8 +186,12 @@ type InprocSender struct {
 	c *convert.Converter
 }
 
-// NewInprocSender starts the converters with their default settings.
+// NewInprocSender starts the converters with their default settings, and
+// schedules this process's threads as a worker schedules its own (SCHED_BATCH)
+// so that both convert alike. A worker that cannot change its policy keeps the
+// default one, as this process then does.
 func NewInprocSender() (*InprocSender, error) {
+	_ = convert.ScheduleAsBatch()
 	c, err := convert.New(convert.Config{})
 	if err != nil {
 		return nil, err

@@ -159,7 +159,8 @@ func watchReload(ctx context.Context, files []string, log *slog.Logger, reload f
 
 // convertFlags are the conversion limits and qualities a worker (or up) takes.
 type convertFlags struct {
-	cfg convert.Config
+	cfg             convert.Config
+	batchScheduling bool
 }
 
 func (c *convertFlags) register(fs *flag.FlagSet) {
@@ -174,6 +175,18 @@ func (c *convertFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.cfg.JPEGQuality, "jpeg-quality", convert.DefaultJPEGQuality, "JPEG output quality, 1-100")
 	fs.IntVar(&c.cfg.WEBPQuality, "webp-quality", convert.DefaultWEBPQuality, "WEBP output quality, 1-100")
 	fs.IntVar(&c.cfg.PNGCompression, "png-compression", convert.DefaultPNGCompression, "PNG zlib level, 0 (fast, large) to 9 (slow, small)")
+	fs.BoolVar(&c.batchScheduling, "batch-scheduling", true, "run this process's threads under Linux's SCHED_BATCH policy, so that thread wake-ups do not preempt conversions (more conversions per second on busy cores)")
+}
+
+// schedule applies --batch-scheduling to this process. A process that cannot
+// change its policy still works, with the default one.
+func (c *convertFlags) schedule(log *slog.Logger) {
+	if !c.batchScheduling {
+		return
+	}
+	if err := convert.ScheduleAsBatch(); err != nil {
+		log.Warn("could not run this process's threads under SCHED_BATCH; they keep the default policy (--batch-scheduling)", "err", err)
+	}
 }
 
 // workerFlags are the settings of one worker.
@@ -229,6 +242,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	log = log.With("tier", "worker")
+	wf.conv.schedule(log)
 	if tf.ca == "" {
 		log.Warn("no --ca: any client may send jobs to this worker; give the cluster CA to require the master's certificate")
 	}

@@ -64,6 +64,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	wf.conv.schedule(log)
 	created, err := tlsconf.EnsureDevPKI(dir, tlsconf.PKIOptions{Hosts: splitList(hosts)})
 	if err != nil {
 		return err
