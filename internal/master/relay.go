@@ -530,7 +530,13 @@ func (m *Master) relayResult(worker *serve.Conn, j *job, f wire.Frame, buf []byt
 	if err != nil {
 		return "client_failed", "", fmt.Errorf("send result to client: %w", err)
 	}
-	if _, err := io.CopyBuffer(j.client, io.LimitReader(worker, int64(res.Size)), buf); err != nil {
+	n, err := io.CopyBuffer(j.client, io.LimitReader(worker, int64(res.Size)), buf)
+	if err == nil && uint64(n) < res.Size {
+		// A worker that closes its connection cleanly mid-answer ends the copy
+		// without an error.
+		err = fmt.Errorf("the worker sent %d of the %d bytes it announced: %w", n, res.Size, io.ErrUnexpectedEOF)
+	}
+	if err != nil {
 		// Part of the answer is out: the client will see a short read, and the
 		// log says whose fault it was.
 		return "relay_failed", "", fmt.Errorf("relay result: %w", err)

@@ -257,3 +257,23 @@ func waitForStatus(t *testing.T, c *cluster, cond func(master.Status) bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestWorkerAnswerCutShortIsARelayFailure(t *testing.T) {
+	var answer bytes.Buffer
+	if err := wire.WriteResult(&answer, wire.Result{JobID: "j", Size: 1000, SHA256: [32]byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	answer.WriteString("short")
+	c := startCluster(t, clusterOptions{FakeWorkers: []func(*tls.Conn){func(conn *tls.Conn) { eatJobs(conn, answer.String()) }}})
+	cl := newClient(c)
+	cl.MaxRetries = -1
+	if _, err := cl.ConvertBytes(context.Background(), client.TextToPDF, "a.txt", []byte("hello")); err == nil {
+		t.Fatal("a cut answer converted without an error")
+	}
+	// The master logs the job after the client has its answer.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(c.Logs.String(), "the worker sent 5 of the 1000 bytes it announced"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no relay failure logged:\n%s", c.Logs.String())
+		}
+	}
+}
