@@ -7,9 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/fileconv/fileconv/internal/bufpool"
 	"io"
 	"log/slog"
-	"math/bits"
 	"net"
 	"os"
 	"strconv"
@@ -614,36 +614,26 @@ func isTimeout(err error) bool {
 
 // retryBudget hands out the buffers that let a job be retried after its body went
 // to a worker that then failed, within a cap on their total memory. Buffers come
-// in power-of-two sizes and are reused: a buffer per job would otherwise be
-// allocated, zeroed and collected for every request (at 1 MB per request the
-// collector ran every second job, a fifth of the relay's CPU). Reused buffers
-// are still released by the collector when the master goes quiet (sync.Pool).
+// from bufpool, in power-of-two sizes, and are counted at that size.
 type retryBudget struct {
 	per, total int64
 	mu         sync.Mutex
 	used       int64
-	free       [64]sync.Pool // of *bytes.Buffer, by bufferClass
 }
-
-// bufferClass is the power of two of the buffer that holds size bytes.
-func bufferClass(size uint64) int { return bits.Len64(max(size, 1) - 1) }
 
 func (r *retryBudget) reserve(size uint64) *bytes.Buffer {
 	if size > uint64(r.per) {
 		return nil
 	}
-	class := bufferClass(size)
+	held := int64(1) << bufpool.Class(size)
 	r.mu.Lock()
-	if r.used+int64(1)<<class > r.total {
+	if r.used+held > r.total {
 		r.mu.Unlock()
 		return nil
 	}
-	r.used += int64(1) << class
+	r.used += held
 	r.mu.Unlock()
-	if b, ok := r.free[class].Get().(*bytes.Buffer); ok {
-		return b
-	}
-	return bytes.NewBuffer(make([]byte, 0, 1<<class))
+	return bytes.NewBuffer(bufpool.Get(size))
 }
 
 // release returns the buffer reserve gave for size.
@@ -651,14 +641,11 @@ func (r *retryBudget) release(b *bytes.Buffer, size uint64) {
 	if b == nil {
 		return
 	}
-	class := bufferClass(size)
 	r.mu.Lock()
-	r.used -= int64(1) << class
+	r.used -= int64(1) << bufpool.Class(size)
 	r.mu.Unlock()
-	if b.Cap() == 1<<class {
-		b.Reset()
-		r.free[class].Put(b)
-	}
+	b.Reset()
+	bufpool.Put(b.AvailableBuffer())
 }
 
 // sleepCtx waits d unless ctx ends first; it reports whether the wait completed.

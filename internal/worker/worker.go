@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fileconv/fileconv/internal/bufpool"
 	"hash"
 	"io"
 	"log/slog"
@@ -306,6 +307,10 @@ func (s *Server) runJob(ctx context.Context, raw *tls.Conn, conn *serve.Conn, re
 		_ = rep.fail(jobID, wire.CodeTimeout, fmt.Sprintf("the body ended after fewer bytes than the announced size of %d: %v", req.size, err))
 		return false
 	}
+	// Nothing holds on to the body once the job is over: libvips keeps no
+	// image past its call (its operation cache is off), and a PDF reader's
+	// input is written before pdfToText returns, even when it is cancelled.
+	defer bufpool.Put(body)
 	if msg := digest.mismatch(); msg != "" {
 		outcome = "checksum_mismatch"
 		log.Info("job rejected", "outcome", outcome, "reason", msg, "duration", time.Since(start))
@@ -422,10 +427,11 @@ func (s *Server) convert(ctx context.Context, op wire.Operation, body []byte, op
 // readBody reads exactly size bytes. It grows the buffer as data arrives rather
 // than trusting the declared size, so a client that lies about it costs only what
 // it really sends; and it never grows past size, so the usual case (a body of at
-// most 8 MiB) is one allocation and no copy. Each piece read also goes to seen.
+// most 8 MiB) is one pooled buffer (bufpool.Put it when done) and no copy. Each
+// piece read also goes to seen.
 func readBody(r io.Reader, size uint64, seen io.Writer) ([]byte, error) {
 	const upfront = 8 << 20
-	buf := make([]byte, 0, min(size, upfront))
+	buf := bufpool.Get(min(size, upfront))
 	for uint64(len(buf)) < size {
 		if len(buf) == cap(buf) {
 			// Double, but never past size.
