@@ -33,12 +33,13 @@ import "C"
 import "runtime/debug"
 
 // ReleaseMemory hands memory that conversions no longer use back to the system:
-// the Go heap's free pages, what glibc keeps in its arenas after libvips frees
-// its buffers, which it would otherwise hold on to indefinitely, and the idle PDF
-// reader processes.
+// the Go heap's free pages and pooled buffers, what glibc keeps in its arenas
+// after libvips frees its buffers, which it would otherwise hold on to
+// indefinitely, and the idle PDF reader processes.
 // It costs a few milliseconds, so callers run it when a worker goes idle.
 func ReleaseMemory() {
 	readers.stopIdle()
+	// Its collection also empties the sync.Pools that hold request bodies.
 	debug.FreeOSMemory()
 	C.malloc_trim(0)
 }

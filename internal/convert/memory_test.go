@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fileconv/fileconv/internal/bufpool"
 	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -54,5 +55,14 @@ func TestMallocArenasStayBounded(t *testing.T) {
 	wg.Wait()
 	if n := mallocArenasInUse(); n < 1 || n > MallocArenas {
 		t.Errorf("glibc has %d malloc arenas, want at most %d", n, MallocArenas)
+	}
+}
+
+func TestReleaseMemoryEmptiesBufferPools(t *testing.T) {
+	b := append(bufpool.Get(3<<20), "kept"...)
+	bufpool.Put(b)
+	ReleaseMemory()
+	if got := bufpool.Get(3 << 20); string(got[:4]) == "kept" {
+		t.Error("a pooled 4 MiB buffer outlived ReleaseMemory")
 	}
 }

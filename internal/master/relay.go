@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/fileconv/fileconv/internal/bufpool"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/bufpool"
 	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/serve"
 	"github.com/fileconv/fileconv/internal/wire"

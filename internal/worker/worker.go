@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/fileconv/fileconv/internal/bufpool"
 	"hash"
 	"io"
 	"log/slog"
@@ -25,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/bufpool"
 	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/metrics"
 	"github.com/fileconv/fileconv/internal/serve"
