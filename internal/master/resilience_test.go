@@ -3,6 +3,7 @@ package master_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -24,7 +25,10 @@ func brokenWorker(conn *tls.Conn) { eatJobs(conn, "") }
 
 // eatJobs answers probes like a healthy worker, then takes each job's whole body
 // and writes answer, if any, before closing the connection.
-func eatJobs(conn *tls.Conn, answer string) {
+func eatJobs(conn *tls.Conn, answer string) { eatJobsSlowly(conn, answer, 0) }
+
+// eatJobsSlowly is eatJobs taking delay over each job.
+func eatJobsSlowly(conn *tls.Conn, answer string, delay time.Duration) {
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	var version [4]byte
 	if _, err := io.ReadFull(conn, version[:]); err != nil {
@@ -35,6 +39,7 @@ func eatJobs(conn *tls.Conn, answer string) {
 		if f, err := wire.ReadFrameHeader(conn, 0); err == nil {
 			io.CopyN(io.Discard, conn, int64(f.BodySize))
 		}
+		time.Sleep(delay)
 		io.WriteString(conn, answer)
 		return
 	}
@@ -100,13 +105,24 @@ func TestNoRetryPastTheRetryBuffer(t *testing.T) {
 	t.Error("the broken worker never got a job")
 }
 
+// slowWorker is a worker that takes a second over each job and answers it with
+// a valid (if tiny) PDF: a conversion whose length does not depend on the
+// machine or the race detector.
+func slowWorker(conn *tls.Conn) {
+	pdf := []byte("%PDF-1.4\n%%EOF\n")
+	var answer bytes.Buffer
+	wire.WriteResult(&answer, wire.Result{JobID: "slow", Size: uint64(len(pdf)), SHA256: sha256.Sum256(pdf)})
+	answer.Write(pdf)
+	eatJobsSlowly(conn, answer.String(), time.Second)
+}
+
 func TestBusyWhenQueueIsFullOrTimesOut(t *testing.T) {
-	c := startCluster(t, clusterOptions{Workers: 1, Master: func(cfg *master.Config) {
+	c := startCluster(t, clusterOptions{FakeWorkers: []func(*tls.Conn){slowWorker}, Master: func(cfg *master.Config) {
 		cfg.WorkerCapacity = 1
 		cfg.QueueSize = 1
 		cfg.QueueTimeout = 300 * time.Millisecond
 	}})
-	body := bigText(2 << 20)
+	body := bigText(64 << 10)
 	var (
 		mu       sync.Mutex
 		messages []string
