@@ -320,27 +320,13 @@ func TestHostilePDFPageTree(t *testing.T) {
 // kidsChain is a page tree of depth intermediate nodes, each the only child of
 // the one before.
 func kidsChain(depth int) []byte {
-	b := newPDFBuilder()
-	cat := b.next()
-	nodes := make([]int, depth)
-	for i := range nodes {
-		nodes[i] = b.next()
-	}
-	page, cont, font := b.next(), b.next(), b.next()
-	b.obj(cat, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", nodes[0]))
-	for i, n := range nodes {
-		kid, parent := page, ""
-		if i+1 < depth {
-			kid = nodes[i+1]
+	return kidsTree(depth, func(kid, parent int) string {
+		up := ""
+		if parent != 0 {
+			up = fmt.Sprintf("/Parent %d 0 R ", parent)
 		}
-		if i > 0 {
-			parent = fmt.Sprintf("/Parent %d 0 R ", nodes[i-1])
-		}
-		b.obj(n, fmt.Sprintf("<< /Type /Pages %s/Kids [%d 0 R] /Count 1 >>", parent, kid))
-	}
-	b.page(page, nodes[depth-1], cont, font, "", []byte(hostileText), "")
-	b.helvetica(font)
-	return b.finish(cat)
+		return fmt.Sprintf("<< /Type /Pages %s/Kids [%d 0 R] /Count 1 >>", up, kid)
+	})
 }
 
 // kidsCycle is a page tree whose second node lists the first as its child.
@@ -358,6 +344,15 @@ func kidsCycle(count int) []byte {
 // kidsShared is a page tree of depth nodes, each listing the next twice: 2^depth
 // pages from depth objects, if nothing noticed.
 func kidsShared(depth, count int) []byte {
+	return kidsTree(depth, func(kid, _ int) string {
+		return fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R %d 0 R] /Count %d >>", kid, kid, count)
+	})
+}
+
+// kidsTree is a page tree of depth intermediate nodes, each above the next and
+// the last above one page; node writes a node's dictionary from the object
+// numbers of its child and its parent (0 for the root).
+func kidsTree(depth int, node func(kid, parent int) string) []byte {
 	b := newPDFBuilder()
 	cat := b.next()
 	nodes := make([]int, depth)
@@ -367,11 +362,14 @@ func kidsShared(depth, count int) []byte {
 	page, cont, font := b.next(), b.next(), b.next()
 	b.obj(cat, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", nodes[0]))
 	for i, n := range nodes {
-		kid := page
+		kid, parent := page, 0
 		if i+1 < depth {
 			kid = nodes[i+1]
 		}
-		b.obj(n, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R %d 0 R] /Count %d >>", kid, kid, count))
+		if i > 0 {
+			parent = nodes[i-1]
+		}
+		b.obj(n, node(kid, parent))
 	}
 	b.page(page, nodes[depth-1], cont, font, "", []byte(hostileText), "")
 	b.helvetica(font)
