@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/fileconv/fileconv/internal/libvips"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
@@ -188,7 +189,7 @@ func New(cfg Config) (*Converter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("convert config: %w", err)
 	}
-	if err := startVips(); err != nil {
+	if err := libvips.Start(); err != nil {
 		return nil, fmt.Errorf("start libvips: %w", err)
 	}
 	font, err := loadTextFont()

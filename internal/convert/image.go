@@ -1,12 +1,5 @@
 package convert
 
-// The cgo preamble reaches libvips directly only for the process-wide settings
-// govips applies solely when it is the first to start libvips.
-
-// #cgo pkg-config: vips
-// #include <vips/vips.h>
-import "C"
-
 import (
 	"bytes"
 	"context"
@@ -19,62 +12,12 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/davidbyttow/govips/v2/vips"
 	"golang.org/x/image/webp"
 
 	"github.com/fileconv/fileconv/internal/wire"
 )
-
-var (
-	vipsOnce sync.Once
-	vipsErr  error
-)
-
-// startVips starts libvips once per process; later calls return the first result.
-func startVips() error {
-	vipsOnce.Do(func() { vipsErr = startVipsOnce() })
-	return vipsErr
-}
-
-func startVipsOnce() (err error) {
-	// govips reports a libvips that fails to start (too old, vips_init failing) by
-	// panicking; that is a setup error for New to return, not a crash.
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	// libvips and glib warnings are mostly about a client's damaged file; they go
-	// to the log at warn level, and govips' chatty info messages are dropped.
-	vips.LoggingSettings(logVips, vips.LogLevelWarning)
-	vips.Startup(&vips.Config{
-		// One thread per operation: a worker runs one conversion per core already.
-		ConcurrencyLevel: 1,
-		// The operation cache keeps recent results and their inputs alive; in a
-		// service that never sees the same image twice it only costs memory.
-		MaxCacheSize:  0,
-		MaxCacheMem:   0,
-		MaxCacheFiles: 0,
-	})
-	// Another package (tests, testfiles) may have started libvips first, in which
-	// case govips ignored the Config above; apply it again so it holds either way.
-	C.vips_concurrency_set(1)
-	C.vips_cache_set_max(0)
-	C.vips_cache_set_max_mem(0)
-	C.vips_cache_set_max_files(0)
-	return nil
-}
-
-func logVips(domain string, level vips.LogLevel, msg string) {
-	switch level {
-	case vips.LogLevelError, vips.LogLevelCritical:
-		slog.Error("libvips", "domain", domain, "msg", msg)
-	case vips.LogLevelWarning:
-		slog.Warn("libvips", "domain", domain, "msg", msg)
-	}
-}
 
 // convertImage handles operations 1–3. Nothing is decoded until the size from the
 // header has passed the pixel limit: no decoder refuses a decompression bomb by

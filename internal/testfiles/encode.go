@@ -6,11 +6,12 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
-	"log/slog"
 	"math"
 	"sync"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/fileconv/fileconv/internal/libvips"
 )
 
 // Format is an image file format.
@@ -88,21 +89,12 @@ func ProfiledJPEG(img image.Image) ([]byte, error) {
 	})
 }
 
-var vipsOnce sync.Once
-
 // viaVips hands img to libvips (as an uncompressed PNG, the one in-memory route
 // govips offers without cgo here) and returns what export makes of it.
 func viaVips(img image.Image, export func(*vips.ImageRef) ([]byte, error)) ([]byte, error) {
-	vipsOnce.Do(func() {
-		// The same quiet logging and settings as internal/convert, whichever
-		// package starts libvips first.
-		vips.LoggingSettings(func(domain string, level vips.LogLevel, msg string) {
-			if level <= vips.LogLevelWarning {
-				slog.Warn("libvips", "domain", domain, "msg", msg)
-			}
-		}, vips.LogLevelWarning)
-		vips.Startup(&vips.Config{ConcurrencyLevel: 1})
-	})
+	if err := libvips.Start(); err != nil {
+		return nil, fmt.Errorf("start libvips: %w", err)
+	}
 	var buf bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.NoCompression}
 	if err := enc.Encode(&buf, img); err != nil {
