@@ -30,7 +30,10 @@ static int malloc_heaps(void) {
 */
 import "C"
 
-import "runtime/debug"
+import (
+	"runtime"
+	"runtime/debug"
+)
 
 // ReleaseMemory hands memory that conversions no longer use back to the system:
 // the Go heap's free pages and pooled buffers, what glibc keeps in its arenas
@@ -39,7 +42,10 @@ import "runtime/debug"
 // It costs a few milliseconds, so callers run it when a worker goes idle.
 func ReleaseMemory() {
 	readers.stopIdle()
-	// Its collection also empties the sync.Pools that hold request bodies.
+	// A sync.Pool keeps what it holds through one collection (its victim
+	// cache) and lets go of it at the next, so the pooled request bodies need
+	// two before FreeOSMemory can return their pages.
+	runtime.GC()
 	debug.FreeOSMemory()
 	C.malloc_trim(0)
 }

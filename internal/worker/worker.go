@@ -317,6 +317,7 @@ func (s *Server) runJob(ctx context.Context, raw *tls.Conn, conn *serve.Conn, re
 		return rep.fail(jobID, wire.CodeChecksumMismatch, msg) == nil
 	}
 
+	log.Debug("body received; converting")
 	jobCtx, cancel := context.WithDeadline(ctx, conn.Until)
 	defer cancel()
 	var res convert.Result
