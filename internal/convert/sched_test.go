@@ -19,14 +19,20 @@ func TestScheduleAsBatch(t *testing.T) {
 	release := make(chan struct{})
 	var idle sync.WaitGroup
 	idle.Go(func() {
-		// Never unlocked: the thread ends with the goroutine instead of
-		// running others under SCHED_IDLE.
+		// Locked so that no other goroutine runs under SCHED_IDLE, and put
+		// back before it is unlocked: a locked goroutine that exits ends its
+		// thread, but not when that is the main thread, which would then stay
+		// under SCHED_IDLE for the next test.
 		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		if err := setSchedPolicy(syscall.Gettid(), schedIdle); err != nil {
 			t.Errorf("set SCHED_IDLE: %v", err)
 		}
 		idleTID <- syscall.Gettid()
 		<-release
+		if err := setSchedPolicy(syscall.Gettid(), schedOther); err != nil {
+			t.Errorf("put the SCHED_IDLE thread back: %v", err)
+		}
 	})
 	tid := <-idleTID
 	defer func() { close(release); idle.Wait() }()
