@@ -69,6 +69,10 @@ type Client struct {
 	Addr string
 	// Token is the auth token; v1.0 carries at most 32 bytes of it, v2 256.
 	Token string
+	// TokenSource, when set, is asked at each request for the token, in place
+	// of Token, so that a long-running client follows a rotated token file
+	// without being rebuilt.
+	TokenSource func() string
 	// TLSConfig verifies the master; nil means the system's roots and the host
 	// name of Addr.
 	TLSConfig *tls.Config
@@ -332,6 +336,13 @@ func (c *Client) Close() error {
 		cc.close()
 	}
 	return nil
+}
+
+func (c *Client) token() string {
+	if c.TokenSource != nil {
+		return c.TokenSource()
+	}
+	return c.Token
 }
 
 func (c *Client) useV1() bool {

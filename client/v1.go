@@ -29,7 +29,7 @@ func (c *Client) convertV1(ctx context.Context, op Operation, name string, in *s
 		return res, err
 	}
 	res.InputSize = in.size
-	h := wire.Header{Version: wire.Version10, Token: c.Token, Filename: wireName(name), Size: uint64(in.size), Operation: op}
+	h := wire.Header{Version: wire.Version10, Token: c.token(), Filename: wireName(name), Size: uint64(in.size), Operation: op}
 	copy(h.Checksum[:], sum)
 
 	conn, err := c.dial(ctx)

@@ -94,7 +94,7 @@ func (c *Client) convertV2(ctx context.Context, op Operation, name string, in *s
 	if err != nil {
 		return Result{Protocol: wire.Version20}, err
 	}
-	req := wire.ConvertRequest{Token: c.Token, Op: op, Name: baseName(name, wire.MaxNameLen), Size: uint64(in.size), Options: opts.wire()}
+	req := wire.ConvertRequest{Token: c.token(), Op: op, Name: baseName(name, wire.MaxNameLen), Size: uint64(in.size), Options: opts.wire()}
 	copy(req.SHA256[:], sum)
 	if err := req.Validate(); err != nil {
 		return Result{Protocol: wire.Version20, InputSize: in.size}, fmt.Errorf("%w: %w", ErrBadRequest, err)

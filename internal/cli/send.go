@@ -310,18 +310,30 @@ func (f *sendFlags) resolveToken() (string, error) {
 	if f.token != "" {
 		return f.token, nil
 	}
-	file := f.tokenFile
+	file := f.tokenFilePath()
 	if file == "" {
-		file = filepath.Join(defaultStateDir, "token")
-		if !fileExists(file) {
-			return "", fmt.Errorf("%w: no token: give --token, --token-file or FILECONV_TOKEN (fileconv up prints one)", errUsage)
-		}
+		return "", fmt.Errorf("%w: no token: give --token, --token-file or FILECONV_TOKEN (fileconv up prints one)", errUsage)
 	}
 	tok, err := readTokenFile(file)
 	if err != nil {
 		return "", fmt.Errorf("--token-file: %w", err)
 	}
 	return tok, nil
+}
+
+// tokenFilePath is the file the token is read from: --token-file, else the state
+// folder's when present; "" when --token gives the token or there is no file.
+func (f *sendFlags) tokenFilePath() string {
+	switch {
+	case f.token != "":
+		return ""
+	case f.tokenFile != "":
+		return f.tokenFile
+	}
+	if file := filepath.Join(defaultStateDir, "token"); fileExists(file) {
+		return file
+	}
+	return ""
 }
 
 // readTokenFile returns the first line of file that is neither blank nor a comment.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fileconv/fileconv/client"
@@ -88,21 +89,22 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer c.Close()
+	// What is rotated on the master's side (its CA, the tokens it accepts) must
+	// not need a restart here either.
+	var watch reloads
 	if caFile := sf.caFile(); caFile != "" {
-		// A CA rotated on the master's side must not need a restart here either:
-		// each new connection verifies the master against the bundle as last read.
+		// Each new connection verifies the master against the bundle as last read.
 		cas, err := loadCA(caFile, "--ca")
 		if err != nil {
 			return err
 		}
 		c.RootCAs = cas.Pool
-		var watch reloads
 		watch.add(cas.Reload, caFile)
-		watch.watch(ctx, log)
 	}
 	cfg := wf.config(c, log)
 	cfg.Open, cfg.OpenAnyHost = open, openAnywhere
 	cfg.MasterAdmin = adminAddr
+	callersUseMasterToken := !open && callersGiveMasterToken(apiTokenFile)
 	if !open {
 		if cfg.Tokens, err = webTokens(apiTokenFile, c.Token); err != nil {
 			return err
@@ -112,6 +114,38 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
+	if file := sf.tokenFilePath(); file != "" {
+		var token atomic.Pointer[string]
+		token.Store(&c.Token)
+		c.TokenSource = func() string { return *token.Load() }
+		watch.add(func() error {
+			tok, err := readTokenFile(file)
+			if err != nil {
+				return fmt.Errorf("--token-file: %w", err)
+			}
+			if callersUseMasterToken {
+				callers, err := webTokens("", tok)
+				if err != nil {
+					return err
+				}
+				if err := s.SetTokens(callers); err != nil {
+					return err
+				}
+			}
+			token.Store(&tok)
+			return nil
+		}, file)
+	}
+	if !open && apiTokenFile != "" {
+		watch.add(func() error {
+			callers, err := webTokens(apiTokenFile, "")
+			if err != nil {
+				return err
+			}
+			return s.SetTokens(callers)
+		}, apiTokenFile)
+	}
+	watch.watch(ctx, log)
 	ln, err := listenTCP(listen)
 	if err != nil {
 		return err
@@ -125,10 +159,16 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // webTokens reads the callers' tokens from file and FILECONV_API_TOKENS, or,
 // when neither gives any, accepts the master token the web tier itself uses.
 func webTokens(file, masterToken string) (master.Tokens, error) {
-	if file == "" && strings.TrimSpace(os.Getenv("FILECONV_API_TOKENS")) == "" {
+	if callersGiveMasterToken(file) {
 		return master.ParseTokens(strings.NewReader(masterToken))
 	}
 	return readTokens(file, "--api-token-file", "FILECONV_API_TOKENS")
+}
+
+// callersGiveMasterToken is whether callers present the web tier's own master
+// token: neither --api-token-file nor FILECONV_API_TOKENS gives theirs.
+func callersGiveMasterToken(apiTokenFile string) bool {
+	return apiTokenFile == "" && strings.TrimSpace(os.Getenv("FILECONV_API_TOKENS")) == ""
 }
 
 func loopbackListen(addr string) bool {

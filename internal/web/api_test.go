@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fileconv/fileconv/client"
+	"github.com/fileconv/fileconv/internal/master"
 	"github.com/fileconv/fileconv/internal/testfiles"
 )
 
@@ -163,6 +164,38 @@ func TestErrors(t *testing.T) {
 	}
 	if s.web.mem.inUse() != 0 {
 		t.Errorf("memory budget not given back: %d bytes", s.web.mem.inUse())
+	}
+}
+
+// SetTokens swaps the callers' tokens while the server runs; an empty list is
+// refused and the tokens in use stay.
+func TestSetTokens(t *testing.T) {
+	s := startStack(t, stackOptions{})
+	png := pngFile(t, 8, 8)
+	status := func(token string) int {
+		return s.post(t, "/api/v1/convert?to=jpg", "", bytes.NewReader(png), map[string]string{"Authorization": "Bearer " + token}).StatusCode
+	}
+	if got := status(callerToken); got != http.StatusOK {
+		t.Fatalf("the first token: status %d", got)
+	}
+	rotated, err := master.ParseTokens(strings.NewReader("rotated-token\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.web.SetTokens(rotated); err != nil {
+		t.Fatal(err)
+	}
+	if got := status("rotated-token"); got != http.StatusOK {
+		t.Errorf("the new token: status %d", got)
+	}
+	if got := status(callerToken); got != http.StatusUnauthorized {
+		t.Errorf("the replaced token: status %d, want 401", got)
+	}
+	if err := s.web.SetTokens(master.Tokens{}); err == nil {
+		t.Error("an empty token list was taken")
+	}
+	if got := status("rotated-token"); got != http.StatusOK {
+		t.Errorf("after a refused empty list: status %d", got)
 	}
 }
 

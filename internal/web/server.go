@@ -13,7 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/fileconv/fileconv/internal/master"
 )
 
 //go:embed static
@@ -22,6 +25,7 @@ var staticFiles embed.FS
 // Server serves the page and the API. Create it with New.
 type Server struct {
 	cfg     Config
+	tokens  atomic.Pointer[master.Tokens]
 	mem     *budget
 	clients *perClient
 	stats   *stats
@@ -46,6 +50,7 @@ func New(cfg Config) (*Server, error) {
 		mux:     http.NewServeMux(),
 		static:  http.FileServerFS(sub),
 	}
+	s.tokens.Store(&cfg.Tokens)
 	s.mux.HandleFunc("POST /api/v1/convert", s.auth(s.handleConvert))
 	s.mux.HandleFunc("GET /api/v1/status", s.auth(s.handleStatus))
 	s.mux.HandleFunc("GET /api/v1/formats", s.handleFormats)
@@ -151,6 +156,16 @@ func loopbackHost(hostport string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// SetTokens replaces the tokens callers may present, for a reload (SIGHUP or a
+// changed token file) without a restart; requests in flight are not affected.
+func (s *Server) SetTokens(t master.Tokens) error {
+	if t.Len() == 0 {
+		return errors.New("web: no token for callers: keeping the current ones")
+	}
+	s.tokens.Store(&t)
+	return nil
+}
+
 // auth checks the caller's bearer token (unless Open) and passes on a key that
 // names the caller for the per-client cap.
 func (s *Server) auth(next func(w http.ResponseWriter, r *http.Request, caller string)) http.HandlerFunc {
@@ -171,7 +186,7 @@ func (s *Server) auth(next func(w http.ResponseWriter, r *http.Request, caller s
 				Message: "no token: send the header Authorization: Bearer <token>"})
 			return
 		}
-		if !s.cfg.Tokens.Match(token) {
+		if !s.tokens.Load().Match(token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="fileconv", error="invalid_token"`)
 			writeError(w, apiError{status: http.StatusUnauthorized, Code: "unauthorized", Message: "Invalid authentication token"})
 			return

@@ -5,8 +5,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/fileconv/fileconv/internal/wire"
 )
 
 // RootCAs is asked at each new connection: the master is refused while the pool
@@ -33,5 +36,28 @@ func TestRootCAsAskedAtEachConnection(t *testing.T) {
 	}
 	if c.TLSConfig.RootCAs != nil {
 		t.Error("the pool was written into TLSConfig, which callers may share")
+	}
+}
+
+// TokenSource is asked at each request, in both protocols, so a rotated token
+// is sent without a new Client.
+func TestTokenSourceAskedAtEachRequest(t *testing.T) {
+	for _, v1Only := range []bool{false, true} {
+		echoToken := func(_ int, req wire.ConvertRequest, _ []byte) reply {
+			return reply{body: []byte(strings.TrimRight(req.Token, "\x00"))}
+		}
+		s := startServer(t, v1Only, echoToken)
+		var token atomic.Value
+		token.Store("first")
+		c := s.client()
+		c.TokenSource = func() string { return token.Load().(string) }
+		defer c.Close()
+		for _, want := range []string{"first", "second"} {
+			token.Store(want)
+			out, err := c.ConvertBytes(context.Background(), ToPNG, "a.txt", []byte("abc"))
+			if err != nil || string(out) != want {
+				t.Errorf("v1 only %v: the server got token %q (%v), want %q", v1Only, out, err, want)
+			}
+		}
 	}
 }
