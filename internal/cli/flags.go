@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // envPrefix names the environment variable behind every flag: --max-body is also
@@ -142,6 +143,33 @@ func formatBytes(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// serverFlags are the settings every long-running subcommand takes: its logs,
+// and how long a stop waits for the work in flight.
+type serverFlags struct {
+	logFlags
+	grace time.Duration
+}
+
+// register adds the flags; inFlight names the work that --grace waits for.
+func (s *serverFlags) register(fs *flag.FlagSet, inFlight string) {
+	s.logFlags.register(fs)
+	fs.DurationVar(&s.grace, "grace", defaultGrace, "on SIGTERM, how long "+inFlight+" in flight may take to finish")
+}
+
+// parse parses args, which may hold flags only, and returns the logger they
+// ask for, with tier on every line unless it is "" (up, whose tiers name
+// themselves).
+func (s *serverFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer, tier string) (*slog.Logger, error) {
+	if err := parseNoOperands(fs, args); err != nil {
+		return nil, err
+	}
+	log, err := s.logger(stderr)
+	if err != nil || tier == "" {
+		return log, err
+	}
+	return log.With("tier", tier), nil
 }
 
 // logFlags are the logging settings every long-running subcommand takes.

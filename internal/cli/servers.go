@@ -221,27 +221,21 @@ func (w *workerFlags) config(tlsConf *tls.Config, log *slog.Logger) worker.Confi
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		listen, adminAddr string
-		grace             time.Duration
 		tf                tlsFlags
 		wf                workerFlags
-		lf                logFlags
+		sv                serverFlags
 	)
 	fs := newFlagSet("worker", "worker --listen :6000 [--cert F --key F --ca F] [flags]", stderr)
 	fs.StringVar(&listen, "listen", ":6000", "address to listen on")
 	tf.register(fs, "cluster CA (PEM): when set, only masters with a certificate it signed may connect (mutual TLS)")
 	fs.IntVar(&wf.concurrency, "concurrency", convert.DefaultConcurrency(), "conversions at once; more jobs wait for a slot")
-	fs.DurationVar(&grace, "grace", defaultGrace, "on SIGTERM, how long jobs in flight may take to finish")
 	fs.StringVar(&adminAddr, "admin", defaultWorkerAdmin, `admin HTTP listener (/healthz /readyz /metrics), host:port or "off"`)
 	wf.register(fs)
-	lf.register(fs)
-	if err := parseNoOperands(fs, args); err != nil {
-		return err
-	}
-	log, err := lf.logger(stderr)
+	sv.register(fs, "jobs")
+	log, err := sv.parse(fs, args, stderr, "worker")
 	if err != nil {
 		return err
 	}
-	log = log.With("tier", "worker")
 	wf.conv.schedule(log)
 	if tf.ca == "" {
 		log.Warn("no --ca: any client may send jobs to this worker; give the cluster CA to require the master's certificate")
@@ -270,7 +264,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	return runTier(ctx, tier{
-		name: "worker", listen: listen, admin: adminAddr, grace: grace, log: log, registry: reg,
+		name: "worker", listen: listen, admin: adminAddr, grace: sv.grace, log: log, registry: reg,
 		ready: w.Ready, status: func() any { return w.Status() }, serve: w.Serve,
 		attrs: []any{"mtls", tf.ca != "", "concurrency", cfg.Concurrency},
 	})
@@ -384,10 +378,9 @@ func (m *masterFlags) config(front, toWorkers *tls.Config, workers []string, tok
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		listen, workers, tokenFile, clientCA, adminAddr string
-		grace                                           time.Duration
 		tf                                              tlsFlags
 		mf                                              masterFlags
-		lf                                              logFlags
+		sv                                              serverFlags
 	)
 	fs := newFlagSet("master", "master --listen :5000 --workers host:port,... --token-file F [--cert F --key F --ca F] [flags]", stderr)
 	fs.StringVar(&listen, "listen", ":5000", "address of the front door")
@@ -396,17 +389,12 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	tf.register(fs, "cluster CA (PEM) that signed the workers' certificates; --cert/--key are then also presented to workers (mutual TLS)")
 	fs.StringVar(&clientCA, "client-ca", "", "CA (PEM) whose certificates clients must present at the front door (default: none asked)")
 	fs.StringVar(&adminAddr, "admin", defaultMasterAdmin, `admin HTTP listener (/healthz /readyz /metrics /status), host:port or "off"`)
-	fs.DurationVar(&grace, "grace", defaultGrace, "on SIGTERM, how long jobs in flight may take to finish")
 	mf.register(fs)
-	lf.register(fs)
-	if err := parseNoOperands(fs, args); err != nil {
-		return err
-	}
-	log, err := lf.logger(stderr)
+	sv.register(fs, "jobs")
+	log, err := sv.parse(fs, args, stderr, "master")
 	if err != nil {
 		return err
 	}
-	log = log.With("tier", "master")
 	tokens, err := loadTokens(tokenFile)
 	if err != nil {
 		return err
@@ -462,7 +450,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	watch.watch(ctx, log)
 	return runTier(ctx, tier{
-		name: "master", listen: listen, admin: adminAddr, grace: grace, log: log, registry: reg,
+		name: "master", listen: listen, admin: adminAddr, grace: sv.grace, log: log, registry: reg,
 		ready: m.Ready, status: func() any { return m.Status() }, serve: m.Serve,
 		attrs: []any{"workers", workers, "tokens", tokens.Len(), "client_certificates", clientCA != ""},
 	})

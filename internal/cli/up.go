@@ -35,23 +35,22 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dir, listen, hosts string
 		adminAddr, webAddr string
 		workers            int
-		grace              time.Duration
 		wf                 workerFlags
 		webf               webFlags
-		lf                 logFlags
+		sv                 serverFlags
 	)
 	fset := newFlagSet("up", "up [--dir ./.fileconv] [--listen 127.0.0.1:5000] [--workers N] [flags]", stderr)
 	fset.StringVar(&dir, "dir", defaultStateDir, "state folder: CA, certificates, keys and token, created on first start")
 	fset.StringVar(&listen, "listen", "127.0.0.1:5000", "address of the master's front door")
 	fset.IntVar(&workers, "workers", runtime.NumCPU(), "workers to start, each running one conversion at a time")
 	fset.StringVar(&hosts, "hosts", "", "extra names and IP addresses for the generated certificates, separated by commas")
-	fset.DurationVar(&grace, "grace", defaultGrace, "on SIGTERM, how long jobs in flight may take to finish")
 	fset.StringVar(&adminAddr, "admin", defaultMasterAdmin, `admin HTTP listener (/healthz /readyz /metrics /status), host:port or "off"`)
 	fset.StringVar(&webAddr, "web", defaultWebAddr, `web page and HTTP API, served with no token asked (--open): a loopback host:port, or "off"`)
 	wf.register(fset)
 	webf.register(fset, "web-")
-	lf.register(fset)
-	if err := parseNoOperands(fset, args); err != nil {
+	sv.register(fset, "jobs")
+	log, err := sv.parse(fset, args, stderr, "")
+	if err != nil {
 		return err
 	}
 	if workers < 1 {
@@ -59,10 +58,6 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if webAddr != adminOff && webAddr != "" && !loopbackListen(webAddr) {
 		return fmt.Errorf("%w: --web %s: up serves the page without a token, so only on loopback (e.g. 127.0.0.1:8080); run \"fileconv web\" with tokens for other addresses", errUsage, webAddr)
-	}
-	log, err := lf.logger(stderr)
-	if err != nil {
-		return err
 	}
 	wf.conv.schedule(log)
 	created, err := tlsconf.EnsureDevPKI(dir, tlsconf.PKIOptions{Hosts: splitList(hosts)})
@@ -75,7 +70,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	paths := tlsconf.Paths(dir)
 
-	hard, stopHard := hardStopAfter(ctx, grace)
+	hard, stopHard := hardStopAfter(ctx, sv.grace)
 	defer stopHard()
 	var (
 		wg       sync.WaitGroup
@@ -182,7 +177,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		pkiCreated: created, tokenCreated: tokenCreated,
 	})
 	<-serveCtx.Done()
-	log.Info("stopping: finishing jobs in flight", "grace", grace)
+	log.Info("stopping: finishing jobs in flight", "grace", sv.grace)
 	wg.Wait()
 	return errors.Join(errs...)
 }

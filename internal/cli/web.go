@@ -49,10 +49,9 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var (
 		listen, apiTokenFile, adminAddr string
 		open, openAnywhere              bool
-		grace                           time.Duration
 		sf                              sendFlags
 		wf                              webFlags
-		lf                              logFlags
+		sv                              serverFlags
 	)
 	fs := newFlagSet("web", "web [--listen 127.0.0.1:8080] [--master 127.0.0.1:5000 --ca F --token-file F] [--open] [flags]", stderr)
 	fs.StringVar(&listen, "listen", defaultWebAddr, "address of the web page and the HTTP API (plain HTTP: put TLS in front beyond loopback)")
@@ -65,10 +64,10 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&openAnywhere, "open-anywhere", false, "allow --open on an address that is not loopback, and requests for any host name: anyone who reaches it converts with the web tier's token")
 	fs.StringVar(&adminAddr, "master-admin", defaultMasterAdmin, `the master's admin listener, for the status panel, host:port or "off"`)
 	fs.IntVar(&sf.retries, "retries", 2, "times a conversion is sent again when the master is busy, unreachable, or drops the connection before answering")
-	fs.DurationVar(&grace, "grace", defaultGrace, "on SIGTERM, how long requests in flight may take to finish")
 	wf.register(fs, "")
-	lf.register(fs)
-	if err := parseNoOperands(fs, args); err != nil {
+	sv.register(fs, "requests")
+	log, err := sv.parse(fs, args, stderr, "web")
+	if err != nil {
 		return err
 	}
 	if openAnywhere {
@@ -77,11 +76,6 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if open && !openAnywhere && !loopbackListen(listen) {
 		return fmt.Errorf("%w: --open serves without a token, so only on a loopback --listen (127.0.0.1, [::1], localhost), not %q; add --open-anywhere if you mean it", errUsage, listen)
 	}
-	log, err := lf.logger(stderr)
-	if err != nil {
-		return err
-	}
-	log = log.With("tier", "web")
 	sf.timeout = wf.convertTimeout
 	sf.concurrency = 16
 	c, err := sf.client()
@@ -151,7 +145,7 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log.Info("web listening", "url", "http://"+ln.Addr().String()+"/", "master", sf.addr, "open", open)
-	hard, stop := hardStopAfter(ctx, grace)
+	hard, stop := hardStopAfter(ctx, sv.grace)
 	defer stop()
 	return s.Serve(ctx, hard, ln)
 }
