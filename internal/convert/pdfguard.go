@@ -65,24 +65,22 @@ func (c *Converter) checkPDF(ctx context.Context, input []byte) error {
 		maxInflate: c.cfg.MaxPDFInflate,
 		maxNesting: c.cfg.MaxPDFNesting,
 		maxOpen:    c.cfg.MaxPDFNesting * operatorNestingFactor,
-		// A page tree over n pages needs fewer than n intermediate nodes; the
-		// slack covers trees with a few single-child nodes.
-		maxPageNodes: c.cfg.MaxPDFPages + 64,
-		pageNodes:    map[int64]struct{}{},
-		streams:      map[int64]streamStat{},
-		marked:       map[int64]struct{}{},
-		endstream:    nextIndex{word: []byte("endstream"), from: -1},
-		endobj:       nextIndex{word: []byte("endobj"), from: -1},
+		maxPages:   c.cfg.MaxPDFPages,
+		pageNodes:  map[int64]struct{}{},
+		streams:    map[int64]streamStat{},
+		marked:     map[int64]struct{}{},
+		endstream:  nextIndex{word: []byte("endstream"), from: -1},
+		endobj:     nextIndex{word: []byte("endobj"), from: -1},
 	}
 	return g.run(input)
 }
 
 type pdfGuard struct {
-	ctx          context.Context
-	maxInflate   int64
-	maxNesting   int
-	maxOpen      int
-	maxPageNodes int
+	ctx        context.Context
+	maxInflate int64
+	maxNesting int
+	maxOpen    int
+	maxPages   int
 
 	inflated  int64              // decoded bytes so far
 	lastCheck int64              // inflated at the last look at ctx
@@ -485,7 +483,11 @@ type objOffset struct{ at, obj int64 }
 var watchedKeys = map[string]bool{
 	"Type": true, "Subtype": true, "Filter": true, "Length": true, "N": true, "First": true,
 	"DecodeParms": true, "Contents": true, "AP": true, "CharProcs": true, "Encrypt": true,
-	// Only binary data has these: fonts, ICC profiles, images, functions.
+}
+
+// binaryKeys are watched too: only binary data has them (fonts, ICC profiles,
+// images, functions).
+var binaryKeys = map[string]bool{
 	"Length1": true, "Length2": true, "Length3": true, "Alternate": true,
 	"Width": true, "Height": true, "BitsPerComponent": true, "FunctionType": true,
 }
@@ -589,10 +591,9 @@ func (s *objScan) token(t tokKind) error {
 		switch {
 		case s.depth == 1 && s.expectKey:
 			s.key, s.expectKey = "", false
-			if watchedKeys[name] && !lx.long {
+			if (watchedKeys[name] || binaryKeys[name]) && !lx.long {
 				s.key = name
-				switch name {
-				case "Length1", "Length2", "Length3", "Alternate", "Width", "Height", "BitsPerComponent", "FunctionType":
+				if binaryKeys[name] {
 					s.d.binary = true
 				}
 			}
@@ -714,8 +715,10 @@ func (s *objScan) dictDone() error {
 	}
 	if s.d.typ == "Pages" && s.cur >= 0 {
 		g.pageNodes[s.cur] = struct{}{}
-		if len(g.pageNodes) > g.maxPageNodes {
-			return &Error{Kind: KindLimit, Message: fmt.Sprintf("PDF page tree has more than %d intermediate nodes (/Type /Pages), over the limit for %d pages (max-pdf-pages)", g.maxPageNodes, g.maxPageNodes-64)}
+		// A page tree over n pages needs fewer than n intermediate nodes; the
+		// slack covers trees with a few single-child nodes.
+		if maxNodes := g.maxPages + 64; len(g.pageNodes) > maxNodes {
+			return &Error{Kind: KindLimit, Message: fmt.Sprintf("PDF page tree has more than %d intermediate nodes (/Type /Pages), over the limit for %d pages (max-pdf-pages)", maxNodes, g.maxPages)}
 		}
 	}
 	return nil
@@ -757,9 +760,6 @@ func (s *objScan) stream() error {
 	binary := d.binary || d.objStmN > 0 || // fonts, images, functions; ICC profiles and object streams have /N
 		d.subtype == "Type1C" || d.subtype == "CIDFontType0C" || d.subtype == "OpenType" ||
 		d.typ == "XRef" || d.typ == "Metadata"
-	// Neither labelled nor binary: page content (often written before the page
-	// that lists it), a Type 3 glyph, a pattern or a CMap.
-	content := certain || !image && !binary && d.typ != "EmbeddedFile"
 	if image || d.typ == "EmbeddedFile" {
 		if len(g.skipped) >= maxTracked {
 			return trackLimit("images")
@@ -767,6 +767,9 @@ func (s *objScan) stream() error {
 		g.skipped = append(g.skipped, skippedStream{obj: s.cur, start: start, end: end, filters: d.filters, earlyChange0: d.earlyChange0})
 		return nil
 	}
+	// Neither labelled nor binary: page content (often written before the page
+	// that lists it), a Type 3 glyph, a pattern or a CMap.
+	content := certain || !binary
 	return g.stream(s.cur, d, raw[start:end], content, certain)
 }
 

@@ -39,13 +39,12 @@ func init() {
 	}
 }
 
-// pdfJob is what the parent sends before the PDF itself.
+// pdfJob is what the parent sends before the PDF itself: the converter's whole
+// settings, so that a limit added to Config reaches the reader by itself.
 type pdfJob struct {
-	Size          int    `json:"size"`
-	Pages         string `json:"pages,omitempty"`
-	MaxPDFPages   int    `json:"max_pdf_pages"`
-	MaxPDFInflate int64  `json:"max_pdf_inflate"`
-	MaxPDFNesting int    `json:"max_pdf_nesting"`
+	Size    int     `json:"size"`
+	Config  Config  `json:"config"`
+	Options Options `json:"options"`
 }
 
 // pdfAnswer is what the reader sends back before the text.
@@ -86,10 +85,7 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 			fmt.Fprintf(os.Stderr, "fileconv PDF reader: read the PDF: %v\n", err)
 			return 1
 		}
-		c := &Converter{
-			cfg:  Config{MaxPDFPages: job.MaxPDFPages, MaxPDFInflate: job.MaxPDFInflate, MaxPDFNesting: job.MaxPDFNesting}.WithDefaults(),
-			opts: Options{Pages: job.Pages},
-		}
+		c := &Converter{cfg: job.Config.WithDefaults(), opts: job.Options}
 		res, err := c.pdfToTextHere(context.Background(), input)
 		answer := pdfAnswer{Size: len(res.Output)}
 		if err != nil {
@@ -266,7 +262,7 @@ func (c *Converter) pdfToText(ctx context.Context, input []byte) (Result, error)
 	if err != nil {
 		return Result{}, &Error{Kind: KindInternal, Message: "internal error: the PDF reader could not start", Err: err}
 	}
-	job := pdfJob{Size: len(input), Pages: c.opts.Pages, MaxPDFPages: c.cfg.MaxPDFPages, MaxPDFInflate: c.cfg.MaxPDFInflate, MaxPDFNesting: c.cfg.MaxPDFNesting}
+	job := pdfJob{Size: len(input), Config: c.cfg, Options: c.opts}
 	type reply struct {
 		answer pdfAnswer
 		text   []byte
