@@ -445,6 +445,7 @@ func readBody(r io.Reader, size uint64, seen io.Writer) ([]byte, error) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
+			bufpool.Put(buf)
 			return nil, fmt.Errorf("read body: %w", err)
 		}
 	}
