@@ -31,16 +31,23 @@ func ProcessesCPU(pids []int) CPUClock {
 			if err != nil {
 				return 0, err
 			}
-			total += t
-			for _, child := range children(pid) {
-				// A child may end between the listing and the read.
-				if t, err := processCPU(child, false); err == nil {
-					total += t
-				}
-			}
+			total += t + runningChildrenCPU(pid)
 		}
 		return total, nil
 	}
+}
+
+// runningChildrenCPU is the CPU time of the children of pid still running,
+// which their parent's own counters leave out until it has waited for them.
+func runningChildrenCPU(pid int) time.Duration {
+	var total time.Duration
+	for _, child := range children(pid) {
+		// A child may end between the listing and the read.
+		if t, err := processCPU(child, false); err == nil {
+			total += t
+		}
+	}
+	return total
 }
 
 // children lists the running children of pid, from every thread's list.
@@ -105,10 +112,5 @@ func SelfCPU() (time.Duration, error) {
 		return 0, fmt.Errorf("cpu time of this process's children: %w", err)
 	}
 	total := time.Duration(self.Utime.Nano() + self.Stime.Nano() + ended.Utime.Nano() + ended.Stime.Nano())
-	for _, child := range children(os.Getpid()) {
-		if t, err := processCPU(child, false); err == nil {
-			total += t
-		}
-	}
-	return total, nil
+	return total + runningChildrenCPU(os.Getpid()), nil
 }

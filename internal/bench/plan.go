@@ -148,9 +148,9 @@ func (b *Bench) sender(spec Spec) (Sender, error) {
 func (b *Bench) Run(ctx context.Context, specs []Spec, overhead bool, each func(Point)) ([]Point, error) {
 	var points []Point
 	if overhead || b.Protocol == "inproc" {
-		// Start libvips through the converters before inputs are generated
-		// with it: govips sets its logging when started, racing otherwise
-		// with the finalizers of images already made.
+		// Made before the first point rather than at the first in-process
+		// one: NewInprocSender puts this whole process under SCHED_BATCH,
+		// which must hold alike for every point of the run.
 		if _, err := b.inprocSender(); err != nil {
 			return nil, err
 		}
