@@ -10,8 +10,10 @@ package convert
 // which mallopt(M_ARENA_MAX) no longer has any effect; the Go runtime starts
 // threads before any Go code runs. A constructor runs before all of that, when
 // the program is loaded.
+#define FILECONV_MALLOC_ARENAS 2
+
 __attribute__((constructor)) static void fileconv_malloc_settings(void) {
-	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_ARENA_MAX, FILECONV_MALLOC_ARENAS);
 }
 
 // malloc_heaps counts glibc's arenas (the <heap> elements of malloc_info).
@@ -50,13 +52,13 @@ func ReleaseMemory() {
 	C.malloc_trim(0)
 }
 
-// MallocArenas is the most glibc malloc arenas a fileconv process uses (set when
+// mallocArenas is the most glibc malloc arenas a fileconv process uses (set when
 // the program loads). By default glibc makes up to eight per core, one for each
 // thread that allocates at once, and libvips' and poppler's threads spread their
 // buffers over all of them, where freed memory stays; two keep a worker's size
 // close to what it is using (the setting libvips-based services such as imgproxy
 // recommend).
-const MallocArenas = 2
+const mallocArenas = C.FILECONV_MALLOC_ARENAS
 
 // mallocArenasInUse is how many arenas glibc has made so far.
 func mallocArenasInUse() int { return int(C.malloc_heaps()) }

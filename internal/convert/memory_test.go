@@ -53,8 +53,8 @@ func TestMallocArenasStayBounded(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := mallocArenasInUse(); n < 1 || n > MallocArenas {
-		t.Errorf("glibc has %d malloc arenas, want at most %d", n, MallocArenas)
+	if n := mallocArenasInUse(); n < 1 || n > mallocArenas {
+		t.Errorf("glibc has %d malloc arenas, want at most %d", n, mallocArenas)
 	}
 }
 
