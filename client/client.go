@@ -10,6 +10,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -199,7 +200,7 @@ type Result struct {
 // temporary file and keep it only on success. A result whose SHA-256 differs
 // from the server's is an error matching ErrChecksum.
 func (c *Client) Convert(ctx context.Context, op Operation, name string, input io.Reader, output io.Writer, opts Options) (Result, error) {
-	return c.convertTo(ctx, op, name, input, &resultOutput{w: output}, opts)
+	return c.convertTo(ctx, op, name, input, &resultOutput{writeCounter: writeCounter{w: output}}, opts)
 }
 
 func (c *Client) convertTo(ctx context.Context, op Operation, name string, input io.Reader, output *resultOutput, opts Options) (Result, error) {
@@ -231,7 +232,7 @@ func (c *Client) convert(ctx context.Context, op Operation, name string, input i
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cmpDefault(c.Timeout, DefaultTimeout))
+		ctx, cancel = context.WithTimeout(ctx, cmp.Or(c.Timeout, DefaultTimeout))
 		defer cancel()
 	}
 	var res Result
@@ -272,25 +273,19 @@ func (c *Client) convert(ctx context.Context, op Operation, name string, input i
 // the output, it retries also a connection lost in the middle of the answer.
 func (c *Client) ConvertBytes(ctx context.Context, op Operation, name string, input []byte) ([]byte, error) {
 	var out bytes.Buffer
-	if _, err := c.convertTo(ctx, op, name, bytes.NewReader(input), &resultOutput{w: &out, restart: out.Reset}, Options{}); err != nil {
+	if _, err := c.convertTo(ctx, op, name, bytes.NewReader(input), &resultOutput{writeCounter: writeCounter{w: &out}, restart: out.Reset}, Options{}); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
 }
 
-// resultOutput is where the result goes, across attempts.
+// resultOutput is where the result goes, across attempts. It counts the bytes
+// written since the start, or the last restart.
 type resultOutput struct {
-	w io.Writer
-	n int64 // bytes written since the start, or the last restart
+	writeCounter
 	// restart, when set, discards a partial result so that another attempt can
 	// write the whole one; without it, a partial result cannot be taken back.
 	restart func()
-}
-
-func (o *resultOutput) Write(b []byte) (int, error) {
-	n, err := o.w.Write(b)
-	o.n += int64(n)
-	return n, err
 }
 
 // clean readies the output for another attempt, and reports whether it holds
@@ -308,7 +303,7 @@ func (o *resultOutput) clean() bool {
 func (c *Client) Ping(ctx context.Context) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cmpDefault(c.DialTimeout, DefaultDialTimeout))
+		ctx, cancel = context.WithTimeout(ctx, cmp.Or(c.DialTimeout, DefaultDialTimeout))
 		defer cancel()
 	}
 	if c.useV1() {
@@ -359,15 +354,15 @@ func (c *Client) maxRetries() int {
 	if c.MaxRetries < 0 {
 		return 0
 	}
-	return cmpDefault(c.MaxRetries, DefaultMaxRetries)
+	return cmp.Or(c.MaxRetries, DefaultMaxRetries)
 }
 
 // backoff is the wait before attempt+1: exponential with "equal jitter" (half
 // fixed, half random) so that clients refused together do not return together,
 // and never shorter than what the server asked for.
 func (c *Client) backoff(attempt int, after time.Duration) time.Duration {
-	base := cmpDefault(c.RetryBackoff, DefaultRetryBackoff)
-	maxWait := cmpDefault(c.MaxBackoff, DefaultMaxBackoff)
+	base := cmp.Or(c.RetryBackoff, DefaultRetryBackoff)
+	maxWait := cmp.Or(c.MaxBackoff, DefaultMaxBackoff)
 	d := base
 	for i := 1; i < attempt && d < maxWait; i++ {
 		d *= 2
@@ -381,8 +376,8 @@ func (c *Client) backoff(attempt int, after time.Duration) time.Duration {
 }
 
 func (c *Client) dial(ctx context.Context) (*tls.Conn, error) {
-	addr := cmpDefault(c.Addr, DefaultAddr)
-	dctx, cancel := context.WithTimeout(ctx, cmpDefault(c.DialTimeout, DefaultDialTimeout))
+	addr := cmp.Or(c.Addr, DefaultAddr)
+	dctx, cancel := context.WithTimeout(ctx, cmp.Or(c.DialTimeout, DefaultDialTimeout))
 	defer cancel()
 	cfg := c.TLSConfig
 	if c.RootCAs != nil {
@@ -554,12 +549,4 @@ func baseName(name string, n int) string {
 		base = base[:cut]
 	}
 	return base
-}
-
-func cmpDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -57,14 +58,14 @@ func (c *Client) getConn(ctx context.Context, fresh bool) (*conn, error) {
 }
 
 func (c *Client) putConn(cc *conn) {
-	maxIdle := cmpDefault(c.MaxIdleConns, DefaultMaxIdleConns)
+	maxIdle := cmp.Or(c.MaxIdleConns, DefaultMaxIdleConns)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if maxIdle < 0 || len(c.idle) >= maxIdle {
 		cc.close()
 		return
 	}
-	cc.timer = time.AfterFunc(cmpDefault(c.IdleTimeout, DefaultIdleTimeout), func() {
+	cc.timer = time.AfterFunc(cmp.Or(c.IdleTimeout, DefaultIdleTimeout), func() {
 		c.mu.Lock()
 		for i, x := range c.idle {
 			if x == cc {
@@ -89,7 +90,7 @@ func (c *Client) idleConns() int {
 // is one. A pooled connection the server closed while it was idle fails before
 // any answer; the request is then sent once more on a fresh connection, which is
 // safe because nothing was converted for it.
-func (c *Client) convertV2(ctx context.Context, op Operation, name string, in *source, output io.Writer, opts Options, p *reporter) (Result, error) {
+func (c *Client) convertV2(ctx context.Context, op Operation, name string, in *source, output *resultOutput, opts Options, p *reporter) (Result, error) {
 	sum, err := in.digest("sha256", sha256.New())
 	if err != nil {
 		return Result{Protocol: wire.Version20}, err
@@ -107,10 +108,11 @@ func (c *Client) convertV2(ctx context.Context, op Operation, name string, in *s
 		}
 		// Once roundTrip pools cc, another request may take it: read it before.
 		reused := cc.reused
-		out := &writeCounter{w: output}
-		res, answered, err := c.roundTrip(ctx, cc, req, in, out, p)
+		res, answered, err := c.roundTrip(ctx, cc, req, in, output, p)
 		res.Protocol, res.InputSize = wire.Version20, in.size
-		if err != nil && reused && !answered && out.n == 0 && ctx.Err() == nil {
+		// An attempt starts with an empty output (Client.convert), so a count
+		// of 0 means that this request wrote nothing yet.
+		if err != nil && reused && !answered && output.n == 0 && ctx.Err() == nil {
 			fresh = true
 			continue
 		}
