@@ -322,7 +322,9 @@ func (m *Master) relay(ctx context.Context, raw *tls.Conn, j *job) (outcome, msg
 		}
 		if replay != nil && j.bodyRead < j.header.Size {
 			// Take the rest of the body now, so the next worker gets it whole.
-			n, err := io.CopyN(replay, j.client, int64(j.header.Size-j.bodyRead))
+			// Hidden from io.Copy, the buffer's ReadFrom, which wants 512 spare
+			// bytes before every read, cannot grow it past its pooled size.
+			n, err := io.CopyN(struct{ io.Writer }{replay}, j.client, int64(j.header.Size-j.bodyRead))
 			j.bodyRead += uint64(n)
 			if err != nil {
 				return "client_failed", "", fmt.Errorf("receive body from client: %w", err)
