@@ -173,7 +173,7 @@ type Master struct {
 	retry    *retryBudget
 	netDial  *net.Dialer
 	inFlight atomic.Int64
-	tokens   atomic.Pointer[Tokens] // replaced by SetTokens without a restart
+	tokens   LiveTokens // replaced by SetTokens without a restart
 	auth     *authLimiter
 	// stopping is done once a graceful stop is asked for; idle client connections
 	// are then closed and Ready reports it.
@@ -207,7 +207,9 @@ func New(cfg Config) (*Master, error) {
 	}
 	m.stopping, m.stop = context.WithCancel(context.Background())
 	m.auth = newAuthLimiter()
-	m.tokens.Store(&cfg.Tokens)
+	if err := m.tokens.Replace(cfg.Tokens); err != nil {
+		return nil, fmt.Errorf("master: %w", err)
+	}
 	m.pool = newPool(poolConfig{
 		queueSize:       cfg.QueueSize,
 		queueTimeout:    cfg.QueueTimeout,
@@ -248,10 +250,9 @@ func (m *Master) Serve(ctx, hardStop context.Context, ln net.Listener) error {
 // SetTokens replaces the accepted tokens, for a reload (SIGHUP or a changed token
 // file) without a restart; jobs in flight are not affected.
 func (m *Master) SetTokens(t Tokens) error {
-	if t.Len() == 0 {
-		return errors.New("master: no token: keeping the current ones")
+	if err := m.tokens.Replace(t); err != nil {
+		return fmt.Errorf("master: %w", err)
 	}
-	m.tokens.Store(&t)
 	return nil
 }
 

@@ -166,7 +166,7 @@ func (m *Master) check(h wire.Header, proto int) (msg, outcome string) {
 			return err.Error(), "bad_header"
 		}
 	}
-	if !m.tokens.Load().Match(h.Token) {
+	if !m.tokens.Match(h.Token) {
 		return "Invalid authentication token", "unauthorized"
 	}
 	if h.Size > uint64(m.cfg.MaxBodyBytes) {

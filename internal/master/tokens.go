@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -66,4 +67,25 @@ func (t Tokens) Match(got string) bool {
 		found |= subtle.ConstantTimeCompare(p[:], t.padded[i][:])
 	}
 	return found == 1
+}
+
+// LiveTokens are the Tokens a server accepts now: read by every request and
+// replaced whole by a reload, while requests go on. The zero value accepts
+// nothing.
+type LiveTokens struct{ current atomic.Pointer[Tokens] }
+
+// Match reports whether got is one of the current tokens.
+func (l *LiveTokens) Match(got string) bool {
+	t := l.current.Load()
+	return t != nil && t.Match(got)
+}
+
+// Replace makes t the current tokens. An empty t is refused and the current
+// ones stay, so that a token file caught empty does not shut everyone out.
+func (l *LiveTokens) Replace(t Tokens) error {
+	if t.Len() == 0 {
+		return errors.New("no token: keeping the current ones")
+	}
+	l.current.Store(&t)
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
@@ -13,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fileconv/fileconv/internal/master"
@@ -25,7 +25,7 @@ var staticFiles embed.FS
 // Server serves the page and the API. Create it with New.
 type Server struct {
 	cfg     Config
-	tokens  atomic.Pointer[master.Tokens]
+	tokens  master.LiveTokens
 	mem     *budget
 	clients *perClient
 	stats   *stats
@@ -50,7 +50,11 @@ func New(cfg Config) (*Server, error) {
 		mux:     http.NewServeMux(),
 		static:  http.FileServerFS(sub),
 	}
-	s.tokens.Store(&cfg.Tokens)
+	if !cfg.Open {
+		if err := s.tokens.Replace(cfg.Tokens); err != nil {
+			return nil, fmt.Errorf("web: callers: %w", err)
+		}
+	}
 	s.mux.HandleFunc("POST /api/v1/convert", s.auth(s.handleConvert))
 	s.mux.HandleFunc("GET /api/v1/status", s.auth(s.handleStatus))
 	s.mux.HandleFunc("GET /api/v1/formats", s.handleFormats)
@@ -159,10 +163,9 @@ func loopbackHost(hostport string) bool {
 // SetTokens replaces the tokens callers may present, for a reload (SIGHUP or a
 // changed token file) without a restart; requests in flight are not affected.
 func (s *Server) SetTokens(t master.Tokens) error {
-	if t.Len() == 0 {
-		return errors.New("web: no token for callers: keeping the current ones")
+	if err := s.tokens.Replace(t); err != nil {
+		return fmt.Errorf("web: callers: %w", err)
 	}
-	s.tokens.Store(&t)
 	return nil
 }
 
@@ -186,7 +189,7 @@ func (s *Server) auth(next func(w http.ResponseWriter, r *http.Request, caller s
 				Message: "no token: send the header Authorization: Bearer <token>"})
 			return
 		}
-		if !s.tokens.Load().Match(token) {
+		if !s.tokens.Match(token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="fileconv", error="invalid_token"`)
 			writeError(w, apiError{status: http.StatusUnauthorized, Code: "unauthorized", Message: "Invalid authentication token"})
 			return
