@@ -113,12 +113,12 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		token.Store(&c.Token)
 		c.TokenSource = func() string { return *token.Load() }
 		watch.add(func() error {
-			tok, err := readTokenFile(file)
+			tok, err := sf.resolveToken()
 			if err != nil {
-				return fmt.Errorf("--token-file: %w", err)
+				return err
 			}
 			if callersUseMasterToken {
-				callers, err := webTokens("", tok)
+				callers, err := webTokens(apiTokenFile, tok)
 				if err != nil {
 					return err
 				}
