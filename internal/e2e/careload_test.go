@@ -44,13 +44,7 @@ func TestCARotationWithoutRestart(t *testing.T) {
 			}
 			b = append(b, data...)
 		}
-		tmp := filepath.Join(live, "."+name)
-		if err := os.WriteFile(tmp, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, filepath.Join(live, name)); err != nil {
-			t.Fatal(err)
-		}
+		replaceFile(t, filepath.Join(live, name), b)
 	}
 	installCerts := func(pki string) {
 		t.Helper()

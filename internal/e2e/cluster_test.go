@@ -406,7 +406,6 @@ type loadGen struct {
 	c      *cluster
 	cfg    loadConfig
 	text   []byte
-	png    []byte
 	stop   chan struct{}
 	done   chan struct{}
 	cancel context.CancelFunc
@@ -506,7 +505,7 @@ func (c *cluster) startLoadWith(dir string, cfg loadConfig) *loadGen {
 		}
 	}
 	base, cancel := context.WithCancel(context.Background())
-	l := &loadGen{c: c, cfg: cfg, text: text, png: png, stop: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
+	l := &loadGen{c: c, cfg: cfg, text: text, stop: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
 	l.gate = sync.NewCond(&l.mu)
 	c.load = l
 	var wg sync.WaitGroup

@@ -63,12 +63,6 @@ func start(t *testing.T, dir string, args ...string) *process {
 	return startProcess(t, launch{dir: dir}, args...)
 }
 
-// startEnv is start with extra environment variables.
-func startEnv(t *testing.T, dir string, env []string, args ...string) *process {
-	t.Helper()
-	return startProcess(t, launch{dir: dir, env: env}, args...)
-}
-
 // launch says how to start a fileconv process.
 type launch struct {
 	dir string
@@ -533,13 +527,7 @@ func TestWebTokensReloadWithoutRestart(t *testing.T) {
 	workerAddr := startWorker(t, dir)
 	replace := func(name, content string) {
 		t.Helper()
-		tmp := filepath.Join(dir, "."+name)
-		if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
+		replaceFile(t, filepath.Join(dir, name), []byte(content))
 	}
 	replace("tokens", "web-old\n")
 	replace("web-token", "web-old\n")
@@ -625,6 +613,19 @@ func TestWebTokensReloadWithoutRestart(t *testing.T) {
 	}
 	if code, body := convert("caller-new"); code != http.StatusOK {
 		t.Errorf("after a failed reload: %d %s", code, body)
+	}
+}
+
+// replaceFile gives path the content data through a rename, as an operator (or
+// kubelet) replaces a file that a running process reads: never half-written.
+func replaceFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path))
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
 	}
 }
 
