@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -282,38 +281,22 @@ type tier struct {
 	attrs               []any // for the "listening" log line
 }
 
-// runTier listens, starts the admin listener and serves the tier until ctx asks
-// for a stop; jobs in flight then get t.grace to finish.
+// runTier listens, starts the admin listener and serves the tier with the
+// lifecycle every server shares.
 func runTier(ctx context.Context, t tier) error {
-	ln, err := listenTCP(t.listen)
-	if err != nil {
-		return err
-	}
-	adminCtx, stopAdmin := context.WithCancel(context.Background())
-	defer stopAdmin()
-	serveAdmin, err := adminListener(adminCtx, t.admin, t.registry, t.ready, t.status, t.log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	t.log.Info(t.name+" listening", append([]any{"addr", ln.Addr().String()}, t.attrs...)...)
-	hard, stop := hardStopAfter(ctx, t.grace)
-	defer stop()
-	return serveWithAdmin(func() error { return t.serve(ctx, hard, ln) }, serveAdmin, stopAdmin)
-}
-
-// serveWithAdmin runs a tier and its admin listener; the admin listener outlives
-// the tier's graceful stop, so /readyz can say "draining" while jobs finish.
-func serveWithAdmin(serveTier, serveAdmin func() error, stopAdmin context.CancelFunc) error {
-	var (
-		wg       sync.WaitGroup
-		adminErr error
-	)
-	wg.Go(func() { adminErr = serveAdmin() })
-	err := serveTier()
-	stopAdmin()
-	wg.Wait()
-	return errors.Join(err, adminErr)
+	return runServers(ctx, t.grace, func(srv *servers) error {
+		ln, err := listenTCP(t.listen)
+		if err != nil {
+			return err
+		}
+		if err := srv.admin(t.admin, t.registry, t.ready, t.status, t.log); err != nil {
+			ln.Close()
+			return err
+		}
+		t.log.Info(t.name+" listening", append([]any{"addr", ln.Addr().String()}, t.attrs...)...)
+		srv.serve(ln, t.serve)
+		return nil
+	})
 }
 
 // masterFlags are the settings of the orchestration tier.
@@ -528,15 +511,4 @@ func listenTCP(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	return ln, nil
-}
-
-// hardStopAfter returns a context that is cancelled grace after ctx is: jobs in
-// flight get that long to finish once a stop is asked for.
-func hardStopAfter(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	hard, cancel := context.WithCancel(context.Background())
-	var once sync.Once
-	stopTimer := context.AfterFunc(ctx, func() {
-		once.Do(func() { time.AfterFunc(grace, cancel) })
-	})
-	return hard, func() { stopTimer(); cancel() }
 }

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,158 +27,157 @@ import (
 	"github.com/fileconv/fileconv/internal/worker"
 )
 
+// upFlags are the settings of up.
+type upFlags struct {
+	dir, listen, hosts string
+	admin, web         string
+	workers            int
+	wf                 workerFlags
+	webf               webFlags
+	sv                 serverFlags
+}
+
+// parse reads up's flags and returns the logger they ask for.
+func (u *upFlags) parse(args []string, stderr io.Writer) (*slog.Logger, error) {
+	fset := newFlagSet("up", "up [--dir ./.fileconv] [--listen 127.0.0.1:5000] [--workers N] [flags]", stderr)
+	fset.StringVar(&u.dir, "dir", defaultStateDir, "state folder: CA, certificates, keys and token, created on first start")
+	fset.StringVar(&u.listen, "listen", "127.0.0.1:5000", "address of the master's front door")
+	fset.IntVar(&u.workers, "workers", runtime.NumCPU(), "workers to start, each running one conversion at a time")
+	fset.StringVar(&u.hosts, "hosts", "", "extra names and IP addresses for the generated certificates, separated by commas")
+	fset.StringVar(&u.admin, "admin", defaultMasterAdmin, `admin HTTP listener (/healthz /readyz /metrics /status), host:port or "off"`)
+	fset.StringVar(&u.web, "web", defaultWebAddr, `web page and HTTP API, served with no token asked (--open): a loopback host:port, or "off"`)
+	u.wf.register(fset)
+	u.webf.register(fset, "web-")
+	u.sv.register(fset, "jobs")
+	log, err := u.sv.parse(fset, args, stderr, "")
+	if err != nil {
+		return nil, err
+	}
+	if u.workers < 1 {
+		return nil, fmt.Errorf("%w: --workers %d: start at least one", errUsage, u.workers)
+	}
+	if u.webOn() && !loopbackListen(u.web) {
+		return nil, fmt.Errorf("%w: --web %s: up serves the page without a token, so only on loopback (e.g. 127.0.0.1:8080); run \"fileconv web\" with tokens for other addresses", errUsage, u.web)
+	}
+	return log, nil
+}
+
+func (u *upFlags) webOn() bool { return u.web != adminOff && u.web != "" }
+
 // runUp starts the embedded default for one machine: a master and N workers in
 // this process, with development certificates and a token kept in a state folder.
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var (
-		dir, listen, hosts string
-		adminAddr, webAddr string
-		workers            int
-		wf                 workerFlags
-		webf               webFlags
-		sv                 serverFlags
-	)
-	fset := newFlagSet("up", "up [--dir ./.fileconv] [--listen 127.0.0.1:5000] [--workers N] [flags]", stderr)
-	fset.StringVar(&dir, "dir", defaultStateDir, "state folder: CA, certificates, keys and token, created on first start")
-	fset.StringVar(&listen, "listen", "127.0.0.1:5000", "address of the master's front door")
-	fset.IntVar(&workers, "workers", runtime.NumCPU(), "workers to start, each running one conversion at a time")
-	fset.StringVar(&hosts, "hosts", "", "extra names and IP addresses for the generated certificates, separated by commas")
-	fset.StringVar(&adminAddr, "admin", defaultMasterAdmin, `admin HTTP listener (/healthz /readyz /metrics /status), host:port or "off"`)
-	fset.StringVar(&webAddr, "web", defaultWebAddr, `web page and HTTP API, served with no token asked (--open): a loopback host:port, or "off"`)
-	wf.register(fset)
-	webf.register(fset, "web-")
-	sv.register(fset, "jobs")
-	log, err := sv.parse(fset, args, stderr, "")
+	var u upFlags
+	log, err := u.parse(args, stderr)
 	if err != nil {
 		return err
 	}
-	if workers < 1 {
-		return fmt.Errorf("%w: --workers %d: start at least one", errUsage, workers)
-	}
-	if webAddr != adminOff && webAddr != "" && !loopbackListen(webAddr) {
-		return fmt.Errorf("%w: --web %s: up serves the page without a token, so only on loopback (e.g. 127.0.0.1:8080); run \"fileconv web\" with tokens for other addresses", errUsage, webAddr)
-	}
-	wf.conv.schedule(log)
-	created, err := tlsconf.EnsureDevPKI(dir, tlsconf.PKIOptions{Hosts: splitList(hosts)})
+	u.wf.conv.schedule(log)
+	created, err := tlsconf.EnsureDevPKI(u.dir, tlsconf.PKIOptions{Hosts: splitList(u.hosts)})
 	if err != nil {
 		return err
 	}
-	token, tokenCreated, err := ensureToken(filepath.Join(dir, "token"))
+	token, tokenCreated, err := ensureToken(filepath.Join(u.dir, "token"))
 	if err != nil {
 		return err
 	}
-	paths := tlsconf.Paths(dir)
+	banner := upBanner{dir: u.dir, token: token, admin: u.admin, pkiCreated: created, tokenCreated: tokenCreated}
+	return runServers(ctx, u.sv.grace, func(srv *servers) error {
+		return u.start(srv, banner, stdout, log)
+	})
+}
 
-	hard, stopHard := hardStopAfter(ctx, sv.grace)
-	defer stopHard()
-	var (
-		wg       sync.WaitGroup
-		errsMu   sync.Mutex
-		errs     []error
-		addrs    []string
-		serveCtx context.Context
-		abort    context.CancelFunc
-	)
-	// One tier failing takes the others down with it rather than leaving a
-	// half-working service up.
-	serveCtx, abort = context.WithCancel(ctx)
-	defer abort()
-	run := func(serve func() error) {
-		wg.Go(func() {
-			if err := serve(); err != nil {
-				errsMu.Lock()
-				errs = append(errs, err)
-				errsMu.Unlock()
-				abort()
-			}
-		})
-	}
+// upReadyLimit bounds the wait for the master's readiness before the banner: a
+// master that is slow to get there still gets its banner, with a warning.
+const upReadyLimit = 10 * time.Second
 
+// start starts the workers, the master, its admin listener and the web tier,
+// and prints the banner only once the master is ready, so that whoever reads
+// the banner can send at once.
+func (u *upFlags) start(srv *servers, b upBanner, stdout io.Writer, log *slog.Logger) error {
+	paths := tlsconf.Paths(u.dir)
+	reg := metrics.NewRegistry()
+	var err error
+	if b.workers, err = u.startWorkers(srv, paths, reg, log); err != nil {
+		return err
+	}
+	m, err := u.newMaster(b.workers, paths, b.token, reg, log.With("tier", "master"))
+	if err != nil {
+		return err
+	}
+	ln, err := listenTCP(u.listen)
+	if err != nil {
+		return err
+	}
+	srv.serve(ln, m.Serve)
+	b.listen = ln.Addr().String()
+	if err := srv.admin(u.admin, reg, m.Ready, func() any { return m.Status() }, log); err != nil {
+		return err
+	}
+	if u.webOn() {
+		if b.web, err = upWeb(srv, u.web, b.listen, paths.CA, b.token, m, u.webf, log.With("tier", "web")); err != nil {
+			return err
+		}
+	}
+	srv.stopLog = log
+	if err := waitReady(srv.ctx, m.Ready, upReadyLimit); err != nil {
+		if srv.ctx.Err() != nil {
+			return nil
+		}
+		log.Warn("the master is not ready yet; the banner comes anyway", "err", err)
+	}
+	printBanner(stdout, b)
+	return nil
+}
+
+// startWorkers starts the workers on loopback ports of their own and returns
+// their addresses.
+func (u *upFlags) startWorkers(srv *servers, paths tlsconf.PKIPaths, reg *prometheus.Registry, log *slog.Logger) ([]string, error) {
 	workerTLS, err := tlsconf.ServerConfig(paths.WorkerCert, paths.WorkerKey, paths.CA)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	reg := metrics.NewRegistry()
-	wf.concurrency = 1
-	for i := range workers {
-		wlog := log.With("tier", "worker", "worker", i+1)
-		cfg := wf.config(workerTLS, wlog)
+	u.wf.concurrency = 1
+	var addrs []string
+	for i := range u.workers {
+		cfg := u.wf.config(workerTLS, log.With("tier", "worker", "worker", i+1))
 		// One registry for the whole process: each worker's series carry its number.
 		cfg.Metrics = metrics.NewWorker(prometheus.WrapRegistererWith(prometheus.Labels{"worker": strconv.Itoa(i + 1)}, reg))
 		w, err := worker.New(cfg)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return fmt.Errorf("start worker %d: %w", i+1, err)
+			return nil, fmt.Errorf("start worker %d: %w", i+1, err)
 		}
 		addrs = append(addrs, ln.Addr().String())
-		run(func() error { return w.Serve(serveCtx, hard, ln) })
+		srv.serve(ln, w.Serve)
 	}
+	return addrs, nil
+}
 
+// newMaster makes up's master: the front door with the master certificate, and
+// mutual TLS with the workers.
+func (u *upFlags) newMaster(workers []string, paths tlsconf.PKIPaths, token string, reg *prometheus.Registry, log *slog.Logger) (*master.Master, error) {
 	front, err := tlsconf.ServerConfig(paths.MasterCert, paths.MasterKey, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	toWorkers, err := tlsconf.ClientConfig(paths.CA, paths.MasterCert, paths.MasterKey, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tokens, err := master.ParseTokens(strings.NewReader(token))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The tiers share the limits; the master's job deadline leaves the worker's
 	// room to fire first, since its message says more.
-	mf := masterFlags{maxBody: wf.maxBody, jobTimeout: wf.jobTimeout + upTransferAllowance, ioTimeout: wf.ioTimeout}
-	mcfg := mf.config(front, toWorkers, addrs, tokens, log.With("tier", "master"))
-	mcfg.Metrics = metrics.NewMaster(reg)
-	m, err := master.New(mcfg)
-	if err != nil {
-		return err
-	}
-	ln, err := listenTCP(listen)
-	if err != nil {
-		abort()
-		wg.Wait()
-		return err
-	}
-	adminCtx, stopAdmin := context.WithCancel(context.Background())
-	defer stopAdmin()
-	serveAdmin, err := adminListener(adminCtx, adminAddr, reg, m.Ready, func() any { return m.Status() }, log)
-	if err != nil {
-		ln.Close()
-		abort()
-		wg.Wait()
-		return err
-	}
-	var adminWG sync.WaitGroup
-	adminWG.Go(func() { _ = serveAdmin() })
-	defer adminWG.Wait()
-	defer stopAdmin()
-	webURL := ""
-	if webAddr != adminOff && webAddr != "" {
-		serveWeb, url, err := upWeb(webAddr, ln.Addr().String(), paths.CA, token, m, webf, log.With("tier", "web"))
-		if err != nil {
-			ln.Close()
-			abort()
-			wg.Wait()
-			return err
-		}
-		webURL = url
-		run(func() error { return serveWeb(serveCtx, hard) })
-	}
-	run(func() error { return m.Serve(serveCtx, hard, ln) })
-
-	printBanner(stdout, upBanner{
-		dir: dir, listen: ln.Addr().String(), workers: addrs, token: token, admin: adminAddr, web: webURL,
-		pkiCreated: created, tokenCreated: tokenCreated,
-	})
-	<-serveCtx.Done()
-	log.Info("stopping: finishing jobs in flight", "grace", sv.grace)
-	wg.Wait()
-	return errors.Join(errs...)
+	mf := masterFlags{maxBody: u.wf.maxBody, jobTimeout: u.wf.jobTimeout + upTransferAllowance, ioTimeout: u.wf.ioTimeout}
+	cfg := mf.config(front, toWorkers, workers, tokens, log)
+	cfg.Metrics = metrics.NewMaster(reg)
+	return master.New(cfg)
 }
 
 // upTransferAllowance is added to the workers' --job-timeout for the master, which
@@ -225,12 +223,13 @@ Convert a file:
 	fmt.Fprint(w, "\nStop with Ctrl-C.\n")
 }
 
-// upWeb prepares the web tier of up: open (no token asked, loopback only), a
+// upWeb starts the web tier of up: open (no token asked, loopback only), a
 // client of the master with up's own token, the master's status read directly.
-func upWeb(addr, masterAddr, caFile, token string, m *master.Master, wf webFlags, log *slog.Logger) (func(ctx, hard context.Context) error, string, error) {
+// It returns the page's URL.
+func upWeb(srv *servers, addr, masterAddr, caFile, token string, m *master.Master, wf webFlags, log *slog.Logger) (string, error) {
 	tlsConf, err := tlsconf.ClientConfig(caFile, "", "", "")
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	c := &client.Client{Addr: masterAddr, Token: token, TLSConfig: tlsConf, Timeout: wf.convertTimeout, MaxRetries: 2, MaxIdleConns: 16}
 	cfg := wf.config(c, log)
@@ -238,18 +237,21 @@ func upWeb(addr, masterAddr, caFile, token string, m *master.Master, wf webFlags
 	cfg.MasterStatus = func(context.Context) (any, error) { return m.Status(), nil }
 	s, err := web.New(cfg)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %w", errUsage, err)
+		c.Close()
+		return "", fmt.Errorf("%w: %w", errUsage, err)
 	}
 	ln, err := listenTCP(addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("--web: %w", err)
+		c.Close()
+		return "", fmt.Errorf("--web: %w", err)
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	log.Info("web listening", "url", url, "open", true)
-	return func(ctx, hard context.Context) error {
+	srv.serve(ln, func(ctx, hard context.Context, ln net.Listener) error {
 		defer c.Close()
 		return s.Serve(ctx, hard, ln)
-	}, url, nil
+	})
+	return url, nil
 }
 
 // ensureToken returns the token in file, creating the file with a new random

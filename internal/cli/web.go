@@ -44,41 +44,53 @@ func (w *webFlags) config(c *client.Client, log *slog.Logger) web.Config {
 	}
 }
 
+// webCmd are the settings of the web subcommand.
+type webCmd struct {
+	listen, apiTokenFile, adminAddr string
+	open, openAnywhere              bool
+	sf                              sendFlags
+	wf                              webFlags
+	sv                              serverFlags
+}
+
+// parse reads web's flags and returns the logger they ask for.
+func (w *webCmd) parse(args []string, stderr io.Writer) (*slog.Logger, error) {
+	fs := newFlagSet("web", "web [--listen 127.0.0.1:8080] [--master 127.0.0.1:5000 --ca F --token-file F] [--open] [flags]", stderr)
+	fs.StringVar(&w.listen, "listen", defaultWebAddr, "address of the web page and the HTTP API (plain HTTP: put TLS in front beyond loopback)")
+	fs.StringVar(&w.sf.addr, "master", client.DefaultAddr, "the master's address host:port")
+	fs.StringVar(&w.sf.ca, "ca", "", "CA certificate that signed the master's (default: "+defaultStateDir+"/ca.pem when present, else the system's)")
+	fs.StringVar(&w.sf.token, "token", "", "the web tier's token for the master (default: first line of --token-file)")
+	fs.StringVar(&w.sf.tokenFile, "token-file", "", "file whose first line is the web tier's token for the master (default: "+defaultStateDir+"/token when present)")
+	fs.StringVar(&w.apiTokenFile, "api-token-file", "", "tokens callers may present as Authorization: Bearer, one per line (FILECONV_API_TOKENS may also hold them); default: the master token itself")
+	fs.BoolVar(&w.open, "open", false, "ask callers for no token (the web tier uses its own); only on a loopback --listen")
+	fs.BoolVar(&w.openAnywhere, "open-anywhere", false, "allow --open on an address that is not loopback, and requests for any host name: anyone who reaches it converts with the web tier's token")
+	fs.StringVar(&w.adminAddr, "master-admin", defaultMasterAdmin, `the master's admin listener, for the status panel, host:port or "off"`)
+	fs.IntVar(&w.sf.retries, "retries", 2, "times a conversion is sent again when the master is busy, unreachable, or drops the connection before answering")
+	w.wf.register(fs, "")
+	w.sv.register(fs, "requests")
+	log, err := w.sv.parse(fs, args, stderr, "web")
+	if err != nil {
+		return nil, err
+	}
+	if w.openAnywhere {
+		w.open = true
+	}
+	if w.open && !w.openAnywhere && !loopbackListen(w.listen) {
+		return nil, fmt.Errorf("%w: --open serves without a token, so only on a loopback --listen (127.0.0.1, [::1], localhost), not %q; add --open-anywhere if you mean it", errUsage, w.listen)
+	}
+	return log, nil
+}
+
 // runWeb serves the web page and the HTTP API, a client of a master.
 func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var (
-		listen, apiTokenFile, adminAddr string
-		open, openAnywhere              bool
-		sf                              sendFlags
-		wf                              webFlags
-		sv                              serverFlags
-	)
-	fs := newFlagSet("web", "web [--listen 127.0.0.1:8080] [--master 127.0.0.1:5000 --ca F --token-file F] [--open] [flags]", stderr)
-	fs.StringVar(&listen, "listen", defaultWebAddr, "address of the web page and the HTTP API (plain HTTP: put TLS in front beyond loopback)")
-	fs.StringVar(&sf.addr, "master", client.DefaultAddr, "the master's address host:port")
-	fs.StringVar(&sf.ca, "ca", "", "CA certificate that signed the master's (default: "+defaultStateDir+"/ca.pem when present, else the system's)")
-	fs.StringVar(&sf.token, "token", "", "the web tier's token for the master (default: first line of --token-file)")
-	fs.StringVar(&sf.tokenFile, "token-file", "", "file whose first line is the web tier's token for the master (default: "+defaultStateDir+"/token when present)")
-	fs.StringVar(&apiTokenFile, "api-token-file", "", "tokens callers may present as Authorization: Bearer, one per line (FILECONV_API_TOKENS may also hold them); default: the master token itself")
-	fs.BoolVar(&open, "open", false, "ask callers for no token (the web tier uses its own); only on a loopback --listen")
-	fs.BoolVar(&openAnywhere, "open-anywhere", false, "allow --open on an address that is not loopback, and requests for any host name: anyone who reaches it converts with the web tier's token")
-	fs.StringVar(&adminAddr, "master-admin", defaultMasterAdmin, `the master's admin listener, for the status panel, host:port or "off"`)
-	fs.IntVar(&sf.retries, "retries", 2, "times a conversion is sent again when the master is busy, unreachable, or drops the connection before answering")
-	wf.register(fs, "")
-	sv.register(fs, "requests")
-	log, err := sv.parse(fs, args, stderr, "web")
+	var w webCmd
+	log, err := w.parse(args, stderr)
 	if err != nil {
 		return err
 	}
-	if openAnywhere {
-		open = true
-	}
-	if open && !openAnywhere && !loopbackListen(listen) {
-		return fmt.Errorf("%w: --open serves without a token, so only on a loopback --listen (127.0.0.1, [::1], localhost), not %q; add --open-anywhere if you mean it", errUsage, listen)
-	}
-	sf.timeout = wf.convertTimeout
-	sf.concurrency = 16
-	c, err := sf.client()
+	w.sf.timeout = w.wf.convertTimeout
+	w.sf.concurrency = 16
+	c, err := w.sf.client()
 	if err != nil {
 		return err
 	}
@@ -86,7 +98,7 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// What is rotated on the master's side (its CA, the tokens it accepts) must
 	// not need a restart here either.
 	var watch reloads
-	if caFile := sf.caFile(); caFile != "" {
+	if caFile := w.sf.caFile(); caFile != "" {
 		// Each new connection verifies the master against the bundle as last read.
 		cas, err := loadCA(caFile, "--ca")
 		if err != nil {
@@ -95,30 +107,56 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		c.RootCAs = cas.Pool
 		watch.add(cas.Reload, caFile)
 	}
-	cfg := wf.config(c, log)
-	cfg.Open, cfg.OpenAnyHost = open, openAnywhere
-	cfg.MasterAdmin = adminAddr
-	callersUseMasterToken := !open && callersGiveMasterToken(apiTokenFile)
-	if !open {
-		if cfg.Tokens, err = webTokens(apiTokenFile, c.Token); err != nil {
+	s, err := w.server(c, log)
+	if err != nil {
+		return err
+	}
+	w.watchTokens(&watch, c, s)
+	watch.watch(ctx, log)
+	return runServers(ctx, w.sv.grace, func(srv *servers) error {
+		ln, err := listenTCP(w.listen)
+		if err != nil {
 			return err
+		}
+		log.Info("web listening", "url", "http://"+ln.Addr().String()+"/", "master", w.sf.addr, "open", w.open)
+		srv.serve(ln, s.Serve)
+		return nil
+	})
+}
+
+// server makes the web tier, a client of the master through c.
+func (w *webCmd) server(c *client.Client, log *slog.Logger) (*web.Server, error) {
+	cfg := w.wf.config(c, log)
+	cfg.Open, cfg.OpenAnyHost = w.open, w.openAnywhere
+	cfg.MasterAdmin = w.adminAddr
+	if !w.open {
+		var err error
+		if cfg.Tokens, err = webTokens(w.apiTokenFile, c.Token); err != nil {
+			return nil, err
 		}
 	}
 	s, err := web.New(cfg)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	if file := sf.tokenFilePath(); file != "" {
+	return s, nil
+}
+
+// watchTokens adds to watch the reloads of the web tier's own token for the
+// master and of its callers' tokens.
+func (w *webCmd) watchTokens(watch *reloads, c *client.Client, s *web.Server) {
+	callersUseMasterToken := !w.open && callersGiveMasterToken(w.apiTokenFile)
+	if file := w.sf.tokenFilePath(); file != "" {
 		var token atomic.Pointer[string]
 		token.Store(&c.Token)
 		c.TokenSource = func() string { return *token.Load() }
 		watch.add(func() error {
-			tok, err := sf.resolveToken()
+			tok, err := w.sf.resolveToken()
 			if err != nil {
 				return err
 			}
 			if callersUseMasterToken {
-				callers, err := webTokens(apiTokenFile, tok)
+				callers, err := webTokens(w.apiTokenFile, tok)
 				if err != nil {
 					return err
 				}
@@ -130,24 +168,15 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return nil
 		}, file)
 	}
-	if !open && apiTokenFile != "" {
+	if !w.open && w.apiTokenFile != "" {
 		watch.add(func() error {
-			callers, err := webTokens(apiTokenFile, "")
+			callers, err := webTokens(w.apiTokenFile, "")
 			if err != nil {
 				return err
 			}
 			return s.SetTokens(callers)
-		}, apiTokenFile)
+		}, w.apiTokenFile)
 	}
-	watch.watch(ctx, log)
-	ln, err := listenTCP(listen)
-	if err != nil {
-		return err
-	}
-	log.Info("web listening", "url", "http://"+ln.Addr().String()+"/", "master", sf.addr, "open", open)
-	hard, stop := hardStopAfter(ctx, sv.grace)
-	defer stop()
-	return s.Serve(ctx, hard, ln)
 }
 
 // webTokens reads the callers' tokens from file and FILECONV_API_TOKENS, or,
