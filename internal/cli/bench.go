@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,12 +31,7 @@ type benchFlags struct {
 	warmup                                           bool
 }
 
-// runBench is the load tool: it sweeps file sizes, chunk sizes and concurrency
-// against a master (or in the process with --inproc) and writes a CSV, PNG graphs
-// and a table.
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := benchFlags{baseSize: 1_000_000, relaySize: 50_000_000}
-	fs := newFlagSet("bench", "bench [flags]", stderr)
+func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "addr", client.DefaultAddr, "master address host:port (the only address the tool sends to)")
 	fs.StringVar(&f.token, "token", "", "auth token (default: first line of --token-file)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "file whose first line is the token (default: "+filepath.Join(defaultStateDir, "token")+" when present)")
@@ -66,6 +62,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of this process to the file (useful with --inproc)")
 	fs.BoolVar(&f.progress, "progress", false, "show a progress bar even when stderr is not a terminal")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+}
+
+// runBench is the load tool: it sweeps file sizes, chunk sizes and concurrency
+// against a master (or in the process with --inproc) and writes a CSV, PNG graphs
+// and a table.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := benchFlags{baseSize: 1_000_000, relaySize: 50_000_000}
+	fs := newFlagSet("bench", "bench [flags]", stderr)
+	f.register(fs)
 	if err := parseNoOperands(fs, args); err != nil {
 		return err
 	}
@@ -73,34 +78,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	b := &bench.Bench{Protocol: f.protocol, Runner: bench.Runner{Inputs: &bench.Inputs{Image: f.image}, MaxPointTime: f.maxPointTime, Warmup: f.warmup}}
-	if f.serverPIDs != "" {
-		pids, err := pidList(f.serverPIDs)
-		if err != nil {
-			return err
-		}
-		b.Runner.CPU = bench.ProcessesCPU(pids)
-	}
-	if f.inproc {
-		b.Protocol = "inproc"
-	} else {
-		sf := sendFlags{addr: f.addr, token: f.token, tokenFile: f.tokenFile, ca: f.ca, serverName: f.serverName, insecure: f.insecure, protocol: f.protocol, timeout: f.timeout, retries: -1}
-		c, err := sf.client()
-		if err != nil {
-			return err
-		}
-		b.Target = bench.Target{Addr: f.addr, Token: c.Token, TLS: c.TLSConfig, Timeout: f.timeout}
+	b, err := f.bench()
+	if err != nil {
+		return err
 	}
 	if f.cpuprofile != "" {
-		pf, err := os.Create(f.cpuprofile)
+		stop, err := startCPUProfile(f.cpuprofile)
 		if err != nil {
 			return err
 		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return err
@@ -111,7 +98,60 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stderr, "fileconv bench: cannot reset the master's peak memory (%v); VmHWM counts from its start\n", err)
 		}
 	}
+	points, runErr := f.run(ctx, b, plan, stderr)
+	if len(points) > 0 {
+		if err := writeBenchResults(stdout, f.out, points); err != nil {
+			return err
+		}
+	}
+	if f.masterPID > 0 {
+		hwm, rss, err := procMemory(f.masterPID)
+		if err != nil {
+			return fmt.Errorf("--master-pid: %w", err)
+		}
+		fmt.Fprintf(stdout, "master (pid %d): peak RSS (VmHWM) %.1f MiB, RSS now %.1f MiB\n", f.masterPID, float64(hwm)/(1<<20), float64(rss)/(1<<20))
+	}
+	return runErr
+}
 
+// bench makes the bench of the flags: against the master, or in this process.
+func (f *benchFlags) bench() (*bench.Bench, error) {
+	b := &bench.Bench{Protocol: f.protocol, Runner: bench.Runner{Inputs: &bench.Inputs{Image: f.image}, MaxPointTime: f.maxPointTime, Warmup: f.warmup}}
+	if f.serverPIDs != "" {
+		pids, err := pidList(f.serverPIDs)
+		if err != nil {
+			return nil, err
+		}
+		b.Runner.CPU = bench.ProcessesCPU(pids)
+	}
+	if f.inproc {
+		b.Protocol = "inproc"
+		return b, nil
+	}
+	sf := sendFlags{addr: f.addr, token: f.token, tokenFile: f.tokenFile, ca: f.ca, serverName: f.serverName, insecure: f.insecure, protocol: f.protocol, timeout: f.timeout, retries: -1}
+	c, err := sf.client()
+	if err != nil {
+		return nil, err
+	}
+	b.Target = bench.Target{Addr: f.addr, Token: c.Token, TLS: c.TLSConfig, Timeout: f.timeout}
+	return b, nil
+}
+
+// startCPUProfile profiles this process into file until stop is called.
+func startCPUProfile(file string) (stop func(), err error) {
+	pf, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
+}
+
+// run runs the plan's points, showing their progress on stderr.
+func (f *benchFlags) run(ctx context.Context, b *bench.Bench, plan bench.Plan, stderr io.Writer) ([]bench.Point, error) {
 	specs := plan.Specs()
 	overhead := f.overhead && !f.inproc
 	where := f.addr + " over " + f.protocol
@@ -122,6 +162,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var bar *progressbar.ProgressBar
 	if !f.quiet && (f.progress || isTerminal(stderr)) {
 		total := int64(bench.Count(specs, overhead))
+		// A steady sweep alone runs for a time, not a number of requests.
 		if slices := plan.Sweeps; len(slices) == 1 && slices[0] == bench.SweepSteady {
 			total = -1
 		}
@@ -133,42 +174,39 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		var mu sync.Mutex
 		b.Runner.Done = func() { mu.Lock(); bar.Add(1); mu.Unlock() }
 	}
-	points, runErr := b.Run(ctx, specs, overhead, nil)
+	points, err := b.Run(ctx, specs, overhead, nil)
 	if bar != nil {
 		bar.Finish()
 		fmt.Fprintln(stderr)
 	}
-	if len(points) > 0 {
-		csvFile := filepath.Join(f.out, "bench.csv")
-		if err := writeCSVFile(csvFile, points); err != nil {
-			return err
-		}
-		graphs, err := bench.WriteGraphs(f.out, points)
-		if err != nil {
-			return err
-		}
-		if err := bench.WriteTable(stdout, points); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "\nwrote %s", csvFile)
-		for _, g := range graphs {
-			fmt.Fprintf(stdout, ", %s", g)
-		}
-		fmt.Fprintln(stdout)
-		for _, p := range points {
-			if p.FirstError != "" {
-				fmt.Fprintf(stdout, "first error of %s %s %s: %s\n", p.Sweep, p.Conversion.Label, bench.SizeLabel(p.Size), oneLine(p.FirstError))
-			}
+	return points, err
+}
+
+// writeBenchResults writes the CSV and the graphs into dir, and the table, the
+// files written and each point's first error to stdout.
+func writeBenchResults(stdout io.Writer, dir string, points []bench.Point) error {
+	csvFile := filepath.Join(dir, "bench.csv")
+	if err := writeCSVFile(csvFile, points); err != nil {
+		return err
+	}
+	graphs, err := bench.WriteGraphs(dir, points)
+	if err != nil {
+		return err
+	}
+	if err := bench.WriteTable(stdout, points); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwrote %s", csvFile)
+	for _, g := range graphs {
+		fmt.Fprintf(stdout, ", %s", g)
+	}
+	fmt.Fprintln(stdout)
+	for _, p := range points {
+		if p.FirstError != "" {
+			fmt.Fprintf(stdout, "first error of %s %s %s: %s\n", p.Sweep, p.Conversion.Label, bench.SizeLabel(p.Size), oneLine(p.FirstError))
 		}
 	}
-	if f.masterPID > 0 {
-		hwm, rss, err := procMemory(f.masterPID)
-		if err != nil {
-			return fmt.Errorf("--master-pid: %w", err)
-		}
-		fmt.Fprintf(stdout, "master (pid %d): peak RSS (VmHWM) %.1f MiB, RSS now %.1f MiB\n", f.masterPID, float64(hwm)/(1<<20), float64(rss)/(1<<20))
-	}
-	return runErr
+	return nil
 }
 
 func (f *benchFlags) plan() (bench.Plan, error) {
