@@ -265,21 +265,75 @@ func httpGet(t *testing.T, url string) string {
 	return string(b)
 }
 
-var tokenLine = regexp.MustCompile(`(?m)^\s*token\s+(\S+)$`)
+// waitOutput waits until the process's standard output matches re, and returns
+// the submatches: a port that listens says nothing of what is printed after.
+func waitOutput(t *testing.T, p *process, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(p.out()); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no output matching %s after 30s:\n%s\n%s", re, p.out(), p.errs())
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			if m := re.FindStringSubmatch(p.out()); m != nil {
+				return m
+			}
+			t.Fatalf("process exited before printing a match of %s: %v\n%s\n%s", re, err, p.out(), p.errs())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+var (
+	// bannerEnd is the last line of up's banner.
+	bannerEnd = regexp.MustCompile(`(?m)^Stop with Ctrl-C\.$`)
+	tokenLine = regexp.MustCompile(`(?m)^\s*token\s+(\S+)$`)
+)
+
+// waitBanner waits for the whole of up's banner and returns it.
+func waitBanner(t *testing.T, up *process) string {
+	t.Helper()
+	waitOutput(t, up, bannerEnd)
+	return up.out()
+}
+
+// waitLogged waits until the process's standard error holds want at least n
+// times, and reports whether it did within 15s: a server logs a job or a reload
+// after its effect, which the test may have seen first.
+func waitLogged(p *process, want string, n int) bool {
+	deadline := time.Now().Add(15 * time.Second)
+	for strings.Count(p.errs(), want) < n {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
 
 func TestUpAndSend(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	adminAddr := freeAddr(t)
-	up := start(t, dir, "up", "--listen", addr, "--workers", "2", "--admin", adminAddr)
-	waitListening(t, up, addr)
-	m := tokenLine.FindStringSubmatch(up.out())
+	addr, adminAddr, webAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	up := start(t, dir, "up", "--listen", addr, "--workers", "2", "--admin", adminAddr, "--web", webAddr)
+	banner := waitBanner(t, up)
+	m := tokenLine.FindStringSubmatch(banner)
 	if m == nil {
-		t.Fatalf("no token in the banner:\n%s", up.out())
+		t.Fatalf("no token in the banner:\n%s", banner)
 	}
 	token := m[1]
-	if !strings.Contains(up.out(), "send --addr "+addr+" --ca .fileconv/ca.pem --token-file .fileconv/token --to png FILE") {
-		t.Errorf("the banner has no ready-to-paste send command:\n%s", up.out())
+	if !strings.Contains(banner, "send --addr "+addr+" --ca .fileconv/ca.pem --token-file .fileconv/token --to png FILE") {
+		t.Errorf("the banner has no ready-to-paste send command:\n%s", banner)
+	}
+	if !strings.Contains(banner, "web      http://"+webAddr+"/ ") {
+		t.Errorf("the banner does not name the web page at %s:\n%s", webAddr, banner)
+	}
+	if page := httpGet(t, "http://"+webAddr+"/"); !strings.Contains(page, "<html") {
+		t.Errorf("the web page named in the banner answered %.200q", page)
 	}
 	for name, mode := range map[string]os.FileMode{"token": 0o600, "ca-key.pem": 0o600, "master-key.pem": 0o600, "worker-key.pem": 0o600, "ca.pem": 0o644} {
 		st, err := os.Stat(filepath.Join(dir, ".fileconv", name))
@@ -363,9 +417,8 @@ func TestUpAndSend(t *testing.T) {
 	up.stop(t)
 	// A second start reuses the CA and the token.
 	ca1, _ := os.ReadFile(filepath.Join(dir, ".fileconv", "ca.pem"))
-	up2 := start(t, dir, "up", "--listen", addr, "--workers", "1", "--admin", "off")
-	waitListening(t, up2, addr)
-	if m := tokenLine.FindStringSubmatch(up2.out()); m == nil || m[1] != token {
+	up2 := start(t, dir, "up", "--listen", addr, "--workers", "1", "--admin", "off", "--web", "off")
+	if m := tokenLine.FindStringSubmatch(waitBanner(t, up2)); m == nil || m[1] != token {
 		t.Errorf("second start printed another token:\n%s", up2.out())
 	}
 	ca2, _ := os.ReadFile(filepath.Join(dir, ".fileconv", "ca.pem"))
@@ -444,18 +497,14 @@ func TestSeparateProcessesWithMutualTLS(t *testing.T) {
 		t.Errorf("send printed %q", stdout)
 	}
 	// Every job has one line in the master's log, with its id; no token appears.
-	scanner := bufio.NewScanner(strings.NewReader(m.errs()))
-	finished := 0
-	for scanner.Scan() {
-		if strings.Contains(scanner.Text(), `msg="job finished"`) {
-			finished++
-			if !strings.Contains(scanner.Text(), " job=") {
-				t.Errorf("job line without an id: %s", scanner.Text())
-			}
-		}
+	if !waitLogged(m, `msg="job finished"`, 6) {
+		t.Errorf("%d job lines in the master's log after 15s, want at least 6", strings.Count(m.errs(), `msg="job finished"`))
 	}
-	if finished < 6 {
-		t.Errorf("%d job lines in the master's log, want at least 6", finished)
+	scanner := bufio.NewScanner(strings.NewReader(m.errs()))
+	for scanner.Scan() {
+		if strings.Contains(scanner.Text(), `msg="job finished"`) && !strings.Contains(scanner.Text(), " job=") {
+			t.Errorf("job line without an id: %s", scanner.Text())
+		}
 	}
 	if strings.Contains(m.errs(), originalToken) {
 		t.Error("the token appears in the master's log")
@@ -513,7 +562,7 @@ func TestTokensReloadWithoutRestart(t *testing.T) {
 	if send("old-token") == 0 {
 		t.Error("the old token still works after the reload")
 	}
-	if !strings.Contains(m.errs(), "reloaded tokens and certificates") {
+	if !waitLogged(m, "reloaded tokens and certificates", 1) {
 		t.Error("the reload is not logged")
 	}
 }
@@ -598,7 +647,7 @@ func TestWebTokensReloadWithoutRestart(t *testing.T) {
 	if code, _ := convertAt(sameTokenAddr, "web-old"); code != http.StatusUnauthorized {
 		t.Errorf("the web tier whose callers present its own token took the old one after the reload: %d, want 401", code)
 	}
-	if !strings.Contains(w.errs(), "reloaded tokens and certificates") {
+	if !waitLogged(w, "reloaded tokens and certificates", 1) {
 		t.Error("the web tier's reload is not logged")
 	}
 
