@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,21 +29,20 @@ import (
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
-// Operation is a conversion the master performs.
-type Operation = wire.Operation
-
-// The operations of protocols v1.0 and v2.
+// The targets of the original system's conversions. A cluster may offer more:
+// targets are names ("gif", "docx" …), and the master's registry lists them
+// (GET /api/v1/formats on the web tier).
 const (
-	ToJPEG    = wire.OpToJPEG
-	ToPNG     = wire.OpToPNG
-	ToWEBP    = wire.OpToWEBP
-	TextToPDF = wire.OpTextToPDF
-	PDFToText = wire.OpPDFToText
+	ToJPEG    = "jpg"
+	ToPNG     = "png"
+	ToWEBP    = "webp"
+	TextToPDF = "pdf"
+	PDFToText = "txt"
 )
 
-// ParseOperation accepts a target format (jpg, jpeg, png, webp, pdf, txt) or an
-// operation number 1 to 5.
-func ParseOperation(s string) (Operation, error) { return wire.ParseOperation(s) }
+// ConvertOptions are the conversion's own options (quality, page size, …),
+// the same type the servers validate.
+type ConvertOptions = wire.Options
 
 // Protocol versions for Client.Protocol.
 const (
@@ -142,26 +142,17 @@ type Progress struct {
 
 // Options tune one conversion. The zero value converts as protocol v1.0 does.
 type Options struct {
-	// Quality is the JPEG or lossy WEBP quality 1–100; 0 is the server's default.
-	Quality int
-	// Lossless asks for a lossless WEBP.
-	Lossless bool
-	// PageSize is "A4" or "Letter" for TXT→PDF; empty means A4.
-	PageSize string
-	// Pages selects pages of a PDF→TXT, e.g. "1-3,7,10-"; empty means all.
-	Pages string
+	// ConvertOptions travel to the server: quality, lossless, page_size, pages.
+	ConvertOptions
 	// Progress, if set, is called from the converting goroutine at the start and
 	// end of each phase and at most every 100 ms in between.
 	Progress func(Progress)
 }
 
-// Validate checks that the options are well-formed and apply to op, as the
-// server would; Convert does it before sending anything.
-func (o Options) Validate(op Operation) error { return o.wire().Validate(op) }
-
-func (o Options) wire() wire.ConvertOptions {
-	return wire.ConvertOptions{Quality: o.Quality, Lossless: o.Lossless, PageSize: o.PageSize, Pages: o.Pages}
-}
+// Validate checks that the options' values are well-formed, as the server
+// would; Convert does it before sending anything. Whether an option fits the
+// conversion the server decides, once it knows the input's kind.
+func (o Options) Validate() error { return o.ConvertOptions.Validate() }
 
 // Result describes a finished conversion.
 type Result struct {
@@ -183,8 +174,8 @@ type Result struct {
 	Attempts int
 }
 
-// Convert sends input, named name, for conversion op and writes the converted
-// file to output.
+// Convert sends input, named name, to be converted to target ("png", "pdf", …)
+// and writes the converted file to output.
 //
 // The protocol needs the input's digest before its body, so input is read twice:
 // an io.ReadSeeker (such as an *os.File) is read from its current position,
@@ -199,12 +190,12 @@ type Result struct {
 // written is not retried: output then holds a partial file, so write to a
 // temporary file and keep it only on success. A result whose SHA-256 differs
 // from the server's is an error matching ErrChecksum.
-func (c *Client) Convert(ctx context.Context, op Operation, name string, input io.Reader, output io.Writer, opts Options) (Result, error) {
-	return c.convertTo(ctx, op, name, input, &resultOutput{writeCounter: writeCounter{w: output}}, opts)
+func (c *Client) Convert(ctx context.Context, target string, name string, input io.Reader, output io.Writer, opts Options) (Result, error) {
+	return c.convertTo(ctx, target, name, input, &resultOutput{writeCounter: writeCounter{w: output}}, opts)
 }
 
-func (c *Client) convertTo(ctx context.Context, op Operation, name string, input io.Reader, output *resultOutput, opts Options) (Result, error) {
-	res, err := c.convert(ctx, op, name, input, output, opts)
+func (c *Client) convertTo(ctx context.Context, target string, name string, input io.Reader, output *resultOutput, opts Options) (Result, error) {
+	res, err := c.convert(ctx, target, name, input, output, opts)
 	if err != nil {
 		if res.Attempts > 1 {
 			return res, fmt.Errorf("convert %s (%d attempts): %w", name, res.Attempts, err)
@@ -214,11 +205,12 @@ func (c *Client) convertTo(ctx context.Context, op Operation, name string, input
 	return res, nil
 }
 
-func (c *Client) convert(ctx context.Context, op Operation, name string, input io.Reader, output *resultOutput, opts Options) (Result, error) {
-	if !op.Valid() {
-		return Result{}, fmt.Errorf("operation %d: use 1 (to JPEG), 2 (to PNG), 3 (to WEBP), 4 (TXT to PDF) or 5 (PDF to TXT): %w", uint32(op), ErrBadRequest)
+func (c *Client) convert(ctx context.Context, target string, name string, input io.Reader, output *resultOutput, opts Options) (Result, error) {
+	target = strings.ToLower(strings.TrimPrefix(target, "."))
+	if !wire.ValidTargetName(target) {
+		return Result{}, fmt.Errorf("target %q: name a format such as png or pdf: %w", wire.Printable(target), ErrBadRequest)
 	}
-	if err := opts.wire().Validate(op); err != nil {
+	if err := opts.Validate(); err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	rs, cleanup, err := seekable(input)
@@ -239,12 +231,12 @@ func (c *Client) convert(ctx context.Context, op Operation, name string, input i
 	for attempt := 1; ; attempt++ {
 		p := &reporter{fn: opts.Progress, attempt: attempt}
 		if c.useV1() {
-			res, err = c.convertV1(ctx, op, name, in, output, opts, p)
+			res, err = c.convertV1(ctx, target, name, in, output, opts, p)
 		} else {
-			res, err = c.convertV2(ctx, op, name, in, output, opts, p)
+			res, err = c.convertV2(ctx, target, name, in, output, opts, p)
 			if c.Protocol == ProtocolAuto && errors.Is(err, errV1Only) {
 				c.v1Only.Store(true)
-				res, err = c.convertV1(ctx, op, name, in, output, opts, p)
+				res, err = c.convertV1(ctx, target, name, in, output, opts, p)
 			}
 		}
 		res.Attempts = attempt
@@ -271,9 +263,9 @@ func (c *Client) convert(ctx context.Context, op Operation, name string, input i
 
 // ConvertBytes converts input in memory and returns the result. Since it owns
 // the output, it retries also a connection lost in the middle of the answer.
-func (c *Client) ConvertBytes(ctx context.Context, op Operation, name string, input []byte) ([]byte, error) {
+func (c *Client) ConvertBytes(ctx context.Context, target string, name string, input []byte) ([]byte, error) {
 	var out bytes.Buffer
-	if _, err := c.convertTo(ctx, op, name, bytes.NewReader(input), &resultOutput{writeCounter: writeCounter{w: &out}, restart: out.Reset}, Options{}); err != nil {
+	if _, err := c.convertTo(ctx, target, name, bytes.NewReader(input), &resultOutput{writeCounter: writeCounter{w: &out}, restart: out.Reset}, Options{}); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil

@@ -9,62 +9,50 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
 // Code is the machine-readable kind of a server's refusal, as protocol v2 sends it.
-type Code = wire.ErrorCode
+type Code = fail.Code
 
-// The codes of protocol v2. A code this package does not know is treated as
-// CodeInternal, since a newer server may add codes.
+// The codes of protocol v2 (fail's table gives each one's meaning). A code this
+// package does not know is treated as CodeInternal, since a newer server may
+// add codes.
 const (
-	CodeBadRequest           = wire.CodeBadRequest
-	CodeUnauthorized         = wire.CodeUnauthorized
-	CodeUnsupportedOperation = wire.CodeUnsupportedOperation
-	CodeTypeMismatch         = wire.CodeTypeMismatch
-	CodeChecksumMismatch     = wire.CodeChecksumMismatch
-	CodeTooLarge             = wire.CodeTooLarge
-	CodeLimitExceeded        = wire.CodeLimitExceeded
-	CodeConversionFailed     = wire.CodeConversionFailed
-	CodeBusy                 = wire.CodeBusy
-	CodeUnavailable          = wire.CodeUnavailable
-	CodeTimeout              = wire.CodeTimeout
-	CodeInternal             = wire.CodeInternal
+	CodeBadRequest           = fail.BadRequest
+	CodeUnauthorized         = fail.Unauthorized
+	CodeUnsupportedOperation = fail.UnsupportedOperation
+	CodeTypeMismatch         = fail.TypeMismatch
+	CodeChecksumMismatch     = fail.ChecksumMismatch
+	CodeTooLarge             = fail.TooLarge
+	CodeLimitExceeded        = fail.LimitExceeded
+	CodeConversionFailed     = fail.ConversionFailed
+	CodeBusy                 = fail.Busy
+	CodeUnavailable          = fail.Unavailable
+	CodeTimeout              = fail.Timeout
+	CodeInternal             = fail.Internal
 )
 
-// Errors to match with errors.Is. A *ServerError matches the one of its Code;
-// ErrChecksum and ErrBadRequest also mark failures found on this side (a result
-// whose SHA-256 is wrong, options that cannot be sent).
+// Errors to match with errors.Is: one per code, from fail's table. A
+// *ServerError matches the one of its Code and ErrServer; ErrChecksum and
+// ErrBadRequest also mark failures found on this side (a result whose SHA-256
+// is wrong, options that cannot be sent).
 var (
 	ErrServer       = errors.New("server error")
-	ErrBusy         = errors.New("server busy")
-	ErrUnavailable  = errors.New("server unavailable")
-	ErrTimeout      = errors.New("server timeout")
-	ErrUnauthorized = errors.New("unauthorized")
-	ErrTooLarge     = errors.New("file too large")
-	ErrTypeMismatch = errors.New("input type does not fit the operation")
-	ErrChecksum     = errors.New("checksum mismatch")
-	ErrBadRequest   = errors.New("bad request")
-	ErrUnsupported  = errors.New("unsupported operation or option")
-	ErrLimit        = errors.New("limit exceeded")
-	ErrConversion   = errors.New("conversion failed")
-	ErrInternal     = errors.New("internal server error")
+	ErrBusy         = fail.Busy.Spec().Sentinel
+	ErrUnavailable  = fail.Unavailable.Spec().Sentinel
+	ErrTimeout      = fail.Timeout.Spec().Sentinel
+	ErrUnauthorized = fail.Unauthorized.Spec().Sentinel
+	ErrTooLarge     = fail.TooLarge.Spec().Sentinel
+	ErrTypeMismatch = fail.TypeMismatch.Spec().Sentinel
+	ErrChecksum     = fail.ChecksumMismatch.Spec().Sentinel
+	ErrBadRequest   = fail.BadRequest.Spec().Sentinel
+	ErrUnsupported  = fail.UnsupportedOperation.Spec().Sentinel
+	ErrLimit        = fail.LimitExceeded.Spec().Sentinel
+	ErrConversion   = fail.ConversionFailed.Spec().Sentinel
+	ErrInternal     = fail.Internal.Spec().Sentinel
 )
-
-var codeErrors = map[Code]error{
-	CodeBadRequest:           ErrBadRequest,
-	CodeUnauthorized:         ErrUnauthorized,
-	CodeUnsupportedOperation: ErrUnsupported,
-	CodeTypeMismatch:         ErrTypeMismatch,
-	CodeChecksumMismatch:     ErrChecksum,
-	CodeTooLarge:             ErrTooLarge,
-	CodeLimitExceeded:        ErrLimit,
-	CodeConversionFailed:     ErrConversion,
-	CodeBusy:                 ErrBusy,
-	CodeUnavailable:          ErrUnavailable,
-	CodeTimeout:              ErrTimeout,
-	CodeInternal:             ErrInternal,
-}
 
 // ServerError is a conversion the server refused or could not do.
 type ServerError struct {
@@ -102,57 +90,15 @@ func (e *ServerError) Is(target error) bool {
 	if target == ErrServer {
 		return true
 	}
-	want, ok := codeErrors[e.Code]
-	if !ok {
-		want = ErrInternal
-	}
-	return target == want
+	return target == e.Code.Spec().Sentinel
 }
 
 // Temporary reports whether the same request may succeed later: the server was
 // busy or had no worker.
 func (e *ServerError) Temporary() bool { return e.Code == CodeBusy || e.Code == CodeUnavailable }
 
-// v1Codes maps the v1.0 messages of docs/protocol.md to codes, so that errors.Is
-// works the same whichever protocol answered. Prefixes are matched, in order.
-var v1Codes = []struct {
-	prefix string
-	code   Code
-}{
-	{"Invalid authentication token", CodeUnauthorized},
-	{"busy", CodeBusy},
-	{"no worker is available", CodeUnavailable},
-	{"unavailable", CodeUnavailable},
-	{"Checksum mismatch", CodeChecksumMismatch},
-	{"Unsupported protocol version", CodeBadRequest},
-	{"Invalid operation", CodeBadRequest},
-	{"empty input", CodeBadRequest},
-	{"timed out", CodeTimeout},
-	{"the job took longer", CodeTimeout},
-	{"unrecognised input", CodeTypeMismatch},
-	{"input is not valid UTF-8", CodeTypeMismatch},
-	{"input is UTF-16", CodeTypeMismatch},
-}
-
-func v1Code(msg string) Code {
-	for _, m := range v1Codes {
-		if strings.HasPrefix(msg, m.prefix) {
-			return m.code
-		}
-	}
-	switch {
-	case strings.HasPrefix(msg, "file is ") && strings.Contains(msg, "(max-body)"):
-		return CodeTooLarge
-	case strings.Contains(msg, "detected: use operation"):
-		return CodeTypeMismatch
-	case strings.Contains(msg, "over the limit"):
-		return CodeLimitExceeded
-	}
-	return CodeInternal
-}
-
 func newV1Error(msg string) *ServerError {
-	return &ServerError{Message: msg, Code: v1Code(msg), Protocol: wire.Version10}
+	return &ServerError{Message: msg, Code: fail.FromV1(msg), Protocol: wire.Version10}
 }
 
 func newV2Error(e *wire.ErrorResponse) *ServerError {

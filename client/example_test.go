@@ -36,7 +36,7 @@ func ExampleClient_Convert() {
 	defer os.Remove(out.Name())
 
 	res, err := c.Convert(context.Background(), client.ToWEBP, in.Name(), in, out, client.Options{
-		Quality: 75,
+		ConvertOptions: client.ConvertOptions{Quality: 75},
 		Progress: func(p client.Progress) {
 			fmt.Fprintf(os.Stderr, "\r%-11s %d/%d bytes", p.Phase, p.Done, p.Total)
 		},

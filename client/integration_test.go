@@ -5,13 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"github.com/fileconv/fileconv/internal/testcluster"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/fileconv/fileconv/internal/testcluster"
 
 	"github.com/fileconv/fileconv/client"
 )
@@ -64,8 +65,16 @@ func TestAgainstARealCluster(t *testing.T) {
 	// Refusals are typed whatever the protocol, and not retried.
 	res, err = c.Convert(ctx, client.ToJPEG, "notes.txt", strings.NewReader("just text"), io.Discard, client.Options{})
 	var se *client.ServerError
-	if !errors.Is(err, client.ErrTypeMismatch) || !errors.As(err, &se) || !strings.Contains(se.Message, "text detected") || res.Attempts != 1 {
-		t.Errorf("text to JPEG: %v, %+v", err, res)
+	if !errors.Is(err, client.ErrTypeMismatch) || !errors.As(err, &se) || res.Attempts != 1 {
+		t.Fatalf("text to JPEG: %v, %+v", err, res)
+	}
+	// v2 names targets; v1.0 keeps its operation numbers.
+	want := "text: it converts to pdf, not jpg"
+	if se.Protocol == "v1.0" {
+		want = "text detected: use operation 4 (to PDF)"
+	}
+	if se.Message != want {
+		t.Errorf("text to JPEG over %s: %q, want %q", se.Protocol, se.Message, want)
 	}
 	bad := &client.Client{Addr: c.Addr, Token: "wrong", TLSConfig: c.TLSConfig}
 	if _, err := bad.ConvertBytes(ctx, client.ToPNG, "a.png", testPNG(t)); !errors.Is(err, client.ErrUnauthorized) {
@@ -73,7 +82,7 @@ func TestAgainstARealCluster(t *testing.T) {
 	}
 
 	// Options need v2; with v1.0 they are refused before anything is sent.
-	jpeg, err := c.Convert(ctx, client.ToJPEG, "a.png", bytes.NewReader(testPNG(t)), io.Discard, client.Options{Quality: 40})
+	jpeg, err := c.Convert(ctx, client.ToJPEG, "a.png", bytes.NewReader(testPNG(t)), io.Discard, client.Options{ConvertOptions: client.ConvertOptions{Quality: 40}})
 	switch {
 	case res.Protocol == "v2.0" && err != nil:
 		t.Errorf("quality 40 over v2: %v", err)

@@ -168,7 +168,7 @@ func (s *fakeServer) serveV1(conn net.Conn, br *bufio.Reader) {
 		return
 	}
 	n := int(s.requests.Add(1))
-	r := s.handle(n, wire.ConvertRequest{Token: h.Token, Op: h.Operation, Name: h.Filename, Size: h.Size}, body)
+	r := s.handle(n, wire.ConvertRequest{Token: h.Token, Target: h.Operation.Target(), Name: h.Filename, Size: h.Size}, body)
 	switch {
 	case r.drop:
 	case r.err != nil:

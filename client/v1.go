@@ -19,10 +19,14 @@ const maxErrorMessage = 64 << 10
 //
 // In v1.0 an answer starting with "ERROR: " is an error, so a PDF whose text
 // starts with those bytes cannot be told from one.
-func (c *Client) convertV1(ctx context.Context, op Operation, name string, in *source, output io.Writer, opts Options, p *reporter) (Result, error) {
+func (c *Client) convertV1(ctx context.Context, target string, name string, in *source, output io.Writer, opts Options, p *reporter) (Result, error) {
 	res := Result{Protocol: wire.Version10}
-	if opts.wire() != (wire.ConvertOptions{}) {
+	if opts.ConvertOptions != (ConvertOptions{}) {
 		return res, fmt.Errorf("protocol v1.0 carries no options (quality, lossless, page size, pages): use a server that speaks v2: %w", ErrUnsupported)
+	}
+	op, ok := wire.OperationOf(target)
+	if !ok {
+		return res, fmt.Errorf("protocol v1.0 has no operation for %s: use a server that speaks v2: %w", target, ErrUnsupported)
 	}
 	sum, err := in.digest("md5", md5.New())
 	if err != nil {

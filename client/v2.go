@@ -90,12 +90,12 @@ func (c *Client) idleConns() int {
 // is one. A pooled connection the server closed while it was idle fails before
 // any answer; the request is then sent once more on a fresh connection, which is
 // safe because nothing was converted for it.
-func (c *Client) convertV2(ctx context.Context, op Operation, name string, in *source, output *resultOutput, opts Options, p *reporter) (Result, error) {
+func (c *Client) convertV2(ctx context.Context, target string, name string, in *source, output *resultOutput, opts Options, p *reporter) (Result, error) {
 	sum, err := in.digest("sha256", sha256.New())
 	if err != nil {
 		return Result{Protocol: wire.Version20}, err
 	}
-	req := wire.ConvertRequest{Token: c.token(), Op: op, Name: baseName(name, wire.MaxNameLen), Size: uint64(in.size), Options: opts.wire()}
+	req := wire.ConvertRequest{Token: c.token(), Target: target, Name: baseName(name, wire.MaxNameLen), Size: uint64(in.size), Options: opts.ConvertOptions}
 	copy(req.SHA256[:], sum)
 	if err := req.Validate(); err != nil {
 		return Result{Protocol: wire.Version20, InputSize: in.size}, fmt.Errorf("%w: %w", ErrBadRequest, err)

@@ -23,7 +23,7 @@ func TestConvertV2(t *testing.T) {
 	var events []Progress
 	var out bytes.Buffer
 	res, err := c.Convert(context.Background(), ToWEBP, "/some/dir/photo.png", bytes.NewReader(input), &out,
-		Options{Quality: 70, Progress: func(p Progress) { events = append(events, p) }})
+		Options{ConvertOptions: ConvertOptions{Quality: 70}, Progress: func(p Progress) { events = append(events, p) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestConvertV2(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 	req := s.seen[0]
-	if req.Token != "tok" || req.Name != "photo.png" || req.Op != ToWEBP || req.Options.Quality != 70 {
+	if req.Token != "tok" || req.Name != "photo.png" || req.Target != ToWEBP || req.Options.Quality != 70 {
 		t.Errorf("request %v", req)
 	}
 
@@ -311,17 +311,21 @@ func TestResultChecksumIsVerified(t *testing.T) {
 
 func TestOptionsAreCheckedLocally(t *testing.T) {
 	s := startServer(t, false, upper)
-	_, err := s.client().Convert(context.Background(), ToPNG, "a", strings.NewReader("abc"), io.Discard, Options{Quality: 80})
-	if !errors.Is(err, ErrBadRequest) || s.requests.Load() != 0 {
-		t.Errorf("quality for PNG: %v", err)
+	// Only values are checked here: whether an option fits the conversion
+	// depends on the input's kind, which the server detects.
+	_, err := s.client().Convert(context.Background(), ToJPEG, "a", strings.NewReader("abc"), io.Discard, Options{ConvertOptions: ConvertOptions{Quality: 500}})
+	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "out of range") || s.requests.Load() != 0 {
+		t.Errorf("quality 500: %v", err)
 	}
 	_, err = s.client().Convert(context.Background(), ToPNG, "a", strings.NewReader(""), io.Discard, Options{})
 	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "empty input") {
 		t.Errorf("empty input: %v", err)
 	}
-	_, err = s.client().Convert(context.Background(), 9, "a", strings.NewReader("abc"), io.Discard, Options{})
-	if !errors.Is(err, ErrBadRequest) {
-		t.Errorf("op 9: %v", err)
+	for _, target := range []string{"", "p/ng", "a-very-long-target-name"} {
+		_, err = s.client().Convert(context.Background(), target, "a", strings.NewReader("abc"), io.Discard, Options{})
+		if !errors.Is(err, ErrBadRequest) || s.requests.Load() != 0 {
+			t.Errorf("target %q: %v", target, err)
+		}
 	}
 }
 
@@ -380,7 +384,7 @@ func TestV1Fallback(t *testing.T) {
 		t.Error(err)
 	}
 	// Options cannot travel in v1.0.
-	_, err = c.Convert(context.Background(), ToJPEG, "a.txt", strings.NewReader("abc"), io.Discard, Options{Quality: 50})
+	_, err = c.Convert(context.Background(), ToJPEG, "a.txt", strings.NewReader("abc"), io.Discard, Options{ConvertOptions: ConvertOptions{Quality: 50}})
 	if !errors.Is(err, ErrUnsupported) {
 		t.Errorf("options over v1.0: %v", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/csv"
-	"github.com/fileconv/fileconv/internal/testcluster"
 	"image/png"
 	"net"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fileconv/fileconv/internal/testcluster"
 
 	"github.com/fileconv/fileconv/internal/bench"
 )

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fileconv/fileconv/client"
 	"github.com/fileconv/fileconv/internal/convert"
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
@@ -66,7 +67,7 @@ func (s *V1Sender) Send(ctx context.Context, op wire.Operation, input []byte) (i
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	h := wire.Header{Version: wire.Version10, Token: s.Token, Checksum: md5.Sum(input), Filename: "bench" + op.Extension(), Size: uint64(len(input)), Operation: op}
+	h := wire.Header{Version: wire.Version10, Token: s.Token, Checksum: md5.Sum(input), Filename: "bench." + op.Target(), Size: uint64(len(input)), Operation: op}
 	hdr := h.Encode()
 	chunk := s.Chunk
 	if chunk <= 0 {
@@ -107,48 +108,13 @@ func readV1Answer(r io.Reader) (int64, error) {
 	}
 	if wire.IsError(prefix) {
 		msg, _ := io.ReadAll(io.LimitReader(r, min(int64(size), 64<<10)))
-		return 0, &client.ServerError{Message: string(msg), Code: v1Code(string(msg)), Protocol: wire.Version10}
+		return 0, &client.ServerError{Message: string(msg), Code: fail.FromV1(string(msg)), Protocol: wire.Version10}
 	}
 	n, err := io.CopyN(io.Discard, r, int64(size)-int64(len(prefix)))
 	if err != nil {
 		return 0, fmt.Errorf("read result: %w", err)
 	}
 	return n + int64(len(prefix)), nil
-}
-
-// v1Code infers the kind of a v1.0 error message, as the client package does.
-func v1Code(msg string) client.Code {
-	prefixes := []struct {
-		p string
-		c client.Code
-	}{
-		{"Invalid authentication token", client.CodeUnauthorized},
-		{"busy", client.CodeBusy},
-		{"no worker is available", client.CodeUnavailable},
-		{"Checksum mismatch", client.CodeChecksumMismatch},
-		{"Unsupported protocol version", client.CodeBadRequest},
-		{"Invalid operation", client.CodeBadRequest},
-		{"empty input", client.CodeBadRequest},
-		{"timed out", client.CodeTimeout},
-		{"the job took longer", client.CodeTimeout},
-		{"unrecognised input", client.CodeTypeMismatch},
-		{"input is not valid UTF-8", client.CodeTypeMismatch},
-		{"input is UTF-16", client.CodeTypeMismatch},
-	}
-	for _, p := range prefixes {
-		if strings.HasPrefix(msg, p.p) {
-			return p.c
-		}
-	}
-	switch {
-	case strings.HasPrefix(msg, "file is ") && strings.Contains(msg, "(max-body)"):
-		return client.CodeTooLarge
-	case strings.Contains(msg, "detected: use operation"):
-		return client.CodeTypeMismatch
-	case strings.Contains(msg, "over the limit"):
-		return client.CodeLimitExceeded
-	}
-	return client.CodeInternal
 }
 
 // V2Sender speaks protocol v2 through the client package, with its retries off
@@ -172,7 +138,7 @@ func (s *V2Sender) Close() error     { return s.c.Close() }
 
 func (s *V2Sender) Send(ctx context.Context, op wire.Operation, input []byte) (int64, error) {
 	var out countWriter
-	_, err := s.c.Convert(ctx, op, "bench"+op.Extension(), bytesReader(input), &out, client.Options{})
+	_, err := s.c.Convert(ctx, op.Target(), "bench."+op.Target(), bytesReader(input), &out, client.Options{})
 	return int64(out), err
 }
 
@@ -203,7 +169,7 @@ func (s *InprocSender) Protocol() string { return "inproc" }
 func (s *InprocSender) Close() error     { return nil }
 
 func (s *InprocSender) Send(ctx context.Context, op wire.Operation, input []byte) (int64, error) {
-	res, err := s.c.Convert(ctx, op, input)
+	res, err := s.c.Convert(ctx, op.Target(), input, wire.Options{})
 	if err != nil {
 		return 0, err
 	}
@@ -225,16 +191,7 @@ func ErrorKind(err error) string {
 	}
 	var ce *convert.Error
 	if errors.As(err, &ce) && !errors.Is(err, context.DeadlineExceeded) {
-		kinds := map[convert.Kind]string{
-			convert.KindEmpty: "bad_request", convert.KindUnknownType: "type_mismatch",
-			convert.KindTypeMismatch: "type_mismatch", convert.KindLimit: "limit_exceeded",
-			convert.KindCorrupt: "conversion_failed", convert.KindEncrypted: "conversion_failed",
-			convert.KindBadOption: "bad_request", convert.KindCancelled: "timeout",
-		}
-		if k, ok := kinds[ce.Kind]; ok {
-			return k
-		}
-		return "internal"
+		return string(ce.Code)
 	}
 	var (
 		verr *tls.CertificateVerificationError

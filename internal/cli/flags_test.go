@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/fileconv/fileconv/internal/convert"
@@ -64,7 +65,7 @@ func TestConvertFlags(t *testing.T) {
 		}
 		return c.cfg
 	}
-	if got, want := parsed(), (convert.Config{}).WithDefaults(); got != want {
+	if got, want := parsed(), (convert.Config{}).WithDefaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults %+v, want %+v", got, want)
 	}
 	t.Setenv("FILECONV_MAX_TEXT_PAGES", "50")
@@ -94,7 +95,7 @@ func TestOutputPath(t *testing.T) {
 		{".profile", "", wire.OpTextToPDF, ".profile.pdf"},
 		{"doc.PDF", "", wire.OpPDFToText, "doc.txt"},
 	} {
-		if got := outputPath(c.in, c.dir, c.op); got != filepath.FromSlash(c.want) {
+		if got := outputPath(c.in, c.dir, c.op.Target()); got != filepath.FromSlash(c.want) {
 			t.Errorf("outputPath(%q, %q) = %q, want %q", c.in, c.dir, got, c.want)
 		}
 	}

@@ -9,11 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/fileconv/fileconv/client"
+	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/tlsconf"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -35,7 +38,7 @@ type sendFlags struct {
 
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f sendFlags
-	fs := newFlagSet("send", "send [flags] [--to jpg|png|webp|pdf|txt] FILE|DIR|PATTERN...", stderr)
+	fs := newFlagSet("send", "send [flags] [--to "+strings.Join(convert.TargetNames(), "|")+"] FILE|DIR|PATTERN...", stderr)
 	fs.StringVar(&f.addr, "addr", client.DefaultAddr, "master address host:port")
 	fs.StringVar(&f.token, "token", "", "auth token (default: first line of --token-file)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "file whose first line is the token (default: "+filepath.Join(defaultStateDir, "token")+" when present)")
@@ -44,7 +47,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the master's certificate (testing only)")
 	fs.StringVar(&f.cert, "cert", "", "client certificate (PEM) to present, for a master started with --client-ca")
 	fs.StringVar(&f.key, "key", "", "private key (PEM) of --cert")
-	fs.StringVar(&f.to, "to", "", "target format: jpg, png, webp, pdf (from text) or txt (from PDF), or an operation number; on a terminal, a menu asks when it is missing")
+	fs.StringVar(&f.to, "to", "", "target format: "+targetHelp()+"; on a terminal, a menu asks when it is missing")
 	fs.IntVar(&f.op, "op", 0, "operation number 1-5 instead of --to: 1 JPEG, 2 PNG, 3 WEBP, 4 TXT->PDF, 5 PDF->TXT")
 	fs.StringVar(&f.outDir, "o", "", "write results into this folder (default: next to each input)")
 	fs.BoolVar(&f.force, "force", false, "overwrite existing output files")
@@ -71,17 +74,15 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%w: no file given", errUsage)
 	}
 	interactive := f.to == "" && f.op == 0 && !f.json && isTerminal(stdin) && isTerminal(stdout)
-	var op wire.Operation
+	var to string
 	if !interactive {
-		if op, err = f.operation(); err != nil {
+		if to, err = f.target(); err != nil {
 			return err
 		}
 	}
-	opts := client.Options{Quality: f.quality, Lossless: f.lossless, PageSize: f.pageSize, Pages: f.pages}
-	if !interactive {
-		if err := opts.Validate(op); err != nil {
-			return fmt.Errorf("%w: %w", errUsage, err)
-		}
+	opts := client.Options{ConvertOptions: client.ConvertOptions{Quality: f.quality, Lossless: f.lossless, PageSize: f.pageSize, Pages: f.pages}}
+	if err := opts.Validate(); err != nil {
+		return fmt.Errorf("%w: %s", errUsage, userMessage(err))
 	}
 	if f.concurrency < 1 {
 		return fmt.Errorf("%w: --concurrency %d: give at least 1", errUsage, f.concurrency)
@@ -102,7 +103,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if j.err != nil {
 			continue
 		}
-		j.op = op
+		j.to = to
 		if st, err := os.Stat(j.in); err == nil {
 			j.size = st.Size()
 		}
@@ -115,8 +116,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				continue
 			}
 		}
-		if j.root != "" && !interactive && !fits(j.kind, op) {
-			j.skip = fmt.Sprintf("%s, not converted %s", strings.TrimPrefix(describeKind(j.kind), "a "), opPhrase(op))
+		if j.root != "" && !interactive && !fits(j.kind, to) {
+			j.skip = fmt.Sprintf("%s, not converted to %s", strings.TrimPrefix(describeKind(j.kind), "a "), to)
 		}
 	}
 	if interactive {
@@ -124,15 +125,11 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		for _, j := range jobs {
-			if j.err == nil && j.skip == "" && j.op == 0 {
+			if j.err == nil && j.skip == "" && j.to == "" {
 				if j.root != "" {
 					j.skip = strings.TrimPrefix(describeKind(j.kind), "a ") + ", nothing to convert it to"
 				} else {
 					j.err = fmt.Errorf("the file is %s: nothing to convert it to", describeKind(j.kind))
-				}
-			} else if j.op != 0 {
-				if err := opts.Validate(j.op); err != nil {
-					return fmt.Errorf("%w: %w", errUsage, err)
 				}
 			}
 		}
@@ -162,11 +159,28 @@ func configDefaultHelp() string {
 	return "$XDG_CONFIG_HOME/fileconv/config or ~/.config/fileconv/config"
 }
 
-func opPhrase(op wire.Operation) string {
-	if op == wire.OpTextToPDF || op == wire.OpPDFToText {
-		return "by " + op.String()
+// targetHelp lists the targets and the kinds each is made from, for --to's help.
+func targetHelp() string {
+	var parts []string
+	for _, t := range convert.Targets() {
+		var from []string
+		for _, k := range convert.Kinds() {
+			if slices.Contains(convert.TargetsFrom(k.Kind), t.Name) {
+				from = append(from, k.Short)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s (from %s)", t.Name, strings.Join(from, ", ")))
 	}
-	return op.String()
+	return strings.Join(parts, ", ")
+}
+
+// userMessage is an error's message without the protocol's code in front.
+func userMessage(err error) string {
+	var e *wire.ErrorResponse
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
 }
 
 // assignOutputs names each job's result, refusing two inputs that would write
@@ -177,7 +191,7 @@ func assignOutputs(jobs []*sendJob, outDir string) {
 		if j.err != nil || j.skip != "" {
 			continue
 		}
-		j.out = outputPathUnder(j.in, j.root, outDir, j.op)
+		j.out = outputPathUnder(j.in, j.root, outDir, j.to)
 		key := filepath.Clean(j.out)
 		if other, ok := first[key]; ok {
 			j.err = fmt.Errorf("its result %s would replace that of %s", j.out, other)
@@ -199,7 +213,7 @@ func runJobs(ctx context.Context, c *client.Client, jobs []*sendJob, opts client
 				o := opts
 				o.Progress = func(p client.Progress) { rep.progress(j, p) }
 				t0 := time.Now()
-				res, err := sendOne(ctx, c, j.op, j.in, j.out, force, o)
+				res, err := sendOne(ctx, c, j.to, j.in, j.out, force, o)
 				j.err = err
 				j.res = resultInfo{bytesOut: res.Size, seconds: time.Since(t0).Seconds(), jobID: res.JobID, attempts: res.Attempts, protocol: res.Protocol}
 				if err != nil {
@@ -236,24 +250,28 @@ func runJobs(ctx context.Context, c *client.Client, jobs []*sendJob, opts client
 	return s
 }
 
-func (f *sendFlags) operation() (wire.Operation, error) {
+// target is --to, or the target of the v1.0 operation --op names.
+func (f *sendFlags) target() (string, error) {
 	switch {
 	case f.to != "" && f.op != 0:
-		return 0, fmt.Errorf("%w: give --to or --op, not both", errUsage)
+		return "", fmt.Errorf("%w: give --to or --op, not both", errUsage)
 	case f.op != 0:
 		op := wire.Operation(f.op)
 		if !op.Valid() {
-			return 0, fmt.Errorf("%w: --op %d: use 1 (JPEG), 2 (PNG), 3 (WEBP), 4 (TXT to PDF) or 5 (PDF to TXT)", errUsage, f.op)
+			return "", fmt.Errorf("%w: --op %d: use 1 (JPEG), 2 (PNG), 3 (WEBP), 4 (TXT to PDF) or 5 (PDF to TXT), or --to", errUsage, f.op)
 		}
-		return op, nil
+		return op.Target(), nil
 	case f.to != "":
-		op, err := wire.ParseOperation(f.to)
-		if err != nil {
-			return 0, fmt.Errorf("%w: --to: %w", errUsage, err)
+		if n, err := strconv.Atoi(f.to); err == nil && wire.Operation(n).Valid() {
+			return wire.Operation(n).Target(), nil
 		}
-		return op, nil
+		to, err := convert.ParseTarget(f.to)
+		if err != nil {
+			return "", fmt.Errorf("%w: --to: %s", errUsage, userMessage(err))
+		}
+		return to, nil
 	}
-	return 0, fmt.Errorf("%w: say what to convert to with --to jpg|png|webp|pdf|txt", errUsage)
+	return "", fmt.Errorf("%w: say what to convert to with --to %s", errUsage, strings.Join(convert.TargetNames(), "|"))
 }
 
 // caFile is the CA bundle that verifies the master: --ca, else the state
@@ -353,7 +371,7 @@ func readTokenFile(file string) (string, error) {
 // sendOne converts one file into out. The result goes to a temporary file first
 // and takes its name only when complete, so a failed conversion never leaves a
 // partial file or clobbers an existing one.
-func sendOne(ctx context.Context, c *client.Client, op wire.Operation, in, out string, force bool, opts client.Options) (client.Result, error) {
+func sendOne(ctx context.Context, c *client.Client, to string, in, out string, force bool, opts client.Options) (client.Result, error) {
 	var res client.Result
 	if same, _ := samePath(in, out); same {
 		return res, fmt.Errorf("the result %s would replace the input: use -o DIR", out)
@@ -377,7 +395,7 @@ func sendOne(ctx context.Context, c *client.Client, op wire.Operation, in, out s
 		return res, fmt.Errorf("create output: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	res, err = c.Convert(ctx, op, filepath.Base(in), src, tmp, opts)
+	res, err = c.Convert(ctx, to, filepath.Base(in), src, tmp, opts)
 	// CreateTemp makes the file private; a result is an ordinary file.
 	if err == nil {
 		err = tmp.Chmod(0o644)

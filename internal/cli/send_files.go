@@ -1,17 +1,16 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/fileconv/fileconv/internal/wire"
+	"github.com/fileconv/fileconv/internal/convert"
 )
 
 // sendJob is one file of a send: where it comes from, where its result goes,
@@ -22,8 +21,8 @@ type sendJob struct {
 	// root is the directory argument a file was found under with -r; its
 	// results keep their place below it inside -o.
 	root string
-	op   wire.Operation
-	kind string
+	to   string
+	kind convert.Kind
 	size int64
 	out  string
 	// skip says why a file found under a directory is not sent.
@@ -110,23 +109,16 @@ func walkDir(root string) []*sendJob {
 	return jobs
 }
 
-// Kinds of input, as the server detects them (from magic numbers, never from
-// the name), so that the CLI offers and sends only what can work.
-const (
-	kindJPEG    = "JPEG"
-	kindPNG     = "PNG"
-	kindWEBP    = "WEBP"
-	kindPDF     = "PDF"
-	kindText    = "text"
-	kindEmpty   = "empty"
-	kindUnknown = "unknown"
-)
+// kindEmpty marks an empty file, which no kind describes.
+const kindEmpty convert.Kind = "empty"
 
 // sniffLen is how much of a file detection reads: enough for the magic numbers,
 // and a fair sample to call a file text.
 const sniffLen = 8 << 10
 
-func detectFile(path string) (string, error) {
+// detectFile tells a file's kind as the server will (from magic numbers, never
+// from the name), so that the CLI offers and sends only what can work.
+func detectFile(path string) (convert.Kind, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -137,88 +129,45 @@ func detectFile(path string) (string, error) {
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return "", err
 	}
-	return detectKind(b[:n], n == sniffLen), nil
+	if n == 0 {
+		return kindEmpty, nil
+	}
+	return convert.DetectHead(b[:n], n < sniffLen), nil
 }
 
-func detectKind(b []byte, truncated bool) string {
-	switch {
-	case len(b) == 0:
-		return kindEmpty
-	case bytes.HasPrefix(b, []byte("%PDF")):
-		return kindPDF
-	case bytes.HasPrefix(b, []byte{0xFF, 0xD8, 0xFF}):
-		return kindJPEG
-	case bytes.HasPrefix(b, []byte{0x89, 'P', 'N', 'G'}):
-		return kindPNG
-	case len(b) >= 12 && bytes.HasPrefix(b, []byte("RIFF")) && bytes.Equal(b[8:12], []byte("WEBP")):
-		return kindWEBP
-	}
-	if truncated {
-		// The sample may end inside a character.
-		for i := 0; i < utf8.UTFMax-1 && len(b) > 0 && !utf8.Valid(b); i++ {
-			b = b[:len(b)-1]
-		}
-	}
-	if utf8.Valid(b) && bytes.IndexByte(b, 0) < 0 {
-		return kindText
-	}
-	return kindUnknown
-}
+// targets lists the targets of kind, from the conversion registry.
+func targets(kind convert.Kind) []string { return convert.TargetsFrom(kind) }
 
-// targets lists the operations that accept kind, in the original menu's numbering.
-func targets(kind string) []wire.Operation {
-	switch kind {
-	case kindJPEG, kindPNG, kindWEBP:
-		return []wire.Operation{wire.OpToJPEG, wire.OpToPNG, wire.OpToWEBP}
-	case kindText:
-		return []wire.Operation{wire.OpTextToPDF}
-	case kindPDF:
-		return []wire.Operation{wire.OpPDFToText}
-	}
-	return nil
-}
-
-func fits(kind string, op wire.Operation) bool {
-	for _, t := range targets(kind) {
-		if t == op {
-			return true
-		}
-	}
-	return false
-}
+func fits(kind convert.Kind, to string) bool { return slices.Contains(targets(kind), to) }
 
 // family groups kinds that share their targets, so the menu asks once for all
 // images, once for all texts, once for all PDFs.
-func family(kind string) string {
-	switch kind {
-	case kindJPEG, kindPNG, kindWEBP:
-		return "image"
-	}
-	return kind
-}
+func family(kind convert.Kind) string { return strings.Join(targets(kind), ",") }
 
-func describeKind(kind string) string {
+func describeKind(kind convert.Kind) string {
 	switch kind {
-	case kindJPEG, kindPNG, kindWEBP:
-		return "a " + kind + " image"
-	case kindPDF:
-		return "a PDF"
-	case kindText:
+	case convert.KindText:
 		return "text"
 	case kindEmpty:
 		return "empty"
+	case convert.KindUnknown:
+		return "of a type fileconv does not convert"
 	}
-	return "of a type fileconv does not convert"
+	label := kind.Label()
+	if strings.ContainsRune("AEIOU", rune(label[0])) {
+		return "an " + label
+	}
+	return "a " + label
 }
 
 // outputPath is NAME.EXT for input NAME.anything, next to the input or in outDir.
-func outputPath(in, outDir string, op wire.Operation) string {
-	return outputPathUnder(in, "", outDir, op)
+func outputPath(in, outDir string, to string) string {
+	return outputPathUnder(in, "", outDir, to)
 }
 
 // outputPathUnder is outputPath for a file found below the directory argument
 // root: in outDir, its result keeps its place below root.
-func outputPathUnder(in, root, outDir string, op wire.Operation) string {
+func outputPathUnder(in, root, outDir string, to string) string {
 	base := filepath.Base(in)
 	stem := strings.TrimSuffix(base, filepath.Ext(base))
 	if stem == "" {
@@ -233,5 +182,5 @@ func outputPathUnder(in, root, outDir string, op wire.Operation) string {
 			dir = filepath.Join(outDir, rel)
 		}
 	}
-	return filepath.Join(dir, stem+"."+op.Extension())
+	return filepath.Join(dir, stem+"."+to)
 }

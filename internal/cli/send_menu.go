@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/fileconv/fileconv/internal/wire"
+	"github.com/fileconv/fileconv/internal/convert"
 )
 
 // stdin is what the interactive menu reads; a variable so tests can give it a
@@ -34,14 +34,6 @@ func terminalWidth(v any) int {
 	return 80
 }
 
-var menuLabels = map[wire.Operation]string{
-	wire.OpToJPEG:    "JPEG",
-	wire.OpToPNG:     "PNG",
-	wire.OpToWEBP:    "WEBP",
-	wire.OpTextToPDF: "PDF (from text)",
-	wire.OpPDFToText: "TXT (the text of every page)",
-}
-
 // chooseTargets asks, once per family of input types (images, text, PDF), what
 // to convert to, offering only the targets that fit, numbered as operations are,
 // like the original client's menu. It sets each job's operation.
@@ -61,7 +53,7 @@ func chooseTargets(jobs []*sendJob, in io.Reader, out io.Writer) error {
 	br := bufio.NewReader(in)
 	for _, fam := range order {
 		group := byFamily[fam]
-		ops := targets(group[0].kind)
+		choices := targets(group[0].kind)
 		var names []string
 		for _, j := range group {
 			names = append(names, j.in)
@@ -69,53 +61,65 @@ func chooseTargets(jobs []*sendJob, in io.Reader, out io.Writer) error {
 		if len(names) > 3 {
 			names = append(names[:3], fmt.Sprintf("and %d more", len(names)-3))
 		}
-		what := describeKind(group[0].kind)
-		if fam == "image" {
-			what = "images"
-			if len(group) == 1 {
-				what = describeKind(group[0].kind)
-			}
-		}
+		what := describeGroup(group)
 		fmt.Fprintf(out, "%s (%s). Convert to:\n", strings.Join(names, ", "), what)
-		for _, op := range ops {
-			fmt.Fprintf(out, "  %d. %s\n", uint32(op), menuLabels[op])
+		for i, to := range choices {
+			t, _ := convert.LookupTarget(to)
+			fmt.Fprintf(out, "  %d. %s (%s)\n", i+1, to, t.Label)
 		}
-		op, err := ask(br, out, ops)
+		to, err := ask(br, out, choices)
 		if err != nil {
 			return err
 		}
 		for _, j := range group {
-			j.op = op
+			j.to = to
 		}
 	}
 	return nil
 }
 
-func ask(br *bufio.Reader, out io.Writer, ops []wire.Operation) (wire.Operation, error) {
+// describeGroup names what a menu is about: one kind, or "images" for several.
+func describeGroup(group []*sendJob) string {
+	for _, j := range group[1:] {
+		if j.kind != group[0].kind {
+			if group[0].kind.IsImage() {
+				return "images"
+			}
+			return "files"
+		}
+	}
+	return describeKind(group[0].kind)
+}
+
+// ask reads a choice: its number in the menu, or a target's name.
+func ask(br *bufio.Reader, out io.Writer, choices []string) (string, error) {
 	var nums []string
-	for _, op := range ops {
-		nums = append(nums, strconv.Itoa(int(op)))
+	for i := range choices {
+		nums = append(nums, strconv.Itoa(i+1))
 	}
 	for {
-		if len(ops) == 1 {
+		if len(choices) == 1 {
 			fmt.Fprintf(out, "Choice [%s]: ", nums[0])
 		} else {
 			fmt.Fprintf(out, "Choice (%s): ", strings.Join(nums, ", "))
 		}
 		line, err := br.ReadString('\n')
 		answer := strings.TrimSpace(line)
-		if answer == "" && len(ops) == 1 && err == nil {
-			return ops[0], nil
+		if answer == "" && len(choices) == 1 && err == nil {
+			return choices[0], nil
 		}
 		if answer != "" {
-			if op, perr := wire.ParseOperation(answer); perr == nil && slices.Contains(ops, op) {
-				return op, nil
+			if n, perr := strconv.Atoi(answer); perr == nil && n >= 1 && n <= len(choices) {
+				return choices[n-1], nil
+			}
+			if t, ok := convert.LookupTarget(answer); ok && slices.Contains(choices, t.Name) {
+				return t.Name, nil
 			}
 			fmt.Fprintf(out, "%q is not one of the choices.\n", answer)
 		}
 		if err != nil {
 			fmt.Fprintln(out)
-			return 0, fmt.Errorf("%w: no target chosen: give --to jpg|png|webp|pdf|txt", errUsage)
+			return "", fmt.Errorf("%w: no target chosen: give --to %s", errUsage, strings.Join(choices, "|"))
 		}
 	}
 }

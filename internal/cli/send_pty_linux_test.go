@@ -111,7 +111,7 @@ func TestSendProgressOnATerminal(t *testing.T) {
 		"MiB",                // in bytes
 		"big.png -> big.jpg", // finished files stay on the screen
 		"small.png -> small.jpg",
-		"fileconv: notes.txt: text detected: use operation 4 (to PDF)",
+		"fileconv: notes.txt: text: it converts to pdf, not jpg",
 		"2 converted, 1 failed, 0 skipped;", // and a summary at the end
 	} {
 		if !strings.Contains(screen, want) {
@@ -132,11 +132,11 @@ func TestSendMenuOnATerminal(t *testing.T) {
 	if code != 0 || !strings.Contains(screen, "photo.png -> photo.webp") {
 		t.Fatalf("exit %d:\n%s", code, screen)
 	}
-	if !strings.Contains(screen, "photo.png (a PNG image). Convert to:\r\n  1. JPEG\r\n  2. PNG\r\n  3. WEBP\r\n") {
+	if !strings.Contains(screen, "photo.png (a PNG image). Convert to:\r\n  1. jpg (JPEG image)\r\n  2. png (PNG image)\r\n  3. webp (WEBP image)\r\n") {
 		t.Errorf("menu:\n%q", screen)
 	}
 	// A PDF is offered text only; Enter takes the one choice.
-	screen, code = terminalRun(t, s, "Choice [5]: ", "\r", "doc.pdf")
+	screen, code = terminalRun(t, s, "Choice [1]: ", "\r", "doc.pdf")
 	if code != 0 || !strings.Contains(screen, "doc.pdf -> doc.txt") || strings.Contains(screen, "JPEG") {
 		t.Errorf("exit %d:\n%q", code, screen)
 	}

@@ -100,7 +100,7 @@ type jsonFile struct {
 	Input    string  `json:"input"`
 	Output   string  `json:"output,omitempty"`
 	Status   string  `json:"status"`
-	Op       int     `json:"op,omitempty"`
+	To       string  `json:"to,omitempty"`
 	Kind     string  `json:"input_type,omitempty"`
 	BytesIn  int64   `json:"bytes_in"`
 	BytesOut int64   `json:"bytes_out"`
@@ -131,7 +131,7 @@ func newJSONReporter(stdout, stderr io.Writer) *jsonReporter {
 }
 
 func (r *jsonReporter) line(j *sendJob) {
-	v := jsonFile{Type: "file", Input: j.in, Output: j.out, Op: int(j.op), Kind: j.kind, BytesIn: j.size,
+	v := jsonFile{Type: "file", Input: j.in, Output: j.out, To: j.to, Kind: string(j.kind), BytesIn: j.size,
 		BytesOut: j.res.bytesOut, Seconds: round3(j.res.seconds), JobID: j.res.jobID, Attempts: j.res.attempts, Protocol: j.res.protocol}
 	switch {
 	case j.err != nil:

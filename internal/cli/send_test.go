@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
-	"github.com/fileconv/fileconv/internal/testnet"
 	"io"
 	"net"
 	"os"
@@ -20,6 +19,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fileconv/fileconv/internal/convert"
+	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/testnet"
 
 	"github.com/fileconv/fileconv/internal/tlsconf"
 	"github.com/fileconv/fileconv/internal/wire"
@@ -88,7 +91,7 @@ func (s *convServer) serve(conn net.Conn) {
 			wire.WriteErrorResponse(conn, e)
 			continue
 		}
-		out := []byte(fmt.Sprintf("%s of %d bytes\n", req.Op.Extension(), len(body)))
+		out := []byte(fmt.Sprintf("%s of %d bytes\n", req.Target, len(body)))
 		testnet.WriteResult(conn, wire.Result{JobID: "job"}, out)
 	}
 }
@@ -97,19 +100,11 @@ func refusal(req wire.ConvertRequest, body []byte) *wire.ErrorResponse {
 	if req.Token != "tok" {
 		return &wire.ErrorResponse{Code: wire.CodeUnauthorized, Message: "Invalid authentication token"}
 	}
-	kind := detectKind(body, false)
-	if fits(kind, req.Op) {
-		return nil
+	if _, err := convert.Plan(convert.Detect(body), req.Target, req.Options, body); err != nil {
+		e := fail.As(err)
+		return &wire.ErrorResponse{Code: e.Code, Message: e.Message}
 	}
-	msg := map[string]string{
-		kindText: "text detected: use operation 4 (to PDF)",
-		kindPDF:  "PDF detected: use operation 5 (to TXT)",
-		kindPNG:  "PNG image detected: use operation 1, 2 or 3 (to JPEG, PNG or WEBP)",
-	}[kind]
-	if msg == "" {
-		msg = "unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"
-	}
-	return &wire.ErrorResponse{Code: wire.CodeTypeMismatch, Message: msg}
+	return nil
 }
 
 var (
@@ -248,9 +243,9 @@ func TestSendJSON(t *testing.T) {
 		t.Fatalf("%d lines:\n%s", len(lines), stdout)
 	}
 	want := []map[string]any{
-		{"type": "file", "input": "photo.png", "output": "photo.webp", "status": "converted", "op": 3.0, "bytes_in": 108.0, "bytes_out": 18.0, "job_id": "job", "attempts": 1.0, "protocol": "v2.0"},
-		{"type": "file", "input": "notes.txt", "status": "failed", "code": "type_mismatch", "error": "text detected: use operation 4 (to PDF)"},
-		{"type": "file", "input": filepath.FromSlash("d/doc.pdf"), "status": "skipped", "reason": "PDF, not converted to WEBP"},
+		{"type": "file", "input": "photo.png", "output": "photo.webp", "status": "converted", "to": "webp", "bytes_in": 108.0, "bytes_out": 18.0, "job_id": "job", "attempts": 1.0, "protocol": "v2.0"},
+		{"type": "file", "input": "notes.txt", "status": "failed", "code": "type_mismatch", "error": "text: it converts to pdf, not webp"},
+		{"type": "file", "input": filepath.FromSlash("d/doc.pdf"), "status": "skipped", "reason": "PDF, not converted to webp"},
 		{"type": "file", "input": filepath.FromSlash("d/p.png"), "status": "converted", "output": filepath.FromSlash("d/p.webp")},
 		{"type": "summary", "converted": 2.0, "failed": 1.0, "skipped": 1.0, "bytes_in": 216.0, "bytes_out": 36.0},
 	}
@@ -346,25 +341,31 @@ func TestSendOptions(t *testing.T) {
 	if q, p := s.seen[0].Options.Quality, s.seen[1].Options.Pages; q != 70 || p != "1-2,5-" {
 		t.Errorf("options sent: quality %d, pages %q", q, p)
 	}
-	for _, args := range [][]string{{"--to", "png", "--quality", "70"}, {"--to", "webp", "--lossless", "--quality", "5"}, {"--to", "pdf", "--page-size", "A5"}, {"--protocol", "v3", "--to", "png"}} {
+	for _, args := range [][]string{{"--to", "gif"}, {"--to", "webp", "--lossless", "--quality", "5"}, {"--to", "pdf", "--page-size", "A5"}, {"--protocol", "v3", "--to", "png"}} {
 		if _, stderr, code := s.send(append(args, "photo.png")...); code != 2 {
 			t.Errorf("%v: exit %d: %s", args, code, stderr)
 		}
 	}
 }
 
-func TestDetectKind(t *testing.T) {
+func TestDetectFile(t *testing.T) {
+	dir := t.TempDir()
 	for _, c := range []struct {
 		b    []byte
-		cut  bool
-		want string
+		want convert.Kind
 	}{
-		{pngData, false, kindPNG}, {jpegData, false, kindJPEG}, {webpData, false, kindWEBP}, {pdfData, false, kindPDF},
-		{textData, false, kindText}, {nil, false, kindEmpty}, {[]byte("a\x00b"), false, kindUnknown},
-		{[]byte("caf\xc3"), true, kindText}, {[]byte("caf\xc3"), false, kindUnknown},
+		{pngData, convert.KindPNG}, {jpegData, convert.KindJPEG}, {webpData, convert.KindWEBP}, {pdfData, convert.KindPDF},
+		{textData, convert.KindText}, {nil, kindEmpty}, {[]byte("a\x00b"), convert.KindUnknown},
+		{[]byte("caf\xc3"), convert.KindUnknown}, {[]byte("GIF89a..."), "gif"},
+		// A sample may end inside a character.
+		{append(bytes.Repeat([]byte("a"), sniffLen-1), "é"...), convert.KindText},
 	} {
-		if got := detectKind(c.b, c.cut); got != c.want {
-			t.Errorf("detectKind(%q, %v) = %s, want %s", c.b, c.cut, got, c.want)
+		p := filepath.Join(dir, "f")
+		if err := os.WriteFile(p, c.b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := detectFile(p); err != nil || got != c.want {
+			t.Errorf("detectFile(%.20q) = %s, %v; want %s", c.b, got, err, c.want)
 		}
 	}
 }

@@ -46,7 +46,7 @@ func BenchmarkConvert(b *testing.B) {
 				b.SetBytes(int64(len(in)))
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := c.Convert(context.Background(), conv.op, in); err != nil {
+					if _, err := convertOp(c, context.Background(), conv.op, in); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -10,8 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
+	"slices"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/libvips"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -58,6 +59,8 @@ type Config struct {
 	// ran about three times faster than zlib's usual 6 for files at most 1.5 %
 	// larger (docs/performance.md has the measurements).
 	PNGCompression int
+	// Disable names registry entries this converter does not offer.
+	Disable []string
 }
 
 // Defaults of Config.
@@ -113,58 +116,19 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Kind classifies a conversion error, so that servers can map it to a protocol code.
-type Kind int
+// Error is a conversion failure: fail's one error type. Message is meant for the
+// client: it says what was wrong and, where it can, how to fix it.
+type Error = fail.Error
 
-// The kinds of conversion error.
-const (
-	KindInternal     Kind = iota // a bug or a library failure that is not the input's fault
-	KindEmpty                    // zero-byte input
-	KindUnknownType              // magic numbers match nothing we convert
-	KindTypeMismatch             // a known type that does not fit the operation
-	KindLimit                    // a configured limit was exceeded
-	KindCorrupt                  // the input claims a type but does not decode
-	KindEncrypted                // a password-protected PDF
-	KindCancelled                // the context ended (client gone or deadline)
-	KindBadOption                // a per-request option does not fit the input
-)
-
-// Error is a conversion failure. Message is meant for the client: it says what was
-// wrong and, where it can, how to fix it. Err, if any, is the underlying cause for logs.
-type Error struct {
-	Kind    Kind
-	Message string
-	Err     error
-}
-
-func (e *Error) Error() string {
-	// A Message often ends with its cause already (e.g. "corrupt PDF: <poppler's
-	// words>"); saying it twice would only lengthen log lines.
-	if e.Err != nil && !strings.HasSuffix(e.Message, e.Err.Error()) {
-		return e.Message + ": " + e.Err.Error()
-	}
-	return e.Message
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// AsError returns err as an *Error, wrapping an unknown error as KindInternal so that
-// a caller always has a client-safe message.
-func AsError(err error) *Error {
-	var ce *Error
-	if errors.As(err, &ce) {
-		return ce
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &Error{Kind: KindCancelled, Message: "conversion cancelled", Err: err}
-	}
-	return &Error{Kind: KindInternal, Message: "conversion failed", Err: err}
-}
+// AsError returns err as an *Error, so that a caller always has a client-safe
+// message.
+func AsError(err error) *Error { return fail.As(err) }
 
 // Result is a finished conversion.
 type Result struct {
-	Output    []byte
-	InputType Type
+	Output []byte
+	// Kind is the input's detected kind.
+	Kind Kind
 	// Replaced counts characters of a text input that the embedded font cannot draw
 	// and that were replaced (TXT → PDF only); the caller logs it.
 	Replaced int
@@ -179,7 +143,7 @@ func DefaultConcurrency() int { return runtime.NumCPU() }
 type Converter struct {
 	cfg  Config
 	font *textFont
-	opts Options // per-request options (ConvertWith); zero for Convert
+	opts wire.Options // per-request options; zero for the defaults
 }
 
 // New validates cfg (after WithDefaults) and prepares what every conversion
@@ -202,76 +166,46 @@ func New(cfg Config) (*Converter, error) {
 // Config returns the settings in use, defaults filled in.
 func (c *Converter) Config() Config { return c.cfg }
 
-// Convert detects the type of input, checks that it fits op, enforces the limits
-// and converts. Every error is an *Error whose Message is ready for the client.
-// input is only read, never kept or modified.
-func (c *Converter) Convert(ctx context.Context, op wire.Operation, input []byte) (Result, error) {
-	if !op.Valid() {
-		// The protocol layer rejects unknown operations before they get here, so
-		// this is the caller's bug rather than the client's.
-		return Result{}, &Error{Kind: KindInternal, Message: fmt.Sprintf("invalid operation %d: use 1 (to JPEG), 2 (to PNG), 3 (to WEBP), 4 (TXT to PDF) or 5 (PDF to TXT)", uint32(op))}
-	}
+// Capabilities lists what this converter offers: every registry entry not
+// disabled by Config.Disable.
+func (c *Converter) Capabilities() Capabilities {
+	return capabilitiesOf(func(conv Conversion) bool { return !slices.Contains(c.cfg.Disable, conv.Name) })
+}
+
+// Convert detects the kind of input, finds its conversion to target in the
+// registry, checks opts and the limits and converts. Every error is an *Error
+// whose Message is ready for the client. input is only read, never kept or
+// modified.
+func (c *Converter) Convert(ctx context.Context, target string, input []byte, opts wire.Options) (Result, error) {
 	if len(input) == 0 {
-		return Result{}, &Error{Kind: KindEmpty, Message: "empty input: the file has 0 bytes"}
+		return Result{}, &Error{Code: fail.BadRequest, Message: "empty input: the file has 0 bytes"}
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, cancelled(ctx)
 	}
-	t := Detect(input)
-	if err := checkFits(op, t, input); err != nil {
-		return Result{InputType: t}, err
+	kind := Detect(input)
+	conv, err := Plan(kind, target, opts, input)
+	if err == nil && slices.Contains(c.cfg.Disable, conv.Name) {
+		err = fail.New(fail.UnsupportedOperation, fmt.Sprintf("this worker does not convert %s to %s (disabled)", kind.Label(), target))
 	}
-
-	var (
-		res Result
-		err error
-	)
-	switch op {
-	case wire.OpToJPEG, wire.OpToPNG, wire.OpToWEBP:
-		res, err = c.convertImage(ctx, op, t, input)
-	case wire.OpTextToPDF:
-		res, err = c.textToPDF(ctx, input)
-	case wire.OpPDFToText:
-		res, err = c.pdfToText(ctx, input)
+	if err != nil {
+		return Result{Kind: kind}, err
 	}
-	res.InputType = t
+	tuned := c
+	if opts != (wire.Options{}) {
+		copied := *c
+		if opts.Quality > 0 {
+			copied.cfg.JPEGQuality, copied.cfg.WEBPQuality = opts.Quality, opts.Quality
+		}
+		copied.opts = opts
+		tuned = &copied
+	}
+	res, err := conv.Run(tuned, ctx, Input{Kind: kind, Target: target, Data: input})
+	res.Kind = kind
 	if err != nil {
 		return res, AsError(err)
 	}
 	return res, nil
-}
-
-// checkFits reports, in the client's terms, why an input of type t cannot go
-// through op, or nil when it can.
-func checkFits(op wire.Operation, t Type, input []byte) error {
-	switch op {
-	case wire.OpToJPEG, wire.OpToPNG, wire.OpToWEBP:
-		if t.IsImage() {
-			return nil
-		}
-	case wire.OpTextToPDF:
-		if t == TypeText {
-			return nil
-		}
-		if t == TypeUnknown {
-			// Someone asking for TXT → PDF has a text file in mind; saying where it
-			// stops being UTF-8 helps more than "unrecognised".
-			return notText(input)
-		}
-	case wire.OpPDFToText:
-		if t == TypePDF {
-			return nil
-		}
-	}
-	switch {
-	case t.IsImage():
-		return &Error{Kind: KindTypeMismatch, Message: t.String() + " image detected: use operation 1, 2 or 3 (to JPEG, PNG or WEBP)"}
-	case t == TypePDF:
-		return &Error{Kind: KindTypeMismatch, Message: "PDF detected: use operation 5 (to TXT)"}
-	case t == TypeText:
-		return &Error{Kind: KindTypeMismatch, Message: "text detected: use operation 4 (to PDF)"}
-	}
-	return &Error{Kind: KindUnknownType, Message: "unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"}
 }
 
 // cancelled is the error of a conversion whose context ended.
@@ -280,5 +214,5 @@ func cancelled(ctx context.Context) *Error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		msg = "conversion cancelled: it ran past its deadline"
 	}
-	return &Error{Kind: KindCancelled, Message: msg, Err: context.Cause(ctx)}
+	return &Error{Code: fail.Timeout, Message: msg, Cause: context.Cause(ctx)}
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -29,7 +31,7 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 		WEBPQuality:    DefaultWEBPQuality,
 		PNGCompression: DefaultPNGCompression,
 	}
-	if got := c.Config(); got != want {
+	if got := c.Config(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Config() = %+v, want %+v", got, want)
 	}
 	for _, bad := range []Config{
@@ -53,16 +55,16 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 func TestEmptyInput(t *testing.T) {
 	c := converter(t)
 	for _, op := range wire.Operations {
-		_, err := c.Convert(context.Background(), op, nil)
-		wantError(t, err, KindEmpty, "empty input: the file has 0 bytes")
+		_, err := convertOp(c, context.Background(), op, nil)
+		wantError(t, err, fail.BadRequest, "empty input: the file has 0 bytes")
 	}
 }
 
-func TestInvalidOperation(t *testing.T) {
+func TestUnknownTarget(t *testing.T) {
 	c := converter(t)
-	for _, op := range []wire.Operation{0, 6, 1 << 31} {
-		_, err := c.Convert(context.Background(), op, []byte("hello"))
-		wantError(t, err, KindInternal, fmt.Sprintf("invalid operation %d", uint32(op)))
+	for _, to := range []string{"", "gif2", "exe"} {
+		_, err := c.Convert(context.Background(), to, []byte("hello"), wire.Options{})
+		wantError(t, err, fail.UnsupportedOperation, fmt.Sprintf("%q is not a format fileconv makes; use jpg, png, webp, pdf or txt", to))
 	}
 }
 
@@ -110,13 +112,18 @@ func TestTypeMismatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := c.Convert(context.Background(), tt.op, tt.in)
-			ce := wantError(t, err, KindTypeMismatch)
-			if ce.Message != tt.want {
-				t.Errorf("message %q, want %q", ce.Message, tt.want)
+			res, err := convertOp(c, context.Background(), tt.op, tt.in)
+			ce := wantError(t, err, fail.TypeMismatch)
+			if ce.TextV1() != tt.want {
+				t.Errorf("v1.0 message %q, want %q", ce.TextV1(), tt.want)
 			}
-			if res.InputType != Detect(tt.in) {
-				t.Errorf("InputType = %v, want %v", res.InputType, Detect(tt.in))
+			// Past v1.0, messages name what was detected and what it can become.
+			kind, targets := Detect(tt.in), TargetsFrom(Detect(tt.in))
+			if want := kind.Label() + ": it converts to " + joinWords(targets, "or") + ", not " + tt.op.Target(); ce.Message != want {
+				t.Errorf("message %q, want %q", ce.Message, want)
+			}
+			if res.Kind != Detect(tt.in) {
+				t.Errorf("InputType = %v, want %v", res.Kind, Detect(tt.in))
 			}
 		})
 	}
@@ -126,9 +133,12 @@ func TestUnknownInput(t *testing.T) {
 	c := converter(t)
 	gif := []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9")
 	for _, op := range []wire.Operation{wire.OpToJPEG, wire.OpToPNG, wire.OpToWEBP, wire.OpPDFToText} {
-		_, err := c.Convert(context.Background(), op, gif)
-		ce := wantError(t, err, KindUnknownType)
-		if want := "unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"; ce.Message != want {
+		_, err := convertOp(c, context.Background(), op, gif)
+		ce := wantError(t, err, fail.TypeMismatch)
+		if want := "unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"; ce.TextV1() != want {
+			t.Errorf("%v: v1.0 message %q, want %q", op, ce.TextV1(), want)
+		}
+		if want := "GIF image: this cluster does not convert GIF; it converts PDF, JPEG image, PNG image, WEBP image and text"; ce.Message != want {
 			t.Errorf("%v: message %q, want %q", op, ce.Message, want)
 		}
 	}
@@ -152,8 +162,8 @@ func TestNotText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := c.Convert(context.Background(), wire.OpTextToPDF, []byte(tt.in))
-			ce := wantError(t, err, KindCorrupt)
+			_, err := convertOp(c, context.Background(), wire.OpTextToPDF, []byte(tt.in))
+			ce := wantError(t, err, fail.TypeMismatch)
 			if ce.Message != tt.want {
 				t.Errorf("message %q, want %q", ce.Message, tt.want)
 			}
@@ -177,8 +187,8 @@ func TestCancelledBeforeStart(t *testing.T) {
 		wire.OpPDFToText: pdf,
 	}
 	for op, in := range inputs {
-		_, err := c.Convert(ctx, op, in)
-		ce := wantError(t, err, KindCancelled, "conversion cancelled")
+		_, err := convertOp(c, ctx, op, in)
+		ce := wantError(t, err, fail.Timeout, "conversion cancelled")
 		if !errors.Is(ce, context.Canceled) {
 			t.Errorf("%v: error does not wrap context.Canceled", op)
 		}
@@ -186,8 +196,8 @@ func TestCancelledBeforeStart(t *testing.T) {
 
 	dctx, dcancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer dcancel()
-	_, err = c.Convert(dctx, wire.OpTextToPDF, []byte("text"))
-	ce := wantError(t, err, KindCancelled, "deadline")
+	_, err = convertOp(c, dctx, wire.OpTextToPDF, []byte("text"))
+	ce := wantError(t, err, fail.Timeout, "deadline")
 	if !errors.Is(ce, context.DeadlineExceeded) {
 		t.Errorf("error does not wrap context.DeadlineExceeded")
 	}
@@ -195,11 +205,11 @@ func TestCancelledBeforeStart(t *testing.T) {
 
 func TestErrorText(t *testing.T) {
 	cause := errors.New("premature end")
-	e := &Error{Kind: KindCorrupt, Message: "corrupt JPEG image: premature end", Err: cause}
+	e := &Error{Code: fail.ConversionFailed, Message: "corrupt JPEG image: premature end", Cause: cause}
 	if got := e.Error(); got != "corrupt JPEG image: premature end" {
 		t.Errorf("Error() = %q: the cause is repeated", got)
 	}
-	e = &Error{Kind: KindInternal, Message: "conversion failed", Err: cause}
+	e = &Error{Code: fail.Internal, Message: "conversion failed", Cause: cause}
 	if got := e.Error(); got != "conversion failed: premature end" {
 		t.Errorf("Error() = %q", got)
 	}
@@ -233,8 +243,8 @@ func TestConcurrent(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := c.Convert(context.Background(), j.op, j.in)
-				if err != nil && AsError(err).Kind != KindCorrupt {
+				_, err := convertOp(c, context.Background(), j.op, j.in)
+				if err != nil && AsError(err).Code != fail.ConversionFailed {
 					t.Errorf("%v: %v", j.op, err)
 				}
 			}()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -20,15 +21,15 @@ func FuzzDetect(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		typ := Detect(b)
 		switch typ {
-		case TypeText:
+		case KindText:
 			if !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
 				t.Fatalf("%q detected as text", b)
 			}
-		case TypePDF:
+		case KindPDF:
 			if !bytes.HasPrefix(b, []byte("%PDF")) {
 				t.Fatalf("%q detected as PDF", b)
 			}
-		case TypeUnknown:
+		case KindUnknown:
 			if len(b) > 0 && utf8.Valid(b) && bytes.IndexByte(b, 0) < 0 {
 				t.Fatalf("valid text %q not detected", b)
 			}
@@ -61,8 +62,8 @@ func checkFuzzResult(t *testing.T, op wire.Operation, res Result, err error) {
 		if !errors.As(err, &ce) {
 			t.Fatalf("%v: error %T is not an *Error: %v", op, err, err)
 		}
-		if ce.Kind == KindInternal || ce.Kind == KindCancelled {
-			t.Fatalf("%v: unexpected kind %d: %v", op, ce.Kind, err)
+		if ce.Code == fail.Internal || ce.Code == fail.Timeout {
+			t.Fatalf("%v: unexpected code %s: %v", op, ce.Code, err)
 		}
 		if ce.Message == "" || strings.Contains(ce.Error(), "goroutine ") || !utf8.ValidString(ce.Message) {
 			t.Fatalf("%v: bad message %q", op, ce.Error())
@@ -103,7 +104,7 @@ func FuzzConvertImage(f *testing.F) {
 	c := fuzzConverter(f)
 	f.Fuzz(func(t *testing.T, in []byte, opSeed uint8) {
 		op := imageOps[int(opSeed)%len(imageOps)]
-		res, err := c.Convert(context.Background(), op, in)
+		res, err := convertOp(c, context.Background(), op, in)
 		checkFuzzResult(t, op, res, err)
 	})
 }
@@ -120,7 +121,7 @@ func FuzzConvertText(f *testing.F) {
 	}
 	c := fuzzConverter(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		res, err := c.Convert(context.Background(), wire.OpTextToPDF, in)
+		res, err := convertOp(c, context.Background(), wire.OpTextToPDF, in)
 		checkFuzzResult(t, wire.OpTextToPDF, res, err)
 	})
 }
@@ -148,7 +149,7 @@ func FuzzConvertPDF(f *testing.F) {
 		if !bytes.HasPrefix(in, []byte("%PDF")) {
 			in = append([]byte("%PDF-"), in...)
 		}
-		res, err := c.Convert(context.Background(), wire.OpPDFToText, in)
+		res, err := convertOp(c, context.Background(), wire.OpPDFToText, in)
 		checkFuzzResult(t, wire.OpPDFToText, res, err)
 	})
 }
@@ -197,8 +198,8 @@ func FuzzPDFGuard(f *testing.F) {
 		if !errors.As(err, &ce) {
 			t.Fatalf("error %T is not an *Error: %v", err, err)
 		}
-		if ce.Kind != KindLimit && ce.Kind != KindCorrupt {
-			t.Fatalf("unexpected kind %d: %v", ce.Kind, err)
+		if ce.Code != fail.LimitExceeded && ce.Code != fail.ConversionFailed {
+			t.Fatalf("unexpected code %s: %v", ce.Code, err)
 		}
 		if ce.Message == "" || !utf8.ValidString(ce.Message) {
 			t.Fatalf("bad message %q", ce.Message)

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/image/webp"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -35,9 +36,15 @@ func converter(tb testing.TB) *Converter {
 	return shared
 }
 
+// convertOp converts to the target of a v1.0 operation, as most tests here
+// were written against operations.
+func convertOp(c *Converter, ctx context.Context, op wire.Operation, in []byte) (Result, error) {
+	return c.Convert(ctx, op.Target(), in, wire.Options{})
+}
+
 func convertOK(tb testing.TB, c *Converter, op wire.Operation, in []byte) Result {
 	tb.Helper()
-	res, err := c.Convert(context.Background(), op, in)
+	res, err := convertOp(c, context.Background(), op, in)
 	if err != nil {
 		tb.Fatalf("Convert(%v, %d bytes): %v", op, len(in), err)
 	}
@@ -49,17 +56,17 @@ func convertOK(tb testing.TB, c *Converter, op wire.Operation, in []byte) Result
 
 // wantError checks that err is an *Error of kind with a Message containing
 // every part.
-func wantError(tb testing.TB, err error, kind Kind, parts ...string) *Error {
+func wantError(tb testing.TB, err error, kind fail.Code, parts ...string) *Error {
 	tb.Helper()
 	if err == nil {
-		tb.Fatalf("got no error, want kind %d %q", kind, parts)
+		tb.Fatalf("got no error, want code %s %q", kind, parts)
 	}
 	var ce *Error
 	if !errors.As(err, &ce) {
 		tb.Fatalf("error %T %q is not an *Error", err, err)
 	}
-	if ce.Kind != kind {
-		tb.Errorf("kind = %d, want %d (message %q)", ce.Kind, kind, ce.Message)
+	if ce.Code != kind {
+		tb.Errorf("code = %s, want %s (message %q)", ce.Code, kind, ce.Message)
 	}
 	for _, p := range parts {
 		if !strings.Contains(ce.Message, p) {
@@ -70,7 +77,7 @@ func wantError(tb testing.TB, err error, kind Kind, parts ...string) *Error {
 }
 
 // decode decodes an output with Go's decoders, checking it is of type want.
-func decode(tb testing.TB, want Type, b []byte) image.Image {
+func decode(tb testing.TB, want Kind, b []byte) image.Image {
 	tb.Helper()
 	if got := Detect(b); got != want {
 		tb.Fatalf("output detected as %v, want %v", got, want)
@@ -80,11 +87,11 @@ func decode(tb testing.TB, want Type, b []byte) image.Image {
 		err error
 	)
 	switch want {
-	case TypeJPEG:
+	case KindJPEG:
 		img, err = jpeg.Decode(bytes.NewReader(b))
-	case TypePNG:
+	case KindPNG:
 		img, err = png.Decode(bytes.NewReader(b))
-	case TypeWEBP:
+	case KindWEBP:
 		img, err = webp.Decode(bytes.NewReader(b))
 	default:
 		tb.Fatalf("decode: %v is not an image type", want)
@@ -104,18 +111,18 @@ func mustEncode(tb testing.TB, img image.Image, f testfiles.Format) []byte {
 	return b
 }
 
-func targetType(op wire.Operation) Type {
+func targetType(op wire.Operation) Kind {
 	switch op {
 	case wire.OpToJPEG:
-		return TypeJPEG
+		return KindJPEG
 	case wire.OpToPNG:
-		return TypePNG
+		return KindPNG
 	case wire.OpToWEBP:
-		return TypeWEBP
+		return KindWEBP
 	case wire.OpTextToPDF:
-		return TypePDF
+		return KindPDF
 	}
-	return TypeText
+	return KindText
 }
 
 // rgb8 is the 8-bit colour of a pixel, alpha ignored.

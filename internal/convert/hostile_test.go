@@ -23,6 +23,7 @@ import (
 
 	"codeberg.org/go-pdf/fpdf"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
@@ -160,10 +161,10 @@ func hostileConverter(tb testing.TB) *Converter {
 
 // wantQuickError converts in and wants an error of kind containing parts, within
 // limit.
-func wantQuickError(t *testing.T, c *Converter, op wire.Operation, in []byte, limit time.Duration, kind Kind, parts ...string) {
+func wantQuickError(t *testing.T, c *Converter, op wire.Operation, in []byte, limit time.Duration, kind fail.Code, parts ...string) {
 	t.Helper()
 	start := time.Now()
-	_, err := c.Convert(context.Background(), op, in)
+	_, err := convertOp(c, context.Background(), op, in)
 	elapsed := time.Since(start)
 	wantError(t, err, kind, parts...)
 	if elapsed > limit {
@@ -174,7 +175,7 @@ func wantQuickError(t *testing.T, c *Converter, op wire.Operation, in []byte, li
 
 func wantHostileText(t *testing.T, c *Converter, in []byte) {
 	t.Helper()
-	res, err := c.Convert(context.Background(), wire.OpPDFToText, in)
+	res, err := convertOp(c, context.Background(), wire.OpPDFToText, in)
 	if err != nil {
 		t.Fatalf("Convert: %v", err)
 	}
@@ -205,7 +206,7 @@ func TestHostilePDFNesting(t *testing.T) {
 		"content past the nesting limit": compressed(nestedArrays(DefaultMaxPDFNesting+1) + " pop\n" + hostileText),
 	} {
 		t.Run(name, func(t *testing.T) {
-			wantQuickError(t, c, wire.OpPDFToText, in, 2*time.Second, KindLimit, "PDF nests arrays or dictionaries more than 256 deep, over the limit (max-pdf-nesting)")
+			wantQuickError(t, c, wire.OpPDFToText, in, 2*time.Second, fail.LimitExceeded, "PDF nests arrays or dictionaries more than 256 deep, over the limit (max-pdf-nesting)")
 		})
 	}
 	t.Run("at the limit", func(t *testing.T) {
@@ -216,8 +217,8 @@ func TestHostilePDFNesting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = low.Convert(context.Background(), wire.OpPDFToText, onePagePDF("/Deep [[[1]]]", []byte(hostileText), ""))
-		wantError(t, err, KindLimit, "more than 3 deep")
+		_, err = convertOp(low, context.Background(), wire.OpPDFToText, onePagePDF("/Deep [[[1]]]", []byte(hostileText), ""))
+		wantError(t, err, fail.LimitExceeded, "more than 3 deep")
 	})
 }
 
@@ -250,7 +251,7 @@ func TestHostilePDFOpenStates(t *testing.T) {
 		"one stream listed often": repeatedContents(4000, []byte(strings.Repeat("q ", 100)), ""),
 	} {
 		t.Run(name, func(t *testing.T) {
-			wantQuickError(t, c, wire.OpPDFToText, in, 2*time.Second, KindLimit, want)
+			wantQuickError(t, c, wire.OpPDFToText, in, 2*time.Second, fail.LimitExceeded, want)
 		})
 	}
 	t.Run("balanced", func(t *testing.T) {
@@ -266,7 +267,7 @@ func TestHostilePDFEncryption(t *testing.T) {
 	c := converter(t)
 	bomb := onePagePDF("", []byte(strings.Repeat("q\n", 100_000)+hostileText), "")
 	fake := bytes.Replace(bomb, []byte("trailer\n<<"), []byte("trailer\n<< /Encrypt 99 0 R"), 1)
-	wantQuickError(t, c, wire.OpPDFToText, fake, 2*time.Second, KindLimit, "saved graphics states (q)")
+	wantQuickError(t, c, wire.OpPDFToText, fake, 2*time.Second, fail.LimitExceeded, "saved graphics states (q)")
 
 	// Encrypted with an empty user password (only an owner password, which
 	// restricts printing): poppler opens it, and the guard lets it through.
@@ -291,7 +292,7 @@ func TestHostilePDFEncryption(t *testing.T) {
 func TestHostilePDFPageTree(t *testing.T) {
 	c := converter(t)
 	t.Run("chain", func(t *testing.T) {
-		wantQuickError(t, c, wire.OpPDFToText, kidsChain(100_000), 2*time.Second, KindLimit,
+		wantQuickError(t, c, wire.OpPDFToText, kidsChain(100_000), 2*time.Second, fail.LimitExceeded,
 			"PDF page tree has more than 2064 intermediate nodes (/Type /Pages), over the limit for 2000 pages (max-pdf-pages)")
 	})
 	t.Run("short chain", func(t *testing.T) {
@@ -305,9 +306,9 @@ func TestHostilePDFPageTree(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			start := time.Now()
-			res, err := c.Convert(context.Background(), wire.OpPDFToText, in)
+			res, err := convertOp(c, context.Background(), wire.OpPDFToText, in)
 			if err != nil {
-				wantError(t, err, KindLimit) // over max-pdf-pages
+				wantError(t, err, fail.LimitExceeded) // over max-pdf-pages
 			}
 			if elapsed := time.Since(start); elapsed > 2*time.Second {
 				t.Errorf("took %v", elapsed)
@@ -437,12 +438,12 @@ func TestHostilePDFObjectStream(t *testing.T) {
 	})
 	t.Run("bomb", func(t *testing.T) {
 		in := objectStreamPDFWith(1, zlibBomb("5 0 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", " ", 1<<30, ""), 4)
-		wantQuickError(t, c, wire.OpPDFToText, in, 2*time.Second, KindLimit, "max-pdf-inflate")
+		wantQuickError(t, c, wire.OpPDFToText, in, 2*time.Second, fail.LimitExceeded, "max-pdf-inflate")
 	})
 	t.Run("claims a billion objects", func(t *testing.T) {
 		in := objectStreamPDFWith(1_000_000_000, zlibOf([]byte("5 0 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")), 4)
-		if _, err := c.Convert(context.Background(), wire.OpPDFToText, in); err != nil {
-			wantError(t, err, KindCorrupt)
+		if _, err := convertOp(c, context.Background(), wire.OpPDFToText, in); err != nil {
+			wantError(t, err, fail.ConversionFailed)
 		}
 	})
 	t.Run("page tree inside", func(t *testing.T) {
@@ -452,7 +453,7 @@ func TestHostilePDFObjectStream(t *testing.T) {
 			fmt.Fprintf(&objs, "<< /Type /Pages /Kids [%d 0 R] /Count 1 >>\n", 1001+i)
 		}
 		in := objectStreamPDFWith(3000, zlibOf([]byte(header.String()+objs.String())), header.Len())
-		wantQuickError(t, converter(t), wire.OpPDFToText, in, 2*time.Second, KindLimit, "PDF page tree has more than 2064 intermediate nodes")
+		wantQuickError(t, converter(t), wire.OpPDFToText, in, 2*time.Second, fail.LimitExceeded, "PDF page tree has more than 2064 intermediate nodes")
 	})
 }
 
@@ -499,7 +500,7 @@ func TestHostilePDFInflate(t *testing.T) {
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
-			wantQuickError(t, c, wire.OpPDFToText, in, 2*time.Second, KindLimit, want)
+			wantQuickError(t, c, wire.OpPDFToText, in, 2*time.Second, fail.LimitExceeded, want)
 		})
 	}
 	t.Run("damaged", func(t *testing.T) {
@@ -511,7 +512,7 @@ func TestHostilePDFInflate(t *testing.T) {
 		fw.Write(dict)
 		fw.Flush()
 		bomb := append(append([]byte{0x78, 0xDA}, buf.Bytes()...), ws[2:]...)
-		wantQuickError(t, c, wire.OpPDFToText, onePagePDF("", bomb, "/Filter /FlateDecode"), 2*time.Second, KindLimit,
+		wantQuickError(t, c, wire.OpPDFToText, onePagePDF("", bomb, "/Filter /FlateDecode"), 2*time.Second, fail.LimitExceeded,
 			"PDF has a damaged compressed stream that could decompress to more than the limit of 8388608 bytes (max-pdf-inflate)")
 	})
 	t.Run("under the limit", func(t *testing.T) {
@@ -552,7 +553,7 @@ func TestHostilePDFDefaultInflateLimit(t *testing.T) {
 		t.Skip("decodes 256 MiB: 1 s, 13 s under the race detector")
 	}
 	in := onePagePDF("", zlibBomb("", "    \n   ", 8<<30, ""), "/Filter /FlateDecode")
-	wantQuickError(t, converter(t), wire.OpPDFToText, in, 60*time.Second, KindLimit,
+	wantQuickError(t, converter(t), wire.OpPDFToText, in, 60*time.Second, fail.LimitExceeded,
 		"PDF streams decompress to more than the limit of 268435456 bytes (max-pdf-inflate)")
 }
 
@@ -567,7 +568,7 @@ func TestHostilePDFLargeOperand(t *testing.T) {
 		"object":           onePagePDF("/Big ["+strings.Repeat("1 ", 1_100_000)+"]", []byte(hostileText), ""),
 	} {
 		t.Run(name, func(t *testing.T) {
-			wantQuickError(t, c, wire.OpPDFToText, in, 2*time.Second, KindLimit, "PDF has an object or operand of more than 1048576 values")
+			wantQuickError(t, c, wire.OpPDFToText, in, 2*time.Second, fail.LimitExceeded, "PDF has an object or operand of more than 1048576 values")
 		})
 	}
 	t.Run("many values in many operands", func(t *testing.T) {
@@ -589,20 +590,20 @@ func TestHostileTextOneLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := allocated()
-	wantQuickError(t, c, wire.OpTextToPDF, line, 5*time.Second, KindLimit,
+	wantQuickError(t, c, wire.OpTextToPDF, line, 5*time.Second, fail.LimitExceeded,
 		"text makes more than 50 pages of PDF, over the limit of 50 pages (max-text-pages)")
 	if n := allocated() - before; n > 32<<20 {
 		t.Errorf("converting a 100 MiB line allocated %d MiB: it was copied rather than laid out as read", n>>20)
 	}
 
 	paras := []byte(strings.Repeat("a\n\n", 1<<20))
-	wantQuickError(t, c, wire.OpTextToPDF, paras, 5*time.Second, KindLimit, "over the limit of 50 pages (max-text-pages)")
+	wantQuickError(t, c, wire.OpTextToPDF, paras, 5*time.Second, fail.LimitExceeded, "over the limit of 50 pages (max-text-pages)")
 
 	if testing.Short() {
 		return
 	}
 	// The default limit stops the 100 MB line after 10 000 pages.
-	wantQuickError(t, converter(t), wire.OpTextToPDF, line, 120*time.Second, KindLimit,
+	wantQuickError(t, converter(t), wire.OpTextToPDF, line, 120*time.Second, fail.LimitExceeded,
 		"text makes more than 10000 pages of PDF, over the limit of 10000 pages (max-text-pages)")
 }
 

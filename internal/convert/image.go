@@ -16,17 +16,18 @@ import (
 	"github.com/davidbyttow/govips/v2/vips"
 	"golang.org/x/image/webp"
 
-	"github.com/fileconv/fileconv/internal/wire"
+	"github.com/fileconv/fileconv/internal/fail"
 )
 
-// convertImage handles operations 1–3. Nothing is decoded until the size from the
+// convertImage converts between image kinds. Nothing is decoded until the size from the
 // header has passed the pixel limit: no decoder refuses a decompression bomb by
 // itself (a 246-byte WEBP can declare 16383×16383 pixels, 2 GB once decoded).
 //
 // libvips calls cannot be interrupted once started (govips exposes no kill flag),
 // so ctx is checked between steps; the export, which decodes and encodes every
 // pixel, is the one long step.
-func (c *Converter) convertImage(ctx context.Context, op wire.Operation, t Type, input []byte) (Result, error) {
+func (c *Converter) convertImage(ctx context.Context, in Input) (Result, error) {
+	t, input := in.Kind, in.Data
 	// Go's header parsers are pure Go and read a few bytes, so a bomb is refused
 	// before libvips sees it. They are stricter than libvips in places (arithmetic
 	// JPEG, odd WEBP canvases), so a failure here is not final: libvips gets to
@@ -46,8 +47,8 @@ func (c *Converter) convertImage(ctx context.Context, op wire.Operation, t Type,
 	// marker, left by some cameras and editors), so a JPEG that is complete (it
 	// ends its last scan with an end-of-image marker) is decoded leniently, as
 	// Pillow and browsers do.
-	strict := t != TypeJPEG || !jpegComplete(input)
-	out, err := c.encodeImage(ctx, op, t, input, goErr, strict)
+	strict := t != KindJPEG || !jpegComplete(input)
+	out, err := c.encodeImage(ctx, in.Target, t, input, goErr, strict)
 	if err != nil {
 		return Result{}, err
 	}
@@ -65,7 +66,7 @@ func jpegComplete(b []byte) bool {
 
 // encodeImage loads input with libvips, normalises it and writes it in the
 // format of op. strict makes libvips fail at the first decoder warning.
-func (c *Converter) encodeImage(ctx context.Context, op wire.Operation, t Type, input []byte, goErr error, strict bool) ([]byte, error) {
+func (c *Converter) encodeImage(ctx context.Context, target string, t Kind, input []byte, goErr error, strict bool) ([]byte, error) {
 	// Loading reads only the header; pixels are decoded on demand during export.
 	params := vips.NewImportParams()
 	params.FailOnError.Set(strict)
@@ -81,7 +82,7 @@ func (c *Converter) encodeImage(ctx context.Context, op wire.Operation, t Type, 
 		return nil, err
 	}
 
-	if err := normalise(img, t, op == wire.OpToJPEG); err != nil {
+	if err := normalise(img, t, target == "jpg"); err != nil {
 		return nil, err
 	}
 	if ctx.Err() != nil {
@@ -89,8 +90,8 @@ func (c *Converter) encodeImage(ctx context.Context, op wire.Operation, t Type, 
 	}
 
 	var out []byte
-	switch op {
-	case wire.OpToJPEG:
+	switch target {
+	case "jpg":
 		out, _, err = img.ExportJpeg(&vips.JpegExportParams{
 			StripMetadata: true,
 			Quality:       c.cfg.JPEGQuality,
@@ -99,7 +100,7 @@ func (c *Converter) encodeImage(ctx context.Context, op wire.Operation, t Type, 
 			Interlace:     false,
 			SubsampleMode: vips.VipsForeignSubsampleAuto,
 		})
-	case wire.OpToPNG:
+	case "png":
 		out, _, err = img.ExportPng(&vips.PngExportParams{
 			StripMetadata: true,
 			Compression:   c.cfg.PNGCompression,
@@ -108,7 +109,7 @@ func (c *Converter) encodeImage(ctx context.Context, op wire.Operation, t Type, 
 			// encoding time (measured on 4 and 12 MP photos at level 6).
 			Filter: vips.PngFilterAll,
 		})
-	case wire.OpToWEBP:
+	case "webp":
 		out, _, err = img.ExportWebp(&vips.WebpExportParams{
 			StripMetadata:   true,
 			Quality:         c.cfg.WEBPQuality,
@@ -127,7 +128,7 @@ func (c *Converter) encodeImage(ctx context.Context, op wire.Operation, t Type, 
 // normalise applies the EXIF orientation, converts to 8-bit sRGB, drops every
 // piece of metadata (EXIF with its GPS position, XMP, IPTC, ICC profile) and, for
 // JPEG output, flattens transparency onto white.
-func normalise(img *vips.ImageRef, t Type, flatten bool) error {
+func normalise(img *vips.ImageRef, t Kind, flatten bool) error {
 	if err := img.AutoRotate(); err != nil {
 		return corrupt(t, fmt.Errorf("apply EXIF orientation: %w", vipsError(err)))
 	}
@@ -136,7 +137,7 @@ func normalise(img *vips.ImageRef, t Type, flatten bool) error {
 		// profile lcms cannot parse is ignored rather than failing the image:
 		// the pixels are still usable, only their colours are approximate.
 		if err := img.TransformICCProfileWithFallback("srgb", "srgb"); err != nil {
-			slog.Warn("libvips: ignoring an unusable ICC profile", "type", t.String(), "err", vipsError(err))
+			slog.Warn("libvips: ignoring an unusable ICC profile", "kind", string(t), "err", vipsError(err))
 			if err := img.RemoveICCProfile(); err != nil {
 				return corrupt(t, fmt.Errorf("remove ICC profile: %w", vipsError(err)))
 			}
@@ -194,13 +195,13 @@ func interpretationName(i vips.Interpretation) string {
 
 // imageHeader reads width and height from the header of an image of type t
 // without decoding any pixel.
-func imageHeader(t Type, input []byte) (w, h int, err error) {
+func imageHeader(t Kind, input []byte) (w, h int, err error) {
 	var cfg image.Config
 	r := bytes.NewReader(input)
 	switch t {
-	case TypeJPEG:
+	case KindJPEG:
 		cfg, err = jpeg.DecodeConfig(r)
-	case TypePNG:
+	case KindPNG:
 		// The size sits at a fixed place in IHDR, the first chunk. Reading it
 		// directly also covers sizes Go's decoder refuses as overflowing, so a
 		// PNG claiming 2³¹×2³¹ pixels is reported as too large, not as corrupt.
@@ -212,7 +213,7 @@ func imageHeader(t Type, input []byte) (w, h int, err error) {
 			}
 		}
 		cfg, err = png.DecodeConfig(r)
-	case TypeWEBP:
+	case KindWEBP:
 		cfg, err = webp.DecodeConfig(r)
 	default:
 		return 0, 0, fmt.Errorf("%s is not an image type", t)
@@ -227,22 +228,22 @@ func imageHeader(t Type, input []byte) (w, h int, err error) {
 func (c *Converter) checkPixels(w, h int) error {
 	px := int64(w) * int64(h)
 	if w <= 0 || h <= 0 {
-		return &Error{Kind: KindCorrupt, Message: fmt.Sprintf("corrupt image: it declares a size of %d×%d pixels", w, h)}
+		return &Error{Code: fail.ConversionFailed, Message: fmt.Sprintf("corrupt image: it declares a size of %d×%d pixels", w, h)}
 	}
 	if px > c.cfg.MaxPixels {
-		return &Error{Kind: KindLimit, Message: fmt.Sprintf("image is %d×%d (%d pixels), over the limit of %d pixels (max-pixels)", w, h, px, c.cfg.MaxPixels)}
+		return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("image is %d×%d (%d pixels), over the limit of %d pixels (max-pixels)", w, h, px, c.cfg.MaxPixels)}
 	}
 	return nil
 }
 
 // corrupt is the error for an image of type t that does not decode; cause gives
 // the detail the client sees after "corrupt PNG image: ".
-func corrupt(t Type, cause error) *Error {
+func corrupt(t Kind, cause error) *Error {
 	var ce *Error
 	if errors.As(cause, &ce) {
 		return ce
 	}
-	return &Error{Kind: KindCorrupt, Message: fmt.Sprintf("corrupt %s image: %s", t, describeDecodeError(cause)), Err: cause}
+	return &Error{Code: fail.ConversionFailed, Message: fmt.Sprintf("corrupt %s image: %s", t.Info().Short, describeDecodeError(cause)), Cause: cause}
 }
 
 // describeDecodeError turns a Go decoder or libvips error into one short line.

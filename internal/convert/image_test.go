@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -35,8 +36,8 @@ func TestImageConversions(t *testing.T) {
 			for _, op := range imageOps {
 				t.Run(src.name+"/"+from.String()+"/"+op.String(), func(t *testing.T) {
 					res := convertOK(t, c, op, in)
-					if res.InputType.String() != from.String() {
-						t.Errorf("InputType = %v, want %v", res.InputType, from)
+					if res.Kind.Info().Short != from.String() {
+						t.Errorf("InputType = %v, want %v", res.Kind, from)
 					}
 					out := decode(t, targetType(op), res.Output)
 					if got, want := out.Bounds().Size(), src.img.Bounds().Size(); got != want {
@@ -113,7 +114,7 @@ func TestFlattenOnWhite(t *testing.T) {
 	for _, from := range []testfiles.Format{testfiles.PNG, testfiles.WEBP} {
 		in := mustEncode(t, src, from)
 		t.Run(from.String()+"/to JPEG", func(t *testing.T) {
-			out := decode(t, TypeJPEG, convertOK(t, c, wire.OpToJPEG, in).Output)
+			out := decode(t, KindJPEG, convertOK(t, c, wire.OpToJPEG, in).Output)
 			if r, g, b, _ := rgb8(out, 10, 10); r < 245 || g < 245 || b < 245 {
 				t.Errorf("transparent pixel became (%d, %d, %d), want white", r, g, b)
 			}
@@ -218,9 +219,9 @@ func TestPixelLimit(t *testing.T) {
 		for _, op := range imageOps {
 			t.Run(tt.name+"/"+op.String(), func(t *testing.T) {
 				start := time.Now()
-				_, err := c.Convert(context.Background(), op, tt.in)
+				_, err := convertOp(c, context.Background(), op, tt.in)
 				elapsed := time.Since(start)
-				wantError(t, err, KindLimit, tt.want)
+				wantError(t, err, fail.LimitExceeded, tt.want)
 				if elapsed > 500*time.Millisecond {
 					t.Errorf("refusing took %v: the pixels were decoded", elapsed)
 				}
@@ -236,11 +237,11 @@ func TestPixelLimit(t *testing.T) {
 	ok := mustEncode(t, testfiles.Photo(200, 100), testfiles.JPEG)
 	convertOK(t, small, wire.OpToPNG, ok)
 	over := mustEncode(t, testfiles.Photo(201, 100), testfiles.WEBP)
-	_, err = small.Convert(context.Background(), wire.OpToPNG, over)
-	wantError(t, err, KindLimit, "image is 201×100 (20100 pixels), over the limit of 20000 pixels (max-pixels)")
+	_, err = convertOp(small, context.Background(), wire.OpToPNG, over)
+	wantError(t, err, fail.LimitExceeded, "image is 201×100 (20100 pixels), over the limit of 20000 pixels (max-pixels)")
 }
 
-// TestCorruptImages: damaged files of each type give KindCorrupt with a message
+// TestCorruptImages: damaged files of each type give fail.ConversionFailed with a message
 // naming the type, never a crash or a half-grey image.
 func TestCorruptImages(t *testing.T) {
 	c := converter(t)
@@ -262,8 +263,8 @@ func TestCorruptImages(t *testing.T) {
 		for name, in := range cases {
 			for _, op := range imageOps {
 				t.Run(f.String()+"/"+name+"/"+op.String(), func(t *testing.T) {
-					_, err := c.Convert(context.Background(), op, in)
-					ce := wantError(t, err, KindCorrupt, "corrupt "+f.String()+" image: ")
+					_, err := convertOp(c, context.Background(), op, in)
+					ce := wantError(t, err, fail.ConversionFailed, "corrupt "+f.String()+" image: ")
 					if bytes.Contains([]byte(ce.Error()), []byte("goroutine")) {
 						t.Errorf("error carries a Go stack: %q", ce.Error())
 					}
@@ -279,8 +280,8 @@ func TestImageCancelled(t *testing.T) {
 	// Convert looks at ctx once before detection; the image path looks again
 	// before loading and before the export. Cancel at each of those.
 	for n := 1; n <= 2; n++ {
-		_, err := c.Convert(cancelAfter(n), wire.OpToJPEG, in)
-		wantError(t, err, KindCancelled, "conversion cancelled")
+		_, err := convertOp(c, cancelAfter(n), wire.OpToJPEG, in)
+		wantError(t, err, fail.Timeout, "conversion cancelled")
 	}
 	convertOK(t, c, wire.OpToJPEG, in) // and the converter still works
 }
@@ -343,7 +344,7 @@ func TestJPEGFlaws(t *testing.T) {
 		"data after the end":          append(bytes.Clone(jpg), "trailing data"...),
 	}
 	for name, in := range accepted {
-		out := decode(t, TypePNG, convertOK(t, c, wire.OpToPNG, in).Output)
+		out := decode(t, KindPNG, convertOK(t, c, wire.OpToPNG, in).Output)
 		if out.Bounds().Size() != image.Pt(64, 48) {
 			t.Errorf("%s: output is %v", name, out.Bounds().Size())
 		}
@@ -354,7 +355,7 @@ func TestJPEGFlaws(t *testing.T) {
 		"cut, then junk": append(bytes.Clone(jpg[:sos+(len(jpg)-sos)/2]), "junk"...),
 	}
 	for name, in := range refused {
-		_, err := c.Convert(context.Background(), wire.OpToPNG, in)
-		t.Run(name, func(t *testing.T) { wantError(t, err, KindCorrupt, "corrupt JPEG image: ") })
+		_, err := convertOp(c, context.Background(), wire.OpToPNG, in)
+		t.Run(name, func(t *testing.T) { wantError(t, err, fail.ConversionFailed, "corrupt JPEG image: ") })
 	}
 }

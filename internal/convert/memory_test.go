@@ -15,12 +15,12 @@ func TestReleaseMemoryAfterConversions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Convert(context.Background(), wire.OpTextToPDF, []byte("some text")); err != nil {
+	if _, err := convertOp(c, context.Background(), wire.OpTextToPDF, []byte("some text")); err != nil {
 		t.Fatal(err)
 	}
 	ReleaseMemory()
 	// Conversions still work after the arenas were trimmed.
-	if _, err := c.Convert(context.Background(), wire.OpTextToPDF, []byte("more text")); err != nil {
+	if _, err := convertOp(c, context.Background(), wire.OpTextToPDF, []byte("more text")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -42,9 +42,9 @@ func TestMallocArenasStayBounded(t *testing.T) {
 			for range 3 {
 				var err error
 				if i%2 == 0 {
-					_, err = c.Convert(context.Background(), wire.OpToWEBP, png)
+					_, err = convertOp(c, context.Background(), wire.OpToWEBP, png)
 				} else {
-					_, err = c.Convert(context.Background(), wire.OpTextToPDF, text)
+					_, err = convertOp(c, context.Background(), wire.OpTextToPDF, text)
 				}
 				if err != nil {
 					t.Error(err)

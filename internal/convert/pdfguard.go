@@ -29,6 +29,8 @@ import (
 	"slices"
 
 	tifflzw "golang.org/x/image/tiff/lzw"
+
+	"github.com/fileconv/fileconv/internal/fail"
 )
 
 const (
@@ -158,7 +160,7 @@ func (g *pdfGuard) run(input []byte) error {
 	}
 	if g.damaged > 0 {
 		if err := g.charge(g.damaged); err != nil {
-			return &Error{Kind: KindLimit, Message: fmt.Sprintf("PDF has a damaged compressed stream that could decompress to more than the limit of %d bytes (max-pdf-inflate)", g.maxInflate)}
+			return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("PDF has a damaged compressed stream that could decompress to more than the limit of %d bytes (max-pdf-inflate)", g.maxInflate)}
 		}
 	}
 	return g.deferred
@@ -193,7 +195,7 @@ func (g *pdfGuard) checkPages() error {
 func (g *pdfGuard) charge(n int64) error {
 	g.inflated = satAdd(g.inflated, n)
 	if g.inflated > g.maxInflate {
-		return &Error{Kind: KindLimit, Message: fmt.Sprintf("PDF streams decompress to more than the limit of %d bytes (max-pdf-inflate)", g.maxInflate)}
+		return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("PDF streams decompress to more than the limit of %d bytes (max-pdf-inflate)", g.maxInflate)}
 	}
 	if g.inflated-g.lastCheck >= guardCheckEvery {
 		g.lastCheck = g.inflated
@@ -213,19 +215,19 @@ func (g *pdfGuard) deferErr(err error) {
 }
 
 func nestingLimit(limit int) error {
-	return &Error{Kind: KindLimit, Message: fmt.Sprintf("PDF nests arrays or dictionaries more than %d deep, over the limit (max-pdf-nesting)", limit)}
+	return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("PDF nests arrays or dictionaries more than %d deep, over the limit (max-pdf-nesting)", limit)}
 }
 
 func openLimit(open, limit int) error {
-	return &Error{Kind: KindLimit, Message: fmt.Sprintf("PDF page content leaves %d saved graphics states (q) or marked-content sequences (BMC/BDC) open, over the limit of %d (%d × max-pdf-nesting)", open, limit, operatorNestingFactor)}
+	return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("PDF page content leaves %d saved graphics states (q) or marked-content sequences (BMC/BDC) open, over the limit of %d (%d × max-pdf-nesting)", open, limit, operatorNestingFactor)}
 }
 
 func sizeLimit() error {
-	return &Error{Kind: KindLimit, Message: fmt.Sprintf("PDF has an object or operand of more than %d values, more than text extraction reads", maxTracked)}
+	return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("PDF has an object or operand of more than %d values, more than text extraction reads", maxTracked)}
 }
 
 func trackLimit(what string) error {
-	return &Error{Kind: KindLimit, Message: fmt.Sprintf("PDF has more than %d %s, more than the checks before text extraction follow", maxTracked, what)}
+	return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("PDF has more than %d %s, more than the checks before text extraction follow", maxTracked, what)}
 }
 
 func satAdd(a, b int64) int64 {
@@ -300,7 +302,7 @@ func (g *pdfGuard) stream(obj int64, d dictSum, data []byte, content, certain bo
 	for layer, f := range d.filters {
 		if imageFilters[f] {
 			if certain {
-				return &Error{Kind: KindCorrupt, Message: "corrupt PDF: page content compressed with " + f + ", an image filter"}
+				return &Error{Code: fail.ConversionFailed, Message: "corrupt PDF: page content compressed with " + f + ", an image filter"}
 			}
 			break
 		}
@@ -341,7 +343,7 @@ func (g *pdfGuard) stream(obj int64, d dictSum, data []byte, content, certain bo
 		// Truncated data, or a checksum poppler does not check: nothing more follows.
 		return nil
 	case errors.As(err, &ce):
-		if ce.Kind == KindLimit && g.inflated <= g.maxInflate && applied == 0 && !textLike(data) {
+		if ce.Code == fail.LimitExceeded && g.inflated <= g.maxInflate && applied == 0 && !textLike(data) {
 			// Found in raw bytes that may be encrypted noise: it counts only if
 			// the file is not encrypted. Data that decoded through a filter, or
 			// that is text, is what poppler will read either way.
@@ -355,7 +357,7 @@ func (g *pdfGuard) stream(obj int64, d dictSum, data []byte, content, certain bo
 	rest := int64(raw.Len())
 	g.damaged = satAdd(g.damaged, satMul(rest, ratio))
 	if content && rest >= 16 {
-		g.deferErr(&Error{Kind: KindCorrupt, Message: "corrupt PDF: a compressed content stream is damaged"})
+		g.deferErr(&Error{Code: fail.ConversionFailed, Message: "corrupt PDF: a compressed content stream is damaged"})
 	}
 	return nil
 }
@@ -718,7 +720,7 @@ func (s *objScan) dictDone() error {
 		// A page tree over n pages needs fewer than n intermediate nodes; the
 		// slack covers trees with a few single-child nodes.
 		if maxNodes := g.maxPages + 64; len(g.pageNodes) > maxNodes {
-			return &Error{Kind: KindLimit, Message: fmt.Sprintf("PDF page tree has more than %d intermediate nodes (/Type /Pages), over the limit for %d pages (max-pdf-pages)", maxNodes, g.maxPages)}
+			return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("PDF page tree has more than %d intermediate nodes (/Type /Pages), over the limit for %d pages (max-pdf-pages)", maxNodes, g.maxPages)}
 		}
 	}
 	return nil

@@ -14,6 +14,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/wire"
 )
 
 // PDF → TXT runs poppler in a child process, a "PDF reader": a poppler call
@@ -42,17 +45,17 @@ func init() {
 // pdfJob is what the parent sends before the PDF itself: the converter's whole
 // settings, so that a limit added to Config reaches the reader by itself.
 type pdfJob struct {
-	Size    int     `json:"size"`
-	Config  Config  `json:"config"`
-	Options Options `json:"options"`
+	Size    int          `json:"size"`
+	Config  Config       `json:"config"`
+	Options wire.Options `json:"options"`
 }
 
 // pdfAnswer is what the reader sends back before the text.
 type pdfAnswer struct {
-	Size    int    `json:"size"`
-	Kind    Kind   `json:"kind,omitempty"`
-	Message string `json:"message,omitempty"`
-	Failed  bool   `json:"failed,omitempty"`
+	Size    int       `json:"size"`
+	Code    fail.Code `json:"code,omitempty"`
+	Message string    `json:"message,omitempty"`
+	Failed  bool      `json:"failed,omitempty"`
 }
 
 // runPDFReader serves jobs until its stdin closes and returns the exit code.
@@ -90,7 +93,7 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 		answer := pdfAnswer{Size: len(res.Output)}
 		if err != nil {
 			ce := AsError(err)
-			answer = pdfAnswer{Failed: true, Kind: ce.Kind, Message: ce.Message}
+			answer = pdfAnswer{Failed: true, Code: ce.Code, Message: ce.Message}
 			res.Output = nil
 		}
 		if err := writeFrame(w, answer, res.Output); err != nil {
@@ -254,13 +257,14 @@ func (r *pdfReader) read(job pdfJob, input []byte) (pdfAnswer, []byte, error) {
 
 // pdfToText handles operation 5 in a PDF reader process, which is killed if ctx
 // ends first.
-func (c *Converter) pdfToText(ctx context.Context, input []byte) (Result, error) {
+func (c *Converter) pdfToText(ctx context.Context, in Input) (Result, error) {
+	input := in.Data
 	if c.cfg.PDFInProcess {
 		return c.pdfToTextHere(ctx, input)
 	}
 	r, err := readers.get(c.cfg.MaxPDFMemory)
 	if err != nil {
-		return Result{}, &Error{Kind: KindInternal, Message: "internal error: the PDF reader could not start", Err: err}
+		return Result{}, &Error{Code: fail.Internal, Message: "internal error: the PDF reader could not start", Cause: err}
 	}
 	job := pdfJob{Size: len(input), Config: c.cfg, Options: c.opts}
 	type reply struct {
@@ -287,13 +291,13 @@ func (c *Converter) pdfToText(ctx context.Context, input []byte) (Result, error)
 		if ps := r.cmd.ProcessState; ps != nil {
 			state = ps.String()
 		}
-		return Result{}, &Error{Kind: KindCorrupt, Err: got.err, Message: fmt.Sprintf(
+		return Result{}, &Error{Code: fail.ConversionFailed, Cause: got.err, Message: fmt.Sprintf(
 			"PDF could not be read: the PDF reader stopped on it (%s); the file is damaged or needs more than the %d MiB the reader may use (max-pdf-memory)",
 			state, c.cfg.MaxPDFMemory>>20)}
 	}
 	readers.put(r)
 	if got.answer.Failed {
-		return Result{}, &Error{Kind: got.answer.Kind, Message: got.answer.Message}
+		return Result{}, &Error{Code: got.answer.Code, Message: got.answer.Message}
 	}
 	return Result{Output: got.text}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
@@ -56,9 +57,9 @@ func TestPDFReaderKilledAtDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := c.Convert(ctx, wire.OpPDFToText, formsBomb(18))
+	_, err := convertOp(c, ctx, wire.OpPDFToText, formsBomb(18))
 	elapsed := time.Since(start)
-	wantError(t, err, KindCancelled, "deadline")
+	wantError(t, err, fail.Timeout, "deadline")
 	if elapsed > 20*time.Second {
 		t.Errorf("the job ended %v after a deadline of 1 s", elapsed)
 	}
@@ -76,9 +77,9 @@ func TestPDFReaderOverItsMemory(t *testing.T) {
 	readerStderr = io.Discard
 	defer func() { readerStderr = os.Stderr }()
 	starved := &Converter{cfg: Config{MaxPDFMemory: 1 << 20}.WithDefaults(), font: base.font}
-	_, err := starved.Convert(context.Background(), wire.OpPDFToText, minimalPDF)
-	e := wantError(t, err, KindCorrupt, "PDF reader stopped", "max-pdf-memory")
-	if e.Err == nil {
+	_, err := convertOp(starved, context.Background(), wire.OpPDFToText, minimalPDF)
+	e := wantError(t, err, fail.ConversionFailed, "PDF reader stopped", "max-pdf-memory")
+	if e.Cause == nil {
 		t.Error("no cause kept for the log")
 	}
 	if strings.Contains(e.Message, "\n") {
@@ -125,7 +126,7 @@ func TestPDFReadersKeepJobsApart(t *testing.T) {
 		pdf := textPDF(t, c, want)
 		wg.Go(func() {
 			for range 3 {
-				res, err := c.Convert(context.Background(), wire.OpPDFToText, pdf)
+				res, err := convertOp(c, context.Background(), wire.OpPDFToText, pdf)
 				if err != nil {
 					errs <- err
 					return

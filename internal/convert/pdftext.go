@@ -37,6 +37,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
@@ -57,7 +58,7 @@ func (c *Converter) pdfToTextHere(ctx context.Context, input []byte) (Result, er
 
 	n := int(C.poppler_document_get_n_pages(doc))
 	if n > c.cfg.MaxPDFPages {
-		return Result{}, &Error{Kind: KindLimit, Message: fmt.Sprintf("PDF has %d pages, over the limit of %d pages (max-pdf-pages)", n, c.cfg.MaxPDFPages)}
+		return Result{}, &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("PDF has %d pages, over the limit of %d pages (max-pdf-pages)", n, c.cfg.MaxPDFPages)}
 	}
 
 	pages, err := selectPages(c.opts.Pages, n)
@@ -88,7 +89,7 @@ func appendPageText(out *bytes.Buffer, doc *C.PopplerDocument, i int) error {
 	page := C.poppler_document_get_page(doc, C.int(i))
 	if page == nil {
 		// Poppler returns no page for one whose object is missing or broken.
-		return &Error{Kind: KindCorrupt, Message: fmt.Sprintf("corrupt PDF: page %d cannot be read", i+1)}
+		return &Error{Code: fail.ConversionFailed, Message: fmt.Sprintf("corrupt PDF: page %d cannot be read", i+1)}
 	}
 	defer C.g_object_unref(C.gpointer(page))
 	text := C.poppler_page_get_text(page)
@@ -103,17 +104,17 @@ func appendPageText(out *bytes.Buffer, doc *C.PopplerDocument, i int) error {
 // popplerOpenError turns the GError of a failed open into an *Error, freeing it.
 func popplerOpenError(gerr *C.GError) *Error {
 	if gerr == nil {
-		return &Error{Kind: KindCorrupt, Message: "corrupt PDF: poppler could not open it"}
+		return &Error{Code: fail.ConversionFailed, Message: "corrupt PDF: poppler could not open it"}
 	}
 	defer C.g_error_free(gerr)
 	msg := strings.TrimSpace(C.GoString(gerr.message))
 	if C.is_poppler_error(gerr, C.POPPLER_ERROR_ENCRYPTED) != 0 {
-		return &Error{Kind: KindEncrypted, Message: "PDF is encrypted (password-protected): remove the password and send it again"}
+		return &Error{Code: fail.ConversionFailed, Message: "PDF is encrypted (password-protected): remove the password and send it again"}
 	}
 	if msg == "" {
 		msg = "poppler could not open it"
 	}
-	return &Error{Kind: KindCorrupt, Message: "corrupt PDF: " + printableMessage(msg)}
+	return &Error{Code: fail.ConversionFailed, Message: "corrupt PDF: " + printableMessage(msg)}
 }
 
 // printableMessage makes a library's message safe to show: one line, bounded.
@@ -134,10 +135,10 @@ func selectPages(spec string, n int) (wire.PageRanges, error) {
 	}
 	ranges, err := wire.ParsePageRanges(spec)
 	if err != nil {
-		return nil, &Error{Kind: KindBadOption, Message: fmt.Sprintf("pages %q: %v", spec, err)}
+		return nil, &Error{Code: fail.BadRequest, Message: fmt.Sprintf("pages %q: %v", spec, err)}
 	}
 	if len(ranges) > 0 && ranges[0].First > n {
-		return nil, &Error{Kind: KindBadOption, Message: fmt.Sprintf("pages %q: the PDF has only %d pages", spec, n)}
+		return nil, &Error{Code: fail.BadRequest, Message: fmt.Sprintf("pages %q: the PDF has only %d pages", spec, n)}
 	}
 	return ranges, nil
 }

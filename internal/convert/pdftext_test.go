@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -34,8 +35,8 @@ func TestPDFRealDocuments(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := convertOK(t, c, wire.OpPDFToText, pdf)
-			if res.InputType != TypePDF {
-				t.Errorf("InputType = %v", res.InputType)
+			if res.Kind != KindPDF {
+				t.Errorf("InputType = %v", res.Kind)
 			}
 			ws := words(string(want))
 			if got := inOrder(ws, words(string(res.Output))); got < 0.98 {
@@ -75,8 +76,8 @@ func TestPDFEncrypted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Convert(context.Background(), wire.OpPDFToText, pdf)
-	ce := wantError(t, err, KindEncrypted)
+	_, err = convertOp(c, context.Background(), wire.OpPDFToText, pdf)
+	ce := wantError(t, err, fail.ConversionFailed)
 	if want := "PDF is encrypted (password-protected): remove the password and send it again"; ce.Message != want {
 		t.Errorf("message %q, want %q", ce.Message, want)
 	}
@@ -91,8 +92,8 @@ func TestPDFPageLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Convert(context.Background(), wire.OpPDFToText, four)
-	wantError(t, err, KindLimit, "PDF has 4 pages, over the limit of 3 pages (max-pdf-pages)")
+	_, err = convertOp(c, context.Background(), wire.OpPDFToText, four)
+	wantError(t, err, fail.LimitExceeded, "PDF has 4 pages, over the limit of 3 pages (max-pdf-pages)")
 	three, err := testfiles.PDF(3)
 	if err != nil {
 		t.Fatal(err)
@@ -116,14 +117,14 @@ func TestPDFCorrupt(t *testing.T) {
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
-			res, err := c.Convert(context.Background(), wire.OpPDFToText, in)
+			res, err := convertOp(c, context.Background(), wire.OpPDFToText, in)
 			if err == nil {
 				// Poppler rebuilds a damaged cross-reference table when it
 				// can; then the pages it found must come out.
 				t.Logf("recovered %d bytes of text", len(res.Output))
 				return
 			}
-			wantError(t, err, KindCorrupt, "corrupt PDF: ")
+			wantError(t, err, fail.ConversionFailed, "corrupt PDF: ")
 		})
 	}
 }
@@ -140,8 +141,8 @@ func TestPDFCancelledBetweenPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One look before detection, then one before each page: stop at the third.
-	_, err = c.Convert(cancelAfter(3), wire.OpPDFToText, pdf)
-	wantError(t, err, KindCancelled, "conversion cancelled")
+	_, err = convertOp(c, cancelAfter(3), wire.OpPDFToText, pdf)
+	wantError(t, err, fail.Timeout, "conversion cancelled")
 }
 
 func TestPDFMinimalHandWritten(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"codeberg.org/go-pdf/fpdf"
 	"github.com/go-fonts/dejavu/dejavusans"
 	"golang.org/x/image/font/sfnt"
+
+	"github.com/fileconv/fileconv/internal/fail"
 )
 
 // Page layout of TXT → PDF: A4, 20 mm margins, DejaVu Sans 11 pt.
@@ -121,7 +123,8 @@ func isDropped(r rune) bool {
 // The text is laid out as it is read, so memory beyond the input and the PDF is
 // one output line, and a text too long for max-text-pages stops as soon as it
 // passes the limit, however it is split into lines.
-func (c *Converter) textToPDF(ctx context.Context, input []byte) (Result, error) {
+func (c *Converter) textToPDF(ctx context.Context, in Input) (Result, error) {
+	input := in.Data
 	input = bytes.TrimPrefix(input, []byte("\uFEFF"))
 	d, err := newTextDoc(c.font, c.opts.PageSize, c.cfg.MaxTextPages)
 	if err != nil {
@@ -374,7 +377,7 @@ func (d *textDoc) endParagraph(ctx context.Context) error {
 func (d *textDoc) line(s []byte) error {
 	d.pdf.CellFormat(d.width, lineHeightMM, strings.TrimRight(string(s), " "), "", 1, "L", false, 0, "")
 	if d.pdf.PageNo() > d.maxPages {
-		return &Error{Kind: KindLimit, Message: fmt.Sprintf("text makes more than %d pages of PDF, over the limit of %d pages (max-text-pages)", d.maxPages, d.maxPages)}
+		return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("text makes more than %d pages of PDF, over the limit of %d pages (max-text-pages)", d.maxPages, d.maxPages)}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -17,7 +18,7 @@ func textRoundTrip(tb testing.TB, text string) (string, Result) {
 	tb.Helper()
 	c := converter(tb)
 	res := convertOK(tb, c, wire.OpTextToPDF, []byte(text))
-	if Detect(res.Output) != TypePDF {
+	if Detect(res.Output) != KindPDF {
 		tb.Fatalf("output starts %q, not a PDF", res.Output[:min(len(res.Output), 16)])
 	}
 	back := convertOK(tb, c, wire.OpPDFToText, res.Output)
@@ -185,13 +186,13 @@ func TestTextCancelled(t *testing.T) {
 	c := converter(t)
 	in := []byte(testfiles.Paragraphs(50_000))
 	// One look before detection, then one per paragraph: stop at the tenth.
-	_, err := c.Convert(cancelAfter(10), wire.OpTextToPDF, in)
-	wantError(t, err, KindCancelled, "conversion cancelled")
+	_, err := convertOp(c, cancelAfter(10), wire.OpTextToPDF, in)
+	wantError(t, err, fail.Timeout, "conversion cancelled")
 
 	// Inside one huge paragraph, ctx is looked at every few hundred lines.
 	long := bytes.Repeat([]byte("word "), 400_000)
-	_, err = c.Convert(cancelAfter(2), wire.OpTextToPDF, long)
-	wantError(t, err, KindCancelled, "conversion cancelled")
+	_, err = convertOp(c, cancelAfter(2), wire.OpTextToPDF, long)
+	wantError(t, err, fail.Timeout, "conversion cancelled")
 }
 
 func TestFontCoverage(t *testing.T) {

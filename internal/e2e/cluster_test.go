@@ -444,7 +444,7 @@ type disruption struct {
 // loadJob is one kind of request a load client sends.
 type loadJob struct {
 	kind  string // names the request in reports
-	op    client.Operation
+	op    string
 	name  string
 	input []byte
 	// check says what is wrong with an answer, or "".

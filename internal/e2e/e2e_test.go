@@ -389,7 +389,7 @@ func TestUpAndSend(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(errOut), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[0], "photo.jpg exists: use --force") ||
-		!strings.Contains(lines[1], "notes.txt: text detected: use operation 4 (to PDF)") {
+		!strings.Contains(lines[1], "notes.txt: text: it converts to pdf, not jpg") {
 		t.Errorf("stderr:\n%s", errOut)
 	}
 	if _, _, code := send("--to", "jpg", "--token", "wrong", "photo.png", "--force", "-o", outDir); code != 1 {
@@ -405,7 +405,7 @@ func TestUpAndSend(t *testing.T) {
 		t.Errorf("status: exit %d\n%s%s", code, stdout, errOut)
 	}
 	metricsText := httpGet(t, "http://"+adminAddr+"/metrics")
-	for _, want := range []string{`fileconv_master_jobs_total{op="3",outcome="ok"}`, `fileconv_worker_jobs_total{input_type="png",op="3",outcome="ok",worker=`, "fileconv_master_auth_failures_total 1"} {
+	for _, want := range []string{`fileconv_master_jobs_total{op="webp",outcome="ok"}`, `fileconv_worker_jobs_total{input_type="png",op="webp",outcome="ok",worker=`, "fileconv_master_auth_failures_total 1"} {
 		if !strings.Contains(metricsText, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

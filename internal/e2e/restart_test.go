@@ -192,7 +192,7 @@ type slowResult struct {
 	err error
 }
 
-func startSlowJob(c *cluster, id int, name string, op client.Operation, input []byte, check func([]byte) string) *slowJob {
+func startSlowJob(c *cluster, id int, name string, op string, input []byte, check func([]byte) string) *slowJob {
 	s := &slowJob{name: name, check: check, done: make(chan slowResult, 1), start: time.Now()}
 	cl := restartClient(c, id)
 	go func() {
@@ -207,7 +207,7 @@ func startSlowJob(c *cluster, id int, name string, op client.Operation, input []
 // startSlowJobConverting starts the slow job with the load paused, waits until
 // a worker converts it (it holds the only conversion slot taken), and resumes
 // the load.
-func startSlowJobConverting(c *cluster, load *loadGen, admins []workerAdmin, id int, name string, op client.Operation, input []byte, check func([]byte) string) *slowJob {
+func startSlowJobConverting(c *cluster, load *loadGen, admins []workerAdmin, id int, name string, op string, input []byte, check func([]byte) string) *slowJob {
 	c.t.Helper()
 	load.pause()
 	defer load.resume()

@@ -25,13 +25,13 @@ func BenchmarkSmallFiles(b *testing.B) {
 	}
 	inputs := []struct {
 		name string
-		op   client.Operation
+		op   string // the target; empty for a PING
 		data []byte
 	}{
 		{"JPG-to-WEBP", client.ToWEBP, jpeg},
 		{"TXT-to-PDF", client.TextToPDF, text},
 		{"TXT-1KB-to-PDF", client.TextToPDF, []byte(testfiles.Paragraphs(1 << 10))},
-		{"PING", 0, nil},
+		{"PING", "", nil},
 		// Not small, but the conversion whose relay share is largest (the
 		// fastest per byte), for profiling the relay.
 		{"PNG-1MB-to-JPG", client.ToJPEG, png},
@@ -39,7 +39,7 @@ func BenchmarkSmallFiles(b *testing.B) {
 	c := startCluster(b, clusterOptions{Workers: 2})
 	for _, in := range inputs {
 		for _, proto := range []string{client.ProtocolV1, client.ProtocolV2} {
-			if in.op == 0 && proto == client.ProtocolV1 {
+			if in.op == "" && proto == client.ProtocolV1 {
 				continue
 			}
 			b.Run(in.name+"/"+proto, func(b *testing.B) {
@@ -51,7 +51,7 @@ func BenchmarkSmallFiles(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						var err error
-						if in.op == 0 {
+						if in.op == "" {
 							err = cl.Ping(context.Background())
 						} else {
 							_, err = cl.ConvertBytes(context.Background(), in.op, in.name, in.data)

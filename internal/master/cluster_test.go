@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -94,8 +95,8 @@ func TestAllOperationsThroughTheClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, in := range map[string][]byte{"png": pngIn, "jpeg": jpegIn, "webp": webpIn} {
-		for _, op := range []client.Operation{client.ToJPEG, client.ToPNG, client.ToWEBP} {
-			t.Run(name+" "+op.String(), func(t *testing.T) {
+		for _, op := range []string{client.ToJPEG, client.ToPNG, client.ToWEBP} {
+			t.Run(name+" to "+op, func(t *testing.T) {
 				out, err := cl.ConvertBytes(ctx, op, "in."+name, in)
 				if err != nil {
 					t.Fatal(err)
@@ -104,7 +105,7 @@ func TestAllOperationsThroughTheClient(t *testing.T) {
 				if err != nil {
 					t.Fatalf("result does not decode: %v", err)
 				}
-				if format != map[client.Operation]string{client.ToJPEG: "jpeg", client.ToPNG: "png", client.ToWEBP: "webp"}[op] {
+				if format != map[string]string{client.ToJPEG: "jpeg", client.ToPNG: "png", client.ToWEBP: "webp"}[op] {
 					t.Errorf("result is %s", format)
 				}
 				if cfg.Width != 64 || cfg.Height != 48 {
@@ -138,7 +139,7 @@ func TestConcurrentClients(t *testing.T) {
 	errs := make(chan error, 24)
 	for i := range 24 {
 		wg.Go(func() {
-			op := []client.Operation{client.ToJPEG, client.ToPNG, client.ToWEBP}[i%3]
+			op := []string{client.ToJPEG, client.ToPNG, client.ToWEBP}[i%3]
 			out, err := cl.ConvertBytes(context.Background(), op, fmt.Sprintf("c%d.png", i), in)
 			if err == nil {
 				_, _, err = image.DecodeConfig(bytes.NewReader(out))
@@ -277,10 +278,16 @@ func TestClientGoneCancelsConversion(t *testing.T) {
 	// Until the worker has the whole body, a cut shows there as a failed read.
 	c.Logs.WaitFor(t, "body received; converting")
 	conn.Close()
-	c.Logs.WaitFor(t, "tier=worker worker=0 peer")
+	// Both tiers log the job as the client's leaving.
+	c.Logs.WaitFor(t, `msg="job cancelled" tier=worker worker=0`)
 	c.Logs.WaitFor(t, "outcome=client_gone")
-	if strings.Contains(c.Logs.String(), "op=4 file=test.bin size=8388") && strings.Contains(c.Logs.String(), "msg=\"job done\"") {
-		t.Error("the worker finished a conversion whose client had gone")
+	for _, line := range strings.Split(c.Logs.String(), "\n") {
+		if strings.Contains(line, `msg="job done"`) && strings.Contains(line, "to=pdf file=test.bin size=8388") {
+			t.Error("the worker finished a conversion whose client had gone")
+		}
+	}
+	if !regexp.MustCompile(`msg="job finished" tier=master .*protocol=v1.0 .*outcome=client_gone`).MatchString(c.Logs.String()) {
+		t.Errorf("the master did not log the job as client_gone; logs:\n%s", c.Logs.String())
 	}
 }
 
@@ -302,5 +309,41 @@ func TestNoWorkerAvailable(t *testing.T) {
 	var se *client.ServerError
 	if !errors.As(err, &se) || !strings.Contains(se.Message, "no worker is available") {
 		t.Errorf("err = %v, want a server error saying no worker is available", err)
+	}
+}
+
+// A v1.0 client reads the original system's refusals byte for byte, whether the
+// master answers them from the first bytes of the body or a worker does from
+// all of it.
+func TestV1RefusalsAreByteExact(t *testing.T) {
+	c := startCluster(t, clusterOptions{Workers: 1})
+	pngIn := testPNG(t, 16, 16)
+	// Longer than what the master reads to learn the kind: the bytes that make
+	// it no text come after.
+	longText := bytes.Repeat([]byte("a line of text\n"), 2000)
+	badLate := append(bytes.Clone(longText[:20000]), 0xff, 'x')
+	cases := []struct {
+		name string
+		op   wire.Operation
+		body []byte
+		want string
+	}{
+		{"pdf to png", wire.OpToPNG, []byte("%PDF-1.4 x"), "ERROR: PDF detected: use operation 5 (to TXT)"},
+		{"text to txt", wire.OpPDFToText, []byte("some text"), "ERROR: text detected: use operation 4 (to PDF)"},
+		{"long text to jpeg", wire.OpToJPEG, longText, "ERROR: text detected: use operation 4 (to PDF)"},
+		{"png to txt", wire.OpPDFToText, pngIn, "ERROR: PNG image detected: use operation 1, 2 or 3 (to JPEG, PNG or WEBP)"},
+		{"binary to jpeg", wire.OpToJPEG, []byte{0, 1, 2, 3, 0xff}, "ERROR: unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"},
+		{"gif to jpeg", wire.OpToJPEG, []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), "ERROR: unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"},
+		{"binary to pdf", wire.OpTextToPDF, []byte("abc\xffdef"), "ERROR: input is not valid UTF-8 text (first invalid byte at offset 3)"},
+		{"nul to pdf", wire.OpTextToPDF, []byte("abc\x00def"), "ERROR: input is not valid UTF-8 text (NUL byte at offset 3)"},
+		{"utf-16 to pdf", wire.OpTextToPDF, []byte("\xff\xfeh\x00i\x00"), "ERROR: input is UTF-16 text, not UTF-8: save it as UTF-8 and send it again"},
+		{"no text past the first bytes", wire.OpTextToPDF, badLate, "ERROR: input is not valid UTF-8 text (first invalid byte at offset 20000)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := rawRequest(t, c, header(testToken, tc.op, tc.body), tc.body); got != tc.want {
+				t.Errorf("answer %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/serve"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -73,7 +74,7 @@ func (m *Master) probeAll(ctx context.Context) {
 			if !m.pool.isHealthy(b) {
 				m.log.Info("worker healthy again", "worker", b.addr)
 			}
-			m.pool.announced(b, st.Capacity, st.Draining)
+			m.pool.announced(b, st.Capacity, st.Draining, capabilities(st.Converts))
 		})
 	}
 	wg.Wait()
@@ -131,4 +132,17 @@ func (m *Master) dial(ctx context.Context, b *backend) (*tls.Conn, error) {
 		return nil, err
 	}
 	return conn.(*tls.Conn), nil
+}
+
+// capabilities reads a worker's announcement; none (a worker from before
+// capabilities) is nil, which the pool takes as the original conversions.
+func capabilities(converts map[string][]string) convert.Capabilities {
+	if len(converts) == 0 {
+		return nil
+	}
+	caps := convert.Capabilities{}
+	for kind, targets := range converts {
+		caps[convert.Kind(kind)] = targets
+	}
+	return caps
 }

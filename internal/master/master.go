@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/metrics"
 	"github.com/fileconv/fileconv/internal/serve"
 )
@@ -241,7 +242,9 @@ func (m *Master) Serve(ctx, hardStop context.Context, ln net.Listener) error {
 	defer stopNotify()
 	loop := serve.Loop{
 		TLS: m.cfg.TLS, HandshakeTimeout: m.cfg.HandshakeTimeout, Logger: m.log,
-		Handle: m.handle, MaxConns: m.cfg.MaxConns, Overflow: m.overflow,
+		Handle:           func(ctx context.Context, c *tls.Conn) { m.door(m.handle).Serve(ctx, c) },
+		MaxConns:         m.cfg.MaxConns,
+		Overflow:         m.serveOverflow,
 		OnHandshakeError: func(error) { m.metrics.HandshakeFailed() },
 	}
 	return loop.Serve(ctx, hardStop, ln)
@@ -300,4 +303,19 @@ func (m *Master) recordWorker(b *backend) {
 		return
 	}
 	m.metrics.SetWorker(b.addr, b.healthy && !b.draining, b.outstanding, b.capacity)
+}
+
+// serveOverflow answers a connection past MaxConns: one answer, busy, then it
+// closes, so that it does not keep one of the slots for such connections.
+func (m *Master) serveOverflow(ctx context.Context, c *tls.Conn) {
+	d := m.door(m.overflow)
+	d.Once = true
+	d.Serve(ctx, c)
+}
+
+// overflow answers a request on a connection past MaxConns.
+func (m *Master) overflow(req *serve.Request, w serve.Responder) {
+	m.metrics.Rejected("max_conns")
+	j := &job{req: req, w: w, start: time.Now(), log: m.log.With("job", req.JobID, "client", req.Peer)}
+	m.refuse(j, &fail.Error{Code: fail.Busy, Message: fmt.Sprintf("busy: the server is at its limit of %d connections; retry in a few seconds", m.cfg.MaxConns)})
 }

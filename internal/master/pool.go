@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/fileconv/fileconv/internal/convert"
 )
 
 // backend is one worker address as the pool sees it. Its fields after the first
@@ -27,7 +29,27 @@ type backend struct {
 	jobs         uint64
 	removed      bool // no longer behind any name in --workers
 	idle         []idleConn
+	// caps is what the worker announced it converts; nil until it does, and
+	// for a worker from before capabilities, which does the original ones.
+	caps convert.Capabilities
 }
+
+// need is what a job asks of a worker: to convert an input of kind to target.
+type need struct {
+	kind   convert.Kind
+	target string
+}
+
+// canLocked reports whether b converts what n asks.
+func (b *backend) canLocked(n need) bool {
+	caps := b.caps
+	if caps == nil {
+		caps = originalCaps
+	}
+	return caps.Can(n.kind, n.target)
+}
+
+var originalCaps = convert.OriginalCapabilities()
 
 // poolConfig holds what the pool needs of the master's Config.
 type poolConfig struct {
@@ -122,6 +144,7 @@ func (p *pool) usableLocked(b *backend, now time.Time) bool {
 
 // waiter is a job queued for a worker slot.
 type waiter struct {
+	need  need
 	tried map[*backend]bool
 	ready chan *backend // receives the worker handed to it, or nil for "none usable"
 }
@@ -129,11 +152,11 @@ type waiter struct {
 // pickLocked returns the usable worker with spare capacity and the least load
 // relative to its capacity, not in tried; anyUsable says whether some worker
 // could take the job once it has a free slot.
-func (p *pool) pickLocked(tried map[*backend]bool, now time.Time) (best *backend, anyUsable bool) {
+func (p *pool) pickLocked(job need, tried map[*backend]bool, now time.Time) (best *backend, anyUsable bool) {
 	n := len(p.backends)
 	for i := range n {
 		b := p.backends[(p.next+i)%n]
-		if tried[b] || !p.usableLocked(b, now) {
+		if tried[b] || !p.usableLocked(b, now) || !b.canLocked(job) {
 			continue
 		}
 		anyUsable = true
@@ -166,7 +189,7 @@ func (p *pool) dispatchLocked() {
 	now := p.now()
 	kept := p.queue[:0]
 	for _, w := range p.queue {
-		b, anyUsable := p.pickLocked(w.tried, now)
+		b, anyUsable := p.pickLocked(w.need, w.tried, now)
 		switch {
 		case b != nil:
 			p.takeLocked(b, now)
@@ -183,29 +206,30 @@ func (p *pool) dispatchLocked() {
 
 // acquire returns a worker for a job, counting the job against it, waiting in the
 // queue (first come, first served) while every usable worker is at capacity.
+// Only workers that can do job are considered, so jobs queue per capability;
 // tried holds workers this job already failed on. The caller must release what
 // it acquires.
-func (p *pool) acquire(ctx context.Context, tried map[*backend]bool) (*backend, time.Duration, error) {
+func (p *pool) acquire(ctx context.Context, job need, tried map[*backend]bool) (*backend, time.Duration, error) {
 	start := p.now()
 	p.mu.Lock()
+	// Once the queued jobs have had their pick, a slot still free is one none of
+	// them can use (jobs queue per capability): taking it jumps no one.
 	p.dispatchLocked()
-	if len(p.queue) == 0 {
-		b, anyUsable := p.pickLocked(tried, start)
-		if b != nil {
-			p.takeLocked(b, start)
-			p.mu.Unlock()
-			return b, 0, nil
-		}
-		if !anyUsable {
-			p.mu.Unlock()
-			return nil, 0, errNoWorker
-		}
+	b, anyUsable := p.pickLocked(job, tried, start)
+	if b != nil {
+		p.takeLocked(b, start)
+		p.mu.Unlock()
+		return b, 0, nil
+	}
+	if !anyUsable {
+		p.mu.Unlock()
+		return nil, 0, errNoWorker
 	}
 	if len(p.queue) >= p.cfg.queueSize {
 		p.mu.Unlock()
 		return nil, 0, errQueueFull
 	}
-	w := &waiter{tried: tried, ready: make(chan *backend, 1)}
+	w := &waiter{need: job, tried: tried, ready: make(chan *backend, 1)}
 	p.queue = append(p.queue, w)
 	p.onQueueLocked()
 	p.mu.Unlock()
@@ -276,10 +300,24 @@ func (p *pool) succeeded(b *backend) {
 	p.notifyLocked(b)
 }
 
-// announced records what a worker's probe said about itself.
-func (p *pool) announced(b *backend, capacity int, draining bool) {
+// anyCan reports whether some worker in the cluster, healthy or not, announces
+// that it converts what job asks: if none does, waiting cannot help.
+func (p *pool) anyCan(job need) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for _, b := range p.backends {
+		if !b.removed && b.canLocked(job) {
+			return true
+		}
+	}
+	return false
+}
+
+// announced records what a worker's probe said about itself.
+func (p *pool) announced(b *backend, capacity int, draining bool, caps convert.Capabilities) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b.caps = caps
 	if p.cfg.fixedCapacity == 0 && capacity > 0 {
 		b.capacity = capacity
 		b.announced = true
@@ -324,6 +362,8 @@ type WorkerStatus struct {
 	LastError  string    `json:"last_error,omitempty"`
 	EjectedFor string    `json:"ejected_for,omitempty"`
 	Since      time.Time `json:"-"`
+	// Converts is what the worker converts: each input kind with its targets.
+	Converts convert.Capabilities `json:"converts"`
 }
 
 func (p *pool) snapshot() (workers []WorkerStatus, waiting int) {
@@ -338,7 +378,10 @@ func (p *pool) snapshot() (workers []WorkerStatus, waiting int) {
 
 func (p *pool) statusLocked(b *backend, now time.Time) WorkerStatus {
 	s := WorkerStatus{Addr: b.addr, Name: b.serverName, InFlight: b.outstanding, Capacity: b.capacity,
-		Announced: b.announced, Jobs: b.jobs, Failures: b.failures, LastError: b.lastError}
+		Announced: b.announced, Jobs: b.jobs, Failures: b.failures, LastError: b.lastError, Converts: b.caps}
+	if s.Converts == nil {
+		s.Converts = originalCaps
+	}
 	switch {
 	case b.draining:
 		s.State = "draining"

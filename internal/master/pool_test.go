@@ -6,7 +6,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fileconv/fileconv/internal/convert"
 )
+
+// imageJob is what most pool tests ask of a worker: one of the original
+// conversions, which every worker does.
+var imageJob = need{kind: convert.KindPNG, target: "jpg"}
 
 // fakeClock lets tests move time for back-offs without sleeping.
 type fakeClock struct {
@@ -36,7 +42,7 @@ func testPool(t *testing.T, capacity int, addrs ...string) (*pool, *fakeClock) {
 
 func mustAcquire(t *testing.T, p *pool, tried map[*backend]bool) *backend {
 	t.Helper()
-	b, _, err := p.acquire(context.Background(), tried)
+	b, _, err := p.acquire(context.Background(), imageJob, tried)
 	if err != nil {
 		t.Fatalf("acquire: %v", err)
 	}
@@ -58,7 +64,7 @@ func TestPoolLeastLoaded(t *testing.T) {
 func TestPoolLoadRelativeToCapacity(t *testing.T) {
 	p, _ := testPool(t, 1, "big:1", "small:1")
 	big := p.backends[0]
-	p.announced(big, 4, false)
+	p.announced(big, 4, false, nil)
 	counts := map[string]int{}
 	for range 5 {
 		counts[mustAcquire(t, p, nil).addr]++
@@ -91,7 +97,7 @@ func TestPoolSkipsTried(t *testing.T) {
 		tried[b] = true
 		p.release(b)
 	}
-	if _, _, err := p.acquire(context.Background(), tried); !errors.Is(err, errNoWorker) {
+	if _, _, err := p.acquire(context.Background(), imageJob, tried); !errors.Is(err, errNoWorker) {
 		t.Errorf("after every worker was tried: %v, want errNoWorker", err)
 	}
 }
@@ -102,7 +108,7 @@ func TestPoolEjectionBackoff(t *testing.T) {
 	p, clock := testPool(t, 4, "a:1")
 	a := p.backends[0]
 	p.failed(a, errors.New("refused"))
-	if _, _, err := p.acquire(context.Background(), nil); !errors.Is(err, errNoWorker) {
+	if _, _, err := p.acquire(context.Background(), imageJob, nil); !errors.Is(err, errNoWorker) {
 		t.Fatalf("an ejected worker got a job (err %v)", err)
 	}
 	clock.advance(time.Second)
@@ -114,7 +120,7 @@ func TestPoolEjectionBackoff(t *testing.T) {
 	p.release(b)
 	p.failed(a, errors.New("refused again"))
 	clock.advance(time.Second)
-	if _, _, err := p.acquire(context.Background(), nil); !errors.Is(err, errNoWorker) {
+	if _, _, err := p.acquire(context.Background(), imageJob, nil); !errors.Is(err, errNoWorker) {
 		t.Fatal("after a second failure the worker came back within 1s")
 	}
 	clock.advance(time.Second) // the second failure's back-off is 2s
@@ -134,7 +140,7 @@ func TestPoolEjectionBackoff(t *testing.T) {
 
 func TestPoolDrainingGetsNoJobs(t *testing.T) {
 	p, _ := testPool(t, 4, "a:1", "b:1")
-	p.announced(p.backends[0], 4, true)
+	p.announced(p.backends[0], 4, true, nil)
 	for range 5 {
 		b := mustAcquire(t, p, nil)
 		if b.addr != "b:1" {
@@ -152,7 +158,7 @@ func TestPoolQueue(t *testing.T) {
 	// A job waiting in the queue gets the slot when it frees up.
 	got := make(chan *backend)
 	go func() {
-		b, _, err := p.acquire(context.Background(), nil)
+		b, _, err := p.acquire(context.Background(), imageJob, nil)
 		if err != nil {
 			t.Error(err)
 		}
@@ -160,9 +166,9 @@ func TestPoolQueue(t *testing.T) {
 	}()
 	waitFor(t, func() bool { _, w := p.snapshot(); return w == 1 })
 	// The queue holds 2: a third waiter is refused at once.
-	go p.acquire(context.Background(), nil)
+	go p.acquire(context.Background(), imageJob, nil)
 	waitFor(t, func() bool { _, w := p.snapshot(); return w == 2 })
-	if _, _, err := p.acquire(context.Background(), nil); !errors.Is(err, errQueueFull) {
+	if _, _, err := p.acquire(context.Background(), imageJob, nil); !errors.Is(err, errQueueFull) {
 		t.Errorf("a job past the queue's size: %v, want errQueueFull", err)
 	}
 	p.release(busy)
@@ -179,13 +185,13 @@ func TestPoolQueueTimeoutAndCancel(t *testing.T) {
 	p.now = time.Now
 	p.cfg.queueTimeout = 50 * time.Millisecond
 	mustAcquire(t, p, nil)
-	if _, wait, err := p.acquire(context.Background(), nil); !errors.Is(err, errQueueTimeout) || wait < 50*time.Millisecond {
+	if _, wait, err := p.acquire(context.Background(), imageJob, nil); !errors.Is(err, errQueueTimeout) || wait < 50*time.Millisecond {
 		t.Errorf("err %v after %s, want errQueueTimeout after 50ms", err, wait)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	p.cfg.queueTimeout = time.Hour
-	if _, _, err := p.acquire(ctx, nil); !errors.Is(err, context.Canceled) {
+	if _, _, err := p.acquire(ctx, imageJob, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled wait: %v", err)
 	}
 	if _, w := p.snapshot(); w != 0 {
@@ -216,7 +222,7 @@ func TestPoolConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 100 {
 		wg.Go(func() {
-			b, _, err := p.acquire(context.Background(), nil)
+			b, _, err := p.acquire(context.Background(), imageJob, nil)
 			if err != nil {
 				t.Error(err)
 				return
@@ -247,4 +253,91 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// gifJob needs a conversion that is not one of the originals: only a worker that
+// announces it may get the job.
+var gifJob = need{kind: "gif", target: "png"}
+
+// capsWithGIF is the original conversions and GIF to PNG.
+func capsWithGIF() convert.Capabilities {
+	caps := convert.OriginalCapabilities()
+	caps["gif"] = []string{"png"}
+	return caps
+}
+
+func TestPoolRoutesByCapability(t *testing.T) {
+	p, _ := testPool(t, 2, "a:1", "b:1")
+	p.now = time.Now
+	a, b := p.backends[0], p.backends[1]
+	p.announced(a, 2, false, capsWithGIF())
+	p.announced(b, 2, false, nil) // announces none: the originals
+	if !p.anyCan(gifJob) || !p.anyCan(imageJob) || p.anyCan(need{kind: "gif", target: "webp"}) {
+		t.Error("anyCan does not follow the announcements")
+	}
+	for range 2 {
+		if got := mustAcquireFor(t, p, gifJob); got != a {
+			t.Fatalf("a job only %s can do went to %s", a.addr, got.addr)
+		}
+	}
+	// a is full: a GIF job waits for it, although b is idle.
+	got := make(chan *backend, 1)
+	go func() {
+		w, _, _ := p.acquire(context.Background(), gifJob, nil)
+		got <- w
+	}()
+	waitFor(t, func() bool { _, w := p.snapshot(); return w == 1 })
+	// Jobs b can do are not held up behind it.
+	for range 2 {
+		if w, _, err := p.acquire(context.Background(), imageJob, nil); err != nil || w != b {
+			t.Fatalf("an image job with %s idle and a GIF job queued: %v, %v", b.addr, w, err)
+		}
+	}
+	p.release(a)
+	select {
+	case w := <-got:
+		if w != a {
+			t.Errorf("the queued GIF job got %v, want %s", w, a.addr)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the queued GIF job did not get the freed slot")
+	}
+	// Nobody can do it: refused at once, not queued.
+	if _, _, err := p.acquire(context.Background(), need{kind: "gif", target: "webp"}, nil); !errors.Is(err, errNoWorker) {
+		t.Errorf("a job no worker can do: %v, want errNoWorker", err)
+	}
+}
+
+// A job waiting for the only worker that can do it stops waiting when that
+// worker stops announcing it.
+func TestPoolQueuedJobLosesItsOnlyWorker(t *testing.T) {
+	p, _ := testPool(t, 1, "a:1", "b:1")
+	p.now = time.Now
+	a := p.backends[0]
+	p.announced(a, 1, false, capsWithGIF())
+	mustAcquireFor(t, p, gifJob)
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := p.acquire(context.Background(), gifJob, nil)
+		errc <- err
+	}()
+	waitFor(t, func() bool { _, w := p.snapshot(); return w == 1 })
+	p.announced(a, 1, false, nil) // restarted without GIF
+	select {
+	case err := <-errc:
+		if !errors.Is(err, errNoWorker) {
+			t.Errorf("err %v, want errNoWorker", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job still waits for a worker that no longer does it")
+	}
+}
+
+func mustAcquireFor(t *testing.T, p *pool, job need) *backend {
+	t.Helper()
+	b, _, err := p.acquire(context.Background(), job, nil)
+	if err != nil {
+		t.Fatalf("acquire: %v", err)
+	}
+	return b
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fileconv/fileconv/client"
 	"github.com/fileconv/fileconv/internal/master"
@@ -44,17 +45,21 @@ func TestV1AndV2ClientsAtOnce(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	// The same refusal, in each protocol's form.
-	for _, proto := range []string{client.ProtocolV1, client.ProtocolV2} {
+	// The same refusal, in each protocol's form: v1.0 keeps the original
+	// system's words, which name operation numbers; v2 names targets.
+	for proto, want := range map[string]string{
+		client.ProtocolV1: "PDF detected: use operation 5 (to TXT)",
+		client.ProtocolV2: "PDF: it converts to txt, not jpg",
+	} {
 		cl := newClient(c)
 		cl.Protocol = proto
 		_, err := cl.ConvertBytes(context.Background(), client.ToJPEG, "a.pdf", []byte("%PDF-1.4 tiny"))
 		var se *client.ServerError
-		if !errors.As(err, &se) || se.Message != "PDF detected: use operation 5 (to TXT)" {
-			t.Errorf("%s: %v", proto, err)
+		if !errors.As(err, &se) || se.Message != want {
+			t.Errorf("%s: %v, want the message %q", proto, err, want)
 		}
-		if proto == client.ProtocolV2 && !errors.Is(err, client.ErrTypeMismatch) {
-			t.Errorf("v2 error %v is not ErrTypeMismatch", err)
+		if !errors.Is(err, client.ErrTypeMismatch) {
+			t.Errorf("%s error %v is not ErrTypeMismatch", proto, err)
 		}
 	}
 }
@@ -73,13 +78,25 @@ func TestV2KeepAlive(t *testing.T) {
 	if err := cl.Ping(context.Background()); err != nil {
 		t.Errorf("ping: %v", err)
 	}
-	logs := c.Logs.String()
+	// Each tier logs a job once its answer is out: wait for the last lines.
+	jobLines := regexp.MustCompile(`msg="job finished" tier=master job=\S+ client=(\S+) protocol=v2.0 .*outcome=ok`)
+	workerLines := regexp.MustCompile(`msg="job done" tier=worker worker=0 job=\S+ peer=(\S+) `)
+	var logs string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		logs = c.Logs.String()
+		if len(jobLines.FindAllString(logs, -1)) == 10 && len(workerLines.FindAllString(logs, -1)) == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 jobs were not logged as done by both tiers; logs:\n%s", logs)
+		}
+	}
 	clients := map[string]bool{}
-	for _, m := range regexp.MustCompile(`tier=master client=(\S+) protocol=v2 job=\S+ .*msg="job finished"|msg="job finished" tier=master client=(\S+) protocol=v2`).FindAllStringSubmatch(logs, -1) {
-		clients[m[1]+m[2]] = true
+	for _, m := range jobLines.FindAllStringSubmatch(logs, -1) {
+		clients[m[1]] = true
 	}
 	peers := map[string]bool{}
-	for _, m := range regexp.MustCompile(`tier=worker worker=0 peer=(\S+) job=`).FindAllStringSubmatch(logs, -1) {
+	for _, m := range workerLines.FindAllStringSubmatch(logs, -1) {
 		peers[m[1]] = true
 	}
 	if len(clients) != 1 {
@@ -111,17 +128,17 @@ func TestV2TypedErrorsAndOptions(t *testing.T) {
 
 	img := testPNG(t, 64, 48)
 	var small, large bytes.Buffer
-	if _, err := cl.Convert(ctx, client.ToJPEG, "a.png", bytes.NewReader(img), &small, client.Options{Quality: 10}); err != nil {
+	if _, err := cl.Convert(ctx, client.ToJPEG, "a.png", bytes.NewReader(img), &small, client.Options{ConvertOptions: client.ConvertOptions{Quality: 10}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.Convert(ctx, client.ToJPEG, "a.png", bytes.NewReader(img), &large, client.Options{Quality: 100}); err != nil {
+	if _, err := cl.Convert(ctx, client.ToJPEG, "a.png", bytes.NewReader(img), &large, client.Options{ConvertOptions: client.ConvertOptions{Quality: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	if small.Len() >= large.Len() {
 		t.Errorf("quality 10 gave %d bytes, quality 100 %d", small.Len(), large.Len())
 	}
 	var lossless bytes.Buffer
-	if _, err := cl.Convert(ctx, client.ToWEBP, "a.png", bytes.NewReader(img), &lossless, client.Options{Lossless: true}); err != nil {
+	if _, err := cl.Convert(ctx, client.ToWEBP, "a.png", bytes.NewReader(img), &lossless, client.Options{ConvertOptions: client.ConvertOptions{Lossless: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(lossless.Bytes()[:40], []byte("VP8L")) {
@@ -129,7 +146,7 @@ func TestV2TypedErrorsAndOptions(t *testing.T) {
 	}
 
 	var letter bytes.Buffer
-	if _, err := cl.Convert(ctx, client.TextToPDF, "a.txt", strings.NewReader("page one"), &letter, client.Options{PageSize: "Letter"}); err != nil {
+	if _, err := cl.Convert(ctx, client.TextToPDF, "a.txt", strings.NewReader("page one"), &letter, client.Options{ConvertOptions: client.ConvertOptions{PageSize: "Letter"}}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(letter.Bytes(), []byte("/MediaBox [0 0 612.00 792.00]")) {
@@ -148,13 +165,13 @@ func TestV2TypedErrorsAndOptions(t *testing.T) {
 	if _, err := cl.Convert(ctx, client.PDFToText, "a.pdf", bytes.NewReader(pdf), &all, client.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.Convert(ctx, client.PDFToText, "a.pdf", bytes.NewReader(pdf), &second, client.Options{Pages: "2"}); err != nil {
+	if _, err := cl.Convert(ctx, client.PDFToText, "a.pdf", bytes.NewReader(pdf), &second, client.Options{ConvertOptions: client.ConvertOptions{Pages: "2"}}); err != nil {
 		t.Fatal(err)
 	}
 	if second.Len() == 0 || second.Len() >= all.Len() || !strings.Contains(all.String(), strings.TrimSpace(second.String())) {
 		t.Errorf("page 2 (%d bytes) is not a part of the whole text (%d bytes)", second.Len(), all.Len())
 	}
-	if _, err := cl.Convert(ctx, client.PDFToText, "a.pdf", bytes.NewReader(pdf), &second, client.Options{Pages: "99-"}); !errors.Is(err, client.ErrBadRequest) {
+	if _, err := cl.Convert(ctx, client.PDFToText, "a.pdf", bytes.NewReader(pdf), &second, client.Options{ConvertOptions: client.ConvertOptions{Pages: "99-"}}); !errors.Is(err, client.ErrBadRequest) {
 		t.Errorf("pages past the end: %v", err)
 	}
 }

@@ -11,13 +11,34 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/fileconv/fileconv/client"
+	"github.com/fileconv/fileconv/internal/convert"
+	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/wire"
 )
+
+// The web tier's own error codes, besides fail's: refusals made before a
+// request reaches the master, and the master's failure as seen from here.
+const (
+	codeForbidden       = "forbidden"
+	codeNotFound        = "not_found"
+	codeTooManyRequests = "too_many_requests"
+	codeBadGateway      = "bad_gateway"
+)
+
+// webCodes describes them for the OpenAPI document, as fail's table does its own.
+var webCodes = []struct{ Code, Meaning string }{
+	{codeForbidden, "a cross-site request, or with --open a host name that is not loopback"},
+	{codeNotFound, "no such endpoint"},
+	{codeTooManyRequests, "over max-per-client conversions in flight; wait Retry-After"},
+	{codeBadGateway, "the master cannot be reached, or it refused the web tier's token"},
+}
 
 // apiError is the JSON body of every error answer.
 type apiError struct {
@@ -41,19 +62,9 @@ func writeError(w http.ResponseWriter, e apiError) {
 	json.NewEncoder(w).Encode(e)
 }
 
-// statusOf maps the master's error codes to HTTP statuses.
-var statusOf = map[client.Code]int{
-	client.CodeBadRequest:           http.StatusBadRequest,
-	client.CodeUnsupportedOperation: http.StatusUnprocessableEntity,
-	client.CodeTypeMismatch:         http.StatusUnsupportedMediaType,
-	client.CodeChecksumMismatch:     http.StatusBadGateway,
-	client.CodeTooLarge:             http.StatusRequestEntityTooLarge,
-	client.CodeLimitExceeded:        http.StatusUnprocessableEntity,
-	client.CodeConversionFailed:     http.StatusUnprocessableEntity,
-	client.CodeBusy:                 http.StatusTooManyRequests,
-	client.CodeUnavailable:          http.StatusServiceUnavailable,
-	client.CodeTimeout:              http.StatusGatewayTimeout,
-	client.CodeInternal:             http.StatusBadGateway,
+// failure is an answer of one of fail's codes, with the status its table gives.
+func failure(code fail.Code, msg string) apiError {
+	return apiError{status: code.Spec().HTTPStatus, Code: string(code), Message: msg}
 }
 
 // convertError turns a failed conversion into the answer the caller gets.
@@ -63,27 +74,23 @@ func convertError(err error, ctx context.Context) apiError {
 	case errors.As(err, &se):
 		if se.Code == client.CodeUnauthorized {
 			// Callers were checked here: the master refused the web tier's own token.
-			return apiError{status: http.StatusBadGateway, Code: "bad_gateway", JobID: se.JobID,
+			return apiError{status: http.StatusBadGateway, Code: codeBadGateway, JobID: se.JobID,
 				Message: "the master refused the web tier's token (check its --token-file): " + se.Message}
 		}
-		status, ok := statusOf[se.Code]
-		if !ok {
-			status = http.StatusBadGateway
-		}
-		e := apiError{status: status, Code: string(se.Code), Message: se.Message, JobID: se.JobID, retryAfter: se.RetryAfter}
+		e := failure(se.Code, se.Message)
+		e.JobID, e.retryAfter = se.JobID, se.RetryAfter
 		if se.Code == client.CodeBusy || se.Code == client.CodeUnavailable {
 			e.retryAfter = max(se.RetryAfter, time.Second)
 		}
 		return e
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
-		return apiError{status: http.StatusGatewayTimeout, Code: string(client.CodeTimeout),
-			Message: "the conversion took longer than the web tier allows (convert-timeout)"}
+		return failure(fail.Timeout, "the conversion took longer than the web tier allows (convert-timeout)")
 	case errors.Is(err, client.ErrBadRequest):
-		return apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest), Message: trimConvert(err.Error())}
+		return failure(fail.BadRequest, trimConvert(err.Error()))
 	case errors.Is(err, client.ErrChecksum):
-		return apiError{status: http.StatusBadGateway, Code: string(client.CodeChecksumMismatch), Message: trimConvert(err.Error())}
+		return failure(fail.ChecksumMismatch, trimConvert(err.Error()))
 	}
-	return apiError{status: http.StatusBadGateway, Code: "bad_gateway", retryAfter: time.Second,
+	return apiError{status: http.StatusBadGateway, Code: codeBadGateway, retryAfter: time.Second,
 		Message: "cannot reach the master: " + trimConvert(err.Error())}
 }
 
@@ -105,39 +112,30 @@ var (
 
 // request is a conversion as the caller asked for it.
 type request struct {
-	op   client.Operation
 	to   string
 	opts client.Options
 	name string
 }
 
-// params reads the target and options from query parameters or form fields.
+// set reads the target or an option from a query parameter or form field.
 func (q *request) set(key, value string) error {
 	switch key {
 	case "to", "op":
-		op, err := client.ParseOperation(value)
-		if err != nil {
-			return err
+		if n, err := strconv.Atoi(value); err == nil && wire.Operation(n).Valid() {
+			q.to = wire.Operation(n).Target()
+			return nil
 		}
-		q.op, q.to = op, op.Extension()
-	case "quality":
-		n, err := strconv.Atoi(value)
-		if err != nil {
-			return fmt.Errorf("quality %q is not a number from 1 to 100", value)
-		}
-		q.opts.Quality = n
-	case "lossless":
-		b, err := strconv.ParseBool(value)
-		if err != nil {
-			return fmt.Errorf("lossless %q: use true or false", value)
-		}
-		q.opts.Lossless = b
-	case "page_size", "page-size":
-		q.opts.PageSize = value
-	case "pages":
-		q.opts.Pages = value
+		to, err := convert.ParseTarget(value)
+		q.to = to
+		return err
 	case "name", "filename":
 		q.name = value
+	case "page-size":
+		return q.opts.Set("page_size", value)
+	default:
+		if slices.Contains(wire.OptionNames(), key) {
+			return q.opts.Set(key, value)
+		}
 	}
 	return nil
 }
@@ -148,16 +146,15 @@ func (s *Server) handleConvert(w http.ResponseWriter, r *http.Request, caller st
 	for key, values := range r.URL.Query() {
 		if len(values) > 0 {
 			if err := q.set(key, values[0]); err != nil {
-				writeError(w, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest), Message: err.Error()})
+				writeError(w, failure(fail.BadRequest, err.Error()))
 				return
 			}
 		}
 	}
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	isMultipart := mediaType == "multipart/form-data"
-	if q.op == 0 && !isMultipart {
-		writeError(w, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest),
-			Message: "say what to convert to: ?to=jpg, png, webp, pdf or txt"})
+	if q.to == "" && !isMultipart {
+		writeError(w, failure(fail.BadRequest, "say what to convert to: ?to="+strings.Join(madeTargets(), ", ")))
 		return
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes && !isMultipart {
@@ -165,7 +162,7 @@ func (s *Server) handleConvert(w http.ResponseWriter, r *http.Request, caller st
 		return
 	}
 	if !s.clients.acquire(caller) {
-		writeError(w, apiError{status: http.StatusTooManyRequests, Code: "too_many_requests", retryAfter: time.Second,
+		writeError(w, apiError{status: http.StatusTooManyRequests, Code: codeTooManyRequests, retryAfter: time.Second,
 			Message: fmt.Sprintf("you already have %d conversions in flight, the most one caller may have (max-per-client): wait for one to finish", s.cfg.MaxPerClient)})
 		return
 	}
@@ -193,46 +190,50 @@ func (s *Server) handleConvert(w http.ResponseWriter, r *http.Request, caller st
 		case errors.Is(err, errTooLarge):
 			ae = s.tooLarge(-1)
 		case errors.Is(err, errMemory):
-			ae = apiError{status: http.StatusServiceUnavailable, Code: string(client.CodeBusy), retryAfter: 2 * time.Second,
+			// 503, not busy's 429: it is this server that is full, not the caller
+			// who asks too much.
+			ae = apiError{status: http.StatusServiceUnavailable, Code: string(fail.Busy), retryAfter: 2 * time.Second,
 				Message: "the web tier is holding as many files in memory as it may (max-memory): try again shortly"}
 		default:
-			ae = apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest), Message: "reading the request body: " + err.Error()}
+			ae = failure(fail.BadRequest, "reading the request body: "+err.Error())
 			if errors.Is(err, errDeadline) {
-				ae = apiError{status: http.StatusRequestTimeout, Code: string(client.CodeTimeout), Message: "the upload took longer than the web tier allows (read-timeout)"}
+				// 408, not timeout's 504: the caller's upload was slow, not the cluster.
+				ae = apiError{status: http.StatusRequestTimeout, Code: string(fail.Timeout), Message: "the upload took longer than the web tier allows (read-timeout)"}
 			}
 		}
 		writeError(w, ae)
 		return
 	}
 	_ = rc.SetReadDeadline(time.Time{})
-	if q.op == 0 {
-		writeError(w, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest),
-			Message: `say what to convert to: ?to=jpg|png|webp|pdf|txt, or a form field "to" before the file`})
+	if q.to == "" {
+		writeError(w, failure(fail.BadRequest,
+			`say what to convert to: ?to=`+strings.Join(madeTargets(), "|")+`, or a form field "to" before the file`))
 		return
 	}
 	if len(data) == 0 {
-		writeError(w, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest), Message: "empty input: the file has 0 bytes"})
+		writeError(w, failure(fail.BadRequest, "empty input: the file has 0 bytes"))
 		return
 	}
-	if err := q.opts.Validate(q.op); err != nil {
-		writeError(w, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest), Message: err.Error()})
+	if err := q.opts.Validate(); err != nil {
+		writeError(w, failure(fail.BadRequest, err.Error()))
 		return
 	}
 
 	in := cleanName(q.name)
-	out := outputName(in, q.op)
+	out := outputName(in, q.to)
+	target, _ := convert.LookupTarget(q.to)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ConvertTimeout)
 	defer cancel()
 	rw := &resultWriter{w: w, rc: rc, ioTimeout: s.cfg.ReadTimeout, header: func(h http.Header) {
-		h.Set("Content-Type", q.op.ContentType())
+		h.Set("Content-Type", target.ContentType)
 		h.Set("Content-Disposition", contentDisposition(out))
 		h.Set("Cache-Control", "no-store")
 		h.Set("Trailer", "Fileconv-Job-Id, Fileconv-Result-Sha256")
 	}}
 	s.stats.start()
-	res, err := s.cfg.Client.Convert(ctx, q.op, in, bytes.NewReader(data), rw, q.opts)
+	res, err := s.cfg.Client.Convert(ctx, q.to, in, bytes.NewReader(data), rw, q.opts)
 	s.stats.finish(err == nil, int64(len(data)), res.Size, time.Since(start))
-	log := s.cfg.Logger.With("op", q.op.Extension(), "bytes_in", len(data), "bytes_out", res.Size,
+	log := s.cfg.Logger.With("to", q.to, "bytes_in", len(data), "bytes_out", res.Size,
 		"seconds", time.Since(start).Seconds(), "job_id", res.JobID, "caller", caller)
 	if err != nil {
 		ae := convertError(err, ctx)
@@ -264,7 +265,7 @@ func (s *Server) tooLarge(size int64) apiError {
 	if size > 0 {
 		msg = fmt.Sprintf("file is %s, over the %s this server accepts (max-body)", formatSize(size), formatSize(s.cfg.MaxBodyBytes))
 	}
-	return apiError{status: http.StatusRequestEntityTooLarge, Code: string(client.CodeTooLarge), Message: msg}
+	return failure(fail.TooLarge, msg)
 }
 
 var errDeadline = errors.New("read deadline")
@@ -338,8 +339,7 @@ func (s *Server) readMultipart(r *http.Request, q *request) ([]byte, func(), err
 	for fields := 0; ; fields++ {
 		part, err := mr.NextPart()
 		if err == io.EOF {
-			return nil, nil, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest),
-				Message: `the form holds no file: send it in a part named "file"`}
+			return nil, nil, failure(fail.BadRequest, `the form holds no file: send it in a part named "file"`)
 		}
 		if err != nil {
 			if isTimeout(err) {
@@ -361,7 +361,7 @@ func (s *Server) readMultipart(r *http.Request, q *request) ([]byte, func(), err
 			return nil, nil, err
 		}
 		if err := q.set(part.FormName(), strings.TrimSpace(string(value))); err != nil {
-			return nil, nil, apiError{status: http.StatusBadRequest, Code: string(client.CodeBadRequest), Message: err.Error()}
+			return nil, nil, failure(fail.BadRequest, err.Error())
 		}
 	}
 }
@@ -418,12 +418,12 @@ func cleanName(name string) string {
 }
 
 // outputName is the input's name with the target's extension.
-func outputName(in string, op client.Operation) string {
+func outputName(in string, to string) string {
 	base := strings.TrimSuffix(in, path.Ext(in))
 	if base == "" {
 		base = "file"
 	}
-	return base + "." + op.Extension()
+	return base + "." + to
 }
 
 // contentDisposition is an attachment header with an ASCII filename for old
@@ -478,8 +478,9 @@ type Formats struct {
 
 // Target is an output format.
 type Target struct {
-	To          string   `json:"to"`
-	Op          int      `json:"op"`
+	To string `json:"to"`
+	// Op is the target's v1.0 operation number, when it has one.
+	Op          int      `json:"op,omitempty"`
 	ContentType string   `json:"content_type"`
 	Description string   `json:"description"`
 	Options     []string `json:"options"`
@@ -492,41 +493,115 @@ type Input struct {
 	MediaType string   `json:"media_type"`
 	Detection string   `json:"detection"`
 	Targets   []string `json:"targets"`
-	Default   string   `json:"default"`
+	// Default is empty for a kind that converts to nothing (from /detect only).
+	Default string `json:"default,omitempty"`
 }
 
-var inputs = []Input{
-	{Type: "jpeg", Name: "JPEG", MediaType: "image/jpeg", Detection: "starts with FF D8 FF", Targets: []string{"png", "webp", "jpg"}},
-	{Type: "png", Name: "PNG", MediaType: "image/png", Detection: "starts with 89 50 4E 47", Targets: []string{"jpg", "webp", "png"}},
-	{Type: "webp", Name: "WEBP", MediaType: "image/webp", Detection: `"RIFF", 4 bytes, "WEBP"`, Targets: []string{"png", "jpg", "webp"}},
-	{Type: "text", Name: "Text", MediaType: "text/plain", Detection: "valid UTF-8 without NUL bytes", Targets: []string{"pdf"}},
-	{Type: "pdf", Name: "PDF", MediaType: "application/pdf", Detection: `starts with "%PDF"`, Targets: []string{"txt"}},
-}
-
+// formats is the registry as the API shows it.
 func (s *Server) formats() Formats {
 	f := Formats{Auth: "bearer", MaxBodyBytes: s.cfg.MaxBodyBytes, MaxPerClient: s.cfg.MaxPerClient}
 	if s.cfg.Open {
 		f.Auth = "none"
 	}
-	for _, op := range []client.Operation{client.ToJPEG, client.ToPNG, client.ToWEBP, client.TextToPDF, client.PDFToText} {
-		t := Target{To: op.Extension(), Op: int(op), ContentType: op.ContentType(), Description: op.String(), Options: []string{}}
-		switch op {
-		case client.ToJPEG:
-			t.Options = []string{"quality"}
-		case client.ToWEBP:
-			t.Options = []string{"quality", "lossless"}
-		case client.TextToPDF:
-			t.Options = []string{"page_size"}
-		case client.PDFToText:
-			t.Options = []string{"pages"}
+	made := madeTargets()
+	conversions := convert.Conversions()
+	for _, t := range convert.Targets() {
+		if !slices.Contains(made, t.Name) {
+			continue
 		}
-		f.Targets = append(f.Targets, t)
+		op, _ := wire.OperationOf(t.Name)
+		target := Target{To: t.Name, Op: int(op), ContentType: t.ContentType, Description: t.Label, Options: []string{}}
+		for _, c := range conversions {
+			if slices.Contains(c.To, t.Name) {
+				for _, o := range c.Options {
+					if !slices.Contains(target.Options, o) {
+						target.Options = append(target.Options, o)
+					}
+				}
+			}
+		}
+		f.Targets = append(f.Targets, target)
 	}
-	for _, in := range inputs {
-		in.Default = in.Targets[0]
-		f.Inputs = append(f.Inputs, in)
+	for _, k := range convert.Kinds() {
+		if in := inputOf(k, made); len(in.Targets) > 0 {
+			f.Inputs = append(f.Inputs, in)
+		}
 	}
 	return f
+}
+
+// madeTargets lists the targets that some conversion makes, in the registry's
+// order of targets. A target nobody makes is of no use to a caller.
+func madeTargets() []string {
+	var made []string
+	for _, c := range convert.Conversions() {
+		made = append(made, c.To...)
+	}
+	var names []string
+	for _, name := range convert.TargetNames() {
+		if slices.Contains(made, name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// inputOf describes kind k and its targets, the default first; made is
+// madeTargets(). Targets follow the registry's order of targets, not the order
+// in which conversions happen to be registered, so that the default stays put.
+func inputOf(k convert.KindInfo, made []string) Input {
+	from := convert.TargetsFrom(k.Kind)
+	targets := []string{}
+	for _, name := range made {
+		if slices.Contains(from, name) {
+			targets = append(targets, name)
+		}
+	}
+	// Converting a file to its own format is rarely what a caller wants
+	// first: that target goes last.
+	if same, ok := convert.LookupTarget(string(k.Kind)); ok {
+		if i := slices.Index(targets, same.Name); i >= 0 {
+			targets = append(slices.Delete(targets, i, i+1), same.Name)
+		}
+	}
+	in := Input{Type: string(k.Kind), Name: k.Label, MediaType: k.MediaType, Detection: k.Detection, Targets: targets}
+	if len(targets) > 0 {
+		in.Default = targets[0]
+	}
+	return in
+}
+
+// maxDetectBytes bounds what POST /api/v1/detect reads: magic numbers sit in
+// the first bytes, and a head that long is enough to tell text.
+const maxDetectBytes = 64 << 10
+
+// handleDetect names the kind of a file from its first bytes, as the workers
+// will, and lists its targets. The page asks here rather than keep its own
+// magic numbers, so that a kind the registry gains shows in the page by itself.
+// It needs no token, like /formats: it converts nothing and reads little.
+func (s *Server) handleDetect(w http.ResponseWriter, r *http.Request) {
+	head, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDetectBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, failure(fail.TooLarge, fmt.Sprintf("send at most the first %s of the file", formatSize(maxDetectBytes))))
+			return
+		}
+		writeError(w, failure(fail.BadRequest, "reading the request body: "+err.Error()))
+		return
+	}
+	// size says the body is only the file's head, which may end inside a
+	// UTF-8 character without the file being any less a text.
+	whole := true
+	if v := r.URL.Query().Get("size"); v != "" {
+		size, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || size < 0 {
+			writeError(w, failure(fail.BadRequest, fmt.Sprintf("size %q is not a number of bytes", v)))
+			return
+		}
+		whole = size <= int64(len(head))
+	}
+	writeJSON(w, inputOf(convert.DetectHead(head, whole).Info(), madeTargets()))
 }
 
 func (s *Server) handleFormats(w http.ResponseWriter, r *http.Request) {

@@ -12,13 +12,17 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fileconv/fileconv/client"
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/master"
 	"github.com/fileconv/fileconv/internal/testfiles"
+	"github.com/fileconv/fileconv/internal/wire"
 )
 
 func decodeError(t *testing.T, resp *http.Response) apiError {
@@ -124,12 +128,13 @@ func TestErrors(t *testing.T) {
 		{name: "wrong token", path: "/api/v1/convert?to=jpg", body: png, header: map[string]string{"Authorization": "Bearer nope"},
 			status: 401, code: "unauthorized", message: "Invalid authentication token"},
 		{name: "no target", path: "/api/v1/convert", body: png, status: 400, code: "bad_request", message: "?to="},
-		{name: "unknown target", path: "/api/v1/convert?to=gif", body: png, status: 400, code: "bad_request", message: `unknown target "gif"`},
+		{name: "unknown target", path: "/api/v1/convert?to=gif", body: png, status: 400, code: "bad_request", message: `"gif" is not a format fileconv makes; use jpg, png, webp, pdf or txt`},
 		{name: "bad option", path: "/api/v1/convert?to=jpg&quality=500", body: png, status: 400, code: "bad_request", message: "quality"},
-		{name: "option that does not apply", path: "/api/v1/convert?to=png&pages=1-2", body: png, status: 400, code: "bad_request"},
+		{name: "option that does not apply", path: "/api/v1/convert?to=png&pages=1-2", body: png, status: 400, code: "bad_request",
+			message: "options.pages does not apply to PNG image to png"},
 		{name: "empty", path: "/api/v1/convert?to=jpg", body: nil, status: 400, code: "bad_request", message: "empty input"},
 		{name: "type mismatch", path: "/api/v1/convert?to=jpg", body: []byte("just some text\n"), status: 415, code: "type_mismatch",
-			message: "text detected: use operation 4 (to PDF)", jobID: true},
+			message: "text: it converts to pdf, not jpg", jobID: true},
 		{name: "damaged image", path: "/api/v1/convert?to=webp", body: png[:40], status: 422, code: "conversion_failed", jobID: true},
 		{name: "too large", path: "/api/v1/convert?to=jpg", body: make([]byte, 1<<20+1), status: 413, code: "too_large", message: "max-body"},
 		{name: "cross-site", path: "/api/v1/convert?to=jpg", body: png, header: map[string]string{"Sec-Fetch-Site": "cross-site"},
@@ -375,8 +380,24 @@ func TestFormatsStatusOpenAPI(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&f); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("formats: %s %v", resp.Status, err)
 	}
-	if f.Auth != "bearer" || len(f.Targets) != 5 || len(f.Inputs) != 5 || f.Inputs[1].Type != "png" || f.Inputs[1].Default != "jpg" {
-		t.Errorf("formats %+v", f)
+	// The built-in registry, in its order; the default of an image is another
+	// format than its own.
+	wantInputs := map[string][]string{"pdf": {"txt"}, "jpeg": {"png", "webp", "jpg"}, "png": {"jpg", "webp", "png"}, "webp": {"jpg", "png", "webp"}, "text": {"pdf"}}
+	var types []string
+	for _, in := range f.Inputs {
+		types = append(types, in.Type)
+		if want := wantInputs[in.Type]; !slices.Equal(in.Targets, want) || in.Default != want[0] || in.Name == "" {
+			t.Errorf("input %+v, want targets %v", in, want)
+		}
+	}
+	if f.Auth != "bearer" || !slices.Equal(targetNames(f), []string{"jpg", "png", "webp", "pdf", "txt"}) || len(types) != len(wantInputs) {
+		t.Errorf("formats %+v: inputs %v", f, types)
+	}
+	for _, tg := range f.Targets {
+		want := map[string][]string{"jpg": {"quality"}, "png": {}, "webp": {"quality", "lossless"}, "pdf": {"page_size"}, "txt": {"pages"}}[tg.To]
+		if !slices.Equal(tg.Options, want) || tg.Op == 0 || tg.ContentType == "" {
+			t.Errorf("target %+v, want options %v", tg, want)
+		}
 	}
 
 	// One conversion, so that the throughput shows it.
@@ -406,22 +427,123 @@ func TestFormatsStatusOpenAPI(t *testing.T) {
 		t.Errorf("web part: %+v", st.Web)
 	}
 
-	resp = s.get(t, "/api/v1/openapi.json", false)
-	var doc struct {
-		OpenAPI string                    `json:"openapi"`
-		Paths   map[string]map[string]any `json:"paths"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		t.Fatalf("openapi.json: %v", err)
-	}
-	for _, p := range []string{"/api/v1/convert", "/api/v1/formats", "/api/v1/status", "/api/v1/openapi.json"} {
-		if doc.Paths[p] == nil {
+	doc := openAPIDoc(t, s)
+	paths, _ := doc["paths"].(map[string]any)
+	for _, p := range []string{"/api/v1/convert", "/api/v1/formats", "/api/v1/detect", "/api/v1/status", "/api/v1/openapi.json"} {
+		if paths[p] == nil {
 			t.Errorf("openapi.json lacks %s", p)
 		}
 	}
-	if !strings.HasPrefix(doc.OpenAPI, "3.") {
-		t.Errorf("openapi %q", doc.OpenAPI)
+	if v, _ := doc["openapi"].(string); !strings.HasPrefix(v, "3.") {
+		t.Errorf("openapi %q", v)
 	}
+}
+
+// TestOpenAPIEnums: the served document's enums are the registry's, the
+// options' and fail's table, and no placeholder of the template is left.
+func TestOpenAPIEnums(t *testing.T) {
+	s := startStack(t, stackOptions{})
+	resp := s.get(t, "/api/v1/openapi.json", false)
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("openapi.json: %s %q", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	for _, p := range []string{"{conversions}", "{targets}", "{options}"} {
+		if bytes.Contains(raw, []byte(p)) {
+			t.Errorf("openapi.json still holds the placeholder %s", p)
+		}
+	}
+	doc := openAPIDoc(t, s)
+	to := enumAt(t, doc, "paths", "/api/v1/convert", "post", "parameters", "to", "schema")
+	for _, want := range []string{"jpg", "jpeg", "png", "webp", "pdf", "txt", "1", "5"} {
+		if !slices.Contains(to, want) {
+			t.Errorf("to's enum %v lacks %s", to, want)
+		}
+	}
+	form := enumAt(t, doc, "paths", "/api/v1/convert", "post", "requestBody", "content", "multipart/form-data", "schema", "properties", "to")
+	if !slices.Equal(form, to) {
+		t.Errorf("the form's to %v differs from the query's %v", form, to)
+	}
+	var codes []string
+	for _, spec := range fail.Specs() {
+		codes = append(codes, string(spec.Code))
+	}
+	for _, c := range webCodes {
+		codes = append(codes, c.Code)
+	}
+	if got := enumAt(t, doc, "components", "schemas", "Error", "properties", "code"); !slices.Equal(got, codes) {
+		t.Errorf("error codes %v, want %v", got, codes)
+	}
+	if got := enumAt(t, doc, "components", "schemas", "Formats", "properties", "targets", "items", "properties", "options", "items"); !slices.Equal(got, wire.OptionNames()) {
+		t.Errorf("option names %v, want %v", got, wire.OptionNames())
+	}
+	for _, name := range wire.OptionNames() {
+		if param := lookup(t, doc, "paths", "/api/v1/convert", "post", "parameters", name); param == nil {
+			t.Errorf("no query parameter %s", name)
+		}
+	}
+	if got := lookup(t, doc, "paths", "/api/v1/convert", "post", "parameters", "quality", "schema", "type"); got != "integer" {
+		t.Errorf("quality is of type %v, want integer", got)
+	}
+	for _, ct := range []string{"image/jpeg", "application/pdf", "text/plain; charset=utf-8"} {
+		if lookup(t, doc, "paths", "/api/v1/convert", "post", "responses", "200", "content", ct) == nil {
+			t.Errorf("the 200 answer lacks the content type %s", ct)
+		}
+	}
+	for _, spec := range fail.Specs() {
+		if lookup(t, doc, "paths", "/api/v1/convert", "post", "responses", strconv.Itoa(spec.HTTPStatus)) == nil {
+			t.Errorf("no response for %d (%s)", spec.HTTPStatus, spec.Code)
+		}
+	}
+}
+
+// openAPIDoc fetches the served OpenAPI document.
+func openAPIDoc(t *testing.T, s *stack) map[string]any {
+	t.Helper()
+	resp := s.get(t, "/api/v1/openapi.json", false)
+	var doc map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	return doc
+}
+
+// lookup walks a JSON document: a key of an object, or the name of a
+// parameter in an array of them.
+func lookup(t *testing.T, v any, keys ...string) any {
+	t.Helper()
+	for _, k := range keys {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[k]
+		case []any:
+			v = nil
+			for _, item := range x {
+				if m, ok := item.(map[string]any); ok && m["name"] == k {
+					v = m
+				}
+			}
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// enumAt is the enum of the schema at keys.
+func enumAt(t *testing.T, doc map[string]any, keys ...string) []string {
+	t.Helper()
+	schema, _ := lookup(t, doc, keys...).(map[string]any)
+	values, _ := schema["enum"].([]any)
+	var enum []string
+	for _, v := range values {
+		s, _ := v.(string)
+		enum = append(enum, s)
+	}
+	if enum == nil {
+		t.Errorf("no enum at %s", strings.Join(keys, " "))
+	}
+	return enum
 }
 
 func TestStatusMasterAdminDown(t *testing.T) {
@@ -521,5 +643,50 @@ func TestStatic(t *testing.T) {
 	}
 	if resp := s.get(t, "/nothing.html", false); resp.StatusCode != 404 {
 		t.Errorf("/nothing.html: %s", resp.Status)
+	}
+}
+
+// TestDetect: the page's question "what is this file?", answered from the
+// first bytes as the workers would, without a token.
+func TestDetect(t *testing.T) {
+	s := startStack(t, stackOptions{})
+	detect := func(path string, body []byte) (Input, *http.Response) {
+		t.Helper()
+		resp := s.post(t, path, "application/octet-stream", bytes.NewReader(body), map[string]string{"Authorization": ""})
+		var in Input
+		if resp.StatusCode == http.StatusOK {
+			if err := json.NewDecoder(resp.Body).Decode(&in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return in, resp
+	}
+	png := pngFile(t, 8, 8)
+	if in, resp := detect("/api/v1/detect?size=100000", png[:32]); resp.StatusCode != 200 || in.Type != "png" ||
+		in.Name != "PNG image" || !slices.Equal(in.Targets, []string{"jpg", "webp", "png"}) || in.Default != "jpg" {
+		t.Errorf("PNG head: %s %+v", resp.Status, in)
+	}
+	// A kind the workers tell apart but do not convert: named, with no targets.
+	if in, resp := detect("/api/v1/detect", []byte("GIF89a\x01\x00\x01\x00")); resp.StatusCode != 200 || in.Type != "gif" ||
+		in.Targets == nil || len(in.Targets) != 0 || in.Default != "" {
+		t.Errorf("GIF: %s %+v", resp.Status, in)
+	}
+	// A head cut inside a character is still text; a whole file ending so is not.
+	cut := []byte("café au lait"[:4])
+	if in, _ := detect("/api/v1/detect?size=2000", cut); in.Type != "text" || in.Default != "pdf" {
+		t.Errorf("text head cut inside é: %+v", in)
+	}
+	if in, _ := detect("/api/v1/detect", cut); in.Type != "unknown" {
+		t.Errorf("whole file ending inside é: %+v", in)
+	}
+	if _, resp := detect("/api/v1/detect", make([]byte, maxDetectBytes+1)); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a body over %d bytes: %s", maxDetectBytes, resp.Status)
+	}
+	if _, resp := detect("/api/v1/detect?size=-1", png); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("size -1: %s", resp.Status)
+	}
+	resp := s.post(t, "/api/v1/detect", "", bytes.NewReader(png), map[string]string{"Sec-Fetch-Site": "cross-site"})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site: %s", resp.Status)
 	}
 }

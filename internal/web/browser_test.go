@@ -196,7 +196,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("convert: %v", err)
 	}
-	if pngType != "PNG" || !slices.Equal(pngTargets, []string{"jpg", "webp", "png"}) || !slices.Equal(txtTargets, []string{"pdf"}) {
+	if pngType != "PNG image" || !slices.Equal(pngTargets, []string{"jpg", "webp", "png"}) || !slices.Equal(txtTargets, []string{"pdf"}) {
 		t.Errorf("PNG row: type %q targets %v; text row targets %v", pngType, pngTargets, txtTargets)
 	}
 	errText, err := chromedp.Run(ctx, chromedp.Text(row("broken.png")+` .state`))
@@ -302,6 +302,11 @@ func TestBrowserOpen(t *testing.T) {
 	if err := os.WriteFile(p, pngFile(t, 10, 10), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A kind the server tells apart but does not convert: the row names it.
+	gif := filepath.Join(in, "anim.gif")
+	if err := os.WriteFile(gif, []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ctx := newBrowser(t, t.TempDir())
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.srv.URL+"/"),
@@ -315,8 +320,9 @@ func TestBrowserOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = chromedp.Do(ctx,
-		chromedp.SetUploadFiles(`#file-input`, []string{p}),
+		chromedp.SetUploadFiles(`#file-input`, []string{p, gif}),
 		chromedp.WaitReady(row("pic.png")+` option[value="webp"]`),
+		chromedp.WaitReady(row("anim.gif")+`[data-status="failed"]`),
 		chromedp.SetValue(row("pic.png")+` select`, "webp"),
 		chromedp.Click(row("pic.png")+` button.convert`),
 		chromedp.WaitReady(row("pic.png")+`[data-status="done"]`),
@@ -330,6 +336,13 @@ func TestBrowserOpen(t *testing.T) {
 	}
 	if !hidden || !strings.Contains(status, "pic.webp") {
 		t.Errorf("token panel hidden %v; row says %q", hidden, status)
+	}
+	gifState, err := chromedp.Run(ctx, chromedp.Text(row("anim.gif")+` .state`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(gifState, "GIF image: this server does not convert it; it converts PDF, ") {
+		t.Errorf("the GIF row says %q", gifState)
 	}
 }
 

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"github.com/fileconv/fileconv/internal/testcluster"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fileconv/fileconv/internal/testcluster"
 
 	"github.com/fileconv/fileconv/client"
 	"github.com/fileconv/fileconv/internal/master"

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/master"
 )
 
@@ -58,9 +59,10 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST /api/v1/convert", s.auth(s.handleConvert))
 	s.mux.HandleFunc("GET /api/v1/status", s.auth(s.handleStatus))
 	s.mux.HandleFunc("GET /api/v1/formats", s.handleFormats)
+	s.mux.HandleFunc("POST /api/v1/detect", s.handleDetect)
 	s.mux.HandleFunc("GET /api/v1/openapi.json", s.handleOpenAPI)
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, apiError{status: http.StatusNotFound, Code: "not_found",
+		writeError(w, apiError{status: http.StatusNotFound, Code: codeNotFound,
 			Message: r.Method + " " + r.URL.Path + " is not an endpoint: see /api/v1/openapi.json"})
 	})
 	s.mux.HandleFunc("GET /{$}", s.handleStatic)
@@ -118,13 +120,13 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		if s.cfg.Open && !s.cfg.OpenAnyHost && !loopbackHost(r.Host) {
-			writeError(w, apiError{status: http.StatusForbidden, Code: "forbidden",
+			writeError(w, apiError{status: http.StatusForbidden, Code: codeForbidden,
 				Message: "this server runs --open for loopback only: use http://127.0.0.1 or http://localhost, not " + r.Host})
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if msg := crossSite(r); msg != "" {
-				writeError(w, apiError{status: http.StatusForbidden, Code: "forbidden", Message: msg})
+				writeError(w, apiError{status: http.StatusForbidden, Code: codeForbidden, Message: msg})
 				return
 			}
 		}
@@ -185,13 +187,12 @@ func (s *Server) auth(next func(w http.ResponseWriter, r *http.Request, caller s
 		token = strings.TrimSpace(token)
 		if !strings.EqualFold(scheme, "Bearer") || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="fileconv"`)
-			writeError(w, apiError{status: http.StatusUnauthorized, Code: "unauthorized",
-				Message: "no token: send the header Authorization: Bearer <token>"})
+			writeError(w, failure(fail.Unauthorized, "no token: send the header Authorization: Bearer <token>"))
 			return
 		}
 		if !s.tokens.Match(token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="fileconv", error="invalid_token"`)
-			writeError(w, apiError{status: http.StatusUnauthorized, Code: "unauthorized", Message: "Invalid authentication token"})
+			writeError(w, failure(fail.Unauthorized, "Invalid authentication token"))
 			return
 		}
 		sum := sha256.Sum256([]byte(token))
@@ -202,16 +203,6 @@ func (s *Server) auth(next func(w http.ResponseWriter, r *http.Request, caller s
 func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	s.static.ServeHTTP(w, r)
-}
-
-func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
-	b, err := staticFiles.ReadFile("static/openapi.json")
-	if err != nil {
-		writeError(w, apiError{status: http.StatusInternalServerError, Code: "internal", Message: err.Error()})
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
 }
 
 // budget is a memory allowance shared by the requests in flight.

@@ -16,6 +16,7 @@ package wire
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -29,6 +30,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fileconv/fileconv/internal/fail"
 )
 
 // Version20 is the preface a v2.0 client sends once, before its first frame.
@@ -212,38 +215,26 @@ func WriteFrame(w io.Writer, t FrameType, header any, bodySize uint64) error {
 	return nil
 }
 
-// ErrorCode is the machine-readable kind of an ERROR response. Clients must treat a
-// code they do not know like CodeInternal: a later server may add codes.
-type ErrorCode string
+// ErrorCode is the machine-readable kind of an ERROR response: fail's codes,
+// whose table gives each one's meaning. Clients must treat a code they do not
+// know like CodeInternal: a later server may add codes.
+type ErrorCode = fail.Code
 
 // The error codes of protocol v2.0.
 const (
-	CodeBadRequest           ErrorCode = "bad_request"           // the frame or a header field is malformed
-	CodeUnauthorized         ErrorCode = "unauthorized"          // the token is wrong
-	CodeUnsupportedOperation ErrorCode = "unsupported_operation" // this server does not offer the op or option
-	CodeTypeMismatch         ErrorCode = "type_mismatch"         // the input's type does not fit the op
-	CodeChecksumMismatch     ErrorCode = "checksum_mismatch"     // the body's SHA-256 differs from the header's
-	CodeTooLarge             ErrorCode = "too_large"             // the body is over the size limit
-	CodeLimitExceeded        ErrorCode = "limit_exceeded"        // pixels, pages or another resource limit
-	CodeConversionFailed     ErrorCode = "conversion_failed"     // the input is damaged or cannot be converted
-	CodeBusy                 ErrorCode = "busy"                  // try again after RetryAfter
-	CodeUnavailable          ErrorCode = "unavailable"           // no worker can take the job now
-	CodeTimeout              ErrorCode = "timeout"               // the job or the transfer took too long
-	CodeInternal             ErrorCode = "internal"              // a bug or an unexpected failure on the server
+	CodeBadRequest           = fail.BadRequest
+	CodeUnauthorized         = fail.Unauthorized
+	CodeUnsupportedOperation = fail.UnsupportedOperation
+	CodeTypeMismatch         = fail.TypeMismatch
+	CodeChecksumMismatch     = fail.ChecksumMismatch
+	CodeTooLarge             = fail.TooLarge
+	CodeLimitExceeded        = fail.LimitExceeded
+	CodeConversionFailed     = fail.ConversionFailed
+	CodeBusy                 = fail.Busy
+	CodeUnavailable          = fail.Unavailable
+	CodeTimeout              = fail.Timeout
+	CodeInternal             = fail.Internal
 )
-
-// ErrorCodes lists every code of protocol v2.0.
-var ErrorCodes = []ErrorCode{
-	CodeBadRequest, CodeUnauthorized, CodeUnsupportedOperation, CodeTypeMismatch,
-	CodeChecksumMismatch, CodeTooLarge, CodeLimitExceeded, CodeConversionFailed,
-	CodeBusy, CodeUnavailable, CodeTimeout, CodeInternal,
-}
-
-// Retryable reports whether the same request may succeed if sent again later,
-// unchanged; every other code needs a different request or a fixed server.
-func (c ErrorCode) Retryable() bool {
-	return c == CodeBusy || c == CodeUnavailable || c == CodeTimeout
-}
 
 // validCode accepts any lower-case identifier, not just the known codes, so that
 // clients keep working when a newer server adds one.
@@ -367,71 +358,6 @@ func DecodeErrorResponse(f Frame) (*ErrorResponse, error) {
 	return e, nil
 }
 
-// ConvertOptions tune a conversion. The zero value asks for v1.0's behaviour: the
-// server's configured quality (85 for JPEG, 80 for WEBP by default), lossy WEBP,
-// A4 pages and every page of a PDF.
-type ConvertOptions struct {
-	// Quality is the JPEG or lossy WEBP quality, 1 to 100; 0 means the server's default.
-	Quality int `json:"quality,omitempty"`
-	// Lossless asks for a lossless WEBP (op 3 only).
-	Lossless bool `json:"lossless,omitempty"`
-	// PageSize is "A4" or "Letter" for TXT→PDF (op 4); empty means A4.
-	PageSize string `json:"page_size,omitempty"`
-	// Pages selects the pages of a PDF→TXT (op 5), e.g. "1-3,7,10-"; empty means all.
-	Pages string `json:"pages,omitempty"`
-}
-
-// Page sizes for TXT→PDF.
-const (
-	PageSizeA4     = "A4"
-	PageSizeLetter = "Letter"
-)
-
-// Validate checks that every option is well-formed and makes sense for op. An
-// option that the operation would ignore is an error rather than silently dropped,
-// so a client learns that its request will not do what it meant.
-func (o ConvertOptions) Validate(op Operation) error {
-	if p := o.validate(op); p != nil {
-		return invalid("options", p)
-	}
-	return nil
-}
-
-func (o ConvertOptions) validate(op Operation) []string {
-	var p []string
-	if o.Quality != 0 {
-		switch {
-		case o.Quality < 1 || o.Quality > 100:
-			p = append(p, fmt.Sprintf("options.quality: %d is out of range; use 1 (smallest file) to 100 (best quality), or leave it out for the server's default", o.Quality))
-		case op != OpToJPEG && op != OpToWEBP:
-			p = append(p, fmt.Sprintf("options.quality applies only to op 1 (to JPEG) and op 3 (to WEBP); remove it for op %d (%s)", uint32(op), op))
-		case o.Lossless:
-			// libwebp reads quality as compression effort in lossless mode: accepting
-			// both would let a client believe it traded fidelity for size.
-			p = append(p, "options.quality has no meaning for a lossless WEBP; remove quality or lossless")
-		}
-	}
-	if o.Lossless && op != OpToWEBP {
-		p = append(p, fmt.Sprintf("options.lossless applies only to op 3 (to WEBP); remove it for op %d (%s)", uint32(op), op))
-	}
-	if o.PageSize != "" {
-		switch {
-		case o.PageSize != PageSizeA4 && o.PageSize != PageSizeLetter:
-			p = append(p, fmt.Sprintf("options.page_size: %q is not supported; use %q or %q", printable(o.PageSize), PageSizeA4, PageSizeLetter))
-		case op != OpTextToPDF:
-			p = append(p, fmt.Sprintf("options.page_size applies only to op 4 (TXT to PDF); remove it for op %d (%s)", uint32(op), op))
-		}
-	}
-	if o.Pages != "" {
-		if _, err := ParsePageRanges(o.Pages); err != nil {
-			p = append(p, "options.pages: "+err.Error())
-		} else if op != OpPDFToText {
-			p = append(p, fmt.Sprintf("options.pages applies only to op 5 (PDF to TXT); remove it for op %d (%s)", uint32(op), op))
-		}
-	}
-	return p
-}
-
 // PageRange is a run of 1-based pages, both ends included. Last is 0 for a range
 // that runs to the end of the document, written "7-".
 type PageRange struct{ First, Last int }
@@ -518,7 +444,12 @@ func parsePage(s string) (int, error) {
 type ConvertRequest struct {
 	// Token authenticates the client. It is a secret: String redacts it.
 	Token string
-	Op    Operation
+	// Target names the format wanted: "jpg", "pdf", ... (the conversion
+	// registry's targets). It travels as "to".
+	// When the target has a v1.0 operation number, that travels too, as "op",
+	// so that a worker from before targets still understands the request; a
+	// request from such a client may carry "op" alone.
+	Target string
 	// Name is the client's file name, informational only: log it with Printable and
 	// never use it as a path or to pick a converter.
 	Name string
@@ -530,23 +461,27 @@ type ConvertRequest struct {
 	// header carries only an MD5 that the master cannot turn into a SHA-256
 	// without holding the whole body. Clients send SHA256.
 	MD5     [16]byte
-	Options ConvertOptions
+	Options Options
 }
 
 type convertJSON struct {
-	Token   string         `json:"token"`
-	Op      uint32         `json:"op"`
-	Name    string         `json:"name,omitempty"`
-	SHA256  string         `json:"sha256,omitempty"`
-	MD5     string         `json:"md5,omitempty"`
-	Options ConvertOptions `json:"options,omitzero"`
+	Token   string  `json:"token"`
+	To      string  `json:"to,omitempty"`
+	Op      uint32  `json:"op,omitempty"`
+	Name    string  `json:"name,omitempty"`
+	SHA256  string  `json:"sha256,omitempty"`
+	MD5     string  `json:"md5,omitempty"`
+	Options Options `json:"options,omitzero"`
 }
 
 // MarshalJSON encodes the CONVERT header; Size is not part of it.
 func (r ConvertRequest) MarshalJSON() ([]byte, error) { return marshal(r.wire()) }
 
 func (r ConvertRequest) wire() convertJSON {
-	j := convertJSON{Token: r.Token, Op: uint32(r.Op), Name: r.Name, Options: r.Options}
+	j := convertJSON{Token: r.Token, To: r.Target, Name: r.Name, Options: r.Options}
+	if op, ok := OperationOf(r.Target); ok {
+		j.Op = uint32(op)
+	}
 	if r.SHA256 != ([32]byte{}) {
 		j.SHA256 = hex.EncodeToString(r.SHA256[:])
 	}
@@ -558,7 +493,7 @@ func (r ConvertRequest) wire() convertJSON {
 
 // String describes the request for logs without its token.
 func (r ConvertRequest) String() string {
-	return fmt.Sprintf("CONVERT op %d (%s), %q, %d bytes, sha256 %x, options %+v", uint32(r.Op), r.Op, printable(r.Name), r.Size, r.SHA256, r.Options)
+	return fmt.Sprintf("CONVERT to %s, %q, %d bytes, sha256 %x, options %+v", printable(r.Target), printable(r.Name), r.Size, r.SHA256, r.Options)
 }
 
 // GoString keeps %#v from printing the token either.
@@ -581,11 +516,8 @@ func (r ConvertRequest) validate() []string {
 	case len(r.Token) > MaxTokenLen:
 		p = append(p, fmt.Sprintf("token: %d bytes, over the limit of %d", len(r.Token), MaxTokenLen))
 	}
-	switch {
-	case r.Op == 0:
-		p = append(p, "op is required; use 1 (to JPEG), 2 (to PNG), 3 (to WEBP), 4 (TXT to PDF) or 5 (PDF to TXT)")
-	case !r.Op.Valid():
-		p = append(p, fmt.Sprintf("op: %d is not an operation; use 1 (to JPEG), 2 (to PNG), 3 (to WEBP), 4 (TXT to PDF) or 5 (PDF to TXT)", uint32(r.Op)))
+	if !ValidTargetName(r.Target) {
+		p = append(p, fmt.Sprintf(`to: %q is not a format name; use one such as "png" or "pdf"`, printable(r.Target)))
 	}
 	if len(r.Name) > MaxNameLen {
 		p = append(p, fmt.Sprintf("name: %d bytes, over the limit of %d; send the last element of the path only", len(r.Name), MaxNameLen))
@@ -596,10 +528,23 @@ func (r ConvertRequest) validate() []string {
 	if r.SHA256 == ([32]byte{}) && r.MD5 == ([16]byte{}) {
 		p = append(p, "sha256 is required: the SHA-256 digest of the body as 64 hex digits")
 	}
-	if r.Op.Valid() {
-		p = append(p, r.Options.validate(r.Op)...)
+	return append(p, r.Options.validate()...)
+}
+
+// target reads the target from "to", or from v1.0's "op" when "to" is absent.
+func (j convertJSON) target() (string, string) {
+	op := Operation(j.Op)
+	switch {
+	case j.To == "" && j.Op == 0:
+		return "", `to is required: the format wanted, e.g. "png" or "pdf"`
+	case j.To == "" && !op.Valid():
+		return "", fmt.Sprintf(`op: %d is not an operation; send "to" with a format name, e.g. "png"`, j.Op)
+	case j.To == "":
+		return op.Target(), ""
+	case j.Op != 0 && op.Target() != strings.ToLower(j.To):
+		return "", fmt.Sprintf("op %d and to %q disagree; send to alone", j.Op, printable(j.To))
 	}
-	return p
+	return strings.ToLower(j.To), ""
 }
 
 // WriteConvert validates req and writes its CONVERT frame; the caller then writes
@@ -624,7 +569,11 @@ func DecodeConvertRequest(f Frame) (ConvertRequest, error) {
 	if msg := decodeHeader(f, FrameConvert, &j); msg != "" {
 		return ConvertRequest{}, badRequest("%s", msg)
 	}
-	req := ConvertRequest{Token: j.Token, Op: Operation(j.Op), Name: j.Name, Size: f.BodySize}
+	req := ConvertRequest{Token: j.Token, Name: j.Name, Size: f.BodySize}
+	target, targetProblem := j.target()
+	// A missing target is reported below among the other problems, not as the
+	// spelling of an empty name.
+	req.Target = cmp.Or(target, "x")
 	var unknown []string
 	if len(j.Options) > 0 && string(j.Options) != "null" {
 		var names map[string]json.RawMessage
@@ -655,6 +604,9 @@ func DecodeConvertRequest(f Frame) (ConvertRequest, error) {
 			req.MD5[0] = 1
 		}
 	}
+	if targetProblem != "" {
+		p = append(p, targetProblem)
+	}
 	if p = append(p, req.validate()...); p != nil {
 		return ConvertRequest{}, invalid("CONVERT", p)
 	}
@@ -663,20 +615,13 @@ func DecodeConvertRequest(f Frame) (ConvertRequest, error) {
 		// unlike unknown header fields, unknown options are refused.
 		slices.Sort(unknown)
 		return ConvertRequest{}, &ErrorResponse{Code: CodeUnsupportedOperation, Message: fmt.Sprintf(
-			"this server does not support the option %s; it knows quality, lossless, page_size and pages", strings.Join(unknown, ", "))}
+			"this server does not support the option %s; it knows %s", strings.Join(unknown, ", "), strings.Join(OptionNames(), ", "))}
 	}
 	return req, nil
 }
 
 // knownOption matches option names as encoding/json does, ignoring case.
-func knownOption(k string) bool {
-	for _, o := range [...]string{"quality", "lossless", "page_size", "pages"} {
-		if strings.EqualFold(k, o) {
-			return true
-		}
-	}
-	return false
-}
+func knownOption(k string) bool { return optionSpec(k) != nil }
 
 func decodeDigest(dst []byte, s string) error {
 	if len(s) != 2*len(dst) {

@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"github.com/fileconv/fileconv/internal/fail"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -32,12 +34,12 @@ var v2Vectors = []struct {
 		name: "CONVERT",
 		write: func(w io.Writer) error {
 			return WriteConvert(w, ConvertRequest{
-				Token: "super_secret_token_123456789012", Op: OpToJPEG, Name: "photo.png",
-				Size: 1234, SHA256: sha256.Sum256(make([]byte, 1234)), Options: ConvertOptions{Quality: 80},
+				Token: "super_secret_token_123456789012", Target: "jpg", Name: "photo.png",
+				Size: 1234, SHA256: sha256.Sum256(make([]byte, 1234)), Options: Options{Quality: 80},
 			})
 		},
-		prefix: "01 000000aa 00000000000004d2",
-		header: `{"token":"super_secret_token_123456789012","op":1,"name":"photo.png","sha256":"ad47fd9e87159d651a53b3dfba3ef200684a9ed88c2528b62e18f3881fe203b0","options":{"quality":80}}`,
+		prefix: "01 000000b5 00000000000004d2",
+		header: `{"token":"super_secret_token_123456789012","to":"jpg","op":1,"name":"photo.png","sha256":"ad47fd9e87159d651a53b3dfba3ef200684a9ed88c2528b62e18f3881fe203b0","options":{"quality":80}}`,
 	},
 	{
 		name: "RESULT",
@@ -96,13 +98,13 @@ func TestV2Vectors(t *testing.T) {
 func TestV2RoundTrip(t *testing.T) {
 	input := []byte("hello, world\n")
 	output := []byte("%PDF-1.7 ...")
-	req := ConvertRequest{Token: "tök", Op: OpTextToPDF, Name: "a <b>.txt", Size: uint64(len(input)), SHA256: sha256.Sum256(input), Options: ConvertOptions{PageSize: PageSizeLetter}}
+	req := ConvertRequest{Token: "tök", Target: "pdf", Name: "a <b>.txt", Size: uint64(len(input)), SHA256: sha256.Sum256(input), Options: Options{PageSize: PageSizeLetter}}
 	reqs := []ConvertRequest{
 		req,
-		{Token: "t", Op: OpToWEBP, Size: 1, SHA256: [32]byte{1}, Options: ConvertOptions{Lossless: true}},
-		{Token: "t", Op: OpToWEBP, Size: 1, SHA256: [32]byte{1}, Options: ConvertOptions{Quality: 100}},
-		{Token: "t", Op: OpPDFToText, Size: 1 << 40, SHA256: [32]byte{31: 1}, Options: ConvertOptions{Pages: "1-3, 7,10-"}},
-		{Token: strings.Repeat("k", MaxTokenLen), Op: OpToPNG, Name: strings.Repeat("n", MaxNameLen), Size: 1<<64 - 1, SHA256: [32]byte{1}},
+		{Token: "t", Target: "webp", Size: 1, SHA256: [32]byte{1}, Options: Options{Lossless: true}},
+		{Token: "t", Target: "webp", Size: 1, SHA256: [32]byte{1}, Options: Options{Quality: 100}},
+		{Token: "t", Target: "txt", Size: 1 << 40, SHA256: [32]byte{31: 1}, Options: Options{Pages: "1-3, 7,10-"}},
+		{Token: strings.Repeat("k", MaxTokenLen), Target: "png", Name: strings.Repeat("n", MaxNameLen), Size: 1<<64 - 1, SHA256: [32]byte{1}},
 	}
 	res := Result{JobID: "j1", Size: uint64(len(output)), SHA256: sha256.Sum256(output), InputType: "text", ContentType: "application/pdf", ReplacedChars: 2}
 	errResp := &ErrorResponse{Code: CodeTypeMismatch, Message: `PDF detected: use operation 5 (to TXT) "quoted" \ ünï`}
@@ -177,7 +179,7 @@ func TestV2RoundTrip(t *testing.T) {
 // A frame goes out in one Write, so it is not split over TLS records or packets.
 func TestV2WriteFrameOneWrite(t *testing.T) {
 	var w countWriter
-	if err := WriteConvert(&w, ConvertRequest{Token: "t", Op: OpToPNG, Size: 10, SHA256: [32]byte{1}}); err != nil {
+	if err := WriteConvert(&w, ConvertRequest{Token: "t", Target: "png", Size: 10, SHA256: [32]byte{1}}); err != nil {
 		t.Fatal(err)
 	}
 	if w.writes != 1 {
@@ -192,7 +194,7 @@ func (w *countWriter) Write(p []byte) (int, error) { w.writes++; return len(p), 
 // The MarshalJSON methods give the same header as the typed writers, so WriteFrame
 // with a public type is safe too.
 func TestV2MarshalJSONMatchesWriters(t *testing.T) {
-	req := ConvertRequest{Token: "t", Op: OpToJPEG, Name: "<&>", Size: 5, SHA256: [32]byte{1}, Options: ConvertOptions{Quality: 5}}
+	req := ConvertRequest{Token: "t", Target: "jpg", Name: "<&>", Size: 5, SHA256: [32]byte{1}, Options: Options{Quality: 5}}
 	var a, b bytes.Buffer
 	if err := WriteConvert(&a, req); err != nil {
 		t.Fatal(err)
@@ -228,8 +230,10 @@ func TestV2ConvertValidation(t *testing.T) {
 		code   ErrorCode
 		want   []string // substrings of the message
 	}{
-		{"unknown op", 3, `{"token":"t","op":99,` + okDigest + `}`, CodeBadRequest, []string{"op: 99 is not an operation; use 1 (to JPEG)"}},
-		{"absent op", 3, `{"token":"t",` + okDigest + `}`, CodeBadRequest, []string{"op is required"}},
+		{"unknown op", 3, `{"token":"t","op":99,` + okDigest + `}`, CodeBadRequest, []string{`op: 99 is not an operation; send "to"`}},
+		{"op and to disagree", 3, `{"token":"t","op":1,"to":"png",` + okDigest + `}`, CodeBadRequest, []string{`op 1 and to "png" disagree`}},
+		{"bad target", 3, `{"token":"t","to":"p n g",` + okDigest + `}`, CodeBadRequest, []string{`to: "p n g" is not a format name`}},
+		{"absent op", 3, `{"token":"t",` + okDigest + `}`, CodeBadRequest, []string{"to is required"}},
 		{"negative op", 3, `{"token":"t","op":-1,` + okDigest + `}`, CodeBadRequest, []string{"op: expected a whole number, got number -1"}},
 		{"string op", 3, `{"token":"t","op":"1",` + okDigest + `}`, CodeBadRequest, []string{"op: expected a whole number, got string"}},
 		{"absent token", 3, `{"op":1,` + okDigest + `}`, CodeBadRequest, []string{"token is required"}},
@@ -240,14 +244,10 @@ func TestV2ConvertValidation(t *testing.T) {
 		{"short sha256", 3, `{"token":"t","op":1,"sha256":"abcd"}`, CodeBadRequest, []string{"sha256: want 64 hex digits (the SHA-256 of the body), got 4 characters"}},
 		{"bad hex", 3, `{"token":"t","op":1,"sha256":"` + strings.Repeat("zz", 32) + `"}`, CodeBadRequest, []string{"sha256: want 64 hex digits", "not one"}},
 		{"several problems at once", 0, `{"op":7}`, CodeBadRequest, []string{"token is required", "op: 7", "empty input", "sha256 is required"}},
-		{"quality for PNG", 3, `{"token":"t","op":2,` + okDigest + `,"options":{"quality":80}}`, CodeBadRequest, []string{"options.quality applies only to op 1 (to JPEG) and op 3 (to WEBP); remove it for op 2 (to PNG)"}},
 		{"quality out of range", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":101}}`, CodeBadRequest, []string{"options.quality: 101 is out of range; use 1"}},
 		{"negative quality", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":-5}}`, CodeBadRequest, []string{"options.quality: -5 is out of range"}},
 		{"quality with lossless", 3, `{"token":"t","op":3,` + okDigest + `,"options":{"quality":50,"lossless":true}}`, CodeBadRequest, []string{"remove quality or lossless"}},
-		{"lossless for JPEG", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"lossless":true}}`, CodeBadRequest, []string{"options.lossless applies only to op 3"}},
-		{"page size for PDF to TXT", 3, `{"token":"t","op":5,` + okDigest + `,"options":{"page_size":"A4"}}`, CodeBadRequest, []string{"options.page_size applies only to op 4"}},
 		{"unknown page size", 3, `{"token":"t","op":4,` + okDigest + `,"options":{"page_size":"A5"}}`, CodeBadRequest, []string{`options.page_size: "A5" is not supported; use "A4" or "Letter"`}},
-		{"pages for TXT to PDF", 3, `{"token":"t","op":4,` + okDigest + `,"options":{"pages":"1"}}`, CodeBadRequest, []string{"options.pages applies only to op 5"}},
 		{"backwards pages", 3, `{"token":"t","op":5,` + okDigest + `,"options":{"pages":"3-1"}}`, CodeBadRequest, []string{`options.pages: "3-1" runs backwards; write 1-3`}},
 		{"overlapping pages", 3, `{"token":"t","op":5,` + okDigest + `,"options":{"pages":"1-3,2"}}`, CodeBadRequest, []string{`options.pages: "2" overlaps`}},
 		{"page zero", 3, `{"token":"t","op":5,` + okDigest + `,"options":{"pages":"0-2"}}`, CodeBadRequest, []string{"pages are numbered from 1"}},
@@ -282,25 +282,34 @@ func TestV2ConvertValidation(t *testing.T) {
 	}
 }
 
-func TestV2ConvertOptionsValidate(t *testing.T) {
-	ok := []struct {
-		op Operation
-		o  ConvertOptions
-	}{
-		{OpToJPEG, ConvertOptions{}},
-		{OpToJPEG, ConvertOptions{Quality: 1}},
-		{OpToWEBP, ConvertOptions{Quality: 100}},
-		{OpToWEBP, ConvertOptions{Lossless: true}},
-		{OpTextToPDF, ConvertOptions{PageSize: "Letter"}},
-		{OpPDFToText, ConvertOptions{Pages: "2-"}},
-	}
-	for _, c := range ok {
-		if err := c.o.Validate(c.op); err != nil {
-			t.Errorf("%+v for %s: %v", c.o, c.op, err)
+func TestOptionsValidateAndApply(t *testing.T) {
+	for _, o := range []Options{{}, {Quality: 1}, {Quality: 100}, {Lossless: true}, {PageSize: "Letter"}, {Pages: "2-"}} {
+		if err := o.Validate(); err != nil {
+			t.Errorf("%+v: %v", o, err)
 		}
 	}
-	if err := (ConvertOptions{Quality: 80}).Validate(OpTextToPDF); err == nil {
-		t.Error("quality for TXT to PDF accepted")
+	for _, o := range []Options{{Quality: 101}, {Quality: -1}, {Quality: 80, Lossless: true}, {PageSize: "A3"}, {Pages: "3-1"}} {
+		if err := o.Validate(); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+	err := Options{Quality: 80}.Applies([]string{"page_size"}, "text to pdf")
+	if err == nil || !strings.Contains(err.Error(), "options.quality does not apply to text to pdf (it takes page_size)") {
+		t.Errorf("quality for text to pdf: %v", err)
+	}
+	var o Options
+	for name, value := range map[string]string{"quality": "70", "lossless": "false", "page_size": "letter", "pages": "1-2"} {
+		if err := o.Set(name, value); err != nil {
+			t.Errorf("Set(%s, %s): %v", name, value, err)
+		}
+	}
+	if want := (Options{Quality: 70, PageSize: PageSizeLetter, Pages: "1-2"}); o != want {
+		t.Errorf("Set gave %+v, want %+v", o, want)
+	}
+	for name, value := range map[string]string{"quality": "0", "lossless": "maybe", "page_size": "A5", "pages": "x", "colour": "red"} {
+		if err := o.Set(name, value); err == nil {
+			t.Errorf("Set(%s, %s) accepted", name, value)
+		}
 	}
 }
 
@@ -419,7 +428,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 func TestV2ForwardCompatible(t *testing.T) {
 	hdr := `{"token":"t","op":1,"name":"x.png",` + okDigest + `,"priority":"high","trace":{"id":[1,2]},"options":{"quality":80}}`
 	req, err := DecodeConvertRequest(Frame{Type: FrameConvert, BodySize: 3, Header: []byte(hdr)})
-	if err != nil || req.Op != OpToJPEG || req.Options.Quality != 80 || req.Name != "x.png" {
+	if err != nil || req.Target != "jpg" || req.Options.Quality != 80 || req.Name != "x.png" {
 		t.Errorf("unknown fields broke the decode: %+v, %v", req, err)
 	}
 	res, err := DecodeResult(Frame{Type: FrameResult, BodySize: 3, Header: []byte(`{"job_id":"j",` + okDigest + `,"replaced_chars":1,"elapsed_ms":12}`)})
@@ -482,7 +491,8 @@ func TestV2ResponseValidation(t *testing.T) {
 }
 
 func TestV2ErrorResponse(t *testing.T) {
-	for _, c := range ErrorCodes {
+	for _, spec := range fail.Specs() {
+		c := spec.Code
 		if !validCode(c) {
 			t.Errorf("%q is not a valid code", c)
 		}
@@ -491,8 +501,8 @@ func TestV2ErrorResponse(t *testing.T) {
 			t.Errorf("%s.Retryable() = %v", c, !want)
 		}
 	}
-	if len(ErrorCodes) != 12 {
-		t.Errorf("%d codes", len(ErrorCodes))
+	if n := len(fail.Specs()); n != 12 {
+		t.Errorf("%d codes", n)
 	}
 	e := &ErrorResponse{Code: CodeBusy, Message: "queue full", RetryAfter: 1500 * time.Microsecond}
 	if got := e.Error(); got != "busy: queue full (retry after 1.5ms)" {
@@ -534,7 +544,7 @@ func TestV2ErrorResponse(t *testing.T) {
 }
 
 func TestV2WritersRefuseInvalid(t *testing.T) {
-	if err := WriteConvert(io.Discard, ConvertRequest{Token: "t", Op: OpToJPEG, Size: 1}); err == nil {
+	if err := WriteConvert(io.Discard, ConvertRequest{Token: "t", Target: "jpg", Size: 1}); err == nil {
 		t.Error("CONVERT without a digest written")
 	}
 	if err := WriteResult(io.Discard, Result{SHA256: [32]byte{1}}); err == nil {
@@ -558,7 +568,7 @@ func TestV2WritersRefuseInvalid(t *testing.T) {
 }
 
 func TestV2ConvertRequestStringHidesToken(t *testing.T) {
-	req := ConvertRequest{Token: "hunter2-secret", Op: OpToJPEG, Name: "a\nb", Size: 3}
+	req := ConvertRequest{Token: "hunter2-secret", Target: "jpg", Name: "a\nb", Size: 3}
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		if s := fmt.Sprintf(format, req); strings.Contains(s, "hunter2") || strings.Contains(s, "\n") {
 			t.Errorf("%s: %s", format, s)
@@ -583,7 +593,7 @@ func TestV2FrameType(t *testing.T) {
 }
 
 func TestV2WriteFrameAllocs(t *testing.T) {
-	req := ConvertRequest{Token: "t", Op: OpToJPEG, Name: "photo.png", Size: 1234, SHA256: [32]byte{1}}
+	req := ConvertRequest{Token: "t", Target: "jpg", Name: "photo.png", Size: 1234, SHA256: [32]byte{1}}
 	WriteConvert(io.Discard, req) // warm the pool
 	n := testing.AllocsPerRun(100, func() { _ = WriteConvert(io.Discard, req) })
 	// The JSON encoder and the hex digest; the frame buffer is pooled.

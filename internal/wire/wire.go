@@ -55,11 +55,15 @@ const RelayJobPrefix = "fcjob:"
 const ProbePrefix = "fcprobe:"
 
 // WorkerStatus is a worker's answer to a probe: how many conversions it runs at
-// once, how many jobs it holds, and whether it is shutting down.
+// once, how many jobs it holds, whether it is shutting down and what it converts.
 type WorkerStatus struct {
 	Capacity int  `json:"capacity"`
 	InFlight int  `json:"in_flight"`
 	Draining bool `json:"draining"`
+	// Converts is what the worker can convert: each input kind with its
+	// targets. A worker that sends none (one from before capabilities) is taken
+	// to do the original conversions.
+	Converts map[string][]string `json:"converts,omitempty"`
 }
 
 // IsProbe reports whether h is the master's health probe.
@@ -85,41 +89,30 @@ var Operations = []Operation{OpToJPEG, OpToPNG, OpToWEBP, OpTextToPDF, OpPDFToTe
 // Valid reports whether op is one of the operations of protocol v1.0.
 func (op Operation) Valid() bool { return op >= OpToJPEG && op <= OpPDFToText }
 
-// Extension is the file name extension of the operation's output, without a dot.
-func (op Operation) Extension() string {
-	switch op {
-	case OpToJPEG:
-		return "jpg"
-	case OpToPNG:
-		return "png"
-	case OpToWEBP:
-		return "webp"
-	case OpTextToPDF:
-		return "pdf"
-	case OpPDFToText:
-		return "txt"
+// opTargets are the targets of the v1.0 operations, in operation order. v1.0
+// names conversions by number; everything past the door names them by target.
+var opTargets = [...]string{OpToJPEG: "jpg", OpToPNG: "png", OpToWEBP: "webp", OpTextToPDF: "pdf", OpPDFToText: "txt"}
+
+// Target is the target format of a v1.0 operation, e.g. "jpg"; "" for an
+// invalid one.
+func (op Operation) Target() string {
+	if !op.Valid() {
+		return ""
 	}
-	return ""
+	return opTargets[op]
 }
 
-// ContentType is the media type of the operation's output.
-func (op Operation) ContentType() string {
-	switch op {
-	case OpToJPEG:
-		return "image/jpeg"
-	case OpToPNG:
-		return "image/png"
-	case OpToWEBP:
-		return "image/webp"
-	case OpTextToPDF:
-		return "application/pdf"
-	case OpPDFToText:
-		return "text/plain; charset=utf-8"
+// OperationOf is the v1.0 operation that makes target, if there is one.
+func OperationOf(target string) (Operation, bool) {
+	for _, op := range Operations {
+		if opTargets[op] == target {
+			return op, true
+		}
 	}
-	return "application/octet-stream"
+	return 0, false
 }
 
-// String names the operation as people read it, e.g. "to JPEG" or "PDF to TXT".
+// String names the operation as v1.0's messages do, e.g. "to JPEG" or "PDF to TXT".
 func (op Operation) String() string {
 	switch op {
 	case OpToJPEG:
@@ -136,23 +129,29 @@ func (op Operation) String() string {
 	return fmt.Sprintf("operation %d", uint32(op))
 }
 
-// ParseOperation accepts a target format name (jpg, jpeg, png, webp, pdf, txt, text;
-// any case, with or without a leading dot) or an operation number 1 to 5.
-func ParseOperation(s string) (Operation, error) {
-	name := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "."))
-	switch name {
-	case "jpg", "jpeg", "1":
-		return OpToJPEG, nil
-	case "png", "2":
-		return OpToPNG, nil
-	case "webp", "3":
-		return OpToWEBP, nil
-	case "pdf", "4":
-		return OpTextToPDF, nil
-	case "txt", "text", "5":
-		return OpPDFToText, nil
+// Format names the operation's output as v1.0's messages do: "JPEG", "TXT".
+func (op Operation) Format() string {
+	if op == OpToJPEG {
+		return "JPEG"
 	}
-	return 0, fmt.Errorf("unknown target %q: use jpg, png, webp, pdf or txt (or an operation number 1 to 5)", s)
+	return strings.ToUpper(op.Target())
+}
+
+// MaxTargetLen bounds a target's name.
+const MaxTargetLen = 16
+
+// ValidTargetName reports whether s is spelled as a target name can be: a short
+// lower-case identifier. Whether the target exists is the registry's business.
+func ValidTargetName(s string) bool {
+	if s == "" || len(s) > MaxTargetLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // Header is a decoded v1.0 request header.

@@ -136,19 +136,17 @@ func TestResponse(t *testing.T) {
 	}
 }
 
-func TestParseOperation(t *testing.T) {
-	for in, want := range map[string]Operation{
-		"jpg": OpToJPEG, "JPEG": OpToJPEG, ".png": OpToPNG, "webp": OpToWEBP, "pdf": OpTextToPDF,
-		"txt": OpPDFToText, "text": OpPDFToText, "1": OpToJPEG, "5": OpPDFToText,
-	} {
-		if got, err := ParseOperation(in); err != nil || got != want {
-			t.Errorf("ParseOperation(%q) = %v, %v; want %v", in, got, err, want)
+func TestOperationTargets(t *testing.T) {
+	for op, want := range map[Operation]string{OpToJPEG: "jpg", OpToPNG: "png", OpToWEBP: "webp", OpTextToPDF: "pdf", OpPDFToText: "txt", 0: "", 6: ""} {
+		if got := op.Target(); got != want {
+			t.Errorf("%d.Target() = %q, want %q", op, got, want)
+		}
+		if back, ok := OperationOf(want); want != "" && (!ok || back != op) {
+			t.Errorf("OperationOf(%q) = %d, %v", want, back, ok)
 		}
 	}
-	for _, in := range []string{"", "gif", "0", "6"} {
-		if _, err := ParseOperation(in); err == nil {
-			t.Errorf("ParseOperation(%q) succeeded", in)
-		}
+	if _, ok := OperationOf("gif"); ok {
+		t.Error("gif has an operation")
 	}
 }
 

@@ -19,13 +19,12 @@ import (
 	"net"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/fileconv/fileconv/internal/bufpool"
 	"github.com/fileconv/fileconv/internal/convert"
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/metrics"
 	"github.com/fileconv/fileconv/internal/serve"
 	"github.com/fileconv/fileconv/internal/wire"
@@ -108,6 +107,8 @@ type Server struct {
 	jobs     atomic.Int64 // jobs between header and answer, queued or converting
 	finished atomic.Int64 // jobs ended, for noticing a worker gone idle after work
 	draining atomic.Bool
+	// capabilities is what the converter offers, announced to masters.
+	capabilities map[string][]string
 	// stopping is done once a graceful stop is asked for: idle v2 connections
 	// are then closed, so that a master's pooled connections do not hold it up.
 	stopping context.Context
@@ -125,6 +126,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	s := &Server{cfg: cfg, conv: conv, slots: make(chan struct{}, cfg.Concurrency), log: cfg.Logger}
+	s.capabilities = map[string][]string{}
+	for kind, targets := range conv.Capabilities() {
+		s.capabilities[string(kind)] = targets
+	}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -143,7 +148,10 @@ func (s *Server) Serve(ctx, hardStop context.Context, ln net.Listener) error {
 	releaseCtx, stopReleasing := context.WithCancel(hardStop)
 	defer stopReleasing()
 	go s.releaseWhenIdle(releaseCtx)
-	loop := serve.Loop{TLS: s.cfg.TLS, HandshakeTimeout: s.cfg.HandshakeTimeout, Handle: s.handle, Logger: s.log,
+	door := &serve.Door{HeaderTimeout: s.cfg.IOTimeout, Idle: idleTimeout, IO: s.cfg.IOTimeout, JobTimeout: s.cfg.JobTimeout,
+		DrainLimit: s.cfg.DrainLimit, Stopping: s.stopping, Logger: s.log, Handle: s.handle, Probe: s.probeAnswer}
+	loop := serve.Loop{TLS: s.cfg.TLS, HandshakeTimeout: s.cfg.HandshakeTimeout, Logger: s.log,
+		Handle:           func(ctx context.Context, c *tls.Conn) { door.Serve(ctx, c) },
 		OnHandshakeError: func(error) { s.cfg.Metrics.HandshakeFailed() }}
 	return loop.Serve(ctx, hardStop, ln)
 }
@@ -175,7 +183,8 @@ func (s *Server) releaseWhenIdle(ctx context.Context) {
 
 // Status is what the worker tells a master's probe about itself.
 func (s *Server) Status() wire.WorkerStatus {
-	return wire.WorkerStatus{Capacity: s.cfg.Concurrency, InFlight: int(s.jobs.Load()), Draining: s.draining.Load()}
+	return wire.WorkerStatus{Capacity: s.cfg.Concurrency, InFlight: int(s.jobs.Load()), Draining: s.draining.Load(),
+		Converts: s.capabilities}
 }
 
 // Ready is nil while the worker takes jobs, for the admin listener's /readyz.
@@ -186,184 +195,114 @@ func (s *Server) Ready() error {
 	return nil
 }
 
-// answerProbe tells the master how the worker is doing.
-func (s *Server) answerProbe(conn io.Writer) {
+// probeAnswer tells the master how the worker is doing and what it converts.
+func (s *Server) probeAnswer() []byte {
 	body, _ := json.Marshal(s.Status())
-	_ = wire.WriteResponse(conn, body)
+	return body
 }
 
-func (s *Server) handle(ctx context.Context, raw *tls.Conn) {
-	conn := &serve.Conn{Conn: raw, Idle: s.cfg.IOTimeout, Until: time.Now().Add(s.cfg.JobTimeout)}
-	log := s.log.With("peer", raw.RemoteAddr().String())
-	// The first four bytes say which protocol the peer speaks.
-	var version [4]byte
-	if _, err := io.ReadFull(conn, version[:]); err != nil {
-		if !errors.Is(err, io.EOF) {
-			log.Info("connection closed before a request", "err", err)
-		}
-		return
-	}
-	if string(version[:]) == wire.Version20 {
-		s.serveV2(ctx, raw, log)
-		return
-	}
-	s.serveV1(ctx, raw, conn, version, log)
+// job is one request as the worker serves it.
+type job struct {
+	req     *serve.Request
+	start   time.Time
+	log     *slog.Logger
+	outcome string
+	kind    convert.Kind
+	outSize int
 }
 
-// serveV1 answers one protocol v1.0 request.
-func (s *Server) serveV1(ctx context.Context, raw *tls.Conn, conn *serve.Conn, version [4]byte, log *slog.Logger) {
-	h, err := wire.ReadHeader(io.MultiReader(bytes.NewReader(version[:]), conn))
-	if err != nil {
-		log.With("job", serve.NewJobID()).Info("job rejected", "outcome", "bad_header", "err", err)
-		_ = wire.WriteError(conn, "could not read the 94-byte request header: "+err.Error())
-		return
-	}
-	if h.IsProbe() {
-		s.answerProbe(conn)
-		return
-	}
-	req := request{op: h.Operation, name: h.Filename, size: h.Size, token: h.Token, md5: h.Checksum, hasMD5: true}
-	if err := h.ValidateVersionAndOperation(); err != nil {
-		req.invalid = err.Error()
-	}
-	s.runJob(ctx, raw, conn, req, v1Reply{conn}, log)
-}
-
-// request is one job as either protocol delivers it.
-type request struct {
-	op      wire.Operation
-	name    string
-	size    uint64
-	token   string // the master's job marker, or a client's token when no master is in front
-	md5     [16]byte
-	hasMD5  bool
-	sha256  [32]byte
-	options convert.Options
-	invalid string // a header problem found by the protocol layer
-	// keepAlive: the connection carries more requests after this one (v2).
-	keepAlive bool
-}
-
-// reply sends a job's answer in the protocol it came in.
-type reply interface {
-	result(jobID string, op wire.Operation, res convert.Result) error
-	fail(jobID string, code wire.ErrorCode, msg string) error
-}
-
-type v1Reply struct{ w io.Writer }
-
-func (r v1Reply) result(_ string, _ wire.Operation, res convert.Result) error {
-	return wire.WriteResponse(r.w, res.Output)
-}
-func (r v1Reply) fail(_ string, _ wire.ErrorCode, msg string) error {
-	return wire.WriteError(r.w, msg)
-}
-
-// runJob reads a request's body, checks it and converts it, answering through
-// reply. It reports whether the connection is still in a state to carry another
-// request (the whole body was read).
-func (s *Server) runJob(ctx context.Context, raw *tls.Conn, conn *serve.Conn, req request, rep reply, log *slog.Logger) (reusable bool) {
-	start := time.Now()
-	conn.Until = start.Add(s.cfg.JobTimeout)
+// handle serves one request: checks, reads and verifies the body, converts and
+// answers. Every failure is a *fail.Error answered through w.
+func (s *Server) handle(req *serve.Request, w serve.Responder) {
 	s.jobs.Add(1)
+	j := &job{req: req, start: time.Now(), outcome: "ok", kind: convert.KindUnknown,
+		log: s.log.With("job", req.JobID, "peer", req.Peer, "to", req.Target, "file", wire.Printable(req.Name), "size", req.Size)}
+	done := s.cfg.Metrics.JobStarted(req.Target)
 	defer func() {
+		done(j.outcome, string(j.kind), int64(req.Size), int64(j.outSize))
 		s.jobs.Add(-1)
 		s.finished.Add(1)
 	}()
-	var (
-		outcome   = "bad_header"
-		inputType convert.Type
-		outSize   int
-	)
-	done := s.cfg.Metrics.JobStarted(strconv.Itoa(int(req.op)))
-	defer func() { done(outcome, strings.ToLower(inputType.String()), int64(req.size), int64(outSize)) }()
-	jobID, ok := strings.CutPrefix(req.token, wire.RelayJobPrefix)
-	if !ok || jobID == "" {
-		jobID = serve.NewJobID()
+	if e := s.check(req); e != nil {
+		j.fail(w, e, "job rejected")
+		return
 	}
-	log = log.With("job", jobID, "op", int(req.op), "file", wire.Printable(req.name), "size", req.size)
-
-	reject := func(why string, code wire.ErrorCode, msg string) bool {
-		outcome = why
-		log.Info("job rejected", "outcome", outcome, "reason", msg, "duration", time.Since(start))
-		_ = rep.fail(jobID, code, msg)
-		serve.Drain(raw, req.size, s.cfg.DrainLimit, time.Second)
-		return false
-	}
-	switch {
-	case req.invalid != "":
-		return reject("bad_header", wire.CodeBadRequest, req.invalid)
-	case req.size > uint64(s.cfg.MaxBodyBytes):
-		return reject("too_large", wire.CodeTooLarge, serve.TooLarge(req.size, s.cfg.MaxBodyBytes))
-	case req.size == 0:
-		return reject("empty", wire.CodeBadRequest, "empty input: the file has 0 bytes")
-	}
-
 	digest := newBodyDigest(req)
-	body, err := readBody(conn, req.size, digest)
+	body, err := readBody(req.Body, req.Size, digest)
 	if err != nil {
-		outcome = "read_failed"
-		log.Info("job failed", "outcome", outcome, "err", err, "duration", time.Since(start))
-		_ = rep.fail(jobID, wire.CodeTimeout, fmt.Sprintf("the body ended after fewer bytes than the announced size of %d: %v", req.size, err))
-		return false
+		j.outcome = "read_failed"
+		j.log.Info("job failed", "outcome", j.outcome, "err", err, "duration", time.Since(j.start))
+		_ = w.Error(fail.Wrap(fail.Timeout, fmt.Sprintf("the body ended after fewer bytes than the announced size of %d: %v", req.Size, err), err))
+		return
 	}
 	// Nothing holds on to the body once the job is over: libvips keeps no
 	// image past its call (its operation cache is off), and a PDF reader's
 	// input is written before pdfToText returns, even when it is cancelled.
 	defer bufpool.Put(body)
 	if msg := digest.mismatch(); msg != "" {
-		outcome = "checksum_mismatch"
-		log.Info("job rejected", "outcome", outcome, "reason", msg, "duration", time.Since(start))
-		return rep.fail(jobID, wire.CodeChecksumMismatch, msg) == nil
+		j.fail(w, fail.New(fail.ChecksumMismatch, msg), "job rejected")
+		return
 	}
+	j.log.Debug("body received; converting")
+	s.convertAndAnswer(j, body, w)
+}
 
-	log.Debug("body received; converting")
-	jobCtx, cancel := context.WithDeadline(ctx, conn.Until)
-	defer cancel()
-	var res convert.Result
-	if req.keepAlive {
-		// The peer may send its next request meanwhile: keep it for the next read.
-		stop := serve.WatchPeerKeep(raw, cancel)
-		res, err = s.convert(jobCtx, req.op, body, req.options)
-		conn.Pending = append(conn.Pending, stop()...)
-	} else {
-		stop := serve.WatchPeer(raw, cancel)
-		res, err = s.convert(jobCtx, req.op, body, req.options)
-		stop()
+// check refuses what needs no body to refuse.
+func (s *Server) check(req *serve.Request) *fail.Error {
+	switch {
+	case req.Invalid != nil:
+		return req.Invalid
+	case req.Size > uint64(s.cfg.MaxBodyBytes):
+		return fail.New(fail.TooLarge, serve.TooLarge(req.Size, s.cfg.MaxBodyBytes))
+	case req.Size == 0:
+		return fail.New(fail.BadRequest, "empty input: the file has 0 bytes")
 	}
-	inputType = res.InputType
+	return nil
+}
+
+func (s *Server) convertAndAnswer(j *job, body []byte, w serve.Responder) {
+	ctx := j.req.Context()
+	res, err := s.convert(ctx, j.req.Target, body, j.req.Options)
+	j.kind = res.Kind
 	if err != nil {
-		ce := convert.AsError(err)
-		outcome = "convert_failed"
-		msg, code := ce.Message, errorCode(ce.Kind)
 		switch {
-		case jobCtx.Err() == context.DeadlineExceeded:
-			outcome, msg, code = "timeout", fmt.Sprintf("the job took longer than the %s limit (job-timeout)", s.cfg.JobTimeout), wire.CodeTimeout
-		case ctx.Err() == nil && jobCtx.Err() != nil:
-			outcome = "client_gone"
-			log.Info("job cancelled", "outcome", outcome, "duration", time.Since(start))
-			return false
+		case errors.Is(context.Cause(ctx), serve.ErrClientGone):
+			j.outcome = "client_gone"
+			j.log.Info("job cancelled", "outcome", j.outcome, "duration", time.Since(j.start))
+			return
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			err = fail.Wrap(fail.Timeout, fmt.Sprintf("the job took longer than the %s limit (job-timeout)", s.cfg.JobTimeout), err)
 		}
-		attrs := []any{"outcome", outcome, "input_type", res.InputType.String(), "reason", msg, "duration", time.Since(start)}
-		if ce.Err != nil {
-			attrs = append(attrs, "err", ce.Err)
-		}
-		log.Info("job failed", attrs...)
-		return rep.fail(jobID, code, msg) == nil
+		j.fail(w, convert.AsError(err), "job failed")
+		return
 	}
-	outSize = len(res.Output)
-	if err := rep.result(jobID, req.op, res); err != nil {
-		outcome = "write_failed"
-		log.Info("job failed", "outcome", outcome, "err", err, "duration", time.Since(start))
-		return false
+	j.outSize = len(res.Output)
+	target, _ := convert.LookupTarget(j.req.Target)
+	out, err := w.Result(serve.ResultFor(res.Output, string(res.Kind), target.ContentType, res.Replaced))
+	if err == nil {
+		_, err = out.Write(res.Output)
 	}
-	outcome = "ok"
-	attrs := []any{"outcome", "ok", "input_type", res.InputType.String(), "out_size", len(res.Output), "duration", time.Since(start)}
+	if err != nil {
+		j.outcome = "write_failed"
+		j.log.Info("job failed", "outcome", j.outcome, "err", err, "duration", time.Since(j.start))
+		return
+	}
+	attrs := []any{"outcome", "ok", "input_type", string(res.Kind), "out_size", len(res.Output), "duration", time.Since(j.start)}
 	if res.Replaced > 0 {
 		attrs = append(attrs, "replaced_chars", res.Replaced)
 	}
-	log.Info("job done", attrs...)
-	return true
+	j.log.Info("job done", attrs...)
+}
+
+// fail answers the job with e and logs why.
+func (j *job) fail(w serve.Responder, e *fail.Error, what string) {
+	j.outcome = string(e.Code)
+	attrs := []any{"outcome", j.outcome, "input_type", string(j.kind), "reason", e.Message, "duration", time.Since(j.start)}
+	if e.Cause != nil {
+		attrs = append(attrs, "err", e.Cause)
+	}
+	j.log.Info(what, attrs...)
+	_ = w.Error(e)
 }
 
 // bodyDigest is the digest a request carries for its body: SHA-256 in v2, MD5 in
@@ -375,11 +314,11 @@ type bodyDigest struct {
 	want       []byte
 }
 
-func newBodyDigest(req request) *bodyDigest {
-	if req.sha256 != ([32]byte{}) {
-		return &bodyDigest{Hash: sha256.New(), name: "SHA-256", says: "the request says", want: req.sha256[:]}
+func newBodyDigest(req *serve.Request) *bodyDigest {
+	if req.SHA256 != ([32]byte{}) {
+		return &bodyDigest{Hash: sha256.New(), name: "SHA-256", says: "the request says", want: req.SHA256[:]}
 	}
-	return &bodyDigest{Hash: md5.New(), name: "MD5", says: "the header says", want: req.md5[:]}
+	return &bodyDigest{Hash: md5.New(), name: "MD5", says: "the header says", want: req.MD5[:]}
 }
 
 // mismatch is the client's error message when the body does not match, or "".
@@ -390,26 +329,9 @@ func (d *bodyDigest) mismatch() string {
 	return ""
 }
 
-// errorCode maps a conversion failure to the protocol's code.
-func errorCode(k convert.Kind) wire.ErrorCode {
-	switch k {
-	case convert.KindEmpty, convert.KindBadOption:
-		return wire.CodeBadRequest
-	case convert.KindUnknownType, convert.KindTypeMismatch:
-		return wire.CodeTypeMismatch
-	case convert.KindLimit:
-		return wire.CodeLimitExceeded
-	case convert.KindCorrupt, convert.KindEncrypted:
-		return wire.CodeConversionFailed
-	case convert.KindCancelled:
-		return wire.CodeTimeout
-	}
-	return wire.CodeInternal
-}
-
 // convert runs one conversion once a slot is free, so that at most Concurrency
 // conversions compete for the cores however many jobs are queued.
-func (s *Server) convert(ctx context.Context, op wire.Operation, body []byte, opts convert.Options) (convert.Result, error) {
+func (s *Server) convert(ctx context.Context, target string, body []byte, opts wire.Options) (convert.Result, error) {
 	queued := time.Now()
 	select {
 	case s.slots <- struct{}{}:
@@ -422,7 +344,7 @@ func (s *Server) convert(ctx context.Context, op wire.Operation, body []byte, op
 		<-s.slots
 		s.cfg.Metrics.SetSlots(len(s.slots), s.cfg.Concurrency)
 	}()
-	return s.conv.ConvertWith(ctx, op, body, opts)
+	return s.conv.Convert(ctx, target, body, opts)
 }
 
 // readBody reads exactly size bytes. It grows the buffer as data arrives rather

@@ -9,11 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/tlsconf"
 	"github.com/fileconv/fileconv/internal/wire"
 	"github.com/fileconv/fileconv/internal/worker"
@@ -21,7 +23,7 @@ import (
 
 // startWorker runs a worker with mutual TLS on loopback and returns its address,
 // a client configuration holding the master's certificate, and a stop function.
-func startWorker(t *testing.T) (string, *tls.Config, *worker.Server, context.CancelFunc) {
+func startWorker(t *testing.T, configure ...func(*worker.Config)) (string, *tls.Config, *worker.Server, context.CancelFunc) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := tlsconf.GenerateDevPKI(dir, tlsconf.PKIOptions{}); err != nil {
@@ -36,7 +38,11 @@ func startWorker(t *testing.T) (string, *tls.Config, *worker.Server, context.Can
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := worker.New(worker.Config{TLS: serverTLS, Concurrency: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := worker.Config{TLS: serverTLS, Concurrency: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	w, err := worker.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,28 +66,17 @@ func TestWorkerSpeaksBothProtocols(t *testing.T) {
 	addr, clientTLS, _, _ := startWorker(t)
 
 	// v1.0, as the original system's master would send it.
-	conn, err := tls.Dial("tcp", addr, clientTLS)
-	if err != nil {
-		t.Fatal(err)
-	}
 	body := []byte("hello, worker")
-	h := wire.NewHeader("", "a.txt", wire.OpTextToPDF, body)
-	hdr := h.Encode()
-	conn.Write(append(hdr[:], body...))
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	size, err := wire.ReadResponseSize(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]byte, size)
-	io.ReadFull(conn, out)
-	conn.Close()
-	if !bytes.HasPrefix(out, []byte("%PDF")) {
+	if out := v1Request(t, addr, clientTLS, wire.OpTextToPDF, body); !bytes.HasPrefix(out, []byte("%PDF")) {
 		t.Errorf("v1.0 answer starts %q", out[:min(len(out), 10)])
+	}
+	// A v1.0 refusal keeps the original system's words, byte for byte.
+	if out := v1Request(t, addr, clientTLS, wire.OpToPNG, []byte("%PDF-1.4 not really")); string(out) != "ERROR: PDF detected: use operation 5 (to TXT)" {
+		t.Errorf("v1.0 type mismatch answered %q", out)
 	}
 
 	// v2: two requests and a ping on one connection, sent before reading.
-	conn, err = tls.Dial("tcp", addr, clientTLS)
+	conn, err := tls.Dial("tcp", addr, clientTLS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +84,11 @@ func TestWorkerSpeaksBothProtocols(t *testing.T) {
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	conn.Write([]byte(wire.Version20))
 	for _, b := range [][]byte{body, []byte("%PDF-1.4 not really")} {
-		op := wire.OpTextToPDF
+		target := "pdf"
 		if bytes.HasPrefix(b, []byte("%PDF")) {
-			op = wire.OpToPNG
+			target = "png"
 		}
-		wire.WriteConvert(conn, wire.ConvertRequest{Token: wire.RelayJobPrefix + "abc", Op: op, Name: "x", Size: uint64(len(b)), SHA256: sha256.Sum256(b)})
+		wire.WriteConvert(conn, wire.ConvertRequest{Token: wire.RelayJobPrefix + "abc", Target: target, Name: "x", Size: uint64(len(b)), SHA256: sha256.Sum256(b)})
 		conn.Write(b)
 	}
 	wire.WritePing(conn, wire.Ping{ID: "p"})
@@ -111,7 +106,8 @@ func TestWorkerSpeaksBothProtocols(t *testing.T) {
 	if err != nil || f.Type != wire.FrameError {
 		t.Fatalf("second v2 answer %v %v", f.Type, err)
 	}
-	if e, _ := wire.DecodeErrorResponse(f); e.Code != wire.CodeTypeMismatch || !strings.Contains(e.Message, "PDF detected") {
+	// v2 names targets, not v1.0's operation numbers.
+	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != wire.CodeTypeMismatch || e.Message != "PDF: it converts to txt, not png" || e.JobID != "abc" {
 		t.Errorf("ERROR %+v", e)
 	}
 	if f, err = wire.ReadFrameHeader(conn, 0); err != nil || f.Type != wire.FramePong {
@@ -119,29 +115,68 @@ func TestWorkerSpeaksBothProtocols(t *testing.T) {
 	}
 }
 
+// v1Request sends one v1.0 request and returns the answer's body.
+func v1Request(t *testing.T, addr string, clientTLS *tls.Config, op wire.Operation, body []byte) []byte {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	h := wire.NewHeader("", "a.bin", op, body)
+	hdr := h.Encode()
+	conn.Write(append(hdr[:], body...))
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	size, err := wire.ReadResponseSize(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]byte, size)
+	if _, err := io.ReadFull(conn, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// probeWorker asks a worker for its status as the master's health probe does.
+func probeWorker(addr string, clientTLS *tls.Config) (wire.WorkerStatus, error) {
+	conn, err := tls.Dial("tcp", addr, clientTLS)
+	if err != nil {
+		return wire.WorkerStatus{}, err
+	}
+	defer conn.Close()
+	hdr := wire.Header{Version: wire.Version10, Token: wire.ProbePrefix}.Encode()
+	conn.Write(hdr[:])
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	size, err := wire.ReadResponseSize(conn)
+	if err != nil {
+		return wire.WorkerStatus{}, err
+	}
+	b := make([]byte, size)
+	io.ReadFull(conn, b)
+	var st wire.WorkerStatus
+	return st, json.Unmarshal(b, &st)
+}
+
+// capsOf turns a converter's capabilities into a probe's form.
+func capsOf(caps convert.Capabilities) map[string][]string {
+	m := map[string][]string{}
+	for kind, targets := range caps {
+		m[string(kind)] = targets
+	}
+	return m
+}
+
 func TestWorkerProbeAndDraining(t *testing.T) {
 	addr, clientTLS, w, stop := startWorker(t)
-	probe := func() (wire.WorkerStatus, error) {
-		conn, err := tls.Dial("tcp", addr, clientTLS)
-		if err != nil {
-			return wire.WorkerStatus{}, err
-		}
-		defer conn.Close()
-		hdr := wire.Header{Version: wire.Version10, Token: wire.ProbePrefix}.Encode()
-		conn.Write(hdr[:])
-		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		size, err := wire.ReadResponseSize(conn)
-		if err != nil {
-			return wire.WorkerStatus{}, err
-		}
-		b := make([]byte, size)
-		io.ReadFull(conn, b)
-		var st wire.WorkerStatus
-		return st, json.Unmarshal(b, &st)
-	}
+	probe := func() (wire.WorkerStatus, error) { return probeWorker(addr, clientTLS) }
 	st, err := probe()
 	if err != nil || st.Capacity != 1 || st.Draining {
 		t.Fatalf("probe: %+v %v", st, err)
+	}
+	// The probe announces what the worker converts: here, every built-in conversion.
+	if want := capsOf(convert.OriginalCapabilities()); !reflect.DeepEqual(st.Converts, want) {
+		t.Errorf("probe announces %v, want %v", st.Converts, want)
 	}
 	if w.Ready() != nil {
 		t.Errorf("Ready = %v before a stop", w.Ready())
@@ -163,5 +198,42 @@ func TestWorkerProbeAndDraining(t *testing.T) {
 			t.Fatal("a stopped worker still accepts connections")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A worker with a conversion disabled neither announces it nor does it: a job
+// that asks for it anyway gets unsupported_operation, and the others work.
+func TestWorkerDisabledConversion(t *testing.T) {
+	addr, clientTLS, _, _ := startWorker(t, func(cfg *worker.Config) { cfg.Convert.Disable = []string{"pdf-text"} })
+	st, err := probeWorker(addr, clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.Converts["pdf"]; ok || len(st.Converts["text"]) == 0 || len(st.Converts["png"]) != 3 {
+		t.Errorf("a worker without pdf-text announces %v", st.Converts)
+	}
+
+	conn, err := tls.Dial("tcp", addr, clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn.Write([]byte(wire.Version20))
+	for _, r := range []struct{ target, body string }{{"txt", "%PDF-1.4 not really"}, {"pdf", "some text"}} {
+		b := []byte(r.body)
+		wire.WriteConvert(conn, wire.ConvertRequest{Token: wire.RelayJobPrefix + "j", Target: r.target, Size: uint64(len(b)), SHA256: sha256.Sum256(b)})
+		conn.Write(b)
+	}
+	f, err := wire.ReadFrameHeader(conn, 0)
+	if err != nil || f.Type != wire.FrameError {
+		t.Fatalf("PDF to txt on a worker without it: %v %v", f.Type, err)
+	}
+	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != wire.CodeUnsupportedOperation || !strings.Contains(e.Message, "does not convert PDF to txt") {
+		t.Errorf("ERROR %+v", e)
+	}
+	// The refusal left the connection usable.
+	if f, err = wire.ReadFrameHeader(conn, 0); err != nil || f.Type != wire.FrameResult {
+		t.Fatalf("text to pdf after the refusal: %v %v", f.Type, err)
 	}
 }

@@ -45,22 +45,51 @@
     return base + "." + to;
   }
 
-  // detect reads the first bytes, as the workers do: magic numbers, never the name.
+  // detect asks the server what the file is, from its first bytes: the workers
+  // read magic numbers, never the name, and the server knows every kind they
+  // know, so the page keeps no list of its own.
   async function detect(file) {
-    if (file.size === 0) return "empty";
-    const b = new Uint8Array(await file.slice(0, 8192).arrayBuffer());
-    const starts = (...bytes) => bytes.every((v, i) => b[i] === v);
-    if (starts(0x25, 0x50, 0x44, 0x46)) return "pdf";
-    if (starts(0xff, 0xd8, 0xff)) return "jpeg";
-    if (starts(0x89, 0x50, 0x4e, 0x47)) return "png";
-    if (b.length >= 12 && starts(0x52, 0x49, 0x46, 0x46) && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return "webp";
-    if (b.indexOf(0) >= 0) return "unknown";
-    try {
-      new TextDecoder("utf-8", { fatal: true }).decode(b, { stream: file.size > b.length });
-      return "text";
-    } catch (_) {
-      return "unknown";
+    if (file.size === 0) return { type: "empty", name: "empty file", targets: [] };
+    const resp = await fetch("/api/v1/detect?size=" + file.size, {
+      method: "POST", body: file.slice(0, 8192), cache: "no-store",
+      headers: { "Content-Type": "application/octet-stream" },
+    });
+    if (!resp.ok) {
+      let message = "HTTP " + resp.status;
+      try { message = (await resp.json()).message || message; } catch (_) { /* keep the status */ }
+      throw new Error(message);
     }
+    return resp.json();
+  }
+
+  // joinWords joins ["a", "b", "c"] as "a, b or c".
+  function joinWords(words, conj) {
+    if (words.length < 2) return words.join("");
+    return words.slice(0, -1).join(", ") + " " + conj + " " + words[words.length - 1];
+  }
+
+  // accepted says what converts to what, from /api/v1/formats, inputs with the
+  // same targets together: "PDF to TXT; JPEG image, PNG image or WEBP image to
+  // JPG, PNG or WEBP; text to PDF."
+  function accepted(f) {
+    const order = f.targets.map((t) => t.to);
+    const groups = new Map();
+    for (const input of f.inputs) {
+      const key = joinWords(order.filter((t) => input.targets.includes(t)).map((t) => t.toUpperCase()), "or");
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(input.name);
+    }
+    const text = Array.from(groups, ([targets, names]) => joinWords(names, "or") + " to " + targets).join("; ");
+    return text ? text.charAt(0).toUpperCase() + text.slice(1) + "." : "";
+  }
+
+  // notConvertible explains a row whose file converts to nothing.
+  function notConvertible(row) {
+    if (row.type === "empty") return "Empty file: nothing to convert.";
+    if (row.detectError) return "Could not read the file's type: " + row.detectError;
+    const these = "converts " + joinWords(state.formats.inputs.map((i) => i.name), "and") + ".";
+    if (row.type === "unknown") return "Not recognised: this server " + these;
+    return row.kindName + ": this server does not convert it; it " + these;
   }
 
   // ---- rows -------------------------------------------------------------------
@@ -69,7 +98,14 @@
       const row = { id: state.nextId++, file, type: "…", status: "new", blob: null, outName: "" };
       state.rows.push(row);
       renderRow(row);
-      row.type = await detect(file);
+      try {
+        const kind = await detect(file);
+        row.type = kind.type;
+        row.kindName = kind.name;
+      } catch (e) {
+        row.type = "error";
+        row.detectError = e.message;
+      }
       fillTargets(row);
     }
     updateToolbar();
@@ -106,11 +142,10 @@
     const info = inputInfo(row.type);
     sel.textContent = "";
     if (!info) {
-      $(".type", li).textContent = row.type === "empty" ? "empty file" : "not recognised";
+      $(".type", li).textContent = row.type === "unknown" ? "not recognised" : (row.kindName || "unknown type");
       sel.disabled = true;
       $(".convert", li).disabled = true;
-      setState(row, "failed", row.type === "empty" ? "Empty file: nothing to convert." :
-        "Not a JPEG, PNG, WEBP, PDF or UTF-8 text file: cannot be converted.", 0);
+      setState(row, "failed", notConvertible(row), 0);
       return;
     }
     $(".type", li).textContent = info.name;
@@ -440,6 +475,7 @@
       renderStatus(null, "The web server does not answer: " + e.message);
       return;
     }
+    $("#accepted").textContent = accepted(state.formats);
     $("#max-size").textContent = formatSize(state.formats.max_body_bytes);
     if (needsToken() && !token()) askToken();
     document.body.dataset.ready = "true";

@@ -1,0 +1,60 @@
+package convert
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/wire"
+)
+
+// TestRegistryExtraConversion registers a conversion in one place and finds it
+// in lookups, plans, capabilities and conversions.
+func TestRegistryExtraConversion(t *testing.T) {
+	if _, ok := LookupTarget("shout"); !ok {
+		RegisterTarget(Target{Name: "shout", Label: "upper-case text", ContentType: "text/plain; charset=utf-8"})
+	}
+	Register(Conversion{Name: "test-shout", From: []Kind{KindText}, To: []string{"shout"}, Engine: "Go",
+		Run: func(_ *Converter, _ context.Context, in Input) (Result, error) {
+			return Result{Output: bytes.ToUpper(in.Data)}, nil
+		}})
+	t.Cleanup(func() { Unregister("test-shout") })
+
+	if !slices.Contains(TargetsFrom(KindText), "shout") {
+		t.Errorf("TargetsFrom(text) = %v", TargetsFrom(KindText))
+	}
+	c := converter(t)
+	res, err := c.Convert(context.Background(), "shout", []byte("hello"), wire.Options{})
+	if err != nil || string(res.Output) != "HELLO" || res.Kind != KindText {
+		t.Fatalf("Convert = %q, %v, %v", res.Output, res.Kind, err)
+	}
+	if !c.Capabilities().Can(KindText, "shout") || OriginalCapabilities().Can(KindText, "shout") {
+		t.Error("capabilities do not follow the registry")
+	}
+	off, err := New(Config{Disable: []string{"test-shout"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Capabilities().Can(KindText, "shout") {
+		t.Error("a disabled conversion is announced")
+	}
+	_, err = off.Convert(context.Background(), "shout", []byte("hello"), wire.Options{})
+	wantError(t, err, fail.UnsupportedOperation, "disabled")
+	_, err = Plan(KindText, "shout", wire.Options{Quality: 5}, nil)
+	wantError(t, err, fail.BadRequest, "options.quality does not apply to text to shout (it takes no options)")
+}
+
+func TestDetectHeadCutCharacter(t *testing.T) {
+	head := append(bytes.Repeat([]byte("a"), 100), "é"[0])
+	if got := DetectHead(head, false); got != KindText {
+		t.Errorf("a head cut inside a character: %s", got)
+	}
+	if got := DetectHead(head, true); got != KindUnknown {
+		t.Errorf("a whole file ending inside a character: %s", got)
+	}
+	if got := Detect([]byte("GIF89a\x01\x00")); got != "gif" || got.Label() != "GIF image" {
+		t.Errorf("GIF: %s %q", got, got.Label())
+	}
+}
