@@ -51,7 +51,7 @@ func TestValidate(t *testing.T) {
 func TestEndpoints(t *testing.T) {
 	reg := metrics.NewRegistry()
 	m := metrics.NewMaster(reg)
-	m.JobStarted("1")("ok", 2048, 1024)
+	m.JobStarted("jpg")("ok", 2048, 1024)
 	m.AuthFailed()
 	m.SetWorker("w1:6000", true, 0, 4)
 
@@ -95,7 +95,7 @@ func TestEndpoints(t *testing.T) {
 		t.Fatalf("/metrics = %d", code)
 	}
 	for _, want := range []string{
-		`fileconv_master_jobs_total{op="1",outcome="ok"} 1`,
+		`fileconv_master_jobs_total{op="jpg",outcome="ok"} 1`,
 		"fileconv_master_auth_failures_total 1",
 		`fileconv_master_worker_capacity{worker="w1:6000"} 4`,
 		"fileconv_master_job_duration_seconds_bucket",

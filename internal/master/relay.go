@@ -26,8 +26,9 @@ const busyRetryAfter = time.Second
 // for every kind's magic number, and for a text to look like one.
 const sniffLen = 16 << 10
 
-// minSniff is the least the master waits for before choosing a worker.
-const minSniff = 512
+// minSniff is the least the master waits for before choosing a worker: the
+// longest magic number detection looks at.
+const minSniff = 16
 
 // job is one request as it crosses the master.
 type job struct {

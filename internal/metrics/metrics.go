@@ -23,6 +23,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/fileconv/fileconv/internal/convert"
 )
 
 // Bucket layouts shared by both tiers.
@@ -309,11 +311,11 @@ func addBytes(c prometheus.Counter, n int64) {
 	}
 }
 
-// opLabel keeps the op label to the protocol's five operations plus
-// "invalid": the operation byte comes from the client.
+// opLabel keeps the op label to the registry's targets plus "invalid": the
+// target comes from the client, and a series per made-up name would grow
+// without bound.
 func opLabel(op string) string {
-	switch op {
-	case "1", "2", "3", "4", "5":
+	if t, ok := convert.LookupTarget(op); ok && t.Name == op {
 		return op
 	}
 	return "invalid"

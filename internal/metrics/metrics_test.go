@@ -58,7 +58,7 @@ func TestMasterRecordsEverything(t *testing.T) {
 	reg := NewRegistry()
 	m := NewMaster(reg)
 
-	done := m.JobStarted("2")
+	done := m.JobStarted("png")
 	if got := testutil.ToFloat64(m.inFlight); got != 1 {
 		t.Fatalf("in flight during job = %v, want 1", got)
 	}
@@ -67,16 +67,16 @@ func TestMasterRecordsEverything(t *testing.T) {
 	if got := testutil.ToFloat64(m.inFlight); got != 0 {
 		t.Errorf("in flight after job = %v, want 0", got)
 	}
-	if got := testutil.ToFloat64(m.jobs.WithLabelValues("2", "ok")); got != 1 {
+	if got := testutil.ToFloat64(m.jobs.WithLabelValues("png", "ok")); got != 1 {
 		t.Errorf("jobs_total{op=2,outcome=ok} = %v, want 1", got)
 	}
 	if got := testutil.CollectAndCount(m.jobs); got != 1 {
 		t.Errorf("jobs_total has %d series, want 1 (second done call counted)", got)
 	}
-	if got := testutil.ToFloat64(m.bytesIn.WithLabelValues("2")); got != 3000 {
+	if got := testutil.ToFloat64(m.bytesIn.WithLabelValues("png")); got != 3000 {
 		t.Errorf("bytes_in_total = %v, want 3000", got)
 	}
-	if got := testutil.ToFloat64(m.bytesOut.WithLabelValues("2")); got != 5000 {
+	if got := testutil.ToFloat64(m.bytesOut.WithLabelValues("png")); got != 5000 {
 		t.Errorf("bytes_out_total = %v, want 5000", got)
 	}
 
@@ -126,17 +126,17 @@ func TestWorkerRecordsEverything(t *testing.T) {
 	reg := NewRegistry()
 	w := NewWorker(reg)
 
-	done := w.JobStarted("5")
+	done := w.JobStarted("txt")
 	done("ok", "pdf", 100_000, 2_000)
-	w.JobStarted("1")("bad_header", "", 0, 0)
+	w.JobStarted("jpg")("bad_header", "", 0, 0)
 	w.SetSlots(1, 8)
 	w.QueueWait(time.Millisecond)
 	w.HandshakeFailed()
 
-	if got := testutil.ToFloat64(w.jobs.WithLabelValues("5", "ok", "pdf")); got != 1 {
+	if got := testutil.ToFloat64(w.jobs.WithLabelValues("txt", "ok", "pdf")); got != 1 {
 		t.Errorf("jobs_total{5,ok,pdf} = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(w.jobs.WithLabelValues("1", "bad_header", "unknown")); got != 1 {
+	if got := testutil.ToFloat64(w.jobs.WithLabelValues("jpg", "bad_header", "unknown")); got != 1 {
 		t.Errorf("jobs_total{1,bad_header,unknown} = %v, want 1", got)
 	}
 	if got := testutil.ToFloat64(w.slotsCap); got != 8 {
@@ -232,7 +232,7 @@ func TestSeveralRegistriesInOneProcess(t *testing.T) {
 
 func TestNilIsANoOp(t *testing.T) {
 	var m *Master
-	m.JobStarted("1")("ok", 1, 1)
+	m.JobStarted("jpg")("ok", 1, 1)
 	m.QueueWait(time.Second)
 	m.SetQueueLength(1)
 	m.HandshakeFailed()
@@ -244,7 +244,7 @@ func TestNilIsANoOp(t *testing.T) {
 	m.Retried()
 
 	var w *Worker
-	w.JobStarted("1")("ok", "png", 1, 1)
+	w.JobStarted("jpg")("ok", "png", 1, 1)
 	w.SetSlots(1, 1)
 	w.QueueWait(time.Second)
 	w.HandshakeFailed()
@@ -257,14 +257,14 @@ func TestConcurrentJobs(t *testing.T) {
 	for range n {
 		go func() {
 			defer func() { ch <- struct{}{} }()
-			m.JobStarted("3")("ok", 10, 10)
+			m.JobStarted("webp")("ok", 10, 10)
 			m.SetWorker("a:1", true, 1, 2)
 		}()
 	}
 	for range n {
 		<-ch
 	}
-	if got := testutil.ToFloat64(m.jobs.WithLabelValues("3", "ok")); got != n {
+	if got := testutil.ToFloat64(m.jobs.WithLabelValues("webp", "ok")); got != n {
 		t.Errorf("jobs_total = %v, want %d", got, n)
 	}
 	if got := testutil.ToFloat64(m.inFlight); got != 0 {
