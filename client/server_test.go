@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/testnet"
 	"github.com/fileconv/fileconv/internal/tlsconf"
 	"github.com/fileconv/fileconv/internal/wire"
@@ -91,29 +92,12 @@ func (s *fakeServer) serve(conn net.Conn) {
 	}
 	br.Discard(4)
 	for {
-		f, err := wire.ReadFrameHeader(br, 0)
-		if err != nil {
+		req, body, ok := testnet.NextConvert(br, conn)
+		if !ok {
 			return
-		}
-		switch f.Type {
-		case wire.FramePing:
-			p, _ := wire.DecodePing(f)
-			wire.WritePong(conn, wire.Pong{ID: p.ID})
-			continue
-		case wire.FrameConvert:
-		default:
-			return
-		}
-		req, body, refused, err := testnet.ReadConvert(br, f)
-		if err != nil {
-			return
-		}
-		if refused != nil {
-			wire.WriteErrorResponse(conn, refused)
-			continue
 		}
 		if sha256.Sum256(body) != req.SHA256 {
-			wire.WriteErrorResponse(conn, &wire.ErrorResponse{Code: wire.CodeChecksumMismatch, Message: "bad sum"})
+			wire.WriteErrorResponse(conn, &wire.ErrorResponse{Code: fail.ChecksumMismatch, Message: "bad sum"})
 			continue
 		}
 		n := int(s.requests.Add(1))
@@ -188,9 +172,9 @@ func upper(_ int, _ wire.ConvertRequest, body []byte) reply {
 }
 
 var errs = struct{ busy, unavailable, unauthorized *wire.ErrorResponse }{
-	busy:         &wire.ErrorResponse{Code: wire.CodeBusy, Message: "all workers are busy", RetryAfter: 5 * time.Millisecond},
-	unavailable:  &wire.ErrorResponse{Code: wire.CodeUnavailable, Message: "no worker is available"},
-	unauthorized: &wire.ErrorResponse{Code: wire.CodeUnauthorized, Message: "Invalid authentication token"},
+	busy:         &wire.ErrorResponse{Code: fail.Busy, Message: "all workers are busy", RetryAfter: 5 * time.Millisecond},
+	unavailable:  &wire.ErrorResponse{Code: fail.Unavailable, Message: "no worker is available"},
+	unauthorized: &wire.ErrorResponse{Code: fail.Unauthorized, Message: "Invalid authentication token"},
 }
 
 var _ = errors.New

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
@@ -125,8 +126,8 @@ func TestRetriesUnavailableUntilMaxRetries(t *testing.T) {
 func TestNoRetryOfRefusals(t *testing.T) {
 	for _, e := range []*wire.ErrorResponse{
 		errs.unauthorized,
-		{Code: wire.CodeTypeMismatch, Message: "PDF detected: use operation 5 (to TXT)"},
-		{Code: wire.CodeBadRequest, Message: "nope"},
+		{Code: fail.TypeMismatch, Message: "PDF detected: use operation 5 (to TXT)"},
+		{Code: fail.BadRequest, Message: "nope"},
 		{Code: "brand_new_code", Message: "from the future"},
 	} {
 		s := startServer(t, false, func(int, wire.ConvertRequest, []byte) reply { return reply{err: e} })
@@ -155,7 +156,7 @@ func TestNoRetryOfRefusals(t *testing.T) {
 func TestRetryAfterIsHonoured(t *testing.T) {
 	s := startServer(t, false, func(n int, req wire.ConvertRequest, body []byte) reply {
 		if n == 1 {
-			return reply{err: &wire.ErrorResponse{Code: wire.CodeBusy, Message: "wait", RetryAfter: 150 * time.Millisecond}}
+			return reply{err: &wire.ErrorResponse{Code: fail.Busy, Message: "wait", RetryAfter: 150 * time.Millisecond}}
 		}
 		return upper(n, req, body)
 	})
@@ -170,7 +171,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 
 func TestRetryStopsAtTheDeadline(t *testing.T) {
 	s := startServer(t, false, func(int, wire.ConvertRequest, []byte) reply {
-		return reply{err: &wire.ErrorResponse{Code: wire.CodeBusy, Message: "wait", RetryAfter: time.Hour}}
+		return reply{err: &wire.ErrorResponse{Code: fail.Busy, Message: "wait", RetryAfter: time.Hour}}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -356,7 +357,7 @@ func TestInputReadFromItsPosition(t *testing.T) {
 
 func TestCancelStopsRetrying(t *testing.T) {
 	s := startServer(t, false, func(int, wire.ConvertRequest, []byte) reply {
-		return reply{err: &wire.ErrorResponse{Code: wire.CodeBusy, Message: "wait", RetryAfter: 300 * time.Millisecond}}
+		return reply{err: &wire.ErrorResponse{Code: fail.Busy, Message: "wait", RetryAfter: 300 * time.Millisecond}}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)

@@ -170,9 +170,9 @@ func settledGoroutines(want int) int {
 	}
 }
 
-func TestServeStopsOnCancel(t *testing.T) {
-	before := runtime.NumGoroutine()
-
+// newListening is an admin server and a loopback listener for it to serve.
+func newListening(t *testing.T) (*Server, net.Listener) {
+	t.Helper()
 	s, err := New(Config{Addr: "127.0.0.1:0", Gatherer: metrics.NewRegistry(), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +181,13 @@ func TestServeStopsOnCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, ln
+}
+
+func TestServeStopsOnCancel(t *testing.T) {
+	before := runtime.NumGoroutine()
+
+	s, ln := newListening(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ctx, ln) }()
@@ -221,14 +228,7 @@ func TestServeStopsOnCancel(t *testing.T) {
 }
 
 func TestServeReportsListenerFailure(t *testing.T) {
-	s, err := New(Config{Addr: "127.0.0.1:0", Gatherer: metrics.NewRegistry(), Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ln := newListening(t)
 	ln.Close() // Serve's Accept fails at once
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(context.Background(), ln) }()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fileconv/fileconv/internal/metrics"
+	"github.com/fileconv/fileconv/internal/testnet"
 )
 
 func loopbackListener(t *testing.T) net.Listener {
@@ -21,18 +22,6 @@ func loopbackListener(t *testing.T) net.Listener {
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln
-}
-
-// freeLoopbackAddr is a loopback address nothing listens on, for a listener
-// that binds its address itself.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // untilStop serves nothing until the stop, as a server that drains at once.
@@ -86,7 +75,7 @@ func TestServersFailedStartStopsWhatStarted(t *testing.T) {
 func TestServersDrainForGraceWithAdmin(t *testing.T) {
 	const grace = 300 * time.Millisecond
 	ctx, stop := context.WithCancel(context.Background())
-	adminAddr := freeLoopbackAddr(t)
+	adminAddr := testnet.FreeAddr(t)
 	var drained time.Duration
 	var readyz int
 	started := make(chan struct{})

@@ -63,17 +63,9 @@ func (s *convServer) serve(conn net.Conn) {
 		return
 	}
 	for {
-		f, err := wire.ReadFrameHeader(br, 0)
-		if err != nil || f.Type != wire.FrameConvert {
+		req, body, ok := testnet.NextConvert(br, conn)
+		if !ok {
 			return
-		}
-		req, body, refused, err := testnet.ReadConvert(br, f)
-		if err != nil {
-			return
-		}
-		if refused != nil {
-			wire.WriteErrorResponse(conn, refused)
-			continue
 		}
 		s.mu.Lock()
 		s.seen = append(s.seen, req)
@@ -98,7 +90,7 @@ func (s *convServer) serve(conn net.Conn) {
 
 func refusal(req wire.ConvertRequest, body []byte) *wire.ErrorResponse {
 	if req.Token != "tok" {
-		return &wire.ErrorResponse{Code: wire.CodeUnauthorized, Message: "Invalid authentication token"}
+		return &wire.ErrorResponse{Code: fail.Unauthorized, Message: "Invalid authentication token"}
 	}
 	if _, err := convert.Plan(convert.Detect(body), req.Target, req.Options, body); err != nil {
 		e := fail.As(err)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fileconv/fileconv/internal/testnet"
 )
 
 // syncBuffer is a bytes.Buffer that up may write while the test reads it.
@@ -33,7 +35,7 @@ func (b *syncBuffer) String() string {
 // Whoever reads up's banner may use what it names at once: the master is ready
 // (the admin listener's /readyz says so), and the web page answers.
 func TestUpBannerOnceReady(t *testing.T) {
-	adminAddr, webAddr := freeLoopbackAddr(t), freeLoopbackAddr(t)
+	adminAddr, webAddr := testnet.FreeAddr(t), testnet.FreeAddr(t)
 	var stdout, stderr syncBuffer
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()

@@ -119,7 +119,7 @@ func TestTypeMismatch(t *testing.T) {
 			}
 			// Past v1.0, messages name what was detected and what it can become.
 			kind, targets := Detect(tt.in), TargetsFrom(Detect(tt.in))
-			if want := kind.Label() + ": it converts to " + joinWords(targets, "or") + ", not " + tt.op.Target(); ce.Message != want {
+			if want := kind.Label() + ": it converts to " + JoinWords(targets, "or") + ", not " + tt.op.Target(); ce.Message != want {
 				t.Errorf("message %q, want %q", ce.Message, want)
 			}
 			if res.Kind != Detect(tt.in) {
@@ -141,6 +141,11 @@ func TestUnknownInput(t *testing.T) {
 		if want := "GIF image: this cluster does not convert GIF; it converts PDF, JPEG image, PNG image, WEBP image and text"; ce.Message != want {
 			t.Errorf("%v: message %q, want %q", op, ce.Message, want)
 		}
+	}
+	// To v1.0's operation 4, a GIF is a text that is not UTF-8, as it always was.
+	_, err := convertOp(c, context.Background(), wire.OpTextToPDF, gif)
+	if ce := wantError(t, err, fail.TypeMismatch); ce.TextV1() != "input is not valid UTF-8 text (NUL byte at offset 7)" {
+		t.Errorf("GIF to PDF in v1.0: %q", ce.TextV1())
 	}
 }
 

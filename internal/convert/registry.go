@@ -139,7 +139,7 @@ func ParseTarget(name string) (string, error) {
 	if t, ok := LookupTarget(name); ok {
 		return t.Name, nil
 	}
-	return "", fail.New(fail.UnsupportedOperation, fmt.Sprintf("%q is not a format fileconv makes; use %s", wire.Printable(name), joinWords(TargetNames(), "or")))
+	return "", fail.New(fail.UnsupportedOperation, fmt.Sprintf("%q is not a format fileconv makes; use %s", wire.Printable(name), JoinWords(TargetNames(), "or")))
 }
 
 // Find returns the conversion of kind from to target to.
@@ -250,15 +250,27 @@ func mismatch(from Kind, to string, head []byte) error {
 	}
 	targets := TargetsFrom(from)
 	if len(targets) == 0 {
-		msg := fmt.Sprintf("unrecognised input: this cluster converts %s", joinWords(convertibleLabels(), "and"))
+		msg := fmt.Sprintf("unrecognised input: this cluster converts %s", JoinWords(convertibleLabels(), "and"))
 		if from != KindUnknown {
-			msg = fmt.Sprintf("%s: this cluster does not convert %s; it converts %s", from.Label(), from.Info().Short, joinWords(convertibleLabels(), "and"))
+			msg = fmt.Sprintf("%s: this cluster does not convert %s; it converts %s", from.Label(), from.Info().Short, JoinWords(convertibleLabels(), "and"))
 		}
-		return &Error{Code: fail.TypeMismatch, Message: msg, V1Message: v1Unrecognised}
+		return &Error{Code: fail.TypeMismatch, Message: msg, V1Message: v1NoConversion(to, head)}
 	}
 	return &Error{Code: fail.TypeMismatch,
-		Message:   fmt.Sprintf("%s: it converts to %s, not %s", from.Label(), joinWords(targets, "or"), to),
+		Message:   fmt.Sprintf("%s: it converts to %s, not %s", from.Label(), JoinWords(targets, "or"), to),
 		V1Message: v1UseOperation(from, targets)}
+}
+
+// v1NoConversion is the v1.0 answer for an input of a kind without conversions:
+// v1.0 knew only five kinds, and to its operation 4 (text to PDF) anything else
+// is a text that stops being UTF-8 somewhere.
+func v1NoConversion(to string, head []byte) string {
+	if to == "pdf" {
+		if err := notText(head); err != nil {
+			return err.Message
+		}
+	}
+	return v1Unrecognised
 }
 
 // v1UseOperation is the v1.0 answer for a kind sent with the wrong operation:
@@ -274,7 +286,7 @@ func v1UseOperation(from Kind, targets []string) string {
 	if nums == nil {
 		return v1Unrecognised
 	}
-	return fmt.Sprintf("%s detected: use operation %s (to %s)", from.Label(), joinWords(nums, "or"), joinWords(formats, "or"))
+	return fmt.Sprintf("%s detected: use operation %s (to %s)", from.Label(), JoinWords(nums, "or"), JoinWords(formats, "or"))
 }
 
 // convertibleLabels names the kinds that convert to something.
@@ -288,8 +300,8 @@ func convertibleLabels() []string {
 	return labels
 }
 
-// joinWords joins "a", "b", "c" as "a, b or c".
-func joinWords(words []string, conj string) string {
+// JoinWords joins "a", "b", "c" as "a, b or c" (conj "or"), for messages.
+func JoinWords(words []string, conj string) string {
 	switch len(words) {
 	case 0:
 		return ""

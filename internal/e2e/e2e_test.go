@@ -26,6 +26,8 @@ import (
 	"time"
 
 	_ "golang.org/x/image/webp"
+
+	"github.com/fileconv/fileconv/internal/testnet"
 )
 
 // binary is the fileconv command built once for all tests.
@@ -178,15 +180,7 @@ func startWorker(t *testing.T, dir string) string {
 	return addr
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return testnet.FreeAddr(t) }
 
 // waitListening waits until addr accepts TCP connections.
 func waitListening(t *testing.T, p *process, addr string) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/master"
 	"github.com/fileconv/fileconv/internal/wire"
 	"github.com/fileconv/fileconv/internal/worker"
@@ -57,7 +58,7 @@ func TestV2Pipelining(t *testing.T) {
 	if err != nil || f.Type != wire.FrameError {
 		t.Fatalf("second answer: %v %v", f.Type, err)
 	}
-	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != wire.CodeTypeMismatch {
+	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != fail.TypeMismatch {
 		t.Errorf("second answer %+v", e)
 	}
 	f, err = wire.ReadFrameHeader(conn, 0)
@@ -108,7 +109,7 @@ func TestWorkerEarlyRefusalIsAnsweredOnce(t *testing.T) {
 	if err != nil || f.Type != wire.FrameError {
 		t.Fatalf("first answer: %v %v", f.Type, err)
 	}
-	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != wire.CodeTooLarge || !strings.Contains(e.Message, "over the limit of 1048576 bytes") {
+	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != fail.TooLarge || !strings.Contains(e.Message, "over the limit of 1048576 bytes") {
 		t.Errorf("first answer %+v, want the worker's too_large", e)
 	}
 	f, err = wire.ReadFrameHeader(conn, 0)
@@ -140,7 +141,7 @@ func TestV2ConnectionPastMaxConnsIsClosed(t *testing.T) {
 	if err != nil || f.Type != wire.FrameError {
 		t.Fatalf("answer: %v %v", f.Type, err)
 	}
-	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != wire.CodeBusy || e.RetryAfter <= 0 {
+	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != fail.Busy || e.RetryAfter <= 0 {
 		t.Errorf("answer %+v, want busy with a retry hint", e)
 	}
 	if f, err := wire.ReadFrameHeader(conn, 0); !errors.Is(err, io.EOF) {

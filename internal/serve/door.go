@@ -179,7 +179,7 @@ func (d *Door) serveV2(ctx context.Context, conn *Conn, peer string) {
 		if err != nil {
 			if errors.Is(err, wire.ErrProtocol) {
 				d.Logger.Info("v2 protocol error; closing", "client", peer, "err", err)
-				_ = wire.WriteErrorResponse(conn, &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: err.Error()})
+				_ = wire.WriteErrorResponse(conn, &wire.ErrorResponse{Code: fail.BadRequest, Message: err.Error()})
 			}
 			return
 		}
@@ -190,7 +190,7 @@ func (d *Door) serveV2(ctx context.Context, conn *Conn, peer string) {
 				_ = wire.WriteErrorResponse(conn, asErrorResponse(err))
 				return
 			}
-			if err := wire.WritePong(conn, wire.Pong{ID: p.ID}); err != nil {
+			if err := wire.WritePong(conn, wire.Pong{ID: p.ID}); err != nil || d.Once {
 				return
 			}
 		case wire.FrameConvert:
@@ -198,7 +198,7 @@ func (d *Door) serveV2(ctx context.Context, conn *Conn, peer string) {
 				return
 			}
 		default:
-			_ = wire.WriteErrorResponse(conn, &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: "a " + f.Type.String() + " frame is an answer; send CONVERT or PING"})
+			_ = wire.WriteErrorResponse(conn, &wire.ErrorResponse{Code: fail.BadRequest, Message: "a " + f.Type.String() + " frame is an answer; send CONVERT or PING"})
 			return
 		}
 	}
@@ -219,7 +219,7 @@ func asErrorResponse(err error) *wire.ErrorResponse {
 	if errors.As(err, &e) {
 		return e
 	}
-	return &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: err.Error()}
+	return &wire.ErrorResponse{Code: fail.BadRequest, Message: err.Error()}
 }
 
 // serveOne runs the handler on one request and reports whether the connection

@@ -51,3 +51,15 @@ func ServeTLS(t testing.TB, conf *tls.Config, handle func(net.Conn)) *Server {
 	})
 	return s
 }
+
+// FreeAddr is a loopback address nothing listens on, for a server under test
+// that binds its address itself: tests never bind fixed ports.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
@@ -21,7 +22,7 @@ func ReadConvert(r io.Reader, f wire.Frame) (req wire.ConvertRequest, body []byt
 	}
 	if derr != nil {
 		if !errors.As(derr, &refused) {
-			refused = &wire.ErrorResponse{Code: wire.CodeBadRequest, Message: derr.Error()}
+			refused = &wire.ErrorResponse{Code: fail.BadRequest, Message: derr.Error()}
 		}
 	}
 	return req, body, refused, nil
@@ -45,3 +46,33 @@ func WriteResult(w io.Writer, res wire.Result, out []byte) error {
 type writeBuffer []byte
 
 func (b *writeBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
+
+// NextConvert reads frames from r until a valid CONVERT arrives, answering
+// PINGs and refusing invalid CONVERTs on w, as a fake v2 server's loop does. ok
+// is false once the connection ended, broke, or carried another frame type.
+func NextConvert(r io.Reader, w io.Writer) (req wire.ConvertRequest, body []byte, ok bool) {
+	for {
+		f, err := wire.ReadFrameHeader(r, 0)
+		if err != nil {
+			return req, nil, false
+		}
+		switch f.Type {
+		case wire.FramePing:
+			p, _ := wire.DecodePing(f)
+			wire.WritePong(w, wire.Pong{ID: p.ID})
+			continue
+		case wire.FrameConvert:
+		default:
+			return req, nil, false
+		}
+		req, body, refused, err := ReadConvert(r, f)
+		switch {
+		case err != nil:
+			return req, nil, false
+		case refused != nil:
+			wire.WriteErrorResponse(w, refused)
+			continue
+		}
+		return req, body, true
+	}
+}

@@ -49,8 +49,8 @@ func (s *Server) openAPI() ([]byte, error) {
 	f := s.formats()
 	expand(doc, strings.NewReplacer(
 		"{conversions}", conversionsText(f, func(t string) string { return t }),
-		"{targets}", joinWords(targetNames(f), "or"),
-		"{options}", joinWords(wire.OptionNames(), "and"),
+		"{targets}", convert.JoinWords(targetNames(f), "or"),
+		"{options}", convert.JoinWords(wire.OptionNames(), "and"),
 	))
 	if err := fillConvert(doc, f); err != nil {
 		return nil, fmt.Errorf("static/openapi.json: %w", err)
@@ -184,7 +184,7 @@ func optionDoc(spec wire.OptionSpec, f Formats) string {
 	}
 	doc := spec.Doc + ": " + spec.Values
 	if len(takers) > 0 {
-		doc += "; for " + joinWords(takers, "and")
+		doc += "; for " + convert.JoinWords(takers, "and")
 	}
 	return doc
 }
@@ -239,7 +239,7 @@ func conversionsText(f Formats, name func(string) string) string {
 				targets = append(targets, name(t))
 			}
 		}
-		key := joinWords(targets, "or")
+		key := convert.JoinWords(targets, "or")
 		if _, ok := groups[key]; !ok {
 			keys = append(keys, key)
 		}
@@ -247,21 +247,11 @@ func conversionsText(f Formats, name func(string) string) string {
 	}
 	var parts []string
 	for _, key := range keys {
-		parts = append(parts, joinWords(groups[key], "or")+" to "+key)
+		parts = append(parts, convert.JoinWords(groups[key], "or")+" to "+key)
 	}
 	return strings.Join(parts, "; ")
 }
 
-// joinWords joins "a", "b", "c" as "a, b or c".
-func joinWords(words []string, conj string) string {
-	switch len(words) {
-	case 0:
-		return ""
-	case 1:
-		return words[0]
-	}
-	return strings.Join(words[:len(words)-1], ", ") + " " + conj + " " + words[len(words)-1]
-}
 
 // object walks doc down keys to an object; the template lacking one is a bug
 // of the embedded file, which the tests catch.

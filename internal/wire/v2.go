@@ -217,24 +217,8 @@ func WriteFrame(w io.Writer, t FrameType, header any, bodySize uint64) error {
 
 // ErrorCode is the machine-readable kind of an ERROR response: fail's codes,
 // whose table gives each one's meaning. Clients must treat a code they do not
-// know like CodeInternal: a later server may add codes.
+// know like fail.Internal: a later server may add codes.
 type ErrorCode = fail.Code
-
-// The error codes of protocol v2.0.
-const (
-	CodeBadRequest           = fail.BadRequest
-	CodeUnauthorized         = fail.Unauthorized
-	CodeUnsupportedOperation = fail.UnsupportedOperation
-	CodeTypeMismatch         = fail.TypeMismatch
-	CodeChecksumMismatch     = fail.ChecksumMismatch
-	CodeTooLarge             = fail.TooLarge
-	CodeLimitExceeded        = fail.LimitExceeded
-	CodeConversionFailed     = fail.ConversionFailed
-	CodeBusy                 = fail.Busy
-	CodeUnavailable          = fail.Unavailable
-	CodeTimeout              = fail.Timeout
-	CodeInternal             = fail.Internal
-)
 
 // validCode accepts any lower-case identifier, not just the known codes, so that
 // clients keep working when a newer server adds one.
@@ -273,7 +257,7 @@ func (e *ErrorResponse) Error() string {
 
 // badRequest builds the error the request decoders return.
 func badRequest(format string, args ...any) *ErrorResponse {
-	return &ErrorResponse{Code: CodeBadRequest, Message: fmt.Sprintf(format, args...)}
+	return &ErrorResponse{Code: fail.BadRequest, Message: fmt.Sprintf(format, args...)}
 }
 
 type errorJSON struct {
@@ -315,7 +299,7 @@ func truncate(s string, n int) string {
 func (e *ErrorResponse) validate() []string {
 	var p []string
 	if !validCode(e.Code) {
-		p = append(p, fmt.Sprintf("code: %q is not an error code; use a lower-case identifier such as %q", printable(string(e.Code)), CodeInternal))
+		p = append(p, fmt.Sprintf("code: %q is not an error code; use a lower-case identifier such as %q", printable(string(e.Code)), fail.Internal))
 	}
 	if len(e.JobID) > MaxIDLen {
 		p = append(p, fmt.Sprintf("job_id: %d bytes, over the limit of %d", len(e.JobID), MaxIDLen))
@@ -557,7 +541,7 @@ func WriteConvert(w io.Writer, req ConvertRequest) error {
 }
 
 // DecodeConvertRequest decodes and validates a CONVERT frame's header. Errors are
-// *ErrorResponse with CodeBadRequest, ready to send. The body (f.BodySize bytes)
+// *ErrorResponse with fail.BadRequest, ready to send. The body (f.BodySize bytes)
 // still follows on the stream whatever the outcome, so a server may discard it and
 // keep the connection, or close.
 func DecodeConvertRequest(f Frame) (ConvertRequest, error) {
@@ -614,7 +598,7 @@ func DecodeConvertRequest(f Frame) (ConvertRequest, error) {
 		// Ignoring an option would hand the client a file it did not ask for, so
 		// unlike unknown header fields, unknown options are refused.
 		slices.Sort(unknown)
-		return ConvertRequest{}, &ErrorResponse{Code: CodeUnsupportedOperation, Message: fmt.Sprintf(
+		return ConvertRequest{}, &ErrorResponse{Code: fail.UnsupportedOperation, Message: fmt.Sprintf(
 			"this server does not support the option %s; it knows %s", strings.Join(unknown, ", "), strings.Join(OptionNames(), ", "))}
 	}
 	return req, nil
@@ -738,7 +722,7 @@ func WritePing(w io.Writer, p Ping) error {
 }
 
 // DecodePing decodes a PING frame's header. Errors are *ErrorResponse with
-// CodeBadRequest.
+// fail.BadRequest.
 func DecodePing(f Frame) (Ping, error) {
 	var p Ping
 	if msg := decodeHeader(f, FramePing, &p); msg != "" {

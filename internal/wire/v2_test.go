@@ -56,7 +56,7 @@ var v2Vectors = []struct {
 		name: "ERROR busy",
 		write: func(w io.Writer) error {
 			return WriteErrorResponse(w, &ErrorResponse{
-				JobID: "3f9a0c12d4e5b678", Code: CodeBusy, Message: "all workers are busy", RetryAfter: 2 * time.Second,
+				JobID: "3f9a0c12d4e5b678", Code: fail.Busy, Message: "all workers are busy", RetryAfter: 2 * time.Second,
 			})
 		},
 		prefix: "82 00000062 0000000000000000",
@@ -107,7 +107,7 @@ func TestV2RoundTrip(t *testing.T) {
 		{Token: strings.Repeat("k", MaxTokenLen), Target: "png", Name: strings.Repeat("n", MaxNameLen), Size: 1<<64 - 1, SHA256: [32]byte{1}},
 	}
 	res := Result{JobID: "j1", Size: uint64(len(output)), SHA256: sha256.Sum256(output), InputType: "text", ContentType: "application/pdf", ReplacedChars: 2}
-	errResp := &ErrorResponse{Code: CodeTypeMismatch, Message: `PDF detected: use operation 5 (to TXT) "quoted" \ ünï`}
+	errResp := &ErrorResponse{Code: fail.TypeMismatch, Message: `PDF detected: use operation 5 (to TXT) "quoted" \ ünï`}
 	ping, pong := Ping{ID: "p1"}, Pong{ID: "p1", Server: "fileconv 1.2.3"}
 
 	var stream bytes.Buffer
@@ -230,35 +230,35 @@ func TestV2ConvertValidation(t *testing.T) {
 		code   ErrorCode
 		want   []string // substrings of the message
 	}{
-		{"unknown op", 3, `{"token":"t","op":99,` + okDigest + `}`, CodeBadRequest, []string{`op: 99 is not an operation; send "to"`}},
-		{"op and to disagree", 3, `{"token":"t","op":1,"to":"png",` + okDigest + `}`, CodeBadRequest, []string{`op 1 and to "png" disagree`}},
-		{"bad target", 3, `{"token":"t","to":"p n g",` + okDigest + `}`, CodeBadRequest, []string{`to: "p n g" is not a format name`}},
-		{"absent op", 3, `{"token":"t",` + okDigest + `}`, CodeBadRequest, []string{"to is required"}},
-		{"negative op", 3, `{"token":"t","op":-1,` + okDigest + `}`, CodeBadRequest, []string{"op: expected a whole number, got number -1"}},
-		{"string op", 3, `{"token":"t","op":"1",` + okDigest + `}`, CodeBadRequest, []string{"op: expected a whole number, got string"}},
-		{"absent token", 3, `{"op":1,` + okDigest + `}`, CodeBadRequest, []string{"token is required"}},
-		{"long token", 3, `{"token":"` + strings.Repeat("k", MaxTokenLen+1) + `","op":1,` + okDigest + `}`, CodeBadRequest, []string{"token: 257 bytes, over the limit of 256"}},
-		{"long name", 3, `{"token":"t","op":1,"name":"` + strings.Repeat("n", 256) + `",` + okDigest + `}`, CodeBadRequest, []string{"name: 256 bytes"}},
-		{"absent size", 0, `{"token":"t","op":1,` + okDigest + `}`, CodeBadRequest, []string{"empty input: the file has 0 bytes"}},
-		{"absent sha256", 3, `{"token":"t","op":1}`, CodeBadRequest, []string{"sha256 is required"}},
-		{"short sha256", 3, `{"token":"t","op":1,"sha256":"abcd"}`, CodeBadRequest, []string{"sha256: want 64 hex digits (the SHA-256 of the body), got 4 characters"}},
-		{"bad hex", 3, `{"token":"t","op":1,"sha256":"` + strings.Repeat("zz", 32) + `"}`, CodeBadRequest, []string{"sha256: want 64 hex digits", "not one"}},
-		{"several problems at once", 0, `{"op":7}`, CodeBadRequest, []string{"token is required", "op: 7", "empty input", "sha256 is required"}},
-		{"quality out of range", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":101}}`, CodeBadRequest, []string{"options.quality: 101 is out of range; use 1"}},
-		{"negative quality", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":-5}}`, CodeBadRequest, []string{"options.quality: -5 is out of range"}},
-		{"quality with lossless", 3, `{"token":"t","op":3,` + okDigest + `,"options":{"quality":50,"lossless":true}}`, CodeBadRequest, []string{"remove quality or lossless"}},
-		{"unknown page size", 3, `{"token":"t","op":4,` + okDigest + `,"options":{"page_size":"A5"}}`, CodeBadRequest, []string{`options.page_size: "A5" is not supported; use "A4" or "Letter"`}},
-		{"backwards pages", 3, `{"token":"t","op":5,` + okDigest + `,"options":{"pages":"3-1"}}`, CodeBadRequest, []string{`options.pages: "3-1" runs backwards; write 1-3`}},
-		{"overlapping pages", 3, `{"token":"t","op":5,` + okDigest + `,"options":{"pages":"1-3,2"}}`, CodeBadRequest, []string{`options.pages: "2" overlaps`}},
-		{"page zero", 3, `{"token":"t","op":5,` + okDigest + `,"options":{"pages":"0-2"}}`, CodeBadRequest, []string{"pages are numbered from 1"}},
-		{"string quality", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":"80"}}`, CodeBadRequest, []string{"options.quality: expected a whole number, got string"}},
-		{"options not an object", 3, `{"token":"t","op":1,` + okDigest + `,"options":[]}`, CodeBadRequest, []string{"options: expected an object"}},
-		{"unknown option", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":80,"dpi":300}}`, CodeUnsupportedOperation, []string{`option "dpi"`}},
-		{"not JSON", 3, `{"token":`, CodeBadRequest, []string{"not valid JSON"}},
-		{"trailing data", 3, `{} {}`, CodeBadRequest, []string{"not valid JSON"}},
-		{"null", 3, `null`, CodeBadRequest, []string{"must be a JSON object"}},
-		{"array", 3, `[]`, CodeBadRequest, []string{"must be a JSON object"}},
-		{"invalid UTF-8", 3, "{\"token\":\"\xff\",\"op\":1," + okDigest + "}", CodeBadRequest, []string{"not valid UTF-8"}},
+		{"unknown op", 3, `{"token":"t","op":99,` + okDigest + `}`, fail.BadRequest, []string{`op: 99 is not an operation; send "to"`}},
+		{"op and to disagree", 3, `{"token":"t","op":1,"to":"png",` + okDigest + `}`, fail.BadRequest, []string{`op 1 and to "png" disagree`}},
+		{"bad target", 3, `{"token":"t","to":"p n g",` + okDigest + `}`, fail.BadRequest, []string{`to: "p n g" is not a format name`}},
+		{"absent op", 3, `{"token":"t",` + okDigest + `}`, fail.BadRequest, []string{"to is required"}},
+		{"negative op", 3, `{"token":"t","op":-1,` + okDigest + `}`, fail.BadRequest, []string{"op: expected a whole number, got number -1"}},
+		{"string op", 3, `{"token":"t","op":"1",` + okDigest + `}`, fail.BadRequest, []string{"op: expected a whole number, got string"}},
+		{"absent token", 3, `{"op":1,` + okDigest + `}`, fail.BadRequest, []string{"token is required"}},
+		{"long token", 3, `{"token":"` + strings.Repeat("k", MaxTokenLen+1) + `","op":1,` + okDigest + `}`, fail.BadRequest, []string{"token: 257 bytes, over the limit of 256"}},
+		{"long name", 3, `{"token":"t","op":1,"name":"` + strings.Repeat("n", 256) + `",` + okDigest + `}`, fail.BadRequest, []string{"name: 256 bytes"}},
+		{"absent size", 0, `{"token":"t","op":1,` + okDigest + `}`, fail.BadRequest, []string{"empty input: the file has 0 bytes"}},
+		{"absent sha256", 3, `{"token":"t","op":1}`, fail.BadRequest, []string{"sha256 is required"}},
+		{"short sha256", 3, `{"token":"t","op":1,"sha256":"abcd"}`, fail.BadRequest, []string{"sha256: want 64 hex digits (the SHA-256 of the body), got 4 characters"}},
+		{"bad hex", 3, `{"token":"t","op":1,"sha256":"` + strings.Repeat("zz", 32) + `"}`, fail.BadRequest, []string{"sha256: want 64 hex digits", "not one"}},
+		{"several problems at once", 0, `{"op":7}`, fail.BadRequest, []string{"token is required", "op: 7", "empty input", "sha256 is required"}},
+		{"quality out of range", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":101}}`, fail.BadRequest, []string{"options.quality: 101 is out of range; use 1"}},
+		{"negative quality", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":-5}}`, fail.BadRequest, []string{"options.quality: -5 is out of range"}},
+		{"quality with lossless", 3, `{"token":"t","op":3,` + okDigest + `,"options":{"quality":50,"lossless":true}}`, fail.BadRequest, []string{"remove quality or lossless"}},
+		{"unknown page size", 3, `{"token":"t","op":4,` + okDigest + `,"options":{"page_size":"A5"}}`, fail.BadRequest, []string{`options.page_size: "A5" is not supported; use "A4" or "Letter"`}},
+		{"backwards pages", 3, `{"token":"t","op":5,` + okDigest + `,"options":{"pages":"3-1"}}`, fail.BadRequest, []string{`options.pages: "3-1" runs backwards; write 1-3`}},
+		{"overlapping pages", 3, `{"token":"t","op":5,` + okDigest + `,"options":{"pages":"1-3,2"}}`, fail.BadRequest, []string{`options.pages: "2" overlaps`}},
+		{"page zero", 3, `{"token":"t","op":5,` + okDigest + `,"options":{"pages":"0-2"}}`, fail.BadRequest, []string{"pages are numbered from 1"}},
+		{"string quality", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":"80"}}`, fail.BadRequest, []string{"options.quality: expected a whole number, got string"}},
+		{"options not an object", 3, `{"token":"t","op":1,` + okDigest + `,"options":[]}`, fail.BadRequest, []string{"options: expected an object"}},
+		{"unknown option", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":80,"dpi":300}}`, fail.UnsupportedOperation, []string{`option "dpi"`}},
+		{"not JSON", 3, `{"token":`, fail.BadRequest, []string{"not valid JSON"}},
+		{"trailing data", 3, `{} {}`, fail.BadRequest, []string{"not valid JSON"}},
+		{"null", 3, `null`, fail.BadRequest, []string{"must be a JSON object"}},
+		{"array", 3, `[]`, fail.BadRequest, []string{"must be a JSON object"}},
+		{"invalid UTF-8", 3, "{\"token\":\"\xff\",\"op\":1," + okDigest + "}", fail.BadRequest, []string{"not valid UTF-8"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -496,7 +496,7 @@ func TestV2ErrorResponse(t *testing.T) {
 		if !validCode(c) {
 			t.Errorf("%q is not a valid code", c)
 		}
-		want := c == CodeBusy || c == CodeUnavailable || c == CodeTimeout
+		want := c == fail.Busy || c == fail.Unavailable || c == fail.Timeout
 		if c.Retryable() != want {
 			t.Errorf("%s.Retryable() = %v", c, !want)
 		}
@@ -504,7 +504,7 @@ func TestV2ErrorResponse(t *testing.T) {
 	if n := len(fail.Specs()); n != 12 {
 		t.Errorf("%d codes", n)
 	}
-	e := &ErrorResponse{Code: CodeBusy, Message: "queue full", RetryAfter: 1500 * time.Microsecond}
+	e := &ErrorResponse{Code: fail.Busy, Message: "queue full", RetryAfter: 1500 * time.Microsecond}
 	if got := e.Error(); got != "busy: queue full (retry after 1.5ms)" {
 		t.Errorf("Error() = %q", got)
 	}
@@ -523,7 +523,7 @@ func TestV2ErrorResponse(t *testing.T) {
 	}
 	// An over-long message is cut at a character boundary rather than refused.
 	buf.Reset()
-	long := &ErrorResponse{Code: CodeConversionFailed, Message: strings.Repeat("é", MaxMessageLen)}
+	long := &ErrorResponse{Code: fail.ConversionFailed, Message: strings.Repeat("é", MaxMessageLen)}
 	if err := WriteErrorResponse(&buf, long); err != nil {
 		t.Fatal(err)
 	}
@@ -538,7 +538,7 @@ func TestV2ErrorResponse(t *testing.T) {
 	if err := WriteErrorResponse(io.Discard, &ErrorResponse{Code: "Not A Code"}); err == nil {
 		t.Error("bad code written")
 	}
-	if err := WriteErrorResponse(io.Discard, &ErrorResponse{Code: CodeBusy, RetryAfter: 48 * time.Hour}); err == nil {
+	if err := WriteErrorResponse(io.Discard, &ErrorResponse{Code: fail.Busy, RetryAfter: 48 * time.Hour}); err == nil {
 		t.Error("retry after 48h written")
 	}
 }
@@ -651,7 +651,7 @@ func FuzzV2DecodeConvert(f *testing.F) {
 		req, err := DecodeConvertRequest(Frame{Type: FrameConvert, BodySize: size, Header: b})
 		if err != nil {
 			var e *ErrorResponse
-			if !errors.As(err, &e) || (e.Code != CodeBadRequest && e.Code != CodeUnsupportedOperation) || e.Message == "" {
+			if !errors.As(err, &e) || (e.Code != fail.BadRequest && e.Code != fail.UnsupportedOperation) || e.Message == "" {
 				t.Fatalf("error %v is not a bad_request *ErrorResponse", err)
 			}
 			if len(e.Message) > 64<<10 {

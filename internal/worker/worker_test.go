@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fileconv/fileconv/internal/convert"
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/tlsconf"
 	"github.com/fileconv/fileconv/internal/wire"
 	"github.com/fileconv/fileconv/internal/worker"
@@ -76,13 +77,7 @@ func TestWorkerSpeaksBothProtocols(t *testing.T) {
 	}
 
 	// v2: two requests and a ping on one connection, sent before reading.
-	conn, err := tls.Dial("tcp", addr, clientTLS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	conn.Write([]byte(wire.Version20))
+	conn := dialV2(t, addr, clientTLS)
 	for _, b := range [][]byte{body, []byte("%PDF-1.4 not really")} {
 		target := "pdf"
 		if bytes.HasPrefix(b, []byte("%PDF")) {
@@ -107,12 +102,25 @@ func TestWorkerSpeaksBothProtocols(t *testing.T) {
 		t.Fatalf("second v2 answer %v %v", f.Type, err)
 	}
 	// v2 names targets, not v1.0's operation numbers.
-	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != wire.CodeTypeMismatch || e.Message != "PDF: it converts to txt, not png" || e.JobID != "abc" {
+	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != fail.TypeMismatch || e.Message != "PDF: it converts to txt, not png" || e.JobID != "abc" {
 		t.Errorf("ERROR %+v", e)
 	}
 	if f, err = wire.ReadFrameHeader(conn, 0); err != nil || f.Type != wire.FramePong {
 		t.Fatalf("third v2 answer %v %v", f.Type, err)
 	}
+}
+
+// dialV2 opens a v2 connection to the worker, closed when the test ends.
+func dialV2(t *testing.T, addr string, clientTLS *tls.Config) *tls.Conn {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn.Write([]byte(wire.Version20))
+	return conn
 }
 
 // v1Request sends one v1.0 request and returns the answer's body.
@@ -213,13 +221,7 @@ func TestWorkerDisabledConversion(t *testing.T) {
 		t.Errorf("a worker without pdf-text announces %v", st.Converts)
 	}
 
-	conn, err := tls.Dial("tcp", addr, clientTLS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	conn.Write([]byte(wire.Version20))
+	conn := dialV2(t, addr, clientTLS)
 	for _, r := range []struct{ target, body string }{{"txt", "%PDF-1.4 not really"}, {"pdf", "some text"}} {
 		b := []byte(r.body)
 		wire.WriteConvert(conn, wire.ConvertRequest{Token: wire.RelayJobPrefix + "j", Target: r.target, Size: uint64(len(b)), SHA256: sha256.Sum256(b)})
@@ -229,7 +231,7 @@ func TestWorkerDisabledConversion(t *testing.T) {
 	if err != nil || f.Type != wire.FrameError {
 		t.Fatalf("PDF to txt on a worker without it: %v %v", f.Type, err)
 	}
-	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != wire.CodeUnsupportedOperation || !strings.Contains(e.Message, "does not convert PDF to txt") {
+	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != fail.UnsupportedOperation || !strings.Contains(e.Message, "does not convert PDF to txt") {
 		t.Errorf("ERROR %+v", e)
 	}
 	// The refusal left the connection usable.
