@@ -252,7 +252,6 @@ func conversionsText(f Formats, name func(string) string) string {
 	return strings.Join(parts, "; ")
 }
 
-
 // object walks doc down keys to an object; the template lacking one is a bug
 // of the embedded file, which the tests catch.
 func object(doc map[string]any, keys ...string) (map[string]any, error) {
