@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fileconv/fileconv/internal/admin"
+	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/master"
 )
 
@@ -105,13 +108,49 @@ func printStatus(w io.Writer, st master.Status) {
 	fmt.Fprintf(w, "master %s; %d jobs in flight, %d of %d queue places taken; %d of %d workers healthy\n\n",
 		ready, st.JobsRunning, st.Queued, st.QueueSize, healthy, len(st.Workers))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKER\tNAME\tSTATE\tLOAD\tJOBS\tFAILURES\tLAST ERROR")
+	fmt.Fprintln(tw, "WORKER\tNAME\tSTATE\tLOAD\tJOBS\tFAILURES\tCONVERTS\tLAST ERROR")
 	for _, wk := range st.Workers {
 		state := wk.State
 		if wk.EjectedFor != "" {
 			state += " (" + wk.EjectedFor + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%d\t%s\n", wk.Addr, wk.Name, state, wk.InFlight, wk.Capacity, wk.Jobs, wk.Failures, wk.LastError)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%d\t%s\t%s\n", wk.Addr, wk.Name, state, wk.InFlight, wk.Capacity, wk.Jobs, wk.Failures, describeCapabilities(wk.Converts), wk.LastError)
 	}
 	tw.Flush()
+}
+
+// describeCapabilities writes what a worker converts compactly, kinds with the
+// same targets together: "jpeg,png,webp>jpg,png,webp text>pdf pdf>txt".
+func describeCapabilities(caps convert.Capabilities) string {
+	var order []string
+	kindsOf := map[string][]string{}
+	// The registry's order first; kinds only a newer worker knows after them.
+	var kinds []convert.Kind
+	for _, info := range convert.Kinds() {
+		kinds = append(kinds, info.Kind)
+	}
+	for _, k := range slices.Sorted(maps.Keys(caps)) {
+		if !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	for _, kind := range kinds {
+		targets := caps[kind]
+		if len(targets) == 0 {
+			continue
+		}
+		key := strings.Join(targets, ",")
+		if kindsOf[key] == nil {
+			order = append(order, key)
+		}
+		kindsOf[key] = append(kindsOf[key], string(kind))
+	}
+	var parts []string
+	for _, key := range order {
+		parts = append(parts, strings.Join(kindsOf[key], ",")+">"+key)
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
 }

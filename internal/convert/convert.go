@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 
 	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/libvips"
@@ -112,6 +113,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("WEBP quality %d: must be 1 to 100", c.WEBPQuality)
 	case c.PNGCompression < 0 || c.PNGCompression > 9:
 		return fmt.Errorf("PNG compression %d: must be 0 to 9", c.PNGCompression)
+	}
+	for _, name := range c.Disable {
+		if !slices.ContainsFunc(Conversions(), func(conv Conversion) bool { return conv.Name == name }) {
+			var names []string
+			for _, conv := range Conversions() {
+				names = append(names, conv.Name)
+			}
+			return fmt.Errorf("disable conversion %q: no such registry entry; the entries are %s", name, strings.Join(names, ", "))
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fileconv/fileconv/internal/fail"
@@ -36,6 +37,9 @@ func TestRegistryExtraConversion(t *testing.T) {
 	off, err := New(Config{Disable: []string{"test-shout"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := New(Config{Disable: []string{"no-such-entry"}}); err == nil || !strings.Contains(err.Error(), "the entries are image-jpg, image-png") {
+		t.Errorf("an unknown entry disabled: %v", err)
 	}
 	if off.Capabilities().Can(KindText, "shout") {
 		t.Error("a disabled conversion is announced")

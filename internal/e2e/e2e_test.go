@@ -395,7 +395,8 @@ func TestUpAndSend(t *testing.T) {
 
 	// The admin listener: fileconv status, readiness, metrics.
 	stdout, errOut, code := run(t, dir, "status", "--admin", adminAddr)
-	if code != 0 || !strings.Contains(stdout, "master ready") || !strings.Contains(stdout, "2 of 2 workers healthy") {
+	if code != 0 || !strings.Contains(stdout, "master ready") || !strings.Contains(stdout, "2 of 2 workers healthy") ||
+		!strings.Contains(stdout, "pdf>txt jpeg,png,webp>jpg,png,webp text>pdf") {
 		t.Errorf("status: exit %d\n%s%s", code, stdout, errOut)
 	}
 	metricsText := httpGet(t, "http://"+adminAddr+"/metrics")

@@ -474,6 +474,19 @@ type Formats struct {
 	MaxPerClient int      `json:"max_per_client"`
 	Targets      []Target `json:"targets"`
 	Inputs       []Input  `json:"inputs"`
+	// Conversions are the registry's entries, by the names a worker's
+	// --disable-conversions takes.
+	Conversions []Conversion `json:"conversions"`
+}
+
+// Conversion is one entry of the conversion registry.
+type Conversion struct {
+	Name    string   `json:"name"`
+	From    []string `json:"from"`
+	To      []string `json:"to"`
+	Options []string `json:"options"`
+	Engine  string   `json:"engine"`
+	Limits  []string `json:"limits"`
 }
 
 // Target is an output format.
@@ -526,6 +539,13 @@ func (s *Server) formats() Formats {
 		if in := inputOf(k, made); len(in.Targets) > 0 {
 			f.Inputs = append(f.Inputs, in)
 		}
+	}
+	for _, c := range convert.Conversions() {
+		conv := Conversion{Name: c.Name, To: c.To, Options: append([]string{}, c.Options...), Engine: c.Engine, Limits: append([]string{}, c.Limits...)}
+		for _, k := range c.From {
+			conv.From = append(conv.From, string(k))
+		}
+		f.Conversions = append(f.Conversions, conv)
 	}
 	return f
 }
