@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,39 +30,17 @@ type sendFlags struct {
 	addr, token, tokenFile, ca, serverName string
 	cert, key                              string
 	to, outDir, config, protocol           string
-	pageSize, pages                        string
-	op, concurrency, quality, retries      int
+	op, concurrency, retries               int
 	force, insecure, recursive, json       bool
-	lossless                               bool
 	timeout                                time.Duration
+	// opts are the conversion's options, one flag each (wire.OptionSpecs).
+	opts client.Options
 }
 
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f sendFlags
 	fs := newFlagSet("send", "send [flags] [--to "+strings.Join(convert.TargetNames(), "|")+"] FILE|DIR|PATTERN...", stderr)
-	fs.StringVar(&f.addr, "addr", client.DefaultAddr, "master address host:port")
-	fs.StringVar(&f.token, "token", "", "auth token (default: first line of --token-file)")
-	fs.StringVar(&f.tokenFile, "token-file", "", "file whose first line is the token (default: "+filepath.Join(defaultStateDir, "token")+" when present)")
-	fs.StringVar(&f.ca, "ca", "", "CA certificate that signed the master's (default: "+filepath.Join(defaultStateDir, "ca.pem")+" when present, else the system's)")
-	fs.StringVar(&f.serverName, "server-name", "", "name expected in the master's certificate (default: the host of --addr)")
-	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the master's certificate (testing only)")
-	fs.StringVar(&f.cert, "cert", "", "client certificate (PEM) to present, for a master started with --client-ca")
-	fs.StringVar(&f.key, "key", "", "private key (PEM) of --cert")
-	fs.StringVar(&f.to, "to", "", "target format: "+targetHelp()+"; on a terminal, a menu asks when it is missing")
-	fs.IntVar(&f.op, "op", 0, "operation number 1-5 instead of --to: 1 JPEG, 2 PNG, 3 WEBP, 4 TXT->PDF, 5 PDF->TXT")
-	fs.StringVar(&f.outDir, "o", "", "write results into this folder (default: next to each input)")
-	fs.BoolVar(&f.force, "force", false, "overwrite existing output files")
-	fs.DurationVar(&f.timeout, "timeout", client.DefaultTimeout, "longest wait for one file, retries included")
-	fs.BoolVar(&f.recursive, "r", false, "convert the files in folders and their subfolders (hidden ones and those of the wrong type are skipped)")
-	fs.IntVar(&f.concurrency, "concurrency", 4, "files converted at once")
-	fs.BoolVar(&f.json, "json", false, "print one JSON object per file and a summary object, for scripts")
-	fs.StringVar(&f.protocol, "protocol", "auto", "protocol: v2, v1 (for old servers) or auto (v2, falling back to v1)")
-	fs.IntVar(&f.retries, "retries", client.DefaultMaxRetries, "times a file is sent again when the master is busy, unreachable, or drops the connection before answering (a restart)")
-	fs.IntVar(&f.quality, "quality", 0, "JPEG or WEBP quality 1-100 (default: the server's)")
-	fs.BoolVar(&f.lossless, "lossless", false, "lossless WEBP")
-	fs.StringVar(&f.pageSize, "page-size", "", "page size of a PDF made from text: A4 or Letter (default A4)")
-	fs.StringVar(&f.pages, "pages", "", "pages of a PDF to convert to text, e.g. 1-3,7,10- (default: all)")
-	fs.StringVar(&f.config, "config", "", "config file of key = value lines named like these flags (default: "+configDefaultHelp()+")")
+	f.register(fs)
 	operands, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -80,24 +59,98 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	opts := client.Options{ConvertOptions: client.ConvertOptions{Quality: f.quality, Lossless: f.lossless, PageSize: f.pageSize, Pages: f.pages}}
-	if err := opts.Validate(); err != nil {
-		return fmt.Errorf("%w: %s", errUsage, userMessage(err))
-	}
-	if f.concurrency < 1 {
-		return fmt.Errorf("%w: --concurrency %d: give at least 1", errUsage, f.concurrency)
+	if err := f.check(); err != nil {
+		return err
 	}
 	c, err := f.client()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	jobs, err := prepareJobs(operands, f, to, interactive, stdout)
+	if err != nil {
+		return err
+	}
+	sum := runJobs(ctx, c, jobs, f.opts, f.force, f.concurrency, f.reporter(stdout, stderr))
+	if sum.failed > 0 {
+		return fmt.Errorf("%d of %d files failed", sum.failed, sum.failed+sum.converted)
+	}
+	return nil
+}
+
+func (f *sendFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.addr, "addr", client.DefaultAddr, "master address host:port")
+	fs.StringVar(&f.token, "token", "", "auth token (default: first line of --token-file)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "file whose first line is the token (default: "+filepath.Join(defaultStateDir, "token")+" when present)")
+	fs.StringVar(&f.ca, "ca", "", "CA certificate that signed the master's (default: "+filepath.Join(defaultStateDir, "ca.pem")+" when present, else the system's)")
+	fs.StringVar(&f.serverName, "server-name", "", "name expected in the master's certificate (default: the host of --addr)")
+	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the master's certificate (testing only)")
+	fs.StringVar(&f.cert, "cert", "", "client certificate (PEM) to present, for a master started with --client-ca")
+	fs.StringVar(&f.key, "key", "", "private key (PEM) of --cert")
+	fs.StringVar(&f.to, "to", "", "target format: "+targetHelp()+"; on a terminal, a menu asks when it is missing")
+	fs.IntVar(&f.op, "op", 0, "operation number 1-5 instead of --to: 1 JPEG, 2 PNG, 3 WEBP, 4 TXT->PDF, 5 PDF->TXT")
+	fs.StringVar(&f.outDir, "o", "", "write results into this folder (default: next to each input)")
+	fs.BoolVar(&f.force, "force", false, "overwrite existing output files")
+	fs.DurationVar(&f.timeout, "timeout", client.DefaultTimeout, "longest wait for one file, retries included")
+	fs.BoolVar(&f.recursive, "r", false, "convert the files in folders and their subfolders (hidden ones and those of the wrong type are skipped)")
+	fs.IntVar(&f.concurrency, "concurrency", 4, "files converted at once")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object per file and a summary object, for scripts")
+	fs.StringVar(&f.protocol, "protocol", "auto", "protocol: v2, v1 (for old servers) or auto (v2, falling back to v1)")
+	fs.IntVar(&f.retries, "retries", client.DefaultMaxRetries, "times a file is sent again when the master is busy, unreachable, or drops the connection before answering (a restart)")
+	for _, spec := range wire.OptionSpecs() {
+		fs.Var(&optionFlag{opts: &f.opts.ConvertOptions, spec: spec}, strings.ReplaceAll(spec.Name, "_", "-"),
+			fmt.Sprintf("%s: %s (default: the server's)", spec.Doc, spec.Values))
+	}
+	fs.StringVar(&f.config, "config", "", "config file of key = value lines named like these flags (default: "+configDefaultHelp()+")")
+}
+
+// optionFlag sets one conversion option from its flag, through the one place
+// options are parsed.
+type optionFlag struct {
+	opts *wire.Options
+	spec wire.OptionSpec
+	text string
+}
+
+func (o *optionFlag) String() string { return o.text }
+
+func (o *optionFlag) Set(v string) error {
+	o.text = v
+	return o.opts.Set(o.spec.Name, v)
+}
+
+// IsBoolFlag lets a yes-or-no option stand alone: --lossless.
+func (o *optionFlag) IsBoolFlag() bool { return o.spec.Bool }
+
+// check refuses settings that cannot work before anything is sent.
+func (f *sendFlags) check() error {
+	if err := f.opts.Validate(); err != nil {
+		return fmt.Errorf("%w: %s", errUsage, userMessage(err))
+	}
+	if f.concurrency < 1 {
+		return fmt.Errorf("%w: --concurrency %d: give at least 1", errUsage, f.concurrency)
+	}
 	if f.outDir != "" {
 		if st, err := os.Stat(f.outDir); err != nil || !st.IsDir() {
 			return fmt.Errorf("%w: -o %s: not an existing folder", errUsage, f.outDir)
 		}
 	}
+	return nil
+}
 
+func (f *sendFlags) reporter(stdout, stderr io.Writer) sendReporter {
+	switch {
+	case f.json:
+		return newJSONReporter(stdout, stderr)
+	case isTerminal(stdout):
+		return newTermReporter(stdout, stderr, terminalWidth(stdout))
+	}
+	return newPlainReporter(stdout, stderr)
+}
+
+// prepareJobs expands the operands into jobs, each with its target (asked for
+// in a menu when interactive), its kind where that matters, and its output.
+func prepareJobs(operands []string, f sendFlags, to string, interactive bool, menuOut io.Writer) ([]*sendJob, error) {
 	jobs := expandArgs(operands, f.recursive)
 	for _, j := range jobs {
 		if j.err != nil {
@@ -107,10 +160,11 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if st, err := os.Stat(j.in); err == nil {
 			j.size = st.Size()
 		}
-		// The type matters for the menu and to skip files found in folders;
+		// The kind matters for the menu and to skip files found in folders;
 		// a file named on the command line goes to the server, which says why
 		// it does not fit.
 		if interactive || j.root != "" {
+			var err error
 			if j.kind, err = detectFile(j.in); err != nil {
 				j.err = err
 				continue
@@ -121,8 +175,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if interactive {
-		if err := chooseTargets(jobs, stdin, stdout); err != nil {
-			return err
+		if err := chooseTargets(jobs, stdin, menuOut); err != nil {
+			return nil, err
 		}
 		for _, j := range jobs {
 			if j.err == nil && j.skip == "" && j.to == "" {
@@ -135,21 +189,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	assignOutputs(jobs, f.outDir)
-
-	var rep sendReporter
-	switch {
-	case f.json:
-		rep = newJSONReporter(stdout, stderr)
-	case isTerminal(stdout):
-		rep = newTermReporter(stdout, stderr, terminalWidth(stdout))
-	default:
-		rep = newPlainReporter(stdout, stderr)
-	}
-	sum := runJobs(ctx, c, jobs, opts, f.force, f.concurrency, rep)
-	if sum.failed > 0 {
-		return fmt.Errorf("%d of %d files failed", sum.failed, sum.failed+sum.converted)
-	}
-	return nil
+	return jobs, nil
 }
 
 func configDefaultHelp() string {

@@ -184,24 +184,7 @@ func (s *Server) handleConvert(w http.ResponseWriter, r *http.Request, caller st
 		defer release()
 	}
 	if err != nil {
-		var ae apiError
-		switch {
-		case errors.As(err, &ae):
-		case errors.Is(err, errTooLarge):
-			ae = s.tooLarge(-1)
-		case errors.Is(err, errMemory):
-			// 503, not busy's 429: it is this server that is full, not the caller
-			// who asks too much.
-			ae = apiError{status: http.StatusServiceUnavailable, Code: string(fail.Busy), retryAfter: 2 * time.Second,
-				Message: "the web tier is holding as many files in memory as it may (max-memory): try again shortly"}
-		default:
-			ae = failure(fail.BadRequest, "reading the request body: "+err.Error())
-			if errors.Is(err, errDeadline) {
-				// 408, not timeout's 504: the caller's upload was slow, not the cluster.
-				ae = apiError{status: http.StatusRequestTimeout, Code: string(fail.Timeout), Message: "the upload took longer than the web tier allows (read-timeout)"}
-			}
-		}
-		writeError(w, ae)
+		writeError(w, s.bodyError(err))
 		return
 	}
 	_ = rc.SetReadDeadline(time.Time{})
@@ -219,6 +202,31 @@ func (s *Server) handleConvert(w http.ResponseWriter, r *http.Request, caller st
 		return
 	}
 
+	s.convert(w, r, rc, q, data, caller, start)
+}
+
+// bodyError is the answer to a request whose body could not be read.
+func (s *Server) bodyError(err error) apiError {
+	var ae apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, errTooLarge):
+		return s.tooLarge(-1)
+	case errors.Is(err, errMemory):
+		// 503, not busy's 429: it is this server that is full, not the caller
+		// who asks too much.
+		return apiError{status: http.StatusServiceUnavailable, Code: string(fail.Busy), retryAfter: 2 * time.Second,
+			Message: "the web tier is holding as many files in memory as it may (max-memory): try again shortly"}
+	case errors.Is(err, errDeadline):
+		// 408, not timeout's 504: the caller's upload was slow, not the cluster.
+		return apiError{status: http.StatusRequestTimeout, Code: string(fail.Timeout), Message: "the upload took longer than the web tier allows (read-timeout)"}
+	}
+	return failure(fail.BadRequest, "reading the request body: "+err.Error())
+}
+
+// convert sends the caller's file to the master and streams the result back.
+func (s *Server) convert(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, q request, data []byte, caller string, start time.Time) {
 	in := cleanName(q.name)
 	out := outputName(in, q.to)
 	target, _ := convert.LookupTarget(q.to)

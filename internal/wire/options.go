@@ -37,9 +37,11 @@ type OptionSpec struct {
 	Doc string
 	// Values describes the accepted values, e.g. "1 to 100".
 	Values string
-	isSet  func(Options) bool
-	set    func(*Options, string) error
-	check  func(Options) string
+	// Bool marks a yes-or-no option, which a flag may give without a value.
+	Bool  bool
+	isSet func(Options) bool
+	set   func(*Options, string) error
+	check func(Options) string
 }
 
 // optionSpecs lists every option. A new option is a field of Options and an
@@ -65,7 +67,7 @@ var optionSpecs = []OptionSpec{
 			}
 			return ""
 		}},
-	{Name: "lossless", Doc: "lossless WEBP", Values: "true or false",
+	{Name: "lossless", Doc: "lossless WEBP", Values: "true or false", Bool: true,
 		isSet: func(o Options) bool { return o.Lossless },
 		set: func(o *Options, v string) (err error) {
 			o.Lossless, err = strconv.ParseBool(strings.TrimSpace(v))
