@@ -164,7 +164,6 @@ func (m *Master) relayError(j *job, f wire.Frame) error {
 	}
 	j.outcome = string(e.Code)
 	j.log.Info("the worker refused the job", "code", e.Code, "reason", e.Message)
-	j.req.Extend()
 	return j.w.Error(&fail.Error{Code: e.Code, Message: e.Message, RetryAfter: e.RetryAfter})
 }
 

@@ -69,7 +69,8 @@ func (m *Master) handle(req *serve.Request, w serve.Responder) {
 	if err == nil {
 		err = m.relay(j)
 	}
-	if e, ok := err.(*fail.Error); ok {
+	var e *fail.Error
+	if errors.As(err, &e) {
 		m.answer(j, e)
 		err = e.Cause
 	}
@@ -124,7 +125,6 @@ func (m *Master) answer(j *job, e *fail.Error) {
 	if e.Code == fail.Busy && e.RetryAfter == 0 {
 		e.RetryAfter = busyRetryAfter
 	}
-	j.req.Extend()
 	_ = j.w.Error(e)
 }
 

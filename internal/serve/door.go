@@ -59,10 +59,6 @@ func (r *Request) Context() context.Context { return r.ctx }
 // BodyRead is how many bytes of the body the handler has read.
 func (r *Request) BodyRead() uint64 { return r.read }
 
-// Extend lets the transfer of the body and answer go on past the job's deadline,
-// for a master that must still write an error whose cause is that deadline.
-func (r *Request) Extend() { r.conn.Until = time.Time{} }
-
 type bodyReader struct{ r *Request }
 
 func (b bodyReader) Read(p []byte) (int, error) {
@@ -123,8 +119,9 @@ func (d *Door) Serve(ctx context.Context, raw net.Conn) {
 	peer := raw.RemoteAddr().String()
 	var version [4]byte
 	if _, err := io.ReadFull(conn, version[:]); err != nil {
+		// A clean end before any byte is a client that connected, shook hands
+		// and left (a TCP health check), not a job to answer.
 		if !errors.Is(err, io.EOF) {
-			// Connected, shook hands and left: a TCP health check, not a job.
 			d.serveOne(ctx, conn, d.headerFailed(err, peer), v1Responder{conn})
 		}
 		return
