@@ -2,7 +2,6 @@ package convert
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -228,9 +227,7 @@ func Plan(from Kind, to string, opts wire.Options, head []byte) (Conversion, err
 		return Conversion{}, mismatch(from, to, head)
 	}
 	if err := opts.Applies(conv.Options, fmt.Sprintf("%s to %s", from.Label(), to)); err != nil {
-		var e *wire.ErrorResponse
-		errors.As(err, &e)
-		return Conversion{}, fail.New(fail.BadRequest, e.Message)
+		return Conversion{}, fail.Wrap(fail.BadRequest, err.Error(), err)
 	}
 	return conv, nil
 }

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -189,7 +190,7 @@ func (o Options) Applies(accepted []string, what string) error {
 		}
 	}
 	if p != nil {
-		return badRequest("%s", strings.Join(p, "; "))
+		return errors.New(strings.Join(p, "; "))
 	}
 	return nil
 }
