@@ -98,8 +98,11 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.protocol, "protocol", "auto", "protocol: v2, v1 (for old servers) or auto (v2, falling back to v1)")
 	fs.IntVar(&f.retries, "retries", client.DefaultMaxRetries, "times a file is sent again when the master is busy, unreachable, or drops the connection before answering (a restart)")
 	for _, spec := range wire.OptionSpecs() {
-		fs.Var(&optionFlag{opts: &f.opts.ConvertOptions, spec: spec}, strings.ReplaceAll(spec.Name, "_", "-"),
-			fmt.Sprintf("%s: %s (default: the server's)", spec.Doc, spec.Values))
+		usage := fmt.Sprintf("%s: %s (default: the server's)", spec.Doc, spec.Values)
+		if spec.Bool {
+			usage = spec.Doc + " (default: off)"
+		}
+		fs.Var(&optionFlag{opts: &f.opts.ConvertOptions, spec: spec}, strings.ReplaceAll(spec.Name, "_", "-"), usage)
 	}
 	fs.StringVar(&f.config, "config", "", "config file of key = value lines named like these flags (default: "+configDefaultHelp()+")")
 }
