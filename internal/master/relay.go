@@ -254,7 +254,12 @@ func (m *Master) noWorker(j *job, err error, failures []string) error {
 	case errors.Is(err, errQueueTimeout):
 		return m.busy(j, fmt.Sprintf("busy: every worker stayed at capacity for %s (queue-timeout); retry in a few seconds", m.cfg.QueueTimeout), err)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		return m.ended(j, err)
+		err = m.ended(j, err)
+		var e *fail.Error
+		if errors.As(err, &e) && j.outcome == "timeout" {
+			e.Message += " waiting for a worker"
+		}
+		return err
 	}
 	msg := "no worker is available"
 	if len(failures) > 0 {
