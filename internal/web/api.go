@@ -548,7 +548,7 @@ func (s *Server) formats() Formats {
 			f.Inputs = append(f.Inputs, in)
 		}
 	}
-	for _, c := range convert.Conversions() {
+	for _, c := range conversions {
 		conv := Conversion{Name: c.Name, To: c.To, Options: append([]string{}, c.Options...), Engine: c.Engine, Limits: append([]string{}, c.Limits...)}
 		for _, k := range c.From {
 			conv.From = append(conv.From, string(k))
