@@ -240,11 +240,16 @@ func (m *Master) Serve(ctx, hardStop context.Context, ln net.Listener) error {
 	}()
 	stopNotify := context.AfterFunc(ctx, m.stop)
 	defer stopNotify()
+	door := m.door(m.handle)
+	// Past MaxConns a connection gets one answer, busy, then it closes, so that
+	// it does not keep one of the slots for such connections.
+	overflowDoor := m.door(m.overflow)
+	overflowDoor.Once = true
 	loop := serve.Loop{
 		TLS: m.cfg.TLS, HandshakeTimeout: m.cfg.HandshakeTimeout, Logger: m.log,
-		Handle:           func(ctx context.Context, c *tls.Conn) { m.door(m.handle).Serve(ctx, c) },
+		Handle:           func(ctx context.Context, c *tls.Conn) { door.Serve(ctx, c) },
 		MaxConns:         m.cfg.MaxConns,
-		Overflow:         m.serveOverflow,
+		Overflow:         func(ctx context.Context, c *tls.Conn) { overflowDoor.Serve(ctx, c) },
 		OnHandshakeError: func(error) { m.metrics.HandshakeFailed() },
 	}
 	return loop.Serve(ctx, hardStop, ln)
@@ -303,14 +308,6 @@ func (m *Master) recordWorker(b *backend) {
 		return
 	}
 	m.metrics.SetWorker(b.addr, b.healthy && !b.draining, b.outstanding, b.capacity)
-}
-
-// serveOverflow answers a connection past MaxConns: one answer, busy, then it
-// closes, so that it does not keep one of the slots for such connections.
-func (m *Master) serveOverflow(ctx context.Context, c *tls.Conn) {
-	d := m.door(m.overflow)
-	d.Once = true
-	d.Serve(ctx, c)
 }
 
 // overflow answers a request on a connection past MaxConns.
