@@ -142,6 +142,10 @@ type Result struct {
 	// Replaced counts characters of a text input that the embedded font cannot draw
 	// and that were replaced (TXT → PDF only); the caller logs it.
 	Replaced int
+	// Warnings say, in the user's words, what the conversion had to leave out or
+	// change ("the animation has 12 frames; the PNG holds the first"). A result
+	// with warnings is still a success, but never a silent one.
+	Warnings []string
 }
 
 // DefaultConcurrency is the number of conversions a worker runs at once by default.
