@@ -1,26 +1,29 @@
 package convert
 
+import "slices"
+
 // The built-in targets and conversions: fileconv's registry entries.
 func init() {
 	for _, t := range []Target{
 		{Name: "jpg", Aliases: []string{"jpeg"}, Label: "JPEG image", ContentType: "image/jpeg"},
 		{Name: "png", Label: "PNG image", ContentType: "image/png"},
 		{Name: "webp", Label: "WEBP image", ContentType: "image/webp"},
+		{Name: "gif", Label: "GIF image", ContentType: "image/gif"},
+		{Name: "tiff", Aliases: []string{"tif"}, Label: "TIFF image", ContentType: "image/tiff"},
+		{Name: "avif", Label: "AVIF image", ContentType: "image/avif"},
+		{Name: "heic", Aliases: []string{"heif"}, Label: "HEIC image", ContentType: "image/heic"},
+		{Name: "jxl", Label: "JPEG XL image", ContentType: "image/jxl"},
 		{Name: "pdf", Label: "PDF document", ContentType: "application/pdf"},
 		{Name: "txt", Aliases: []string{"text"}, Label: "plain text", ContentType: "text/plain; charset=utf-8"},
 	} {
 		RegisterTarget(t)
 	}
 	// One entry per image target, since each takes its own options.
-	images := []Kind{KindJPEG, KindPNG, KindWEBP}
-	for _, t := range []struct {
-		target  string
-		options []string
-	}{{"jpg", []string{"quality"}}, {"png", nil}, {"webp", []string{"quality", "lossless"}}} {
+	for _, t := range imageTargets {
 		Register(Conversion{
-			Name: "image-" + t.target, From: images, To: []string{t.target},
-			Options: t.options, Engine: "libvips", Limits: []string{"max-pixels"},
-			Original: true, Run: (*Converter).convertImage,
+			Name: "image-" + t.name, From: imageKinds(), To: []string{t.name},
+			Options: t.options(), Engine: "libvips", Limits: []string{"max-pixels", "max-frames"},
+			Original: slices.Contains([]string{"jpg", "png", "webp"}, t.name), Run: (*Converter).convertImage,
 		})
 	}
 	Register(Conversion{
@@ -33,4 +36,15 @@ func init() {
 		Options: []string{"pages"}, Engine: "poppler", Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
 		Original: true, Run: (*Converter).pdfToText,
 	})
+}
+
+// imageKinds lists every image kind Detect knows: libvips reads them all.
+func imageKinds() []Kind {
+	var out []Kind
+	for _, k := range kinds {
+		if k.Image {
+			out = append(out, k.Kind)
+		}
+	}
+	return out
 }

@@ -24,6 +24,10 @@ type Config struct {
 	// MaxPixels bounds width × height of an input image, checked from its header
 	// before any pixel is decoded. Default 64 megapixels (about 256 MB as RGBA).
 	MaxPixels int64
+	// MaxFrames bounds the frames of an animation or the pages of a multi-page
+	// image, read from the header. Default 1000. The frames converted together
+	// (an animation kept as one) are also bounded to 4 × MaxPixels in all.
+	MaxFrames int
 	// MaxPDFPages bounds the pages of a PDF input for PDF → TXT. Default 2000.
 	MaxPDFPages int
 	// MaxPDFInflate bounds the bytes the compressed streams of a PDF decode to,
@@ -67,6 +71,7 @@ type Config struct {
 // Defaults of Config.
 const (
 	DefaultMaxPixels      = 64_000_000
+	DefaultMaxFrames      = 1000
 	DefaultMaxPDFPages    = 2000
 	DefaultMaxPDFInflate  = 256 << 20
 	DefaultMaxPDFNesting  = 256
@@ -81,6 +86,7 @@ const (
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
 	c.MaxPixels = cmp.Or(c.MaxPixels, DefaultMaxPixels)
+	c.MaxFrames = cmp.Or(c.MaxFrames, DefaultMaxFrames)
 	c.MaxPDFPages = cmp.Or(c.MaxPDFPages, DefaultMaxPDFPages)
 	c.MaxPDFInflate = cmp.Or(c.MaxPDFInflate, DefaultMaxPDFInflate)
 	c.MaxPDFNesting = cmp.Or(c.MaxPDFNesting, DefaultMaxPDFNesting)
@@ -92,11 +98,16 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+// maxAnimationPixels bounds the pixels of all the frames converted together.
+func (c Config) maxAnimationPixels() int64 { return 4 * c.MaxPixels }
+
 // Validate reports the first setting that is out of range, naming it.
 func (c Config) Validate() error {
 	switch {
 	case c.MaxPixels < 0:
 		return fmt.Errorf("max pixels %d: must be positive", c.MaxPixels)
+	case c.MaxFrames < 0:
+		return fmt.Errorf("max frames %d: must be positive", c.MaxFrames)
 	case c.MaxPDFPages < 0:
 		return fmt.Errorf("max PDF pages %d: must be positive", c.MaxPDFPages)
 	case c.MaxPDFInflate < 0:

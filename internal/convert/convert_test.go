@@ -22,6 +22,7 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 	}
 	want := Config{
 		MaxPixels:      DefaultMaxPixels,
+		MaxFrames:      DefaultMaxFrames,
 		MaxPDFPages:    DefaultMaxPDFPages,
 		MaxPDFInflate:  DefaultMaxPDFInflate,
 		MaxPDFNesting:  DefaultMaxPDFNesting,
@@ -37,6 +38,7 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 	for _, bad := range []Config{
 		{MaxPixels: -1},
 		{MaxPDFPages: -1},
+		{MaxFrames: -1},
 		{MaxPDFInflate: -1},
 		{MaxPDFNesting: -1},
 		{MaxPDFNesting: 501},
@@ -64,7 +66,7 @@ func TestUnknownTarget(t *testing.T) {
 	c := converter(t)
 	for _, to := range []string{"", "gif2", "exe"} {
 		_, err := c.Convert(context.Background(), to, []byte("hello"), wire.Options{})
-		wantError(t, err, fail.UnsupportedOperation, fmt.Sprintf("%q is not a format fileconv makes; use jpg, png, webp, pdf or txt", to))
+		wantError(t, err, fail.UnsupportedOperation, fmt.Sprintf("%q is not a format fileconv makes; use jpg, png, webp, gif, tiff, avif, heic, jxl, pdf or txt", to))
 	}
 }
 
@@ -131,21 +133,23 @@ func TestTypeMismatch(t *testing.T) {
 
 func TestUnknownInput(t *testing.T) {
 	c := converter(t)
-	gif := []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9")
+	// A ZIP that is no Office document: a kind fileconv tells apart but
+	// converts nothing from.
+	gif := []byte("PK\x03\x04\x14\x00\x00\x00\x08\x00")
 	for _, op := range []wire.Operation{wire.OpToJPEG, wire.OpToPNG, wire.OpToWEBP, wire.OpPDFToText} {
 		_, err := convertOp(c, context.Background(), op, gif)
 		ce := wantError(t, err, fail.TypeMismatch)
 		if want := "unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"; ce.TextV1() != want {
 			t.Errorf("%v: v1.0 message %q, want %q", op, ce.TextV1(), want)
 		}
-		if want := "GIF image: this cluster does not convert GIF; it converts PDF, JPEG image, PNG image, WEBP image and text"; ce.Message != want {
+		if want := "ZIP archive (or an Office document): this cluster does not convert ZIP; it converts PDF, text and images (JPEG, PNG, WEBP, GIF, TIFF, BMP, ICO, HEIC, AVIF, JPEG XL, JPEG 2000, PSD, PNM, SVG, TGA)"; ce.Message != want {
 			t.Errorf("%v: message %q, want %q", op, ce.Message, want)
 		}
 	}
-	// To v1.0's operation 4, a GIF is a text that is not UTF-8, as it always was.
+	// To v1.0's operation 4, a ZIP is a text that is not UTF-8, as it always was.
 	_, err := convertOp(c, context.Background(), wire.OpTextToPDF, gif)
-	if ce := wantError(t, err, fail.TypeMismatch); ce.TextV1() != "input is not valid UTF-8 text (NUL byte at offset 7)" {
-		t.Errorf("GIF to PDF in v1.0: %q", ce.TextV1())
+	if ce := wantError(t, err, fail.TypeMismatch); ce.TextV1() != "input is not valid UTF-8 text (NUL byte at offset 5)" {
+		t.Errorf("ZIP to PDF in v1.0: %q", ce.TextV1())
 	}
 }
 

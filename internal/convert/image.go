@@ -3,56 +3,223 @@ package convert
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"image"
-	"image/jpeg"
-	"image/png"
 	"io"
-	"log/slog"
 	"strings"
 
-	"github.com/davidbyttow/govips/v2/vips"
-	"golang.org/x/image/webp"
-
 	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/libvips"
 )
 
-// convertImage converts between image kinds. Nothing is decoded until the size from the
-// header has passed the pixel limit: no decoder refuses a decompression bomb by
-// itself (a 246-byte WEBP can declare 16383×16383 pixels, 2 GB once decoded).
+// imageJob is one image conversion going through the pipeline of
+// convertImage. Nothing is decoded until the sizes declared by the header have
+// passed the limits: no decoder refuses a decompression bomb by itself (a
+// 246-byte WEBP can declare 16383×16383 pixels, 2 GB once decoded).
 //
-// libvips calls cannot be interrupted once started (govips exposes no kill flag),
-// so ctx is checked between steps; the export, which decodes and encodes every
-// pixel, is the one long step.
+// libvips calls cannot be interrupted once started, so ctx is checked between
+// steps; saving, which decodes and encodes every pixel, is the one long step.
+// Decoders that are not hardened against hostile files run in an image reader
+// process that the deadline can kill (imagereader.go).
+type imageJob struct {
+	c        *Converter
+	kind     Kind
+	input    []byte
+	target   imageTarget
+	settings saveSettings
+	img      *libvips.Image
+	// frames is the number of frames or pages in the file; keepFrames says
+	// they are all converted (an animation to an animation).
+	frames     int
+	keepFrames bool
+	warnings   []string
+}
+
+// imageStep is one named step of the pipeline.
+type imageStep struct {
+	name string
+	run  func(*imageJob) error
+}
+
+// imageSteps is the pipeline, in order.
+var imageSteps = []imageStep{
+	{"check the header", (*imageJob).checkHeader},
+	{"load", (*imageJob).load},
+	{"orient", (*imageJob).orient},
+	{"colour", (*imageJob).colour},
+	{"fit", (*imageJob).fit},
+	{"flatten", (*imageJob).flatten},
+	{"metadata", (*imageJob).metadata},
+}
+
+// convertImage converts an image of any kind libvips reads to an image target.
 func (c *Converter) convertImage(ctx context.Context, in Input) (Result, error) {
-	t, input := in.Kind, in.Data
-	// Go's header parsers are pure Go and read a few bytes, so a bomb is refused
-	// before libvips sees it. They are stricter than libvips in places (arithmetic
-	// JPEG, odd WEBP canvases), so a failure here is not final: libvips gets to
-	// read the header too, and its size is checked just the same.
-	w, h, goErr := imageHeader(t, input)
-	if goErr == nil {
-		if err := c.checkPixels(w, h); err != nil {
+	target, ok := imageTargetNamed(in.Target)
+	if !ok {
+		return Result{}, fail.New(fail.Internal, fmt.Sprintf("internal error: %q is not an image target", in.Target))
+	}
+	settings, err := target.settings(c)
+	if err != nil {
+		return Result{}, err
+	}
+	job := &imageJob{c: c, kind: in.Kind, input: in.Data, target: target, settings: settings}
+	defer job.close()
+	for _, step := range imageSteps {
+		if ctx.Err() != nil {
+			return Result{}, cancelled(ctx)
+		}
+		if err := step.run(job); err != nil {
 			return Result{}, err
 		}
 	}
 	if ctx.Err() != nil {
 		return Result{}, cancelled(ctx)
 	}
+	out, err := target.save(job.img, job.settings)
+	if err != nil {
+		// Saving is where the pixels are decoded, so a failure here is almost
+		// always damaged image data past a valid header.
+		return Result{}, corrupt(job.kind, vipsError(err))
+	}
+	return Result{Output: out, Warnings: job.warnings}, nil
+}
+
+func (j *imageJob) close() {
+	if j.img != nil {
+		j.img.Close()
+	}
+}
+
+// checkHeader checks the sizes the header declares, read without libvips:
+// Go's header readers read a few bytes, so a bomb is refused before any C
+// decoder sees it. They are stricter than libvips in places (arithmetic JPEG,
+// odd WEBP canvases), so their failure is not final: libvips reads the header
+// too, and its sizes are checked just the same.
+func (j *imageJob) checkHeader() error {
+	head, err := readImageHead(j.kind, j.input)
+	if err != nil {
+		return nil
+	}
+	return j.c.checkImageSize(j.kind, head.Width, head.Height, head.Frames, j.wantsAllFrames(head.Frames))
+}
+
+// wantsAllFrames reports whether every one of frames is converted: they are
+// an animation's or a document's pages, the target holds them and the client
+// did not pick one. The images of a HEIC or an ICO are not a sequence (a
+// photo with its depth map, one icon in several sizes), so one is taken.
+func (j *imageJob) wantsAllFrames(frames int) bool {
+	sequence := j.kind == KindGIF || j.kind == KindWEBP || j.kind == KindTIFF
+	return frames > 1 && sequence && j.target.frames && j.c.opts.Page == 0
+}
+
+// load reads the header with libvips, checks its sizes, picks the frames and
+// sets up the decoding, shrinking on load when a size was asked for.
+func (j *imageJob) load() error {
+	img, err := j.open(j.pageOptions(false))
+	if err != nil {
+		return err
+	}
+	j.img = img
+	j.frames = 1
+	if kindHasPages(j.kind) {
+		j.frames = max(img.Pages(), 1)
+	}
+	if err := j.c.checkImageSize(j.kind, img.Width(), img.PageHeight(), j.frames, j.wantsAllFrames(j.frames)); err != nil {
+		return err
+	}
+	if err := j.pickPage(); err != nil {
+		return err
+	}
+	j.keepFrames = j.wantsAllFrames(j.frames)
+	if !j.keepFrames && !j.resizing() {
+		return nil
+	}
+	j.img.Close()
+	j.img = nil
+	opts := j.pageOptions(j.keepFrames)
+	if j.resizing() {
+		j.img, err = j.thumbnail(opts)
+	} else {
+		j.img, err = j.open(opts)
+	}
+	return err
+}
+
+// pickPage checks the page asked for and says, in a warning, which frame a
+// still target got from an animation or a multi-page file.
+func (j *imageJob) pickPage() error {
+	page := max(j.c.opts.Page, 1)
+	if page > j.frames {
+		return fail.New(fail.BadRequest, fmt.Sprintf("page %d: the %s has %s", page, j.kind.Info().Short, countNoun(j.frames, j.frameNoun())))
+	}
+	if j.frames > 1 && !j.wantsAllFrames(j.frames) && j.c.opts.Page == 0 {
+		j.warnings = append(j.warnings, fmt.Sprintf("the %s has %d %ss; the %s holds the first (choose another with page=N)",
+			j.kind.Info().Short, j.frames, j.frameNoun(), j.target.label))
+	}
+	return nil
+}
+
+// frameNoun is what one picture of the input is called.
+func (j *imageJob) frameNoun() string {
+	switch j.kind {
+	case KindGIF, KindWEBP:
+		return "frame"
+	case "ico", "heic", "avif":
+		return "image"
+	}
+	return "page"
+}
+
+func countNoun(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// kindHasPages reports whether libvips reads several frames or pages of k,
+// with its loader's "page" and "n" options.
+func kindHasPages(k Kind) bool {
+	switch k {
+	case KindGIF, KindWEBP, KindTIFF, "heic", "avif", "ico":
+		return true
+	}
+	return false
+}
+
+// pageOptions are the loader options: strictness, and the frames to load.
+func (j *imageJob) pageOptions(all bool) string {
 	// A strict decode fails at the first decoder warning, so that a truncated
 	// file is an error rather than an image with a grey bottom half. libjpeg
 	// also warns about flaws every viewer shrugs off (stray bytes before a
-	// marker, left by some cameras and editors), so a JPEG that is complete (it
-	// ends its last scan with an end-of-image marker) is decoded leniently, as
-	// Pillow and browsers do.
-	strict := t != KindJPEG || !jpegComplete(input)
-	out, err := c.encodeImage(ctx, in.Target, t, input, goErr, strict)
-	if err != nil {
-		return Result{}, err
+	// marker, left by some cameras and editors), so a JPEG that is complete
+	// (it ends its last scan with an end-of-image marker) is decoded
+	// leniently, as Pillow and browsers do.
+	strict := j.kind != KindJPEG || !jpegComplete(j.input)
+	opts := []string{fmt.Sprintf("fail=%t", strict)}
+	if kindHasPages(j.kind) {
+		if all {
+			opts = append(opts, "n=-1")
+		} else {
+			opts = append(opts, fmt.Sprintf("page=%d", max(j.c.opts.Page, 1)-1))
+		}
 	}
-	return Result{Output: out}, nil
+	return strings.Join(opts, ",")
+}
+
+// open loads the header with libvips. libtiff refuses the YCbCr-subsampled
+// TIFFs some scanners write, which ImageMagick reads.
+func (j *imageJob) open(opts string) (*libvips.Image, error) {
+	img, err := libvips.Load(j.input, opts)
+	if err != nil && j.kind == KindTIFF && strings.Contains(err.Error(), "subsampled") {
+		if magick, merr := libvips.LoadMagick(j.input, opts); merr == nil {
+			img, err = magick, nil
+		}
+	}
+	if err != nil {
+		return nil, corrupt(j.kind, vipsError(err))
+	}
+	return img, nil
 }
 
 // jpegComplete reports whether an end-of-image marker follows the last
@@ -64,164 +231,33 @@ func jpegComplete(b []byte) bool {
 	return sos >= 0 && bytes.Index(b[sos:], []byte{0xFF, 0xD9}) >= 0
 }
 
-// encodeImage loads input with libvips, normalises it and writes it in the
-// format of op. strict makes libvips fail at the first decoder warning.
-func (c *Converter) encodeImage(ctx context.Context, target string, t Kind, input []byte, goErr error, strict bool) ([]byte, error) {
-	// Loading reads only the header; pixels are decoded on demand during export.
-	params := vips.NewImportParams()
-	params.FailOnError.Set(strict)
-	img, err := vips.LoadImageFromBuffer(input, params)
-	if err != nil {
-		if goErr != nil {
-			return nil, corrupt(t, goErr)
-		}
-		return nil, corrupt(t, vipsError(err))
+// orient turns the image upright by its EXIF orientation. The thumbnail
+// has done it already; an animation has no orientation to apply.
+func (j *imageJob) orient() error {
+	if j.resizing() || j.keepFrames {
+		return nil
 	}
-	defer img.Close()
-	if err := c.checkPixels(img.Width(), img.Height()); err != nil {
-		return nil, err
-	}
-
-	if err := normalise(img, t, target == "jpg"); err != nil {
-		return nil, err
-	}
-	if ctx.Err() != nil {
-		return nil, cancelled(ctx)
-	}
-
-	var out []byte
-	switch target {
-	case "jpg":
-		out, _, err = img.ExportJpeg(&vips.JpegExportParams{
-			StripMetadata: true,
-			Quality:       c.cfg.JPEGQuality,
-			// Baseline rather than progressive: faster to write and to read, and
-			// lighter on the reader's memory.
-			Interlace:     false,
-			SubsampleMode: vips.VipsForeignSubsampleAuto,
-		})
-	case "png":
-		out, _, err = img.ExportPng(&vips.PngExportParams{
-			StripMetadata: true,
-			Compression:   c.cfg.PNGCompression,
-			// Adaptive filtering, as libpng and Pillow do by default: on photos
-			// it makes files a third smaller than no filter, at about twice the
-			// encoding time (measured on 4 and 12 MP photos at level 6).
-			Filter: vips.PngFilterAll,
-		})
-	case "webp":
-		out, _, err = img.ExportWebp(&vips.WebpExportParams{
-			StripMetadata:   true,
-			Quality:         c.cfg.WEBPQuality,
-			Lossless:        c.opts.Lossless,
-			ReductionEffort: 4,
-		})
-	}
-	if err != nil {
-		// The export is where the pixels are decoded, so a failure here is almost
-		// always damaged image data past a valid header.
-		return nil, corrupt(t, vipsError(err))
-	}
-	return out, nil
-}
-
-// normalise applies the EXIF orientation, converts to 8-bit sRGB, drops every
-// piece of metadata (EXIF with its GPS position, XMP, IPTC, ICC profile) and, for
-// JPEG output, flattens transparency onto white.
-func normalise(img *vips.ImageRef, t Kind, flatten bool) error {
-	if err := img.AutoRotate(); err != nil {
-		return corrupt(t, fmt.Errorf("apply EXIF orientation: %w", vipsError(err)))
-	}
-	if img.HasICCProfile() {
-		// "srgb" is libvips' built-in profile, so nothing is read from disk. A
-		// profile lcms cannot parse is ignored rather than failing the image:
-		// the pixels are still usable, only their colours are approximate.
-		if err := img.TransformICCProfileWithFallback("srgb", "srgb"); err != nil {
-			slog.Warn("libvips: ignoring an unusable ICC profile", "kind", string(t), "err", vipsError(err))
-			if err := img.RemoveICCProfile(); err != nil {
-				return corrupt(t, fmt.Errorf("remove ICC profile: %w", vipsError(err)))
-			}
-		}
-	}
-	if img.Interpretation() != vips.InterpretationSRGB || img.BandFormat() != vips.BandFormatUchar {
-		// Grey, 16-bit and CMYK inputs; colourspace also casts to 8 bits.
-		if err := img.ToColorSpace(vips.InterpretationSRGB); err != nil {
-			return corrupt(t, fmt.Errorf("convert the %s colour space to sRGB: %w", interpretationName(img.Interpretation()), vipsError(err)))
-		}
-		if img.BandFormat() != vips.BandFormatUchar {
-			if err := img.Cast(vips.BandFormatUchar); err != nil {
-				return corrupt(t, fmt.Errorf("convert to 8 bits per sample: %w", vipsError(err)))
-			}
-		}
-	}
-	// The savers' strip option is not enough on its own: libvips 8.14's WEBP
-	// writer ignores it and writes an EXIF block built from the image's fields,
-	// the GPS position included. Once the fields are gone it only writes a
-	// minimal block (orientation 1, resolution). The ICC profile goes too: the
-	// pixels are sRGB now, which is what an untagged image means.
-	if err := img.RemoveMetadata(); err != nil {
-		return corrupt(t, fmt.Errorf("remove metadata: %w", vipsError(err)))
-	}
-	if img.HasICCProfile() {
-		if err := img.RemoveICCProfile(); err != nil {
-			return corrupt(t, fmt.Errorf("remove ICC profile: %w", vipsError(err)))
-		}
-	}
-	if flatten && img.HasAlpha() {
-		if err := img.Flatten(&vips.Color{R: 255, G: 255, B: 255}); err != nil {
-			return corrupt(t, fmt.Errorf("flatten transparency: %w", vipsError(err)))
-		}
+	if err := j.img.Autorot(); err != nil {
+		return corrupt(j.kind, fmt.Errorf("apply the EXIF orientation: %w", vipsError(err)))
 	}
 	return nil
 }
 
-func interpretationName(i vips.Interpretation) string {
-	switch i {
-	case vips.InterpretationCMYK:
-		return "CMYK"
-	case vips.InterpretationBW:
-		return "greyscale"
-	case vips.InterpretationGrey16:
-		return "16-bit greyscale"
-	case vips.InterpretationRGB16:
-		return "16-bit RGB"
-	case vips.InterpretationSRGB:
-		return "sRGB"
-	case vips.InterpretationLAB:
-		return "Lab"
+// checkImageSize enforces MaxPixels and MaxFrames on what a header declares:
+// each frame within MaxPixels, at most MaxFrames frames, and when all of them
+// are converted, all of them together within MaxAnimationPixels.
+func (c *Converter) checkImageSize(k Kind, w, h, frames int, all bool) error {
+	if err := c.checkPixels(w, h); err != nil {
+		return err
 	}
-	return fmt.Sprintf("libvips interpretation %d", int(i))
-}
-
-// imageHeader reads width and height from the header of an image of type t
-// without decoding any pixel.
-func imageHeader(t Kind, input []byte) (w, h int, err error) {
-	var cfg image.Config
-	r := bytes.NewReader(input)
-	switch t {
-	case KindJPEG:
-		cfg, err = jpeg.DecodeConfig(r)
-	case KindPNG:
-		// The size sits at a fixed place in IHDR, the first chunk. Reading it
-		// directly also covers sizes Go's decoder refuses as overflowing, so a
-		// PNG claiming 2³¹×2³¹ pixels is reported as too large, not as corrupt.
-		if len(input) >= 24 && string(input[12:16]) == "IHDR" {
-			w := binary.BigEndian.Uint32(input[16:20])
-			h := binary.BigEndian.Uint32(input[20:24])
-			if w <= 1<<31-1 && h <= 1<<31-1 {
-				return int(w), int(h), nil
-			}
-		}
-		cfg, err = png.DecodeConfig(r)
-	case KindWEBP:
-		cfg, err = webp.DecodeConfig(r)
-	default:
-		return 0, 0, fmt.Errorf("%s is not an image type", t)
+	if frames > c.cfg.MaxFrames {
+		return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("the %s has %d frames or pages, over the limit of %d (max-frames)", k.Info().Short, frames, c.cfg.MaxFrames)}
 	}
-	if err != nil {
-		return 0, 0, err
+	if total := int64(w) * int64(h) * int64(frames); all && total > c.cfg.maxAnimationPixels() {
+		return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("the %s has %d frames of %d×%d, %d pixels in all, over the limit of %d pixels for all frames together (4 × max-pixels); choose one frame with page=N",
+			k.Info().Short, frames, w, h, total, c.cfg.maxAnimationPixels())}
 	}
-	return cfg.Width, cfg.Height, nil
+	return nil
 }
 
 // checkPixels enforces MaxPixels, naming the limit and its setting.
@@ -248,32 +284,28 @@ func corrupt(t Kind, cause error) *Error {
 
 // describeDecodeError turns a Go decoder or libvips error into one short line.
 func describeDecodeError(err error) string {
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return "the file is truncated"
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, libvips.ErrSilent) {
+		return "the file is truncated or damaged"
 	}
-	if msg := err.Error(); msg != "" {
-		return msg
-	}
-	// libvips sometimes fails with nothing in its error buffer, only warnings in
-	// the log, typically for a file that stops right after its header.
-	return "the file is truncated or damaged"
+	return err.Error()
 }
 
-// vipsError turns an error from govips into a plain one worth showing: the
-// innermost line of what libvips said, without the Go stack govips appends.
-// libvips keeps one error buffer per process, and a failing export adds its own
-// line ("vips2png: unable to write to target") after the loader's, which is the
-// one that says what is wrong with the file. The buffer is shared by concurrent
-// jobs, so the line chosen is the last of its kind: anything older may be
-// another job's.
+// vipsError turns an error from libvips into a plain one worth showing: the
+// innermost line of what libvips said. libvips keeps one error buffer per
+// process, and a failing save adds its own line ("vips2png: unable to write
+// to target") after the loader's, which is the one that says what is wrong
+// with the file. The buffer is shared by concurrent jobs, so the line chosen
+// is the last of its kind: anything older may be another job's.
 func vipsError(err error) error {
+	if errors.Is(err, libvips.ErrSilent) {
+		return err
+	}
 	s := err.Error()
 	if i := strings.Index(s, "\nStack:"); i >= 0 {
 		s = s[:i]
 	}
-	lines := strings.Split(s, "\n")
 	pick := ""
-	for _, line := range lines {
+	for _, line := range strings.Split(s, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
@@ -285,6 +317,9 @@ func vipsError(err error) error {
 	// "VipsJpeg: ", "vipspng: " name libvips internals, not the problem.
 	if name, rest, ok := strings.Cut(pick, ": "); ok && strings.HasPrefix(strings.ToLower(name), "vips") && rest != "" {
 		pick = rest
+	}
+	if pick == "" {
+		return libvips.ErrSilent
 	}
 	return errors.New(printableMessage(pick))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"image"
 	"image/color"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,7 +188,15 @@ func TestAnimatedWEBPFirstFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, op := range imageOps {
+	// WEBP to WEBP keeps the animation; a still target holds the first frame
+	// and says so.
+	if frames, w, h := framesOf(t, convertOK(t, c, wire.OpToWEBP, in).Output); frames != 2 || w != 60 || h != 40 {
+		t.Errorf("WEBP to WEBP: %d frames of %dx%d, want 2 of 60x40", frames, w, h)
+	}
+	for _, op := range []wire.Operation{wire.OpToJPEG, wire.OpToPNG} {
+		if res := convertOK(t, c, op, in); len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "has 2 frames") {
+			t.Errorf("%v: warnings %q, want one saying the WEBP has 2 frames", op, res.Warnings)
+		}
 		out := decode(t, targetType(op), convertOK(t, c, op, in).Output)
 		if got := out.Bounds().Size(); got != image.Pt(60, 40) {
 			t.Fatalf("%v: output is %v, want one 60x40 frame", op, got)

@@ -22,6 +22,11 @@ const (
 	KindWEBP    Kind = "webp"
 	KindPDF     Kind = "pdf"
 	KindText    Kind = "text"
+	KindGIF     Kind = "gif"
+	KindTIFF    Kind = "tiff"
+	KindSVG     Kind = "svg"
+	KindTGA     Kind = "tga"
+	KindPNM     Kind = "pnm"
 )
 
 // KindInfo describes a kind for people and says how to recognise it.
@@ -58,21 +63,25 @@ var kinds = []KindInfo{
 	{KindPNG, "PNG image", "PNG", "image/png", "starts with 89 50 4E 47", true, prefix("\x89PNG")},
 	{KindWEBP, "WEBP image", "WEBP", "image/webp", `"RIFF", 4 bytes, "WEBP"`, true,
 		func(b []byte) bool { return len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP" }},
-	{"gif", "GIF image", "GIF", "image/gif", `starts with "GIF87a" or "GIF89a"`, true,
+	{KindGIF, "GIF image", "GIF", "image/gif", `starts with "GIF87a" or "GIF89a"`, true,
 		func(b []byte) bool { return prefix("GIF87a")(b) || prefix("GIF89a")(b) }},
-	{"tiff", "TIFF image", "TIFF", "image/tiff", `starts with "II*\0" or "MM\0*"`, true,
+	{KindTIFF, "TIFF image", "TIFF", "image/tiff", `starts with "II*\0" or "MM\0*"`, true,
 		func(b []byte) bool { return prefix("II*\x00")(b) || prefix("MM\x00*")(b) }},
 	{"bmp", "BMP image", "BMP", "image/bmp", `starts with "BM" and reserved zero bytes`, true,
 		func(b []byte) bool {
 			return len(b) >= 14 && string(b[:2]) == "BM" && string(b[6:10]) == "\x00\x00\x00\x00"
 		}},
-	{"ico", "ICO icon", "ICO", "image/vnd.microsoft.icon", "starts with 00 00 01 00", true, prefix("\x00\x00\x01\x00")},
+	{"ico", "ICO icon", "ICO", "image/vnd.microsoft.icon", "starts with 00 00 01 00 (icon) or 00 00 02 00 (cursor)", true,
+		func(b []byte) bool { return prefix("\x00\x00\x01\x00")(b) || prefix("\x00\x00\x02\x00")(b) }},
 	{"heic", "HEIC image", "HEIC", "image/heic", `an ftyp box of brand heic, heix, mif1 or msf1`, true, isobmff("heic", "heix", "mif1", "msf1", "hevc")},
 	{"avif", "AVIF image", "AVIF", "image/avif", `an ftyp box of brand avif or avis`, true, isobmff("avif", "avis")},
 	{"jxl", "JPEG XL image", "JPEG XL", "image/jxl", "starts with FF 0A or a JXL box", true,
 		func(b []byte) bool { return prefix("\xFF\x0A")(b) || prefix("\x00\x00\x00\x0CJXL \x0D\x0A\x87\x0A")(b) }},
 	{"jp2", "JPEG 2000 image", "JPEG 2000", "image/jp2", "starts with a jP box", true, prefix("\x00\x00\x00\x0CjP  \x0D\x0A\x87\x0A")},
 	{"psd", "Photoshop document", "PSD", "image/vnd.adobe.photoshop", `starts with "8BPS"`, true, prefix("8BPS")},
+	{KindPNM, "PNM image", "PNM", "image/x-portable-anymap", `"P1" to "P7", "PF" or "Pf", then a space or newline`, true, isPNM},
+	{KindSVG, "SVG image", "SVG", "image/svg+xml", `an <svg> root element after the XML prolog, or such a file gzipped (SVGZ)`, true, isSVG},
+	{KindTGA, "TGA image", "TGA", "image/x-tga", "an 18-byte TGA header with a known image type and pixel depth, or the TRUEVISION-XFILE footer", true, isTGA},
 	{"zip", "ZIP archive (or an Office document)", "ZIP", "application/zip", "starts with PK 03 04", false, prefix("PK\x03\x04")},
 	{"ole2", "legacy Office document (DOC, XLS or PPT)", "OLE2", "application/x-ole-storage", "starts with D0 CF 11 E0 A1 B1 1A E1", false, prefix("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")},
 	{KindText, "text", "text", "text/plain", "valid UTF-8 without NUL bytes", false, nil},

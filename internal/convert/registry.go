@@ -208,10 +208,19 @@ func capabilitiesOf(keep func(Conversion) bool) Capabilities {
 }
 
 // OriginalCapabilities is what a worker that announces nothing is taken to do:
-// the conversions of the original system.
+// the conversions of the original system, from the kinds it read.
 func OriginalCapabilities() Capabilities {
-	return capabilitiesOf(func(c Conversion) bool { return c.Original })
+	caps := capabilitiesOf(func(c Conversion) bool { return c.Original })
+	for kind := range caps {
+		if !slices.Contains(originalKinds, kind) {
+			delete(caps, kind)
+		}
+	}
+	return caps
 }
+
+// originalKinds are the inputs the original system read.
+var originalKinds = []Kind{KindJPEG, KindPNG, KindWEBP, KindText, KindPDF}
 
 // Plan finds the conversion of an input of kind from to target to and checks
 // opts against it. head is the start of the input (or all of it), for saying
@@ -287,12 +296,25 @@ func v1UseOperation(from Kind, targets []string) string {
 }
 
 // convertibleLabels names the kinds that convert to something.
+// Image kinds are named together, by their formats' names, since a list of
+// fifteen "... image" labels reads badly: "images (JPEG, PNG, GIF, ...)".
 func convertibleLabels() []string {
-	var labels []string
+	var labels, images []string
 	for _, info := range kinds {
-		if len(TargetsFrom(info.Kind)) > 0 {
+		switch {
+		case len(TargetsFrom(info.Kind)) == 0:
+		case info.Image:
+			images = append(images, info.Short)
+		default:
 			labels = append(labels, info.Label)
 		}
+	}
+	switch len(images) {
+	case 0:
+	case 1:
+		labels = append(labels, images[0]+" images")
+	default:
+		labels = append(labels, "images ("+strings.Join(images, ", ")+")")
 	}
 	return labels
 }

@@ -22,7 +22,55 @@ type Options struct {
 	PageSize string `json:"page_size,omitempty"`
 	// Pages selects the pages of a PDF, e.g. "1-3,7,10-"; empty means all.
 	Pages string `json:"pages,omitempty"`
+
+	// Width and Height are the size wanted for an image, in pixels; 0 leaves
+	// that side to the aspect ratio (or the input's size when both are 0).
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
+	// Fit says how an image meets Width × Height: one of the Fit* values.
+	Fit string `json:"fit,omitempty"`
+	// Effort trades encoding time for a smaller file, on the encoder's own scale
+	// (WEBP 0–6, AVIF and HEIC 0–9, JPEG XL 1–9, PNG 0–9, GIF 1–10); 0 means the
+	// server's default, chosen by measurement (docs/performance.md), and
+	// EffortFastest asks for the encoder's 0.
+	Effort int `json:"effort,omitempty"`
+	// Page picks one frame or page (from 1) of an animation or multi-page
+	// image when the target holds one picture; 0 means the first.
+	Page int `json:"page,omitempty"`
+	// Background is the colour transparency is flattened on where the target
+	// has none, and the colour of the bars of FitContain; empty means white.
+	Background string `json:"background,omitempty"`
+	// KeepICC keeps an image's colour profile instead of converting to sRGB.
+	KeepICC bool `json:"keep_icc,omitempty"`
+	// KeepMetadata keeps EXIF and XMP (never the GPS position: see KeepGPS).
+	KeepMetadata bool `json:"keep_metadata,omitempty"`
+	// KeepGPS keeps the GPS position too; it needs KeepMetadata.
+	KeepGPS bool `json:"keep_gps,omitempty"`
 }
+
+// How an image meets the size asked for (Options.Fit).
+const (
+	// FitInside scales the image down to fit inside the box, keeping its
+	// aspect ratio; it never enlarges.
+	FitInside = "inside"
+	// FitContain scales the image to fit the box and pads it with Background
+	// to exactly the box.
+	FitContain = "contain"
+	// FitCover scales the image to cover the box and crops the centre.
+	FitCover = "cover"
+	// FitFill stretches the image to exactly the box.
+	FitFill = "fill"
+)
+
+// Fits lists the values of Options.Fit.
+var Fits = []string{FitInside, FitContain, FitCover, FitFill}
+
+// MaxDimension bounds Width and Height: libvips's own largest coordinate.
+const MaxDimension = 10_000_000
+
+// EffortFastest is effort 0, the fastest, as Options carries it: 0 there means
+// the server's default.
+const EffortFastest = -1
 
 // Page sizes for TXT→PDF.
 const (
@@ -48,7 +96,7 @@ type OptionSpec struct {
 // optionSpecs lists every option. A new option is a field of Options and an
 // entry here; the conversions that accept it name it in their registry entry.
 var optionSpecs = []OptionSpec{
-	{Name: "quality", Doc: "JPEG or lossy WEBP quality", Values: "1 (smallest file) to 100 (best quality)",
+	{Name: "quality", Doc: "quality of a lossy image (JPEG, WEBP, AVIF, HEIC, JPEG XL)", Values: "1 (smallest file) to 100 (best quality)",
 		isSet: func(o Options) bool { return o.Quality != 0 },
 		set: func(o *Options, v string) (err error) {
 			o.Quality, err = strconv.Atoi(strings.TrimSpace(v))
@@ -64,18 +112,14 @@ var optionSpecs = []OptionSpec{
 			case o.Lossless:
 				// libwebp reads quality as compression effort in lossless mode:
 				// accepting both would let a client believe it traded fidelity for size.
-				return "options.quality has no meaning for a lossless WEBP; remove quality or lossless"
+				return "options.quality has no meaning for a lossless image; remove quality or lossless"
 			}
 			return ""
 		}},
-	{Name: "lossless", Doc: "lossless WEBP", Values: "true or false", Bool: true,
+	{Name: "lossless", Doc: "lossless WEBP, AVIF or JPEG XL", Values: "true or false", Bool: true,
 		isSet: func(o Options) bool { return o.Lossless },
 		set: func(o *Options, v string) (err error) {
-			o.Lossless, err = strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				return fmt.Errorf("lossless: %q is not true or false", printable(v))
-			}
-			return nil
+			return setBool(&o.Lossless, "lossless", v)
 		}},
 	{Name: "page_size", Doc: "page size of a PDF made from text", Values: PageSizeA4 + " or " + PageSizeLetter,
 		isSet: func(o Options) bool { return o.PageSize != "" },
@@ -94,6 +138,95 @@ var optionSpecs = []OptionSpec{
 			}
 			return ""
 		}},
+	{Name: "width", Doc: "width of the image made, in pixels", Values: "1 to 10000000; alone, the height follows the aspect ratio",
+		isSet: func(o Options) bool { return o.Width != 0 },
+		set:   func(o *Options, v string) error { return setDimension(&o.Width, "width", v) },
+		check: func(o Options) string { return checkDimension(o.Width, "width") }},
+	{Name: "height", Doc: "height of the image made, in pixels", Values: "1 to 10000000; alone, the width follows the aspect ratio",
+		isSet: func(o Options) bool { return o.Height != 0 },
+		set:   func(o *Options, v string) error { return setDimension(&o.Height, "height", v) },
+		check: func(o Options) string { return checkDimension(o.Height, "height") }},
+	{Name: "fit", Doc: "how the image meets width × height", Values: FitInside + " (shrink to fit, never enlarge; the default), " + FitContain + " (fit, then pad with background), " + FitCover + " (fill, then crop the centre) or " + FitFill + " (stretch)",
+		isSet: func(o Options) bool { return o.Fit != "" },
+		set: func(o *Options, v string) error {
+			o.Fit = strings.ToLower(strings.TrimSpace(v))
+			if !slices.Contains(Fits, o.Fit) {
+				return fmt.Errorf("fit: %q is not one of %s", printable(v), strings.Join(Fits, ", "))
+			}
+			return nil
+		},
+		check: func(o Options) string {
+			switch {
+			case !slices.Contains(Fits, o.Fit):
+				return fmt.Sprintf("options.fit: %q is not one of %s", printable(o.Fit), strings.Join(Fits, ", "))
+			case o.Fit != FitInside && (o.Width == 0 || o.Height == 0):
+				return fmt.Sprintf("options.fit %s needs both width and height", o.Fit)
+			}
+			return ""
+		}},
+	{Name: "effort", Doc: "encoding effort: more is slower and makes a smaller file", Values: "the encoder's own scale: WEBP 0–6, AVIF and HEIC 0–9, JPEG XL 1–9, PNG 0–9, GIF 1–10",
+		isSet: func(o Options) bool { return o.Effort != 0 },
+		set: func(o *Options, v string) (err error) {
+			o.Effort, err = strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || o.Effort < 0 || o.Effort > 10 {
+				return fmt.Errorf("effort: %q is not a whole number from 0 to 10", printable(v))
+			}
+			if o.Effort == 0 {
+				o.Effort = EffortFastest
+			}
+			return nil
+		},
+		check: func(o Options) string {
+			if (o.Effort < 1 || o.Effort > 10) && o.Effort != EffortFastest {
+				return fmt.Sprintf("options.effort: %d is out of range; use 0 to 10 on the encoder's scale (-1 for 0 in JSON), or leave it out for the server's default", o.Effort)
+			}
+			return ""
+		}},
+	{Name: "page", Doc: "the frame or page to keep of an animation or multi-page image when the target holds one picture", Values: "1 (the first) or more",
+		isSet: func(o Options) bool { return o.Page != 0 },
+		set: func(o *Options, v string) (err error) {
+			o.Page, err = strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || o.Page < 1 {
+				return fmt.Errorf("page: %q is not a page number (1 or more)", printable(v))
+			}
+			return nil
+		},
+		check: func(o Options) string {
+			if o.Page < 1 {
+				return fmt.Sprintf("options.page: %d is not a page number; pages count from 1", o.Page)
+			}
+			return ""
+		}},
+	{Name: "background", Doc: "colour under transparency where the target has none, and of the bars of fit=contain", Values: `white (the default), black, "#rrggbb" or "r,g,b"`,
+		isSet: func(o Options) bool { return o.Background != "" },
+		set: func(o *Options, v string) error {
+			if _, err := ParseColour(v); err != nil {
+				return fmt.Errorf("background: %w", err)
+			}
+			o.Background = strings.TrimSpace(v)
+			return nil
+		},
+		check: func(o Options) string {
+			if _, err := ParseColour(o.Background); err != nil {
+				return "options.background: " + err.Error()
+			}
+			return ""
+		}},
+	{Name: "keep_icc", Doc: "keep the image's colour profile rather than convert the colours to sRGB", Values: "true or false", Bool: true,
+		isSet: func(o Options) bool { return o.KeepICC },
+		set:   func(o *Options, v string) error { return setBool(&o.KeepICC, "keep_icc", v) }},
+	{Name: "keep_metadata", Doc: "keep EXIF and XMP metadata (without the GPS position unless keep_gps)", Values: "true or false", Bool: true,
+		isSet: func(o Options) bool { return o.KeepMetadata },
+		set:   func(o *Options, v string) error { return setBool(&o.KeepMetadata, "keep_metadata", v) }},
+	{Name: "keep_gps", Doc: "keep the GPS position, with keep_metadata", Values: "true or false", Bool: true,
+		isSet: func(o Options) bool { return o.KeepGPS },
+		set:   func(o *Options, v string) error { return setBool(&o.KeepGPS, "keep_gps", v) },
+		check: func(o Options) string {
+			if !o.KeepMetadata {
+				return "options.keep_gps needs keep_metadata: without it all metadata, the GPS position included, is removed"
+			}
+			return ""
+		}},
 	{Name: "pages", Doc: "pages of a PDF", Values: `page numbers and ranges, e.g. "1-3,7,10-"`,
 		isSet: func(o Options) bool { return o.Pages != "" },
 		set: func(o *Options, v string) error {
@@ -109,6 +242,59 @@ var optionSpecs = []OptionSpec{
 			}
 			return ""
 		}},
+}
+
+func setBool(field *bool, name, v string) (err error) {
+	*field, err = strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("%s: %q is not true or false", name, printable(v))
+	}
+	return nil
+}
+
+func setDimension(field *int, name, v string) (err error) {
+	*field, err = strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || *field < 1 || *field > MaxDimension {
+		return fmt.Errorf("%s: %q is not a number of pixels from 1 to %d", name, printable(v), MaxDimension)
+	}
+	return nil
+}
+
+func checkDimension(v int, name string) string {
+	if v < 1 || v > MaxDimension {
+		return fmt.Sprintf("options.%s: %d is out of range; use 1 to %d pixels", name, v, MaxDimension)
+	}
+	return ""
+}
+
+// Colour is an 8-bit RGB colour.
+type Colour struct{ R, G, B uint8 }
+
+// ParseColour reads white, black, "#rrggbb" (or "rrggbb") or "r,g,b".
+func ParseColour(s string) (Colour, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	switch s {
+	case "white":
+		return Colour{255, 255, 255}, nil
+	case "black":
+		return Colour{}, nil
+	}
+	if parts := strings.Split(s, ","); len(parts) == 3 {
+		var c [3]uint8
+		for i, p := range parts {
+			n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 8)
+			if err != nil {
+				return Colour{}, fmt.Errorf("%q: each of r,g,b must be 0 to 255", printable(s))
+			}
+			c[i] = uint8(n)
+		}
+		return Colour{c[0], c[1], c[2]}, nil
+	}
+	hex := strings.TrimPrefix(s, "#")
+	if n, err := strconv.ParseUint(hex, 16, 32); err == nil && len(hex) == 6 {
+		return Colour{uint8(n >> 16), uint8(n >> 8), uint8(n)}, nil
+	}
+	return Colour{}, fmt.Errorf(`%q is not a colour; use white, black, "#rrggbb" or "r,g,b"`, printable(s))
 }
 
 // OptionSpecs lists every option fileconv knows.

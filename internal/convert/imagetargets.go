@@ -1,0 +1,172 @@
+package convert
+
+import (
+	"fmt"
+
+	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/libvips"
+	"github.com/fileconv/fileconv/internal/wire"
+)
+
+// imageTarget is an image format fileconv writes, with what it can hold: what
+// the pipeline must flatten, keep or pick before saving depends on it.
+type imageTarget struct {
+	name  string
+	label string
+	// alpha: the format has transparency; without it, it is flattened on the
+	// background colour.
+	alpha bool
+	// frames: the format holds an animation or several pages (GIF, WEBP,
+	// TIFF); the others get one frame.
+	frames bool
+	// deep: the format holds 16 bits per sample, so 16-bit inputs keep them.
+	deep bool
+	// quality and lossless: the options the encoder takes.
+	quality, lossless bool
+	// effortMin..effortMax is the encoder's own effort scale, effortDefault the
+	// one used unless the client asks (chosen by measurement:
+	// docs/performance.md). A zero effortMax means the encoder has no effort.
+	effortMin, effortMax, effortDefault int
+	save                                func(img *libvips.Image, s saveSettings) ([]byte, error)
+}
+
+// saveSettings are the encoder's settings for one job.
+type saveSettings struct {
+	quality int
+	effort  int
+	// effortSet: the client chose the effort.
+	effortSet bool
+	lossless  bool
+	strip     bool
+	// pngCompression is the zlib level when no effort was asked for.
+	pngCompression int
+}
+
+// imageTargets lists the image formats fileconv writes, in the order the
+// registry offers them.
+var imageTargets = []imageTarget{
+	{name: "jpg", label: "JPEG", quality: true, save: saveJPEG},
+	{name: "png", label: "PNG", alpha: true, deep: true, effortMin: 0, effortMax: 9, save: savePNG},
+	// WEBP effort is libwebp's method; 4 is libwebp's and the original system's.
+	{name: "webp", label: "WEBP", alpha: true, frames: true, quality: true, lossless: true, effortMin: 0, effortMax: 6, effortDefault: 4, save: saveWEBP},
+	{name: "gif", label: "GIF", alpha: true, frames: true, effortMin: 1, effortMax: 10, effortDefault: 7, save: saveGIF},
+	{name: "tiff", label: "TIFF", alpha: true, frames: true, deep: true, save: saveTIFF},
+	// AVIF effort 0 (libaom's fastest speed) encodes a 12 MP photo in 0.5 s on
+	// one core; effort 2 takes 2.3 s for a file a fifth smaller.
+	{name: "avif", label: "AVIF", alpha: true, quality: true, lossless: true, effortMin: 0, effortMax: 9, effortDefault: 0, save: saveAVIF},
+	// x265 through libheif ignores the effort libvips 8.14 passes: a 12 MP photo
+	// takes 3.6 s on one core whatever its value, so HEIC offers none.
+	{name: "heic", label: "HEIC", alpha: true, quality: true, save: saveHEIC},
+	// libvips 8.14 takes JPEG XL efforts from 3; 3 encodes a 12 MP photo in
+	// 2.8 s on one core, libjxl's default of 7 in 7 s for a file 3 % smaller.
+	{name: "jxl", label: "JPEG XL", alpha: true, quality: true, lossless: true, effortMin: 3, effortMax: 9, effortDefault: 3, save: saveJXL},
+}
+
+// imageTargetNamed returns the image target called name.
+func imageTargetNamed(name string) (imageTarget, bool) {
+	for _, t := range imageTargets {
+		if t.name == name {
+			return t, true
+		}
+	}
+	return imageTarget{}, false
+}
+
+// options lists the registry options of the conversions to t.
+func (t imageTarget) options() []string {
+	opts := []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}
+	if t.quality {
+		opts = append(opts, "quality")
+	}
+	if t.lossless {
+		opts = append(opts, "lossless")
+	}
+	if t.effortMax > 0 {
+		opts = append(opts, "effort")
+	}
+	// page picks one frame where the target holds one; a target that holds
+	// every frame takes it too, to make a still image of one frame.
+	return append(opts, "page")
+}
+
+// settings resolves the encoder settings of one job against the converter's
+// defaults, and checks the effort against the encoder's own scale.
+func (t imageTarget) settings(c *Converter) (saveSettings, error) {
+	s := saveSettings{
+		quality:        c.cfg.JPEGQuality,
+		effort:         t.effortDefault,
+		lossless:       c.opts.Lossless,
+		strip:          !c.opts.KeepMetadata && !c.opts.KeepICC,
+		pngCompression: c.cfg.PNGCompression,
+	}
+	switch t.name {
+	case "webp":
+		s.quality = c.cfg.WEBPQuality
+	case "avif", "heic", "jxl":
+		s.quality = defaultModernQuality
+	}
+	if c.opts.Quality > 0 {
+		s.quality = c.opts.Quality
+	}
+	switch e := c.opts.Effort; {
+	case e == 0:
+	case e == wire.EffortFastest:
+		s.effort, s.effortSet = 0, true
+	default:
+		s.effort, s.effortSet = e, true
+	}
+	if c.opts.Effort != 0 && (s.effort < t.effortMin || s.effort > t.effortMax) {
+		return s, fail.New(fail.BadRequest, fmt.Sprintf("effort %d is out of range for %s: use %d (fastest) to %d (smallest)", s.effort, t.label, t.effortMin, t.effortMax))
+	}
+	return s, nil
+}
+
+// defaultModernQuality is the default quality of AVIF, HEIC and JPEG XL.
+const defaultModernQuality = 75
+
+// The savers write through libvips' option strings, one per format. strip
+// drops what metadata is left; the pipeline has already removed what the job
+// does not keep.
+
+func saveJPEG(img *libvips.Image, s saveSettings) ([]byte, error) {
+	// Baseline rather than progressive (libvips' default): faster to write and
+	// to read, and lighter on the reader's memory.
+	return img.Save(fmt.Sprintf(".jpg[Q=%d,strip=%t]", s.quality, s.strip))
+}
+
+func savePNG(img *libvips.Image, s saveSettings) ([]byte, error) {
+	level := s.pngCompression
+	if s.effortSet {
+		level = s.effort
+	}
+	// Adaptive filtering, as libpng and Pillow do by default: on photos it
+	// makes files a third smaller than no filter, at about twice the encoding
+	// time (measured on 4 and 12 MP photos at level 6).
+	return img.Save(fmt.Sprintf(".png[compression=%d,filter=all,strip=%t]", level, s.strip))
+}
+
+func saveWEBP(img *libvips.Image, s saveSettings) ([]byte, error) {
+	return img.Save(fmt.Sprintf(".webp[Q=%d,lossless=%t,effort=%d,strip=%t]", s.quality, s.lossless, s.effort, s.strip))
+}
+
+func saveGIF(img *libvips.Image, s saveSettings) ([]byte, error) {
+	return img.Save(fmt.Sprintf(".gif[effort=%d,strip=%t]", s.effort, s.strip))
+}
+
+func saveTIFF(img *libvips.Image, s saveSettings) ([]byte, error) {
+	// LZW with the horizontal predictor: lossless, and read by every TIFF
+	// reader, where Deflate and ZSTD are not.
+	return img.Save(fmt.Sprintf(".tif[compression=lzw,predictor=horizontal,strip=%t]", s.strip))
+}
+
+func saveAVIF(img *libvips.Image, s saveSettings) ([]byte, error) {
+	return img.Save(fmt.Sprintf(".avif[compression=av1,Q=%d,lossless=%t,effort=%d,bitdepth=8,strip=%t]", s.quality, s.lossless, s.effort, s.strip))
+}
+
+func saveHEIC(img *libvips.Image, s saveSettings) ([]byte, error) {
+	return img.Save(fmt.Sprintf(".heic[compression=hevc,Q=%d,bitdepth=8,strip=%t]", s.quality, s.strip))
+}
+
+func saveJXL(img *libvips.Image, s saveSettings) ([]byte, error) {
+	return img.Save(fmt.Sprintf(".jxl[Q=%d,lossless=%t,effort=%d,strip=%t]", s.quality, s.lossless, s.effort, s.strip))
+}
