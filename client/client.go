@@ -274,6 +274,8 @@ func (c *Client) convert(ctx context.Context, target string, name string, input 
 
 // ConvertBytes converts input in memory and returns the result. Since it owns
 // the output, it retries also a connection lost in the middle of the answer.
+// It returns no Result: a caller that shows the conversion's warnings to a
+// person (Result.Warnings) uses Convert.
 func (c *Client) ConvertBytes(ctx context.Context, target string, name string, input []byte) ([]byte, error) {
 	var out bytes.Buffer
 	if _, err := c.convertTo(ctx, target, name, bytes.NewReader(input), &resultOutput{writeCounter: writeCounter{w: &out}, restart: out.Reset}, Options{}); err != nil {
