@@ -119,8 +119,7 @@ func TestV2RoundTrip(t *testing.T) {
 		{Token: "t", Target: "txt", Size: 1 << 40, SHA256: [32]byte{31: 1}, Options: Options{Pages: "1-3, 7,10-"}},
 		{Token: strings.Repeat("k", MaxTokenLen), Target: "png", Name: strings.Repeat("n", MaxNameLen), Size: 1<<64 - 1, SHA256: [32]byte{1}},
 	}
-	res := Result{JobID: "j1", Size: uint64(len(output)), SHA256: sha256.Sum256(output), InputType: "text", ContentType: "application/pdf", ReplacedChars: 2,
-		Warnings: []string{"2 characters have no glyph in the font; they show as ?", `a "quoted", \ ünïcödé warning <b>`}}
+	res := Result{JobID: "j1", Size: uint64(len(output)), SHA256: sha256.Sum256(output), InputType: "text", ContentType: "application/pdf", ReplacedChars: 2, Warnings: []string{"2 characters have no glyph in the font; they show as ?", `a "quoted", \ ünïcödé warning <b>`}}
 	errResp := &ErrorResponse{Code: fail.TypeMismatch, Message: `PDF detected: use operation 5 (to TXT) "quoted" \ ünï`}
 	ping, pong := Ping{ID: "p1"}, Pong{ID: "p1", Server: "fileconv 1.2.3"}
 
@@ -629,6 +628,7 @@ func FuzzV2ReadFrame(f *testing.F) {
 	f.Add(append(frame(FramePing, 0, `{"id":"a"}`), frame(FrameConvert, 2, `{"token":"t","op":5,`+okDigest+`,"options":{"pages":"1-"}}`)...))
 	f.Add(frame(FramePong, 0, `{"id":"a","server":"fileconv 1"}`))
 	f.Add(frame(FrameError, 0, `{"code":"busy","retry_after_ms":1}`))
+	f.Add(frame(FrameResult, 0, `{"job_id":"j",`+okDigest+`,"warnings":["a\nb"," ","\u2028x\ud800","\"q\""]}`))
 	f.Add([]byte("v2.0"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bytes.NewReader(b)
