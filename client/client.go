@@ -147,6 +147,13 @@ type Options struct {
 	// Progress, if set, is called from the converting goroutine at the start and
 	// end of each phase and at most every 100 ms in between.
 	Progress func(Progress)
+	// OnResult, if set, is called from the converting goroutine when the server
+	// announces the result, before its first byte is written to output, with
+	// what the announcement says (in v1.0 only Size and Protocol; Size is the
+	// announced size). A caller that streams the result on, such as an HTTP
+	// handler, can send the warnings ahead of the file. A retried request may
+	// call it again; the last call describes the result written.
+	OnResult func(Result)
 }
 
 // Validate checks that the options' values are well-formed, as the server
@@ -168,6 +175,10 @@ type Result struct {
 	ContentType string
 	// ReplacedChars counts characters a TXT→PDF could not draw (v2 only).
 	ReplacedChars int
+	// Warnings say, in the user's words, what the conversion left out or
+	// changed (v2 only). The conversion succeeded, but show them with the
+	// result: without them it would read as plain success.
+	Warnings []string
 	// Protocol is the version that carried the request: "v2.0" or "v1.0".
 	Protocol string
 	// Attempts is how many times the request was sent.
@@ -229,7 +240,7 @@ func (c *Client) convert(ctx context.Context, target string, name string, input 
 	}
 	var res Result
 	for attempt := 1; ; attempt++ {
-		p := &reporter{fn: opts.Progress, attempt: attempt}
+		p := &reporter{fn: opts.Progress, onResult: opts.OnResult, attempt: attempt}
 		if c.useV1() {
 			res, err = c.convertV1(ctx, target, name, in, output, opts, p)
 		} else {
@@ -263,6 +274,8 @@ func (c *Client) convert(ctx context.Context, target string, name string, input 
 
 // ConvertBytes converts input in memory and returns the result. Since it owns
 // the output, it retries also a connection lost in the middle of the answer.
+// It returns no Result: a caller that shows the conversion's warnings to a
+// person (Result.Warnings) uses Convert.
 func (c *Client) ConvertBytes(ctx context.Context, target string, name string, input []byte) ([]byte, error) {
 	var out bytes.Buffer
 	if _, err := c.convertTo(ctx, target, name, bytes.NewReader(input), &resultOutput{writeCounter: writeCounter{w: &out}, restart: out.Reset}, Options{}); err != nil {
@@ -476,12 +489,21 @@ func seekable(r io.Reader) (io.ReadSeeker, func(), error) {
 const progressEvery = 100 * time.Millisecond
 
 type reporter struct {
-	fn      func(Progress)
-	attempt int
-	phase   Phase
-	done    int64
-	total   int64
-	last    time.Time
+	fn       func(Progress)
+	onResult func(Result)
+	attempt  int
+	phase    Phase
+	done     int64
+	total    int64
+	last     time.Time
+}
+
+// announce passes the server's description of the result to Options.OnResult.
+func (r *reporter) announce(res Result) {
+	if r.onResult != nil {
+		res.Attempts = r.attempt
+		r.onResult(res)
+	}
 }
 
 func (r *reporter) start(phase Phase, total int64) {

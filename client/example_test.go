@@ -56,4 +56,8 @@ func ExampleClient_Convert() {
 		log.Fatal(err)
 	}
 	fmt.Printf("photo.webp: %d bytes, job %s\n", res.Size, res.JobID)
+	// The file converted, but maybe not quite as asked: say so with it.
+	for _, w := range res.Warnings {
+		fmt.Printf("photo.webp: warning: %s\n", w)
+	}
 }

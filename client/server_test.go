@@ -30,6 +30,8 @@ type reply struct {
 	close bool // close the connection after answering
 	drop  bool // close the connection without answering: a master that died
 	cut   int  // announce the whole result, send this many bytes of it and close
+	// warnings go in the RESULT
+	warnings []string
 }
 
 // fakeServer is a v2 server (or, with v1Only, a v1.0 one) over real TLS on
@@ -111,7 +113,8 @@ func (s *fakeServer) serve(conn net.Conn) {
 		if r.err != nil {
 			wire.WriteErrorResponse(conn, r.err)
 		} else {
-			res := wire.Result{JobID: fmt.Sprintf("job%d", n), SHA256: sha256.Sum256(r.body), InputType: "text", ContentType: "text/plain"}
+			res := wire.Result{JobID: fmt.Sprintf("job%d", n), SHA256: sha256.Sum256(r.body), InputType: "text", ContentType: "text/plain",
+				Warnings: r.warnings}
 			if r.bad {
 				res.SHA256[0] ^= 1
 			}

@@ -98,6 +98,7 @@ func readAnswer(r io.Reader, output io.Writer, p *reporter) (int64, error) {
 		}
 		return 0, newV1Error(string(msg))
 	}
+	p.announce(Result{Size: int64(size), Protocol: wire.Version10})
 	p.start(Downloading, int64(size))
 	out := counter{output, p}
 	n, err := out.Write(prefix)

@@ -227,7 +227,11 @@ func (c *Client) readResponse(cc *conn, output io.Writer, p *reporter) (res Resu
 	if err != nil {
 		return res, true, false, fmt.Errorf("read answer: %w", err)
 	}
-	res = Result{JobID: wr.JobID, SHA256: wr.SHA256, InputType: wr.InputType, ContentType: wr.ContentType, ReplacedChars: wr.ReplacedChars}
+	res = Result{JobID: wr.JobID, SHA256: wr.SHA256, InputType: wr.InputType, ContentType: wr.ContentType,
+		ReplacedChars: wr.ReplacedChars, Warnings: wr.Warnings, Protocol: wire.Version20}
+	announced := res
+	announced.Size = int64(wr.Size)
+	p.announce(announced)
 	p.start(Downloading, int64(wr.Size))
 	h := sha256.New()
 	out := &writeCounter{w: output}

@@ -258,9 +258,10 @@ func runJobs(ctx context.Context, c *client.Client, jobs []*sendJob, opts client
 				t0 := time.Now()
 				res, err := sendOne(ctx, c, j.to, j.in, j.out, force, o)
 				j.err = err
-				j.res = resultInfo{bytesOut: res.Size, seconds: time.Since(t0).Seconds(), jobID: res.JobID, attempts: res.Attempts, protocol: res.Protocol}
+				j.res = resultInfo{bytesOut: res.Size, seconds: time.Since(t0).Seconds(), jobID: res.JobID, attempts: res.Attempts,
+					protocol: res.Protocol, warnings: res.Warnings}
 				if err != nil {
-					j.res.bytesOut = 0
+					j.res.bytesOut, j.res.warnings = 0, nil
 				}
 				rep.done(j)
 			}
@@ -286,6 +287,9 @@ func runJobs(ctx context.Context, c *client.Client, jobs []*sendJob, opts client
 			s.converted++
 			s.bytesIn += j.size
 			s.bytesOut += j.res.bytesOut
+			if len(j.res.warnings) > 0 {
+				s.warned++
+			}
 		}
 	}
 	s.elapsed = time.Since(start)

@@ -39,6 +39,7 @@ type resultInfo struct {
 	jobID    string
 	attempts int
 	protocol string
+	warnings []string
 }
 
 // expandArgs turns the command line's operands into files: an existing path is

@@ -23,13 +23,19 @@ type sendReporter interface {
 
 type sendSummary struct {
 	converted, failed, skipped int
-	bytesIn, bytesOut          int64
-	elapsed                    time.Duration
+	// warned counts the converted files that came with warnings.
+	warned            int
+	bytesIn, bytesOut int64
+	elapsed           time.Duration
 }
 
 func (s sendSummary) String() string {
-	return fmt.Sprintf("%d converted, %d failed, %d skipped; %s in, %s out; %.2fs",
-		s.converted, s.failed, s.skipped, humanBytes(s.bytesIn), humanBytes(s.bytesOut), s.elapsed.Seconds())
+	warned := ""
+	if s.warned > 0 {
+		warned = fmt.Sprintf(" (%d with warnings)", s.warned)
+	}
+	return fmt.Sprintf("%d converted%s, %d failed, %d skipped; %s in, %s out; %.2fs",
+		s.converted, warned, s.failed, s.skipped, humanBytes(s.bytesIn), humanBytes(s.bytesOut), s.elapsed.Seconds())
 }
 
 // inOrder releases finished jobs in the order of the command line, so that
@@ -78,11 +84,21 @@ func (r *plainReporter) line(j *sendJob) {
 		fmt.Fprintf(r.stdout, "%s: skipped: %s\n", j.in, j.skip)
 	default:
 		fmt.Fprintln(r.stdout, convertedLine(j))
+		printWarnings(r.stderr, j)
 	}
 }
 
 func convertedLine(j *sendJob) string {
 	return fmt.Sprintf("%s -> %s (%s, %.2fs)", j.in, j.out, humanBytes(j.res.bytesOut), j.res.seconds)
+}
+
+// printWarnings writes a line per warning of a converted file, on stderr
+// beside failures: the file is there, but not quite as asked, and a line on
+// stdout alone would read as plain success.
+func printWarnings(w io.Writer, j *sendJob) {
+	for _, warning := range j.res.warnings {
+		fmt.Fprintf(w, "%s -> %s: warning: %s\n", j.in, j.out, oneLine(warning))
+	}
 }
 
 func (r *plainReporter) progress(*sendJob, client.Progress) {}
@@ -111,6 +127,8 @@ type jsonFile struct {
 	Error    string  `json:"error,omitempty"`
 	Code     string  `json:"code,omitempty"`
 	Reason   string  `json:"reason,omitempty"`
+	// Warnings of a converted file: it is there, but not quite as asked.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type jsonSummary struct {
@@ -118,6 +136,7 @@ type jsonSummary struct {
 	Converted int     `json:"converted"`
 	Failed    int     `json:"failed"`
 	Skipped   int     `json:"skipped"`
+	Warned    int     `json:"with_warnings,omitempty"`
 	BytesIn   int64   `json:"bytes_in"`
 	BytesOut  int64   `json:"bytes_out"`
 	Seconds   float64 `json:"seconds"`
@@ -145,7 +164,8 @@ func (r *jsonReporter) line(j *sendJob) {
 	case j.skip != "":
 		v.Status, v.Reason, v.Output = "skipped", j.skip, ""
 	default:
-		v.Status = "converted"
+		v.Status, v.Warnings = "converted", j.res.warnings
+		printWarnings(r.stderr, j)
 	}
 	r.enc.Encode(v)
 }
@@ -153,7 +173,7 @@ func (r *jsonReporter) line(j *sendJob) {
 func (r *jsonReporter) progress(*sendJob, client.Progress) {}
 
 func (r *jsonReporter) finish(s sendSummary) {
-	r.enc.Encode(jsonSummary{Type: "summary", Converted: s.converted, Failed: s.failed, Skipped: s.skipped,
+	r.enc.Encode(jsonSummary{Type: "summary", Converted: s.converted, Failed: s.failed, Skipped: s.skipped, Warned: s.warned,
 		BytesIn: s.bytesIn, BytesOut: s.bytesOut, Seconds: round3(s.elapsed.Seconds())})
 }
 

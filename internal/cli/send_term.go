@@ -190,6 +190,7 @@ func (r *termReporter) done(j *sendJob) {
 		fmt.Fprintf(r.out, "%s: skipped: %s\n", j.in, j.skip)
 	default:
 		fmt.Fprintln(r.out, convertedLine(j))
+		printWarnings(r.err, j)
 	}
 	r.redraw()
 }

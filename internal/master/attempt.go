@@ -174,7 +174,9 @@ func (m *Master) relayResult(worker *serve.Conn, j *job, f wire.Frame) error {
 		j.outcome = "worker_failed"
 		return fail.Wrap(fail.Unavailable, fmt.Sprintf("worker %s sent an answer that is not valid", j.worker), err)
 	}
-	j.outSize = res.Size
+	// res goes to the client's responder as decoded, warnings included: a v2
+	// client gets them in its RESULT; v1.0 has no place for them.
+	j.outSize, j.warnings = res.Size, len(res.Warnings)
 	out, err := j.w.Result(res)
 	if err != nil {
 		j.outcome = "client_failed"

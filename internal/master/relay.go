@@ -40,6 +40,7 @@ type job struct {
 	need      need
 	worker    string
 	outSize   uint64
+	warnings  int // counted only: the worker's line, under the same job id, has their words
 	queueWait time.Duration
 	retried   bool
 	outcome   string
@@ -79,6 +80,9 @@ func (m *Master) handle(req *serve.Request, w serve.Responder) {
 		"queue_wait", j.queueWait, "out_size", j.outSize, "duration", time.Since(j.start)}
 	if j.retried {
 		attrs = append(attrs, "retried", true)
+	}
+	if j.warnings > 0 {
+		attrs = append(attrs, "warnings", j.warnings)
 	}
 	if err != nil {
 		attrs = append(attrs, "err", err)

@@ -393,8 +393,9 @@ func (r *v2Responder) Error(e *fail.Error) error {
 }
 
 // ResultFor builds the RESULT header of output: its size, its digest, the
-// detected kind and its media type.
-func ResultFor(output []byte, kind, contentType string, replaced int) wire.Result {
+// detected kind and its media type, and what the conversion replaced or warns
+// about, which must reach the client with the file.
+func ResultFor(output []byte, kind, contentType string, replaced int, warnings []string) wire.Result {
 	return wire.Result{Size: uint64(len(output)), SHA256: sha256.Sum256(output), InputType: kind,
-		ContentType: contentType, ReplacedChars: replaced}
+		ContentType: contentType, ReplacedChars: replaced, Warnings: warnings}
 }

@@ -232,14 +232,20 @@ func (s *Server) convert(w http.ResponseWriter, r *http.Request, rc *http.Respon
 	target, _ := convert.LookupTarget(q.to)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ConvertTimeout)
 	defer cancel()
+	// The master announces the warnings before the file, and the headers go
+	// out with its first byte: in time for the caller to read them as headers.
+	var warnings []string
+	opts := q.opts
+	opts.OnResult = func(res client.Result) { warnings = res.Warnings }
 	rw := &resultWriter{w: w, rc: rc, ioTimeout: s.cfg.ReadTimeout, header: func(h http.Header) {
 		h.Set("Content-Type", target.ContentType)
 		h.Set("Content-Disposition", contentDisposition(out))
 		h.Set("Cache-Control", "no-store")
 		h.Set("Trailer", "Fileconv-Job-Id, Fileconv-Result-Sha256")
+		setWarnings(h, warnings)
 	}}
 	s.stats.start()
-	res, err := s.cfg.Client.Convert(ctx, q.to, in, bytes.NewReader(data), rw, q.opts)
+	res, err := s.cfg.Client.Convert(ctx, q.to, in, bytes.NewReader(data), rw, opts)
 	s.stats.finish(err == nil, int64(len(data)), res.Size, time.Since(start))
 	log := s.cfg.Logger.With("to", q.to, "bytes_in", len(data), "bytes_out", res.Size,
 		"seconds", time.Since(start).Seconds(), "job_id", res.JobID, "caller", caller)
@@ -264,6 +270,9 @@ func (s *Server) convert(w http.ResponseWriter, r *http.Request, rc *http.Respon
 	w.Header().Set("Fileconv-Job-Id", res.JobID)
 	if res.SHA256 != [32]byte{} {
 		w.Header().Set("Fileconv-Result-Sha256", hex.EncodeToString(res.SHA256[:]))
+	}
+	if len(res.Warnings) > 0 {
+		log = log.With("warnings", len(res.Warnings))
 	}
 	log.Info("web conversion", "input_type", res.InputType, "protocol", res.Protocol)
 }

@@ -632,21 +632,27 @@ type Result struct {
 	ContentType string
 	// ReplacedChars counts characters of a text the PDF could not show and replaced.
 	ReplacedChars int
+	// Warnings say, in the user's words, what the conversion left out or changed.
+	// They travel cleaned (CleanWarnings): writers and readers shorten them to
+	// the protocol's limits rather than refuse a file that did convert.
+	Warnings []string
 }
 
 type resultJSON struct {
-	JobID         string `json:"job_id"`
-	SHA256        string `json:"sha256"`
-	InputType     string `json:"input_type,omitempty"`
-	ContentType   string `json:"content_type,omitempty"`
-	ReplacedChars int    `json:"replaced_chars"`
+	JobID         string   `json:"job_id"`
+	SHA256        string   `json:"sha256"`
+	InputType     string   `json:"input_type,omitempty"`
+	ContentType   string   `json:"content_type,omitempty"`
+	ReplacedChars int      `json:"replaced_chars"`
+	Warnings      []string `json:"warnings,omitempty"`
 }
 
 // MarshalJSON encodes the RESULT header; Size is not part of it.
 func (r Result) MarshalJSON() ([]byte, error) { return marshal(r.wire()) }
 
 func (r Result) wire() resultJSON {
-	return resultJSON{JobID: r.JobID, SHA256: hex.EncodeToString(r.SHA256[:]), InputType: r.InputType, ContentType: r.ContentType, ReplacedChars: r.ReplacedChars}
+	return resultJSON{JobID: r.JobID, SHA256: hex.EncodeToString(r.SHA256[:]), InputType: r.InputType, ContentType: r.ContentType,
+		ReplacedChars: r.ReplacedChars, Warnings: CleanWarnings(r.Warnings)}
 }
 
 func (r Result) validate() []string {
@@ -679,13 +685,14 @@ func WriteResult(w io.Writer, res Result) error {
 }
 
 // DecodeResult decodes and checks a RESULT frame's header. Its errors wrap
-// ErrProtocol.
+// ErrProtocol. Warnings are cleaned (CleanWarnings), never a reason to refuse.
 func DecodeResult(f Frame) (Result, error) {
 	var j resultJSON
 	if msg := decodeHeader(f, FrameResult, &j); msg != "" {
 		return Result{}, fmt.Errorf("%s: %w", msg, ErrProtocol)
 	}
-	res := Result{JobID: j.JobID, Size: f.BodySize, InputType: j.InputType, ContentType: j.ContentType, ReplacedChars: j.ReplacedChars}
+	res := Result{JobID: j.JobID, Size: f.BodySize, InputType: j.InputType, ContentType: j.ContentType, ReplacedChars: j.ReplacedChars,
+		Warnings: CleanWarnings(j.Warnings)}
 	var p []string
 	if j.SHA256 != "" {
 		if err := decodeDigest(res.SHA256[:], j.SHA256); err != nil {
@@ -801,6 +808,8 @@ func jsonKind(e *json.UnmarshalTypeError) string {
 		return "a whole number"
 	case "struct", "map":
 		return "an object"
+	case "slice", "array":
+		return "an array"
 	}
 	return e.Type.String()
 }

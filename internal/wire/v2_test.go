@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,18 @@ var v2Vectors = []struct {
 		},
 		prefix: "81 000000ba 0000000000000003",
 		header: `{"job_id":"3f9a0c12d4e5b678","sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","input_type":"pdf","content_type":"text/plain; charset=utf-8","replaced_chars":0}`,
+	},
+	{
+		name: "RESULT with a warning",
+		write: func(w io.Writer) error {
+			return WriteResult(w, Result{
+				JobID: "3f9a0c12d4e5b678", Size: 3, SHA256: sha256.Sum256([]byte("abc")),
+				InputType: "pdf", ContentType: "text/plain; charset=utf-8",
+				Warnings: []string{"page 2 holds only images, so its text is empty"},
+			})
+		},
+		prefix: "81 000000f8 0000000000000003",
+		header: `{"job_id":"3f9a0c12d4e5b678","sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","input_type":"pdf","content_type":"text/plain; charset=utf-8","replaced_chars":0,"warnings":["page 2 holds only images, so its text is empty"]}`,
 	},
 	{
 		name: "ERROR busy",
@@ -106,7 +119,7 @@ func TestV2RoundTrip(t *testing.T) {
 		{Token: "t", Target: "txt", Size: 1 << 40, SHA256: [32]byte{31: 1}, Options: Options{Pages: "1-3, 7,10-"}},
 		{Token: strings.Repeat("k", MaxTokenLen), Target: "png", Name: strings.Repeat("n", MaxNameLen), Size: 1<<64 - 1, SHA256: [32]byte{1}},
 	}
-	res := Result{JobID: "j1", Size: uint64(len(output)), SHA256: sha256.Sum256(output), InputType: "text", ContentType: "application/pdf", ReplacedChars: 2}
+	res := Result{JobID: "j1", Size: uint64(len(output)), SHA256: sha256.Sum256(output), InputType: "text", ContentType: "application/pdf", ReplacedChars: 2, Warnings: []string{"2 characters have no glyph in the font; they show as ?", `a "quoted", \ ünïcödé warning <b>`}}
 	errResp := &ErrorResponse{Code: fail.TypeMismatch, Message: `PDF detected: use operation 5 (to TXT) "quoted" \ ünï`}
 	ping, pong := Ping{ID: "p1"}, Pong{ID: "p1", Server: "fileconv 1.2.3"}
 
@@ -155,7 +168,7 @@ func TestV2RoundTrip(t *testing.T) {
 	if got, err := DecodePing(next(FramePing)); err != nil || got != ping {
 		t.Errorf("PING: %+v, %v", got, err)
 	}
-	if got, err := DecodeResult(next(FrameResult)); err != nil || got != res {
+	if got, err := DecodeResult(next(FrameResult)); err != nil || !reflect.DeepEqual(got, res) {
 		t.Errorf("RESULT: %+v, %v; want %+v", got, err, res)
 	} else if b := body(Frame{BodySize: got.Size}); !bytes.Equal(b, output) {
 		t.Errorf("RESULT body %q", b)
@@ -615,6 +628,7 @@ func FuzzV2ReadFrame(f *testing.F) {
 	f.Add(append(frame(FramePing, 0, `{"id":"a"}`), frame(FrameConvert, 2, `{"token":"t","op":5,`+okDigest+`,"options":{"pages":"1-"}}`)...))
 	f.Add(frame(FramePong, 0, `{"id":"a","server":"fileconv 1"}`))
 	f.Add(frame(FrameError, 0, `{"code":"busy","retry_after_ms":1}`))
+	f.Add(frame(FrameResult, 0, `{"job_id":"j",`+okDigest+`,"warnings":["a\nb"," ","\u2028x\ud800","\"q\""]}`))
 	f.Add([]byte("v2.0"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bytes.NewReader(b)
@@ -708,7 +722,7 @@ func checkReencode(t *testing.T, fr Frame) {
 			return
 		}
 		werr = WriteResult(&buf, v)
-		same = func(g Frame) bool { w, err := DecodeResult(g); return err == nil && w == v }
+		same = func(g Frame) bool { w, err := DecodeResult(g); return err == nil && reflect.DeepEqual(w, v) }
 	case FrameError:
 		v, err := DecodeErrorResponse(fr)
 		if err != nil {

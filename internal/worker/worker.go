@@ -278,7 +278,7 @@ func (s *Server) convertAndAnswer(j *job, body []byte, w serve.Responder) {
 	}
 	j.outSize = len(res.Output)
 	target, _ := convert.LookupTarget(j.req.Target)
-	out, err := w.Result(serve.ResultFor(res.Output, string(res.Kind), target.ContentType, res.Replaced))
+	out, err := w.Result(serve.ResultFor(res.Output, string(res.Kind), target.ContentType, res.Replaced, res.Warnings))
 	if err == nil {
 		_, err = out.Write(res.Output)
 	}
@@ -291,8 +291,21 @@ func (s *Server) convertAndAnswer(j *job, body []byte, w serve.Responder) {
 	if res.Replaced > 0 {
 		attrs = append(attrs, "replaced_chars", res.Replaced)
 	}
+	if len(res.Warnings) > 0 {
+		// A v1.0 client never sees them, so this line may be the only place
+		// they are read; cleaned as the client gets them, so that a careless
+		// conversion cannot make the line unbounded.
+		attrs = append(attrs, "warnings", logList(wire.CleanWarnings(res.Warnings)))
+	}
 	j.log.Info("job done", attrs...)
 }
+
+// logList is a list of sentences in a log line: a JSON log keeps it an array,
+// and a text log quotes each sentence, where slog's own [a b] would run them
+// together.
+type logList []string
+
+func (l logList) String() string { return fmt.Sprintf("%q", []string(l)) }
 
 // fail answers the job with e and logs why.
 func (j *job) fail(w serve.Responder, e *fail.Error, what string) {

@@ -166,6 +166,8 @@
     const li = row.el;
     li.classList.toggle("done", status === "done");
     li.classList.toggle("failed", status === "failed");
+    if (status !== "done") row.warnings = [];
+    showWarnings(row);
     li.dataset.status = status;
     $(".state", li).textContent = text;
     const bar = $(".progress", li);
@@ -181,6 +183,19 @@
       row.blob = null;
     }
     updateToolbar();
+  }
+
+  // showWarnings lists what the conversion left out or changed under the file,
+  // so that a result with warnings never reads as plain success.
+  function showWarnings(row) {
+    const warned = (row.warnings || []).length > 0;
+    const note = $(".note", row.el);
+    row.el.classList.toggle("warned", warned);
+    note.textContent = "";
+    note.hidden = !warned;
+    if (!warned) return;
+    note.setAttribute("aria-label", "Warnings about " + row.file.name);
+    for (const w of row.warnings) note.appendChild(el("li", w));
   }
 
   function removeRow(row) {
@@ -205,7 +220,8 @@
     const parts = [];
     if (rows.length) parts.push(rows.length + (rows.length === 1 ? " file" : " files"));
     if (running.length) parts.push(running.length + " converting");
-    if (done.length) parts.push(done.length + " done");
+    const warned = done.filter((r) => (r.warnings || []).length > 0).length;
+    if (done.length) parts.push(done.length + " done" + (warned ? " (" + warned + " with warnings)" : ""));
     if (failed.length) parts.push(failed.length + " failed");
     $("#summary").textContent = parts.join(" · ");
   }
@@ -258,13 +274,15 @@
         if (xhr.status === 200) {
           row.blob = xhr.response;
           row.outName = dispositionName(xhr.getResponseHeader("Content-Disposition")) || outputName(row.file.name, to);
-          setState(row, "done", "Done: " + row.outName + " (" + formatSize(row.blob.size) + ")", 100);
+          row.warnings = warningsOf(xhr);
+          const result = row.outName + " (" + formatSize(row.blob.size) + ")";
+          setState(row, "done", (row.warnings.length ? "Done, with warnings: " : "Done: ") + result, 100);
           const a = $(".download", row.el);
           a.href = URL.createObjectURL(row.blob);
           a.download = row.outName;
           a.hidden = false;
           a.setAttribute("aria-label", "Download " + row.outName);
-          announce(row.file.name + " converted");
+          announce(row.file.name + " converted" + (row.warnings.length ? ", with warnings: " + row.warnings.join(" ") : ""));
         } else {
           const err = await errorOf(xhr);
           if (xhr.status === 401) {
@@ -291,6 +309,18 @@
     } catch (_) {
       return { message: "HTTP " + xhr.status + " " + xhr.statusText, retry };
     }
+  }
+
+  // warningsOf reads the result's warnings. The server sends one
+  // X-Fileconv-Warnings line per warning, which the browser joins with ", ";
+  // a comma inside a warning is percent-encoded, so splitting at commas and
+  // decoding gives them back.
+  function warningsOf(xhr) {
+    const h = xhr.getResponseHeader("X-Fileconv-Warnings");
+    if (!h) return [];
+    return h.split(",").map((v) => v.trim()).filter((v) => v).map((v) => {
+      try { return decodeURIComponent(v); } catch (_) { return v; }
+    });
   }
 
   function dispositionName(h) {
