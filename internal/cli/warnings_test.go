@@ -21,7 +21,7 @@ import (
 func TestSendWarnings(t *testing.T) {
 	out := []byte("first frame")
 	warnings := []string{"the GIF has 12 frames; the PNG holds the first", "ünïcödé, \"quoted\""}
-	convert.Register(convert.Conversion{Name: "test-gif-warn", From: []convert.Kind{"gif"}, To: []string{"png"},
+	convert.Register(convert.Conversion{Name: "test-gif-warn", From: []convert.Kind{"ole2"}, To: []string{"png"},
 		Run: func(*convert.Converter, context.Context, convert.Input) (convert.Result, error) {
 			return convert.Result{Output: out, Warnings: warnings}, nil
 		}})
@@ -29,7 +29,7 @@ func TestSendWarnings(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{Quiet: true})
 	// Until its first probe a worker is taken to do the original conversions only.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if st := c.Master.Status(); len(st.Workers) == 1 && st.Workers[0].Converts.Can("gif", "png") {
+		if st := c.Master.Status(); len(st.Workers) == 1 && st.Workers[0].Converts.Can("ole2", "png") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -37,7 +37,7 @@ func TestSendWarnings(t *testing.T) {
 		}
 	}
 	dir, _ := sendEnv(t)
-	writeFiles(t, dir, map[string][]byte{"anim.gif": []byte("GIF89a and some frames"), "notes.txt": textData})
+	writeFiles(t, dir, map[string][]byte{"anim.gif": []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1 and some streams"), "notes.txt": textData})
 	send := func(args ...string) (string, string, int) {
 		var o, e bytes.Buffer
 		code := Run(context.Background(), append([]string{"send", "--addr", c.Addr, "--ca", c.PKI.CA, "--token", testcluster.Token}, args...), &o, &e)

@@ -28,21 +28,21 @@ func registerForTest(t *testing.T, c convert.Conversion) {
 }
 
 // The master sends a job only to a worker that announces its conversion: of two
-// workers, one announcing an extra conversion (GIF to PNG) and one not, every
-// GIF goes to the first, while both share the original conversions. A job no
+// workers, one announcing an extra conversion (OLE2 to PNG) and one not, every
+// OLE2 goes to the first, while both share the original conversions. A job no
 // worker announces is answered at once, without a worker, in both protocols.
 func TestRoutesByCapability(t *testing.T) {
 	gifPNG := testPNG(t, 8, 8)
 	var gifJobs atomic.Int64
-	registerForTest(t, convert.Conversion{Name: "test-gif-png", From: []convert.Kind{"gif"}, To: []string{"png"},
+	registerForTest(t, convert.Conversion{Name: "test-gif-png", From: []convert.Kind{"ole2"}, To: []string{"png"},
 		Run: func(_ *convert.Converter, ctx context.Context, in convert.Input) (convert.Result, error) {
 			gifJobs.Add(1)
-			// Slow enough that GIF jobs queue for the one worker that does them.
+			// Slow enough that OLE2 jobs queue for the one worker that does them.
 			time.Sleep(50 * time.Millisecond)
 			return convert.Result{Output: gifPNG}, nil
 		}})
 	// Registered, so the master knows it, but offered by no worker.
-	registerForTest(t, convert.Conversion{Name: "test-gif-webp", From: []convert.Kind{"gif"}, To: []string{"webp"},
+	registerForTest(t, convert.Conversion{Name: "test-gif-webp", From: []convert.Kind{"ole2"}, To: []string{"webp"},
 		Run: func(*convert.Converter, context.Context, convert.Input) (convert.Result, error) {
 			t.Error("a conversion every worker disables ran")
 			return convert.Result{}, errors.New("disabled")
@@ -51,7 +51,7 @@ func TestRoutesByCapability(t *testing.T) {
 	c := startCluster(t, clusterOptions{Workers: 2,
 		Master: func(cfg *master.Config) { cfg.QueueTimeout = time.Minute },
 		Worker: func(cfg *worker.Config) {
-			// Worker 0 does the originals only; worker 1 also GIF to PNG.
+			// Worker 0 does the originals only; worker 1 also OLE2 to PNG.
 			cfg.Convert.Disable = []string{"test-gif-webp"}
 			if started == 0 {
 				cfg.Convert.Disable = append(cfg.Convert.Disable, "test-gif-png")
@@ -63,14 +63,15 @@ func TestRoutesByCapability(t *testing.T) {
 	waitForStatus(t, c, func(st master.Status) bool {
 		n := 0
 		for _, w := range st.Workers {
-			if w.Announced && w.Converts.Can("gif", "png") == (w.Addr == capable) && !w.Converts.Can("gif", "webp") {
+			if w.Announced && w.Converts.Can("ole2", "png") == (w.Addr == capable) && !w.Converts.Can("ole2", "webp") {
 				n++
 			}
 		}
 		return n == 2
 	})
 
-	gif := append([]byte("GIF89a"), bytes.Repeat([]byte{0, 1, 2, 0xff}, 64)...)
+	// A legacy Office file stands for a kind only some workers convert.
+	gif := append([]byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"), bytes.Repeat([]byte{0, 1, 2, 0xff}, 64)...)
 	text := []byte("some text for a PDF")
 	var wg sync.WaitGroup
 	errs := make(chan error, 24)
@@ -79,12 +80,12 @@ func TestRoutesByCapability(t *testing.T) {
 			cl := newClient(c)
 			defer cl.Close()
 			cl.Protocol = []string{client.ProtocolV1, client.ProtocolV2}[i%2]
-			out, err := cl.ConvertBytes(context.Background(), client.ToPNG, fmt.Sprintf("g%d.gif", i), gif)
+			out, err := cl.ConvertBytes(context.Background(), client.ToPNG, fmt.Sprintf("g%d.doc", i), gif)
 			if err == nil && !bytes.Equal(out, gifPNG) {
-				err = errors.New("the result is not the GIF conversion's")
+				err = errors.New("the result is not the OLE2 conversion's")
 			}
 			if err != nil {
-				errs <- fmt.Errorf("GIF %d over %s: %w", i, cl.Protocol, err)
+				errs <- fmt.Errorf("OLE2 %d over %s: %w", i, cl.Protocol, err)
 			}
 			out, err = cl.ConvertBytes(context.Background(), client.TextToPDF, fmt.Sprintf("t%d.txt", i), text)
 			if err == nil && !bytes.HasPrefix(out, []byte("%PDF")) {
@@ -101,7 +102,7 @@ func TestRoutesByCapability(t *testing.T) {
 		t.Error(err)
 	}
 	if n := gifJobs.Load(); n != 12 {
-		t.Errorf("the GIF conversion ran %d times for 12 jobs", n)
+		t.Errorf("the OLE2 conversion ran %d times for 12 jobs", n)
 	}
 	// The master logs a job after its answer: wait for all 24 lines.
 	done := regexp.MustCompile(`msg="job finished" tier=master .* outcome=ok input_type=(\S+) worker=(\S+)`)
@@ -117,9 +118,9 @@ func TestRoutesByCapability(t *testing.T) {
 	textWorkers := map[string]int{}
 	for _, l := range lines {
 		switch kind, w := l[1], l[2]; kind {
-		case "gif":
+		case "ole2":
 			if w != capable {
-				t.Errorf("a GIF job went to %s, which does not convert GIF; only %s does", w, capable)
+				t.Errorf("a OLE2 job went to %s, which does not convert OLE2; only %s does", w, capable)
 			}
 		case "text":
 			textWorkers[w]++
@@ -128,29 +129,29 @@ func TestRoutesByCapability(t *testing.T) {
 		}
 	}
 	if textWorkers[c.Workers[0]] == 0 {
-		// Worker 1 was busy with GIFs most of the time: worker 0, which does
+		// Worker 1 was busy with OLE2s most of the time: worker 0, which does
 		// the originals, must have taken text jobs.
 		t.Errorf("text jobs went to %v, none to %s", textWorkers, c.Workers[0])
 	}
 
-	// GIF to WEBP is in the registry, but no worker announces it: refused at
+	// OLE2 to WEBP is in the registry, but no worker announces it: refused at
 	// once, whatever the queue timeout, and no worker sees the job.
 	for _, proto := range []string{client.ProtocolV2, client.ProtocolV1} {
 		cl := newClient(c)
 		cl.Protocol, cl.MaxRetries = proto, -1
 		start := time.Now()
-		_, err := cl.ConvertBytes(context.Background(), client.ToWEBP, "a.gif", gif)
+		_, err := cl.ConvertBytes(context.Background(), client.ToWEBP, "a.doc", gif)
 		cl.Close()
 		var se *client.ServerError
 		if !errors.As(err, &se) || se.Code != client.CodeUnsupportedOperation || !errors.Is(err, client.ErrUnsupported) ||
-			se.Message != "no worker converts GIF image to webp here" {
-			t.Errorf("%s: GIF to WEBP with no worker for it: %v (%#v)", proto, err, se)
+			se.Message != "no worker converts legacy Office document (DOC, XLS or PPT) to webp here" {
+			t.Errorf("%s: OLE2 to WEBP with no worker for it: %v (%#v)", proto, err, se)
 		}
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("%s: the refusal took %s", proto, d)
 		}
 	}
-	c.Logs.WaitFor(t, `outcome=unsupported_operation input_type=gif worker=""`)
+	c.Logs.WaitFor(t, `outcome=unsupported_operation input_type=ole2 worker=""`)
 	for _, line := range strings.Split(c.Logs.String(), "\n") {
 		if strings.Contains(line, "tier=worker") && strings.Contains(line, "to=webp") {
 			t.Errorf("a worker saw the job no worker converts: %s", line)

@@ -18,15 +18,15 @@ import (
 func TestWarningsReachTheClient(t *testing.T) {
 	out := testPNG(t, 4, 4)
 	warnings := []string{"the GIF has 12 frames; the PNG holds the first", "ünïcödé, \"quoted\" \\ <b>"}
-	registerForTest(t, convert.Conversion{Name: "test-gif-warn", From: []convert.Kind{"gif"}, To: []string{"png"},
+	registerForTest(t, convert.Conversion{Name: "test-gif-warn", From: []convert.Kind{"ole2"}, To: []string{"png"},
 		Run: func(*convert.Converter, context.Context, convert.Input) (convert.Result, error) {
 			return convert.Result{Output: out, Warnings: warnings}, nil
 		}})
 	c := startCluster(t, clusterOptions{})
 	waitForStatus(t, c, func(st master.Status) bool {
-		return len(st.Workers) == 1 && st.Workers[0].Announced && st.Workers[0].Converts.Can("gif", "png")
+		return len(st.Workers) == 1 && st.Workers[0].Announced && st.Workers[0].Converts.Can("ole2", "png")
 	})
-	gif := append([]byte("GIF89a"), bytes.Repeat([]byte{1, 2, 3}, 100)...)
+	gif := append([]byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"), bytes.Repeat([]byte{1, 2, 3}, 100)...)
 
 	for _, proto := range []string{client.ProtocolV2, client.ProtocolV1} {
 		cl := newClient(c)

@@ -20,14 +20,14 @@ import (
 func TestWorkerPassesWarnings(t *testing.T) {
 	out := []byte("first frame as PNG")
 	warnings := []string{"the GIF has 12 frames; the PNG holds the first", "its palette had 300 colours"}
-	convert.Register(convert.Conversion{Name: "test-gif-warn", From: []convert.Kind{"gif"}, To: []string{"png"},
+	convert.Register(convert.Conversion{Name: "test-gif-warn", From: []convert.Kind{"ole2"}, To: []string{"png"},
 		Run: func(*convert.Converter, context.Context, convert.Input) (convert.Result, error) {
 			return convert.Result{Output: out, Warnings: warnings}, nil
 		}})
 	t.Cleanup(func() { convert.Unregister("test-gif-warn") })
 	logs := &testcluster.LogBuffer{}
 	addr, clientTLS, _, _ := startWorker(t, func(cfg *worker.Config) { cfg.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
-	gif := []byte("GIF89a and some frames")
+	gif := []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1 and some streams")
 
 	conn := dialV2(t, addr, clientTLS)
 	wire.WriteConvert(conn, wire.ConvertRequest{Token: wire.RelayJobPrefix + "warnjob", Target: "png", Size: uint64(len(gif)), SHA256: sha256.Sum256(gif)})
@@ -39,7 +39,7 @@ func TestWorkerPassesWarnings(t *testing.T) {
 	res, err := wire.DecodeResult(f)
 	body := make([]byte, f.BodySize)
 	io.ReadFull(conn, body)
-	if err != nil || !slices.Equal(res.Warnings, warnings) || string(body) != string(out) || res.InputType != "gif" {
+	if err != nil || !slices.Equal(res.Warnings, warnings) || string(body) != string(out) || res.InputType != "ole2" {
 		t.Errorf("RESULT %+v (%v), body %q", res, err, body)
 	}
 	logs.WaitFor(t, `msg="job done" job=warnjob`)
