@@ -643,8 +643,8 @@ func TestHostileImageCompressible(t *testing.T) {
 				t.Errorf("peak RSS grew by %d MiB, want at most %d MiB", grew>>20, tt.maxGrow>>20)
 			}
 			typ := targetType(tt.op)
-			if w, h, err := imageHeader(typ, res.Output); err != nil || w != 8000 || h != 8000 {
-				t.Errorf("output is %d×%d %v (%v)", w, h, typ, err)
+			if head, err := readImageHead(typ, res.Output); err != nil || head.Width != 8000 || head.Height != 8000 {
+				t.Errorf("output is %d×%d %v (%v)", head.Width, head.Height, typ, err)
 			}
 		})
 	}

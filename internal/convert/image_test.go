@@ -88,10 +88,11 @@ func TestUnusualColour(t *testing.T) {
 			t.Run(name+"/"+op.String(), func(t *testing.T) {
 				res := convertOK(t, c, op, in)
 				out := decode(t, targetType(op), res.Output)
-				w, h, err := imageHeader(Detect(in), in)
+				head, err := readImageHead(Detect(in), in)
 				if err != nil {
 					t.Fatal(err)
 				}
+				w, h := head.Width, head.Height
 				if got := out.Bounds().Size(); got != image.Pt(w, h) {
 					t.Fatalf("output is %v, want %dx%d", got, w, h)
 				}
