@@ -98,10 +98,13 @@ func ask(br *bufio.Reader, out io.Writer, choices []string) (string, error) {
 		nums = append(nums, strconv.Itoa(i+1))
 	}
 	for {
-		if len(choices) == 1 {
+		switch len(choices) {
+		case 1:
 			fmt.Fprintf(out, "Choice [%s]: ", nums[0])
-		} else {
+		case 2, 3:
 			fmt.Fprintf(out, "Choice (%s): ", strings.Join(nums, ", "))
+		default:
+			fmt.Fprintf(out, "Choice (1-%d): ", len(choices))
 		}
 		line, err := br.ReadString('\n')
 		answer := strings.TrimSpace(line)

@@ -81,6 +81,10 @@ func terminalRun(t *testing.T, s *convServer, waitFor, input string, args ...str
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
+			// The prompt never came: end the input, so that send stops
+			// asking and the test fails on what the screen shows.
+			t.Errorf("no %q on the screen after 10s", waitFor)
+			io.WriteString(ptm, "\x04")
 		}()
 	}
 	code := Run(context.Background(), append([]string{"send", "--addr", s.addr, "--ca", "ca.pem", "--token", "tok"}, args...), pts, pts)
@@ -128,7 +132,7 @@ func TestSendProgressOnATerminal(t *testing.T) {
 func TestSendMenuOnATerminal(t *testing.T) {
 	dir, s := sendEnv(t)
 	writeFiles(t, dir, map[string][]byte{"photo.png": pngData, "doc.pdf": pdfData})
-	screen, code := terminalRun(t, s, "Choice (1, 2, 3): ", "3\r", "photo.png")
+	screen, code := terminalRun(t, s, "Choice (1-8): ", "3\r", "photo.png")
 	if code != 0 || !strings.Contains(screen, "photo.png -> photo.webp") {
 		t.Fatalf("exit %d:\n%s", code, screen)
 	}
@@ -141,7 +145,7 @@ func TestSendMenuOnATerminal(t *testing.T) {
 		t.Errorf("exit %d:\n%q", code, screen)
 	}
 	// A wrong answer is asked again.
-	screen, code = terminalRun(t, s, "Choice (1, 2, 3): ", "9\r1\r", "photo.png", "--force")
+	screen, code = terminalRun(t, s, "Choice (1-8): ", "9\r1\r", "photo.png", "--force")
 	if code != 0 || !strings.Contains(screen, `"9" is not one of the choices`) || !strings.Contains(screen, "photo.png -> photo.jpg") {
 		t.Errorf("exit %d:\n%q", code, screen)
 	}
