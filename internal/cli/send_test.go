@@ -333,7 +333,7 @@ func TestSendOptions(t *testing.T) {
 	if q, p := s.seen[0].Options.Quality, s.seen[1].Options.Pages; q != 70 || p != "1-2,5-" {
 		t.Errorf("options sent: quality %d, pages %q", q, p)
 	}
-	for _, args := range [][]string{{"--to", "gif"}, {"--to", "webp", "--lossless", "--quality", "5"}, {"--to", "pdf", "--page-size", "A5"}, {"--protocol", "v3", "--to", "png"}} {
+	for _, args := range [][]string{{"--to", "bmp"}, {"--to", "webp", "--lossless", "--quality", "5"}, {"--to", "pdf", "--page-size", "A5"}, {"--protocol", "v3", "--to", "png"}} {
 		if _, stderr, code := s.send(append(args, "photo.png")...); code != 2 {
 			t.Errorf("%v: exit %d: %s", args, code, stderr)
 		}

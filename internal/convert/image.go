@@ -52,8 +52,40 @@ var imageSteps = []imageStep{
 	{"metadata", (*imageJob).metadata},
 }
 
-// convertImage converts an image of any kind libvips reads to an image target.
+// convertImage converts an image of any kind libvips reads to an image target,
+// in a reader process when the decoder or the encoder needs one.
 func (c *Converter) convertImage(ctx context.Context, in Input) (Result, error) {
+	if c.cfg.PDFInProcess || !needsReader(in.Kind, in.Target) {
+		return c.convertImageHere(ctx, in)
+	}
+	// The header is checked here too: a bomb costs no reader its memory.
+	if head, err := readImageHead(in.Kind, in.Data); err == nil {
+		if err := c.checkImageSize(in.Kind, head.Width, head.Height, head.Frames, false); err != nil {
+			return Result{}, err
+		}
+	}
+	job := pdfJob{Size: len(in.Data), Config: c.cfg, Options: c.opts, Kind: in.Kind, Target: in.Target}
+	return c.inReader(ctx, job, in)
+}
+
+// needsReader reports whether converting kind to target runs in a reader
+// process (docs/security.md). In the worker stay the decoders that years of
+// fuzzing (OSS-Fuzz) have hardened and that finish in milliseconds per
+// megapixel: libjpeg-turbo, libpng, libwebp, libnsgif, with the fast
+// encoders. ImageMagick (BMP, ICO, TGA, PSD, PNM), libheif, OpenJPEG, libjxl,
+// librsvg and libtiff read in a reader, where a crash fails one job and the
+// deadline can stop them; so do the AVIF, HEIC and JPEG XL encoders, which
+// take seconds on a large photo and cannot be interrupted.
+func needsReader(kind Kind, target string) bool {
+	switch kind {
+	case KindJPEG, KindPNG, KindWEBP, KindGIF:
+		return target == "avif" || target == "heic" || target == "jxl"
+	}
+	return true
+}
+
+// convertImageHere converts an image in this process.
+func (c *Converter) convertImageHere(ctx context.Context, in Input) (Result, error) {
 	target, ok := imageTargetNamed(in.Target)
 	if !ok {
 		return Result{}, fail.New(fail.Internal, fmt.Sprintf("internal error: %q is not an image target", in.Target))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/libvips"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
@@ -42,20 +43,26 @@ func init() {
 	}
 }
 
-// pdfJob is what the parent sends before the PDF itself: the converter's whole
-// settings, so that a limit added to Config reaches the reader by itself.
+// pdfJob is what the parent sends before the input itself: the converter's
+// whole settings, so that a limit added to Config reaches the reader by
+// itself. Readers also decode the image formats whose decoders are not
+// hardened against hostile files (imagereader.go): Kind and Target are set
+// for those, and empty for PDF → TXT.
 type pdfJob struct {
 	Size    int          `json:"size"`
 	Config  Config       `json:"config"`
 	Options wire.Options `json:"options"`
+	Kind    Kind         `json:"kind,omitempty"`
+	Target  string       `json:"target,omitempty"`
 }
 
-// pdfAnswer is what the reader sends back before the text.
+// pdfAnswer is what the reader sends back before the output.
 type pdfAnswer struct {
-	Size    int       `json:"size"`
-	Code    fail.Code `json:"code,omitempty"`
-	Message string    `json:"message,omitempty"`
-	Failed  bool      `json:"failed,omitempty"`
+	Size     int       `json:"size"`
+	Code     fail.Code `json:"code,omitempty"`
+	Message  string    `json:"message,omitempty"`
+	Failed   bool      `json:"failed,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
 }
 
 // runPDFReader serves jobs until its stdin closes and returns the exit code.
@@ -89,8 +96,17 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 			return 1
 		}
 		c := &Converter{cfg: job.Config.WithDefaults(), opts: job.Options}
-		res, err := c.pdfToTextHere(context.Background(), input)
-		answer := pdfAnswer{Size: len(res.Output)}
+		var res Result
+		if job.Target != "" {
+			if err := libvips.Start(); err != nil {
+				fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
+				return 1
+			}
+			res, err = c.convertImageHere(context.Background(), Input{Kind: job.Kind, Target: job.Target, Data: input})
+		} else {
+			res, err = c.pdfToTextHere(context.Background(), input)
+		}
+		answer := pdfAnswer{Size: len(res.Output), Warnings: res.Warnings}
 		if err != nil {
 			ce := AsError(err)
 			answer = pdfAnswer{Failed: true, Code: ce.Code, Message: ce.Message}
@@ -258,15 +274,19 @@ func (r *pdfReader) read(job pdfJob, input []byte) (pdfAnswer, []byte, error) {
 // pdfToText handles operation 5 in a PDF reader process, which is killed if ctx
 // ends first.
 func (c *Converter) pdfToText(ctx context.Context, in Input) (Result, error) {
-	input := in.Data
 	if c.cfg.PDFInProcess {
-		return c.pdfToTextHere(ctx, input)
+		return c.pdfToTextHere(ctx, in.Data)
 	}
+	return c.inReader(ctx, pdfJob{Size: len(in.Data), Config: c.cfg, Options: c.opts}, in)
+}
+
+// inReader runs job in a reader process, which is killed if ctx ends first.
+func (c *Converter) inReader(ctx context.Context, job pdfJob, in Input) (Result, error) {
+	input := in.Data
 	r, err := readers.get(c.cfg.MaxPDFMemory)
 	if err != nil {
 		return Result{}, &Error{Code: fail.Internal, Message: "internal error: the PDF reader could not start", Cause: err}
 	}
-	job := pdfJob{Size: len(input), Config: c.cfg, Options: c.opts}
 	type reply struct {
 		answer pdfAnswer
 		text   []byte
@@ -292,12 +312,12 @@ func (c *Converter) pdfToText(ctx context.Context, in Input) (Result, error) {
 			state = ps.String()
 		}
 		return Result{}, &Error{Code: fail.ConversionFailed, Cause: got.err, Message: fmt.Sprintf(
-			"PDF could not be read: the PDF reader stopped on it (%s); the file is damaged or needs more than the %d MiB the reader may use (max-pdf-memory)",
-			state, c.cfg.MaxPDFMemory>>20)}
+			"%s could not be read: the reader process stopped on it (%s); the file is damaged or needs more than the %d MiB the reader may use (max-pdf-memory)",
+			in.Kind.Info().Short, state, c.cfg.MaxPDFMemory>>20)}
 	}
 	readers.put(r)
 	if got.answer.Failed {
 		return Result{}, &Error{Code: got.answer.Code, Message: got.answer.Message}
 	}
-	return Result{Output: got.text}, nil
+	return Result{Output: got.text, Warnings: got.answer.Warnings}, nil
 }

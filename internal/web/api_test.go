@@ -128,7 +128,7 @@ func TestErrors(t *testing.T) {
 		{name: "wrong token", path: "/api/v1/convert?to=jpg", body: png, header: map[string]string{"Authorization": "Bearer nope"},
 			status: 401, code: "unauthorized", message: "Invalid authentication token"},
 		{name: "no target", path: "/api/v1/convert", body: png, status: 400, code: "bad_request", message: "?to="},
-		{name: "unknown target", path: "/api/v1/convert?to=gif", body: png, status: 400, code: "bad_request", message: `"gif" is not a format fileconv makes; use jpg, png, webp, pdf or txt`},
+		{name: "unknown target", path: "/api/v1/convert?to=bmp", body: png, status: 400, code: "bad_request", message: `"bmp" is not a format fileconv makes; use jpg, png, webp, gif, tiff, avif, heic, jxl, pdf or txt`},
 		{name: "bad option", path: "/api/v1/convert?to=jpg&quality=500", body: png, status: 400, code: "bad_request", message: "quality"},
 		{name: "option that does not apply", path: "/api/v1/convert?to=png&pages=1-2", body: png, status: 400, code: "bad_request",
 			message: "options.pages does not apply to PNG image to png"},
@@ -382,7 +382,19 @@ func TestFormatsStatusOpenAPI(t *testing.T) {
 	}
 	// The built-in registry, in its order; the default of an image is another
 	// format than its own.
-	wantInputs := map[string][]string{"pdf": {"txt"}, "jpeg": {"png", "webp", "jpg"}, "png": {"jpg", "webp", "png"}, "webp": {"jpg", "png", "webp"}, "text": {"pdf"}}
+	images := []string{"jpg", "png", "webp", "gif", "tiff", "avif", "heic", "jxl"}
+	// An image's own format comes last, so that the default is another one.
+	imageTargets := func(own string) []string {
+		out := slices.DeleteFunc(slices.Clone(images), func(s string) bool { return s == own })
+		if own != "" {
+			out = append(out, own)
+		}
+		return out
+	}
+	wantInputs := map[string][]string{"pdf": {"txt"}, "jpeg": imageTargets("jpg"), "png": imageTargets("png"), "webp": imageTargets("webp"),
+		"gif": imageTargets("gif"), "tiff": imageTargets("tiff"), "heic": imageTargets("heic"), "avif": imageTargets("avif"), "jxl": imageTargets("jxl"),
+		"bmp": imageTargets(""), "ico": imageTargets(""), "jp2": imageTargets(""), "psd": imageTargets(""), "pnm": imageTargets(""),
+		"svg": imageTargets(""), "tga": imageTargets(""), "text": {"pdf"}}
 	var types []string
 	for _, in := range f.Inputs {
 		types = append(types, in.Type)
@@ -390,12 +402,19 @@ func TestFormatsStatusOpenAPI(t *testing.T) {
 			t.Errorf("input %+v, want targets %v", in, want)
 		}
 	}
-	if f.Auth != "bearer" || !slices.Equal(targetNames(f), []string{"jpg", "png", "webp", "pdf", "txt"}) || len(types) != len(wantInputs) {
+	if f.Auth != "bearer" || !slices.Equal(targetNames(f), append(slices.Clone(images), "pdf", "txt")) || len(types) != len(wantInputs) {
 		t.Errorf("formats %+v: inputs %v", f, types)
 	}
 	for _, tg := range f.Targets {
-		want := map[string][]string{"jpg": {"quality"}, "png": {}, "webp": {"quality", "lossless"}, "pdf": {"page_size"}, "txt": {"pages"}}[tg.To]
-		if !slices.Equal(tg.Options, want) || tg.Op == 0 || tg.ContentType == "" {
+		want := map[string][]string{"pdf": {"page_size"}, "txt": {"pages"}}[tg.To]
+		if slices.Contains(images, tg.To) {
+			// Every image target resizes; the encoders differ.
+			want = []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}
+			want = append(want, map[string][]string{"jpg": {"quality"}, "png": {"effort"}, "webp": {"quality", "lossless", "effort"},
+				"gif": {"effort"}, "avif": {"quality", "lossless", "effort"}, "heic": {"quality"}, "jxl": {"quality", "lossless", "effort"}}[tg.To]...)
+			want = append(want, "page")
+		}
+		if !slices.Equal(tg.Options, want) || tg.ContentType == "" || (tg.Op == 0) != (tg.To != "jpg" && tg.To != "png" && tg.To != "webp" && tg.To != "pdf" && tg.To != "txt") {
 			t.Errorf("target %+v, want options %v", tg, want)
 		}
 	}
@@ -663,13 +682,13 @@ func TestDetect(t *testing.T) {
 	}
 	png := pngFile(t, 8, 8)
 	if in, resp := detect("/api/v1/detect?size=100000", png[:32]); resp.StatusCode != 200 || in.Type != "png" ||
-		in.Name != "PNG image" || !slices.Equal(in.Targets, []string{"jpg", "webp", "png"}) || in.Default != "jpg" {
+		in.Name != "PNG image" || !slices.Equal(in.Targets, []string{"jpg", "webp", "gif", "tiff", "avif", "heic", "jxl", "png"}) || in.Default != "jpg" {
 		t.Errorf("PNG head: %s %+v", resp.Status, in)
 	}
 	// A kind the workers tell apart but do not convert: named, with no targets.
-	if in, resp := detect("/api/v1/detect", []byte("GIF89a\x01\x00\x01\x00")); resp.StatusCode != 200 || in.Type != "gif" ||
+	if in, resp := detect("/api/v1/detect", []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\x00\x00")); resp.StatusCode != 200 || in.Type != "ole2" ||
 		in.Targets == nil || len(in.Targets) != 0 || in.Default != "" {
-		t.Errorf("GIF: %s %+v", resp.Status, in)
+		t.Errorf("OLE2: %s %+v", resp.Status, in)
 	}
 	// A head cut inside a character is still text; a whole file ending so is not.
 	cut := []byte("café au lait"[:4])

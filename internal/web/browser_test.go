@@ -196,7 +196,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("convert: %v", err)
 	}
-	if pngType != "PNG image" || !slices.Equal(pngTargets, []string{"jpg", "webp", "png"}) || !slices.Equal(txtTargets, []string{"pdf"}) {
+	if pngType != "PNG image" || !slices.Equal(pngTargets, []string{"jpg", "webp", "gif", "tiff", "avif", "heic", "jxl", "png"}) || !slices.Equal(txtTargets, []string{"pdf"}) {
 		t.Errorf("PNG row: type %q targets %v; text row targets %v", pngType, pngTargets, txtTargets)
 	}
 	errText, err := chromedp.Run(ctx, chromedp.Text(row("broken.png")+` .state`))
@@ -303,12 +303,22 @@ func TestBrowserOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A kind the server tells apart but does not convert: the row names it.
-	gif := filepath.Join(in, "anim.gif")
-	if err := os.WriteFile(gif, []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), 0o644); err != nil {
+	gif := filepath.Join(in, "old.doc")
+	if err := os.WriteFile(gif, []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A scanned multi-page TIFF becomes a PNG of its first page, and the row
+	// says so.
+	tiff, err := os.ReadFile("../convert/testdata/images/cogs-pages.tif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tif := filepath.Join(in, "scan.tif")
+	if err := os.WriteFile(tif, tiff, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx := newBrowser(t, t.TempDir())
-	err := chromedp.Do(ctx,
+	err = chromedp.Do(ctx,
 		chromedp.Navigate(s.srv.URL+"/"),
 		chromedp.WaitReady(`body[data-ready="true"]`),
 	)
@@ -320,12 +330,16 @@ func TestBrowserOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = chromedp.Do(ctx,
-		chromedp.SetUploadFiles(`#file-input`, []string{p, gif}),
+		chromedp.SetUploadFiles(`#file-input`, []string{p, gif, tif}),
 		chromedp.WaitReady(row("pic.png")+` option[value="webp"]`),
-		chromedp.WaitReady(row("anim.gif")+`[data-status="failed"]`),
+		chromedp.WaitReady(row("old.doc")+`[data-status="failed"]`),
+		chromedp.WaitReady(row("scan.tif")+` option[value="png"]`),
 		chromedp.SetValue(row("pic.png")+` select`, "webp"),
 		chromedp.Click(row("pic.png")+` button.convert`),
 		chromedp.WaitReady(row("pic.png")+`[data-status="done"]`),
+		chromedp.SetValue(row("scan.tif")+` select`, "png"),
+		chromedp.Click(row("scan.tif")+` button.convert`),
+		chromedp.WaitReady(row("scan.tif")+`[data-status="done"]`),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -337,12 +351,23 @@ func TestBrowserOpen(t *testing.T) {
 	if !hidden || !strings.Contains(status, "pic.webp") {
 		t.Errorf("token panel hidden %v; row says %q", hidden, status)
 	}
-	gifState, err := chromedp.Run(ctx, chromedp.Text(row("anim.gif")+` .state`))
+	gifState, err := chromedp.Run(ctx, chromedp.Text(row("old.doc")+` .state`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(gifState, "GIF image: this server does not convert it; it converts PDF, ") {
-		t.Errorf("the GIF row says %q", gifState)
+	if !strings.HasPrefix(gifState, "legacy Office document (DOC, XLS or PPT): this server does not convert it; it converts PDF, ") {
+		t.Errorf("the DOC row says %q", gifState)
+	}
+	tifState, err := chromedp.Run(ctx, chromedp.Text(row("scan.tif")+` .state`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tifNote, err := chromedp.Run(ctx, chromedp.Text(row("scan.tif")+` .note`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tifState, "scan.png") || !strings.Contains(tifNote, "the TIFF has 5 pages; the PNG holds the first") {
+		t.Errorf("the TIFF row says %q, with the note %q", tifState, tifNote)
 	}
 }
 
