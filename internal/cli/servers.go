@@ -170,6 +170,8 @@ func (c *convertFlags) register(fs *flag.FlagSet) {
 	fs.Var((*byteSize)(&c.cfg.MaxPDFInflate), "max-pdf-inflate", "most bytes the compressed streams of a PDF may decode to, checked before text extraction (e.g. 256MiB)")
 	fs.IntVar(&c.cfg.MaxPDFNesting, "max-pdf-nesting", convert.DefaultMaxPDFNesting, "deepest nesting of arrays and dictionaries in a PDF, 1-500 (graphics states and marked content: 16 times as deep)")
 	c.cfg.MaxPDFMemory = convert.DefaultMaxPDFMemory
+	c.cfg.MaxImageMemory = convert.DefaultMaxImageMemory
+	fs.Var((*byteSize)(&c.cfg.MaxImageMemory), "max-image-memory", "most memory of the process that decodes an image in a format whose decoder is not hardened (HEIC, AVIF, JPEG XL, JPEG 2000, TIFF, SVG, BMP, ICO, TGA, PSD, PNM) or encodes AVIF, HEIC or JPEG XL; it runs apart and is killed at the job's deadline; at least 128MiB")
 	fs.Var((*byteSize)(&c.cfg.MaxPDFMemory), "max-pdf-memory", "most memory of the process that reads one PDF for text (poppler runs in a child process, killed at the job's deadline), at least 128MiB")
 	fs.IntVar(&c.cfg.MaxTextPages, "max-text-pages", convert.DefaultMaxTextPages, "most pages of the PDF made from a text")
 	fs.IntVar(&c.cfg.JPEGQuality, "jpeg-quality", convert.DefaultJPEGQuality, "JPEG output quality, 1-100")

@@ -45,6 +45,12 @@ type Config struct {
 	// PDF → TXT (RLIMIT_DATA of the PDF reader). Default 1 GiB; at least
 	// 128 MiB.
 	MaxPDFMemory int64
+	// MaxImageMemory bounds the memory of the reader process that decodes an
+	// image whose decoder runs there (ImageMagick, libheif, OpenJPEG, libjxl,
+	// librsvg, libtiff) or encodes AVIF, HEIC or JPEG XL. Default 2 GiB: a
+	// 12 MP photo from AVIF to JPEG XL took 650 MB resident here, and libjxl
+	// reserves more than it touches; at least 128 MiB.
+	MaxImageMemory int64
 	// PDFInProcess runs poppler in this process instead of a PDF reader
 	// process: about a millisecond faster per PDF, but a PDF that keeps poppler
 	// busy then holds its slot until poppler returns, whatever the deadline, and
@@ -77,6 +83,7 @@ const (
 	DefaultMaxPDFNesting  = 256
 	DefaultMaxTextPages   = 10_000
 	DefaultMaxPDFMemory   = 1 << 30
+	DefaultMaxImageMemory = 2 << 30
 	minPDFMemory          = 128 << 20
 	DefaultJPEGQuality    = 85
 	DefaultWEBPQuality    = 80
@@ -92,6 +99,7 @@ func (c Config) WithDefaults() Config {
 	c.MaxPDFNesting = cmp.Or(c.MaxPDFNesting, DefaultMaxPDFNesting)
 	c.MaxTextPages = cmp.Or(c.MaxTextPages, DefaultMaxTextPages)
 	c.MaxPDFMemory = cmp.Or(c.MaxPDFMemory, DefaultMaxPDFMemory)
+	c.MaxImageMemory = cmp.Or(c.MaxImageMemory, DefaultMaxImageMemory)
 	c.JPEGQuality = cmp.Or(c.JPEGQuality, DefaultJPEGQuality)
 	c.WEBPQuality = cmp.Or(c.WEBPQuality, DefaultWEBPQuality)
 	c.PNGCompression = cmp.Or(c.PNGCompression, DefaultPNGCompression)
@@ -116,6 +124,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max PDF nesting %d: must be 1 to %d (poppler's parser stops nesting there)", c.MaxPDFNesting, maxPDFNestingLimit)
 	case c.MaxPDFMemory != 0 && c.MaxPDFMemory < minPDFMemory:
 		return fmt.Errorf("max PDF memory %d: must be at least %d (128 MiB): the PDF reader needs that much to start", c.MaxPDFMemory, minPDFMemory)
+	case c.MaxImageMemory != 0 && c.MaxImageMemory < minPDFMemory:
+		return fmt.Errorf("max image memory %d: must be at least %d (128 MiB): the reader needs that much to start", c.MaxImageMemory, minPDFMemory)
 	case c.MaxTextPages < 0:
 		return fmt.Errorf("max text pages %d: must be positive", c.MaxTextPages)
 	case c.JPEGQuality < 0 || c.JPEGQuality > 100:

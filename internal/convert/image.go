@@ -168,13 +168,24 @@ func (j *imageJob) load() error {
 	}
 	j.img.Close()
 	j.img = nil
-	opts := j.pageOptions(j.keepFrames)
-	if j.resizing() {
-		j.img, err = j.thumbnail(opts)
-	} else {
-		j.img, err = j.open(opts)
+	j.img, err = j.reopen()
+	if err != nil && j.keepFrames && strings.Contains(err.Error(), "differs from page") {
+		// A pyramid TIFF, or a scan whose pages differ in size: libvips
+		// holds the frames of an image one below the other, at one width.
+		j.keepFrames = false
+		j.warnings = append(j.warnings, fmt.Sprintf("the %s's %d pages differ in size; the %s holds the first", j.kind.Info().Short, j.frames, j.target.label))
+		j.img, err = j.reopen()
 	}
 	return err
+}
+
+// reopen loads the image again with the frames chosen and the size asked for.
+func (j *imageJob) reopen() (*libvips.Image, error) {
+	opts := j.pageOptions(j.keepFrames)
+	if j.resizing() {
+		return j.thumbnail(opts)
+	}
+	return j.open(opts)
 }
 
 // pickPage checks the page asked for and says, in a warning, which frame a

@@ -95,6 +95,14 @@ func (j *imageJob) colour() error {
 	if deep {
 		depth = 16
 	}
+	if j.kind == "jxl" && img.Has("icc-profile-data") {
+		// libvips 8.14 hands over JPEG XL pixels already in sRGB, with a
+		// profile libjxl made up from the file's colour encoding that does
+		// not describe them: applied, it washes the picture out.
+		if err := img.Remove("icc-profile-data"); err != nil {
+			return corrupt(j.kind, fmt.Errorf("remove the ICC profile: %w", vipsError(err)))
+		}
+	}
 	if img.Has("icc-profile-data") && !(j.c.opts.KeepICC && j.keepsProfile()) {
 		// "srgb" is libvips' built-in profile, so nothing is read from disk. A
 		// profile lcms cannot parse is dropped rather than failing the image:

@@ -98,7 +98,7 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 		c := &Converter{cfg: job.Config.WithDefaults(), opts: job.Options}
 		var res Result
 		if job.Target != "" {
-			if err := libvips.Start(); err != nil {
+			if err := libvips.StartPlain(); err != nil {
 				fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
 				return 1
 			}
@@ -283,7 +283,11 @@ func (c *Converter) pdfToText(ctx context.Context, in Input) (Result, error) {
 // inReader runs job in a reader process, which is killed if ctx ends first.
 func (c *Converter) inReader(ctx context.Context, job pdfJob, in Input) (Result, error) {
 	input := in.Data
-	r, err := readers.get(c.cfg.MaxPDFMemory)
+	mem, setting := c.cfg.MaxPDFMemory, "max-pdf-memory"
+	if job.Target != "" {
+		mem, setting = c.cfg.MaxImageMemory, "max-image-memory"
+	}
+	r, err := readers.get(mem)
 	if err != nil {
 		return Result{}, &Error{Code: fail.Internal, Message: "internal error: the PDF reader could not start", Cause: err}
 	}
@@ -312,8 +316,8 @@ func (c *Converter) inReader(ctx context.Context, job pdfJob, in Input) (Result,
 			state = ps.String()
 		}
 		return Result{}, &Error{Code: fail.ConversionFailed, Cause: got.err, Message: fmt.Sprintf(
-			"%s could not be read: the reader process stopped on it (%s); the file is damaged or needs more than the %d MiB the reader may use (max-pdf-memory)",
-			in.Kind.Info().Short, state, c.cfg.MaxPDFMemory>>20)}
+			"%s could not be read: the reader process stopped on it (%s); the file is damaged or needs more than the %d MiB the reader may use (%s)",
+			in.Kind.Info().Short, state, mem>>20, setting)}
 	}
 	readers.put(r)
 	if got.answer.Failed {

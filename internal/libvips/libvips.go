@@ -9,7 +9,16 @@ package libvips
 // govips applies solely when it is the first to start libvips.
 
 // #cgo pkg-config: vips
+// #include <stdio.h>
 // #include <vips/vips.h>
+//
+// // plain_log writes warnings and errors to stderr without calling into Go.
+// static void plain_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data) {
+// 	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+// 		fprintf(stderr, "fileconv reader: %s: %s\n", domain ? domain : "glib", msg);
+// }
+//
+// static void fc_log_plainly(void) { g_log_set_default_handler(plain_log, NULL); }
 import "C"
 
 import (
@@ -24,6 +33,19 @@ var (
 	once     sync.Once
 	startErr error
 )
+
+// StartPlain starts libvips for a process that serves its parent from within
+// package initialisation (a reader, internal/convert): libvips' messages go
+// to stderr from C. Go's runtime holds every call from a C thread into Go
+// until initialisation is over, so govips' logging handler, which is such a
+// call, would hang the first libvips thread that warns, and with it the job.
+func StartPlain() error {
+	if err := Start(); err != nil {
+		return err
+	}
+	C.fc_log_plainly()
+	return nil
+}
 
 // Start starts libvips once per process; later calls return the first result.
 func Start() error {
