@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+
 	"io"
 	"net"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	_ "golang.org/x/image/webp"
 
 	"github.com/fileconv/fileconv/client"
 	"github.com/fileconv/fileconv/internal/master"
@@ -333,7 +336,7 @@ func TestV1RefusalsAreByteExact(t *testing.T) {
 		{"long text to jpeg", wire.OpToJPEG, longText, "ERROR: text detected: use operation 4 (to PDF)"},
 		{"png to txt", wire.OpPDFToText, pngIn, "ERROR: PNG image detected: use operation 1, 2 or 3 (to JPEG, PNG or WEBP)"},
 		{"binary to jpeg", wire.OpToJPEG, []byte{0, 1, 2, 3, 0xff}, "ERROR: unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"},
-		{"gif to jpeg", wire.OpToJPEG, []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), "ERROR: unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"},
+		{"zip to jpeg", wire.OpToJPEG, []byte("PK\x03\x04\x01\x00\x01\x00\x00\x00\x00;"), "ERROR: unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"},
 		{"binary to pdf", wire.OpTextToPDF, []byte("abc\xffdef"), "ERROR: input is not valid UTF-8 text (first invalid byte at offset 3)"},
 		{"nul to pdf", wire.OpTextToPDF, []byte("abc\x00def"), "ERROR: input is not valid UTF-8 text (NUL byte at offset 3)"},
 		{"utf-16 to pdf", wire.OpTextToPDF, []byte("\xff\xfeh\x00i\x00"), "ERROR: input is UTF-16 text, not UTF-8: save it as UTF-8 and send it again"},
