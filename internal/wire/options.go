@@ -30,7 +30,7 @@ type Options struct {
 	// Fit says how an image meets Width × Height: one of the Fit* values.
 	Fit string `json:"fit,omitempty"`
 	// Effort trades encoding time for a smaller file, on the encoder's own scale
-	// (WEBP 0–6, AVIF and HEIC 0–9, JPEG XL 1–9, PNG 0–9, GIF 1–10); 0 means the
+	// (WEBP 0–6, AVIF 0–9, JPEG XL 3–9, PNG 0–9, GIF 1–10); 0 means the
 	// server's default, chosen by measurement (docs/performance.md), and
 	// EffortFastest asks for the encoder's 0.
 	Effort int `json:"effort,omitempty"`
@@ -164,7 +164,7 @@ var optionSpecs = []OptionSpec{
 			}
 			return ""
 		}},
-	{Name: "effort", Doc: "encoding effort: more is slower and makes a smaller file", Values: "the encoder's own scale: WEBP 0–6, AVIF and HEIC 0–9, JPEG XL 1–9, PNG 0–9, GIF 1–10",
+	{Name: "effort", Doc: "encoding effort: more is slower and makes a smaller file", Values: "the encoder's own scale: WEBP 0–6, AVIF 0–9, JPEG XL 3–9, PNG 0–9, GIF 1–10",
 		isSet: func(o Options) bool { return o.Effort != 0 },
 		set: func(o *Options, v string) (err error) {
 			o.Effort, err = strconv.Atoi(strings.TrimSpace(v))
