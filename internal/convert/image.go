@@ -147,7 +147,9 @@ func (j *imageJob) wantsAllFrames(frames int) bool {
 // load reads the header with libvips, checks its sizes, picks the frames and
 // sets up the decoding, shrinking on load when a size was asked for.
 func (j *imageJob) load() error {
-	img, err := j.open(j.pageOptions(false))
+	// The first page is read first, whatever the page asked for: libvips
+	// refuses a page past the last without saying how many there are.
+	img, err := j.open(j.pageOptionsAt(false, 0))
 	if err != nil {
 		return err
 	}
@@ -163,7 +165,7 @@ func (j *imageJob) load() error {
 		return err
 	}
 	j.keepFrames = j.wantsAllFrames(j.frames)
-	if !j.keepFrames && !j.resizing() {
+	if !j.keepFrames && !j.resizing() && j.c.opts.Page <= 1 {
 		return nil
 	}
 	j.img.Close()
@@ -230,8 +232,14 @@ func kindHasPages(k Kind) bool {
 	return false
 }
 
-// pageOptions are the loader options: strictness, and the frames to load.
+// pageOptions are the loader options: strictness, and the frames to load:
+// all of them, or the page asked for.
 func (j *imageJob) pageOptions(all bool) string {
+	return j.pageOptionsAt(all, max(j.c.opts.Page, 1)-1)
+}
+
+// pageOptionsAt are the loader options for all frames or page (from 0).
+func (j *imageJob) pageOptionsAt(all bool, page int) string {
 	// A strict decode fails at the first decoder warning, so that a truncated
 	// file is an error rather than an image with a grey bottom half. libjpeg
 	// also warns about flaws every viewer shrugs off (stray bytes before a
@@ -244,7 +252,7 @@ func (j *imageJob) pageOptions(all bool) string {
 		if all {
 			opts = append(opts, "n=-1")
 		} else {
-			opts = append(opts, fmt.Sprintf("page=%d", max(j.c.opts.Page, 1)-1))
+			opts = append(opts, fmt.Sprintf("page=%d", page))
 		}
 	}
 	return strings.Join(opts, ",")
