@@ -382,19 +382,7 @@ func TestFormatsStatusOpenAPI(t *testing.T) {
 	}
 	// The built-in registry, in its order; the default of an image is another
 	// format than its own.
-	images := []string{"jpg", "png", "webp", "gif", "tiff", "avif", "heic", "jxl"}
-	// An image's own format comes last, so that the default is another one.
-	imageTargets := func(own string) []string {
-		out := slices.DeleteFunc(slices.Clone(images), func(s string) bool { return s == own })
-		if own != "" {
-			out = append(out, own)
-		}
-		return out
-	}
-	wantInputs := map[string][]string{"pdf": {"txt"}, "jpeg": imageTargets("jpg"), "png": imageTargets("png"), "webp": imageTargets("webp"),
-		"gif": imageTargets("gif"), "tiff": imageTargets("tiff"), "heic": imageTargets("heic"), "avif": imageTargets("avif"), "jxl": imageTargets("jxl"),
-		"bmp": imageTargets(""), "ico": imageTargets(""), "jp2": imageTargets(""), "psd": imageTargets(""), "pnm": imageTargets(""),
-		"svg": imageTargets(""), "tga": imageTargets(""), "text": {"pdf"}}
+	images, wantInputs := expectedFormats()
 	var types []string
 	for _, in := range f.Inputs {
 		types = append(types, in.Type)
@@ -406,14 +394,7 @@ func TestFormatsStatusOpenAPI(t *testing.T) {
 		t.Errorf("formats %+v: inputs %v", f, types)
 	}
 	for _, tg := range f.Targets {
-		want := map[string][]string{"pdf": {"page_size"}, "txt": {"pages"}}[tg.To]
-		if slices.Contains(images, tg.To) {
-			// Every image target resizes; the encoders differ.
-			want = []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}
-			want = append(want, map[string][]string{"jpg": {"quality"}, "png": {"effort"}, "webp": {"quality", "lossless", "effort"},
-				"gif": {"effort"}, "avif": {"quality", "lossless", "effort"}, "heic": {"quality"}, "jxl": {"quality", "lossless", "effort"}}[tg.To]...)
-			want = append(want, "page")
-		}
+		want := expectedOptions(images, tg.To)
 		if !slices.Equal(tg.Options, want) || tg.ContentType == "" || (tg.Op == 0) != (tg.To != "jpg" && tg.To != "png" && tg.To != "webp" && tg.To != "pdf" && tg.To != "txt") {
 			t.Errorf("target %+v, want options %v", tg, want)
 		}
@@ -708,4 +689,36 @@ func TestDetect(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site: %s", resp.Status)
 	}
+}
+
+// expectedFormats is the built-in registry's image targets and, per input
+// kind, its targets in order: an image's own format comes last, so that the
+// default is another one.
+func expectedFormats() (images []string, inputs map[string][]string) {
+	images = []string{"jpg", "png", "webp", "gif", "tiff", "avif", "heic", "jxl"}
+	imageTargets := func(own string) []string {
+		out := slices.DeleteFunc(slices.Clone(images), func(s string) bool { return s == own })
+		if own != "" {
+			out = append(out, own)
+		}
+		return out
+	}
+	inputs = map[string][]string{"pdf": {"txt"}, "text": {"pdf"}}
+	for kind, own := range map[string]string{"jpeg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "tiff": "tiff", "heic": "heic", "avif": "avif", "jxl": "jxl",
+		"bmp": "", "ico": "", "jp2": "", "psd": "", "pnm": "", "svg": "", "tga": ""} {
+		inputs[kind] = imageTargets(own)
+	}
+	return images, inputs
+}
+
+// expectedOptions is what the built-in target to takes: every image target
+// resizes; the encoders differ.
+func expectedOptions(images []string, to string) []string {
+	if !slices.Contains(images, to) {
+		return map[string][]string{"pdf": {"page_size"}, "txt": {"pages"}}[to]
+	}
+	want := []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}
+	want = append(want, map[string][]string{"jpg": {"quality"}, "png": {"effort"}, "webp": {"quality", "lossless", "effort"},
+		"gif": {"effort"}, "avif": {"quality", "lossless", "effort"}, "heic": {"quality"}, "jxl": {"quality", "lossless", "effort"}}[to]...)
+	return append(want, "page")
 }
