@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"image/jpeg"
 	"io"
@@ -317,7 +318,8 @@ func TestBrowserOpen(t *testing.T) {
 	if err := os.WriteFile(tif, tiff, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx := newBrowser(t, t.TempDir())
+	downloads := t.TempDir()
+	ctx := newBrowser(t, downloads)
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(s.srv.URL+"/"),
 		chromedp.WaitReady(`body[data-ready="true"]`),
@@ -338,6 +340,9 @@ func TestBrowserOpen(t *testing.T) {
 		chromedp.Click(row("pic.png")+` button.convert`),
 		chromedp.WaitReady(row("pic.png")+`[data-status="done"]`),
 		chromedp.SetValue(row("scan.tif")+` select`, "png"),
+		// The options panel offers a size for a PNG, not a quality.
+		chromedp.WaitReady(row("scan.tif")+` .options input[name="width"]`),
+		chromedp.SetValue(row("scan.tif")+` .options input[name="width"]`, "20"),
 		chromedp.Click(row("scan.tif")+` button.convert`),
 		chromedp.WaitReady(row("scan.tif")+`[data-status="done"]`),
 	)
@@ -368,6 +373,17 @@ func TestBrowserOpen(t *testing.T) {
 	}
 	if !strings.Contains(tifState, "scan.png") || !strings.Contains(tifNote, "the TIFF has 5 pages; the PNG holds the first") {
 		t.Errorf("the TIFF row says %q, with the note %q", tifState, tifNote)
+	}
+	// The result is 20 pixels wide: its IHDR, from the downloaded file.
+	if err := chromedp.Do(ctx, chromedp.Click(row("scan.tif")+` a.download`)); err != nil {
+		t.Fatal(err)
+	}
+	if png := waitFile(t, filepath.Join(downloads, "scan.png")); len(png) < 24 || binary.BigEndian.Uint32(png[16:20]) != 20 {
+		t.Errorf("the PNG made with width 20 is not 20 pixels wide (%d bytes)", len(png))
+	}
+	quality, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('li[data-name="scan.tif"] .options input[name="quality"]') !== null`))
+	if err != nil || quality {
+		t.Errorf("the panel offers a quality for a PNG (%v)", err)
 	}
 }
 

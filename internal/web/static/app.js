@@ -131,6 +131,7 @@
     $(".remove", li).addEventListener("click", () => removeRow(row));
     sel.addEventListener("change", () => {
       if (row.status === "done" || row.status === "failed") setState(row, "new", "", 0);
+      fillOptions(row);
     });
     row.el = li;
     $("#files").appendChild(li);
@@ -159,6 +160,53 @@
     }
     sel.value = info.default;
     setState(row, "new", "Ready", 0);
+    fillOptions(row);
+  }
+
+  // PANEL_OPTIONS are the options the page offers per file, when the chosen
+  // target takes them (GET /api/v1/formats says which does): the size of an
+  // image and the quality of a lossy one. The CLI and the API take them all.
+  const PANEL_OPTIONS = [
+    { name: "width", label: "Width (px)", min: 1, max: 10000000 },
+    { name: "height", label: "Height (px)", min: 1, max: 10000000 },
+    { name: "quality", label: "Quality (1–100)", min: 1, max: 100 },
+  ];
+
+  // fillOptions shows the panel fields the chosen target takes, keeping what
+  // was typed when the target changes.
+  function fillOptions(row) {
+    const panel = $(".options", row.el);
+    const fields = $(".fields", panel);
+    const t = state.formats.targets.find((x) => x.to === $(".target", row.el).value);
+    const accepted = PANEL_OPTIONS.filter((o) => t && (t.options || []).includes(o.name));
+    row.options = row.options || {};
+    for (const input of fields.querySelectorAll("input")) row.options[input.name] = input.value;
+    fields.textContent = "";
+    panel.hidden = accepted.length === 0;
+    for (const o of accepted) {
+      const label = el("label", o.label);
+      const input = document.createElement("input");
+      input.type = "number";
+      input.name = o.name;
+      input.min = o.min;
+      input.max = o.max;
+      input.value = row.options[o.name] || "";
+      input.setAttribute("aria-label", o.label + " of " + row.file.name);
+      input.addEventListener("change", () => {
+        if (row.status === "done" || row.status === "failed") setState(row, "new", "", 0);
+      });
+      label.appendChild(input);
+      fields.appendChild(label);
+    }
+  }
+
+  // optionQuery is the query string of the panel's filled fields.
+  function optionQuery(row) {
+    let q = "";
+    for (const input of $(".options", row.el).querySelectorAll("input")) {
+      if (input.value !== "") q += "&" + encodeURIComponent(input.name) + "=" + encodeURIComponent(input.value);
+    }
+    return q;
   }
 
   function setState(row, status, text, percent) {
@@ -246,7 +294,7 @@
   function convert(row) {
     return new Promise((resolve) => {
       const to = $(".target", row.el).value;
-      const url = "/api/v1/convert?to=" + encodeURIComponent(to) + "&name=" + encodeURIComponent(row.file.name);
+      const url = "/api/v1/convert?to=" + encodeURIComponent(to) + "&name=" + encodeURIComponent(row.file.name) + optionQuery(row);
       const xhr = new XMLHttpRequest();
       row.xhr = xhr;
       xhr.open("POST", url);
