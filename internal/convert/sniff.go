@@ -76,6 +76,15 @@ func svgRoot(b []byte) bool {
 	}
 }
 
+// isICO matches an icon or cursor directory that lists at least one image.
+// The count matters: most TGA files start with the cursor's magic number (no
+// image ID, no colour map, uncompressed true colour: 00 00 02 00), followed
+// by the zero bytes of their empty colour map where an icon has its count.
+func isICO(b []byte) bool {
+	magic := bytes.HasPrefix(b, []byte("\x00\x00\x01\x00")) || bytes.HasPrefix(b, []byte("\x00\x00\x02\x00"))
+	return magic && len(b) >= 6 && (b[4] != 0 || b[5] != 0)
+}
+
 // isTGA matches a Truevision TGA file. TGA has no magic number at its start,
 // so the header's fields must all hold values TGA allows: a colour map type
 // of 0 or 1 consistent with the image type, an image type libvips and
