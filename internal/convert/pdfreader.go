@@ -102,6 +102,9 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 				fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
 				return 1
 			}
+			// The reader runs inside init, where a libvips worker thread
+			// logging through govips would wait for ever.
+			libvips.LogToStderr()
 			res, err = c.convertImageHere(context.Background(), Input{Kind: job.Kind, Target: job.Target, Data: input})
 		} else {
 			res, err = c.pdfToTextHere(context.Background(), input)

@@ -8,8 +8,14 @@ package libvips
 // The cgo preamble reaches libvips directly only for the process-wide settings
 // govips applies solely when it is the first to start libvips.
 
-// #cgo pkg-config: vips
-// #include <vips/vips.h>
+/*
+#cgo pkg-config: vips
+#include <vips/vips.h>
+
+static void fc_log_to_stderr(void) {
+	g_log_set_default_handler(g_log_default_handler, NULL);
+}
+*/
 import "C"
 
 import (
@@ -68,3 +74,12 @@ func logVips(domain string, level vips.LogLevel, msg string) {
 		slog.Warn("libvips", "domain", domain, "msg", msg)
 	}
 }
+
+// LogToStderr hands the messages of libvips and glib to glib's own handler,
+// which writes warnings to stderr, instead of govips' handler, which calls
+// into Go. A process converting before its Go initialisation has finished
+// needs it: Go holds every call into Go from a thread it did not start (a
+// libvips worker warning about a damaged file) until initialisation is over,
+// so that the worker, and the conversion waiting for it, hang. The reader
+// processes of internal/convert run from an init function.
+func LogToStderr() { C.fc_log_to_stderr() }
