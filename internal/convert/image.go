@@ -59,6 +59,9 @@ func (c *Converter) convertImage(ctx context.Context, in Input) (Result, error) 
 		return c.convertImageHere(ctx, in)
 	}
 	// The header is checked here too: a bomb costs no reader its memory.
+	if err := checkSVGEntities(in.Kind, in.Data); err != nil {
+		return Result{}, err
+	}
 	if head, err := readImageHead(in.Kind, in.Data); err == nil {
 		if err := c.checkImageSize(in.Kind, head.Width, head.Height, head.Frames, false); err != nil {
 			return Result{}, err
@@ -126,8 +129,12 @@ func (j *imageJob) close() {
 // Go's header readers read a few bytes, so a bomb is refused before any C
 // decoder sees it. They are stricter than libvips in places (arithmetic JPEG,
 // odd WEBP canvases), so their failure is not final: libvips reads the header
-// too, and its sizes are checked just the same.
+// too, and its sizes are checked just the same. An SVG has no such header,
+// but its DOCTYPE declares what its entities expand to (svgguard.go).
 func (j *imageJob) checkHeader() error {
+	if err := checkSVGEntities(j.kind, j.input); err != nil {
+		return err
+	}
 	head, err := readImageHead(j.kind, j.input)
 	if err != nil {
 		return nil
