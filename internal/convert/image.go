@@ -333,8 +333,12 @@ func describeDecodeError(err error) string {
 // innermost line of what libvips said. libvips keeps one error buffer per
 // process, and a failing save adds its own line ("vips2png: unable to write
 // to target") after the loader's, which is the one that says what is wrong
-// with the file. The buffer is shared by concurrent jobs, so the line chosen
-// is the last of its kind: anything older may be another job's.
+// with the file; so does ImageMagick's loader ("magick2vips: unable to read
+// buffer") after ImageMagick's reason. The buffer is shared by concurrent
+// jobs, so the line chosen is the last of its kind: anything older may be
+// another job's. Some libraries break their message in two lines: libheif
+// puts its error code on a line of its own, libxml2 the bytes that are not
+// UTF-8; those lines continue the one before.
 func vipsError(err error) error {
 	if errors.Is(err, libvips.ErrSilent) {
 		return err
@@ -346,16 +350,24 @@ func vipsError(err error) error {
 	pick := ""
 	for _, line := range strings.Split(s, "\n") {
 		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		if pick == "" || !strings.Contains(line, "unable to write to") {
+		switch {
+		case line == "":
+		case pick != "" && (strings.HasPrefix(line, "(") || strings.HasPrefix(line, "Bytes: ")):
+			pick += " " + line
+		case pick == "" || !strings.Contains(line, "unable to write to") && !strings.Contains(line, "unable to read "):
 			pick = line
 		}
 	}
-	// "VipsJpeg: ", "vipspng: " name libvips internals, not the problem.
-	if name, rest, ok := strings.Cut(pick, ": "); ok && strings.HasPrefix(strings.ToLower(name), "vips") && rest != "" {
-		pick = rest
+	// "VipsJpeg: ", "vipspng: ", "magick2vips: libMagick error: " name
+	// libvips and ImageMagick internals, not the problem, and so does the
+	// place in ImageMagick's source that ends its messages (" `' @
+	// error/tga.c/ReadTGAImage/504").
+	if name, rest, ok := strings.Cut(pick, ": "); ok && rest != "" &&
+		(strings.HasPrefix(strings.ToLower(name), "vips") || strings.HasSuffix(name, "2vips")) {
+		pick = strings.TrimPrefix(rest, "libMagick error: ")
+	}
+	if i := strings.LastIndex(pick, " `"); i > 0 && strings.Contains(pick[i:], "' @ ") {
+		pick = pick[:i]
 	}
 	if pick == "" {
 		return libvips.ErrSilent
