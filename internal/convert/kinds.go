@@ -65,8 +65,12 @@ var kinds = []KindInfo{
 		func(b []byte) bool { return len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP" }},
 	{KindGIF, "GIF image", "GIF", "image/gif", `starts with "GIF87a" or "GIF89a"`, true,
 		func(b []byte) bool { return prefix("GIF87a")(b) || prefix("GIF89a")(b) }},
-	{KindTIFF, "TIFF image", "TIFF", "image/tiff", `starts with "II*\0" or "MM\0*"`, true,
-		func(b []byte) bool { return prefix("II*\x00")(b) || prefix("MM\x00*")(b) }},
+	// BigTIFF ("+" for "*") lifts TIFF's limit of 4 GB; some tools write it
+	// whatever the size.
+	{KindTIFF, "TIFF image", "TIFF", "image/tiff", `starts with "II*\0" or "MM\0*" (BigTIFF: "II+\0" or "MM\0+")`, true,
+		func(b []byte) bool {
+			return prefix("II*\x00")(b) || prefix("MM\x00*")(b) || prefix("II+\x00")(b) || prefix("MM\x00+")(b)
+		}},
 	{"bmp", "BMP image", "BMP", "image/bmp", `starts with "BM" and reserved zero bytes`, true,
 		func(b []byte) bool {
 			return len(b) >= 14 && string(b[:2]) == "BM" && string(b[6:10]) == "\x00\x00\x00\x00"
