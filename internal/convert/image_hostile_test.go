@@ -877,3 +877,23 @@ func TestHostileReaderWarnings(t *testing.T) {
 	_, err := converter(t).Convert(ctx, "png", in, wire.Options{})
 	wantError(t, err, fail.ConversionFailed, "corrupt HEIC image: ", "bad image dimensions on decode")
 }
+
+// TestDetectImageFixtures: every image file of the header tests is detected
+// as its kind: a TGA is not a cursor, a BigTIFF is a TIFF.
+func TestDetectImageFixtures(t *testing.T) {
+	for _, fx := range ownHeadFixtures {
+		if got := Detect(imageFixture(t, fx.file)); got != fx.kind {
+			t.Errorf("%s detected as %s, want %s", fx.file, got, fx.kind)
+		}
+	}
+	for _, fx := range sharedHeadFixtures {
+		b, err := os.ReadFile(filepath.Join(sharedImages, fx.file))
+		if err != nil {
+			t.Logf("skipped: %v", err)
+			continue
+		}
+		if got := Detect(b); got != fx.kind {
+			t.Errorf("%s detected as %s, want %s", fx.file, got, fx.kind)
+		}
+	}
+}
