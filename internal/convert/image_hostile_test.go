@@ -810,41 +810,52 @@ func damagesOf(good []byte) []damaged {
 // TestHostileImageDamage: a truncated or corrupt file of any format is an
 // error that names the format, or, where its decoder makes up for the damage,
 // an image; never a crash, an internal error or a hang. The decoders that run
-// in this process must survive (a crash would end the test); a reader process
-// may die, which is a clean error too.
+// in this process must survive (a crash would end the test), in process all
+// of them; a reader process may die, which is a clean error too.
 func TestHostileImageDamage(t *testing.T) {
-	c := converter(t)
-	var recovered []string
-	for name, good := range imageCorpus(t) {
-		kind := Detect(good)
-		for _, d := range damagesOf(good) {
-			t.Run(name+"/"+d.name, func(t *testing.T) {
-				// A deadline far past any decode, so that a hang fails the
-				// test rather than stalls it.
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				defer cancel()
-				res, err := c.Convert(ctx, "png", d.in, wire.Options{})
-				if err == nil {
-					decode(t, KindPNG, res.Output)
-					recovered = append(recovered, name+" "+d.name)
-					return
-				}
-				var ce *Error
-				if !errors.As(err, &ce) {
-					t.Fatalf("error %T is not an *Error: %v", err, err)
-				}
-				if ce.Code == fail.Internal || ce.Code == fail.Timeout {
-					t.Fatalf("code %s: %s", ce.Code, ce.Message)
-				}
-				short := kind.Info().Short
-				if d.truncated && Detect(d.in) == kind && !strings.Contains(ce.Message, short) {
-					t.Errorf("message %q does not name %s", ce.Message, short)
-				}
-				t.Logf("%s: %s", ce.Code, ce.Message)
-			})
+	files := imageCorpus(t)
+	for _, hc := range hostileConfigs {
+		c := mustConverter(t, hc.cfg)
+		var recovered []string
+		for name, good := range files {
+			for _, d := range damagesOf(good) {
+				t.Run(hc.name+"/"+name+"/"+d.name, func(t *testing.T) {
+					if wantDamageError(t, c, Detect(good), d) {
+						recovered = append(recovered, name+" "+d.name)
+					}
+				})
+			}
 		}
+		slices.Sort(recovered)
+		t.Logf("%s, converted despite the damage: %s", hc.name, strings.Join(recovered, ", "))
 	}
-	t.Logf("converted despite the damage: %s", strings.Join(recovered, ", "))
+}
+
+// wantDamageError converts a damaged file of kind and wants a client error
+// naming the kind, if the file was cut, or an image; it reports an image.
+func wantDamageError(t *testing.T, c *Converter, kind Kind, d damaged) (converted bool) {
+	t.Helper()
+	// A deadline far past any decode, so that a hang fails the test rather
+	// than stalls it.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := c.Convert(ctx, "png", d.in, wire.Options{})
+	if err == nil {
+		decode(t, KindPNG, res.Output)
+		return true
+	}
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %T is not an *Error: %v", err, err)
+	}
+	if ce.Code == fail.Internal || ce.Code == fail.Timeout {
+		t.Fatalf("code %s: %s", ce.Code, ce.Message)
+	}
+	if short := kind.Info().Short; d.truncated && Detect(d.in) == kind && !strings.Contains(ce.Message, short) {
+		t.Errorf("message %q does not name %s", ce.Message, short)
+	}
+	t.Logf("%s: %s", ce.Code, ce.Message)
+	return false
 }
 
 // TestVipsErrorLines: the line of libvips' error buffer that says what is
