@@ -59,7 +59,7 @@ func (c *Converter) convertImage(ctx context.Context, in Input) (Result, error) 
 		return c.convertImageHere(ctx, in)
 	}
 	// The header is checked here too: a bomb costs no reader its memory.
-	if err := checkSVGEntities(in.Kind, in.Data); err != nil {
+	if err := checkSVG(in.Kind, in.Data); err != nil {
 		return Result{}, err
 	}
 	if head, err := readImageHead(in.Kind, in.Data); err == nil {
@@ -129,10 +129,11 @@ func (j *imageJob) close() {
 // Go's header readers read a few bytes, so a bomb is refused before any C
 // decoder sees it. They are stricter than libvips in places (arithmetic JPEG,
 // odd WEBP canvases), so their failure is not final: libvips reads the header
-// too, and its sizes are checked just the same. An SVG has no such header,
-// but its DOCTYPE declares what its entities expand to (svgguard.go).
+// too, and its sizes are checked just the same. An SVG has no such header;
+// what its entities expand to and an SVGZ's compression are checked instead
+// (svgguard.go).
 func (j *imageJob) checkHeader() error {
-	if err := checkSVGEntities(j.kind, j.input); err != nil {
+	if err := checkSVG(j.kind, j.input); err != nil {
 		return err
 	}
 	head, err := readImageHead(j.kind, j.input)
