@@ -286,9 +286,9 @@ func FuzzDetectHead(f *testing.F) {
 		isTGA(b)
 		isPNM(b)
 		isICO(b)
-		if err := checkSVGEntities(KindSVG, b); err != nil {
+		if err := checkSVG(KindSVG, b); err != nil {
 			if ce := AsError(err); ce.Code != fail.LimitExceeded && ce.Code != fail.ConversionFailed {
-				t.Fatalf("checkSVGEntities: %v", err)
+				t.Fatalf("checkSVG: %v", err)
 			}
 		}
 		k := Detect(b)

@@ -653,7 +653,7 @@ func quadraticBlowup() string {
 // TestHostileSVGEntities: libxml2 stops the billion laughs itself ("entity
 // reference loop"), but not one large entity named many times, which librsvg
 // expands and lays out: 400 MB of text from 400 KB took 15 GB and 4 minutes
-// in process, and a reader to its memory limit. checkSVGEntities refuses both
+// in process, and a reader to its memory limit. checkSVG refuses both
 // before librsvg parses them, in the worker and again in the reader.
 func TestHostileSVGEntities(t *testing.T) {
 	const want = "the SVG's entities (<!ENTITY> in its DOCTYPE) expand to more than 1048576 bytes of text, over the limit of the file's size (at least 1 MiB)"
@@ -664,8 +664,8 @@ func TestHostileSVGEntities(t *testing.T) {
 	}
 	for name, in := range bombs {
 		// Unguarded, a bomb takes gigabytes of this process: make sure first.
-		if err := checkSVGEntities(Detect(in), in); err == nil {
-			t.Fatalf("%s: checkSVGEntities lets it through", name)
+		if err := checkSVG(Detect(in), in); err == nil {
+			t.Fatalf("%s: checkSVG lets it through", name)
 		}
 	}
 	for _, hc := range hostileConfigs {
@@ -677,6 +677,55 @@ func TestHostileSVGEntities(t *testing.T) {
 					wantError(t, err, fail.LimitExceeded, want)
 				})
 				checkPeaks(t, peak, grew, reader)
+			})
+		}
+	}
+}
+
+// gzipBomb is a gzip stream that inflates to prefix and n spaces: one
+// compressed chunk repeated, as deflate allows. Its trailer is zeros: what
+// stops at a limit does not read that far.
+func gzipBomb(prefix string, n int64) []byte {
+	chunk := deflateFlushed(bytes.Repeat([]byte(" "), 256<<10))
+	out := append([]byte{0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF}, deflateFlushed([]byte(prefix))...)
+	for range n / (256 << 10) {
+		out = append(out, chunk...)
+	}
+	return append(out, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0)
+}
+
+// TestHostileSVGZ: librsvg 2.54 inflates an SVGZ through GLib, which spins
+// for ever on any byte after the gzip stream, a second gzip member included
+// (measured: a 130-byte file kept vipsheader at 100 % CPU until killed).
+// checkSVG inflates it first, to its end: damage and anything after the end
+// are refused, and so is an SVGZ inflating past 256 MiB.
+func TestHostileSVGZ(t *testing.T) {
+	svg := []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="12" height="8"><rect width="3" height="4" fill="red"/></svg>`)
+	z := gzipped(t, svg)
+	for _, hc := range hostileConfigs {
+		c := mustConverter(t, hc.cfg)
+		t.Run(hc.name+"/whole", func(t *testing.T) {
+			if _, err := c.Convert(context.Background(), "png", z, wire.Options{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		for _, tt := range []struct {
+			name string
+			in   []byte
+			code fail.Code
+			want string
+		}{
+			{"garbage after", append(bytes.Clone(z), "garbage"...), fail.ConversionFailed, "corrupt SVG image: 7 bytes follow the end of its gzip compression"},
+			{"two members", append(gzipped(t, svg[:30]), gzipped(t, svg[30:])...), fail.ConversionFailed, "bytes follow the end of its gzip compression"},
+			{"cut", z[:len(z)-4], fail.ConversionFailed, "corrupt SVG image: the file is truncated or damaged"},
+			{"bad checksum", append(bytes.Clone(z[:len(z)-8]), 0, 0, 0, 0, 0, 0, 0, 0), fail.ConversionFailed, "corrupt SVG image: its gzip compression is damaged (gzip: invalid checksum)"},
+			{"bomb", gzipBomb(string(svg[:len(svg)-6]), 300<<20), fail.LimitExceeded, "the SVGZ inflates to more than 256 MiB, over the limit"},
+		} {
+			t.Run(hc.name+"/"+tt.name, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				_, err := c.Convert(ctx, "png", tt.in, wire.Options{})
+				wantError(t, err, tt.code, tt.want)
 			})
 		}
 	}
