@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/libvips"
 	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -203,6 +204,107 @@ func FuzzPDFGuard(f *testing.F) {
 		}
 		if ce.Message == "" || !utf8.ValidString(ce.Message) {
 			t.Fatalf("bad message %q", ce.Message)
+		}
+	})
+}
+
+// anyImageSeeds is a small file (under 5 KB) of every image kind.
+func anyImageSeeds(tb testing.TB) [][]byte {
+	var seeds [][]byte
+	for _, name := range []string{"anim.gif", "bigtiff.tif", "cogs-pages.tif", "icon.ico", "photo-ascii.pgm", "photo.avif",
+		"photo.bmp", "photo.heic", "photo.jp2", "photo.jxl", "photo.ppm", "photo.tga", "ratio.jxl"} {
+		seeds = append(seeds, imageFixture(tb, name))
+	}
+	photo := testfiles.Photo(8, 6)
+	for _, f := range []testfiles.Format{testfiles.JPEG, testfiles.PNG, testfiles.WEBP} {
+		seeds = append(seeds, mustEncode(tb, photo, f))
+	}
+	anim, err := testfiles.AnimatedWEBP(4, 4, color.NRGBA{255, 0, 0, 255}, color.NRGBA{0, 255, 0, 128})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pfm, err := decodeWithVipsTo(mustEncode(tb, photo, testfiles.PNG), ".pfm")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svg := []byte(`<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY c "red">]><svg xmlns="http://www.w3.org/2000/svg" width="12" height="8" viewBox="0 0 6 4"><rect width="3" height="4" fill="&c;"/><circle cx="4" cy="2" r="1" fill-opacity="0.5"/></svg>`)
+	return append(seeds, anim, pfm, tinyPSD(), svg, gzipped(tb, svg), gifBytes(2000, 2000, 3, 0, 0, 1, 1))
+}
+
+// decodeWithVipsTo converts b with libvips to the format of suffix, for the
+// formats Go does not write.
+func decodeWithVipsTo(b []byte, suffix string) ([]byte, error) {
+	v, err := libvips.Load(b, "")
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	return v.Save(suffix)
+}
+
+// tinyPSD is a 2×2 RGB Photoshop file: no colour mode data, resources or
+// layers, raw image data.
+func tinyPSD() []byte {
+	return cat(psdBytes(1, 2, 2), make([]byte, 12), u16be(0), []byte{255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255})
+}
+
+// FuzzConvertAnyImage converts every image kind to PNG with every decoder in
+// this process (PDFInProcess), so that a crash ends the fuzzer where a reader
+// process would fail one job quietly.
+func FuzzConvertAnyImage(f *testing.F) {
+	for _, seed := range anyImageSeeds(f) {
+		f.Add(seed)
+	}
+	c, err := New(Config{MaxPixels: 1 << 20, MaxPDFPages: 50, PDFInProcess: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		res, err := convertOp(c, context.Background(), wire.OpToPNG, in)
+		checkFuzzResult(t, wire.OpToPNG, res, err)
+	})
+}
+
+// FuzzDetectHead: the sniffers of the kinds without a plain magic number
+// (isSVG, isTGA, isPNM, isICO) and the SVG entity check take any bytes;
+// Detect is deterministic and is DetectHead of a whole file; and an image
+// kind detected from the head of a file is the file's kind (a text's head
+// may be UTF-8 where the rest is not, so text is left out).
+func FuzzDetectHead(f *testing.F) {
+	for _, seed := range anyImageSeeds(f) {
+		f.Add(seed[:min(len(seed), 512)])
+	}
+	for _, seed := range []string{
+		"P6\n", "P7\nWIDTH 1\n", "Pf 1 1 -1\n", "\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x01\x00\x18\x00",
+		"\x00\x00\x01\x00\x01\x00", `<!DOCTYPE svg [<!ENTITY a "]>"><!-- > -->]><svg>`, "\xEF\xBB\xBF<?xml?><svg:svg ",
+		`<!DOCTYPE svg [<!ENTITY a "&b;"><!ENTITY b "&a;">]><svg>&a;</svg>`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		isSVG(b)
+		isTGA(b)
+		isPNM(b)
+		isICO(b)
+		if err := checkSVG(KindSVG, b); err != nil {
+			if ce := AsError(err); ce.Code != fail.LimitExceeded && ce.Code != fail.ConversionFailed {
+				t.Fatalf("checkSVG: %v", err)
+			}
+		}
+		k := Detect(b)
+		if again := Detect(b); again != k {
+			t.Fatalf("Detect gave %s, then %s", k, again)
+		}
+		if whole := DetectHead(b, true); whole != k {
+			t.Fatalf("DetectHead(b, true) = %s, Detect = %s", whole, k)
+		}
+		for _, n := range []int{len(b) / 2, len(b) - 1} {
+			if n <= 0 {
+				continue
+			}
+			if head := DetectHead(b[:n], false); head.IsImage() && head != k {
+				t.Fatalf("the first %d bytes are %s, the file %s", n, head, k)
+			}
 		}
 	})
 }

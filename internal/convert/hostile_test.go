@@ -659,8 +659,12 @@ func resetPeakRSS(t *testing.T) {
 	}
 }
 
-func peakRSS(t *testing.T) int64 {
-	b, err := os.ReadFile("/proc/self/status")
+func peakRSS(t *testing.T) int64 { return processPeakRSS("self") }
+
+// processPeakRSS is the peak RSS of process pid ("self" for this one), or 0
+// where /proc cannot tell.
+func processPeakRSS(pid string) int64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}

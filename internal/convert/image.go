@@ -59,6 +59,9 @@ func (c *Converter) convertImage(ctx context.Context, in Input) (Result, error) 
 		return c.convertImageHere(ctx, in)
 	}
 	// The header is checked here too: a bomb costs no reader its memory.
+	if err := checkSVG(in.Kind, in.Data); err != nil {
+		return Result{}, err
+	}
 	if head, err := readImageHead(in.Kind, in.Data); err == nil {
 		if err := c.checkImageSize(in.Kind, head.Width, head.Height, head.Frames, false); err != nil {
 			return Result{}, err
@@ -126,8 +129,13 @@ func (j *imageJob) close() {
 // Go's header readers read a few bytes, so a bomb is refused before any C
 // decoder sees it. They are stricter than libvips in places (arithmetic JPEG,
 // odd WEBP canvases), so their failure is not final: libvips reads the header
-// too, and its sizes are checked just the same.
+// too, and its sizes are checked just the same. An SVG has no such header;
+// what its entities expand to and an SVGZ's compression are checked instead
+// (svgguard.go).
 func (j *imageJob) checkHeader() error {
+	if err := checkSVG(j.kind, j.input); err != nil {
+		return err
+	}
 	head, err := readImageHead(j.kind, j.input)
 	if err != nil {
 		return nil
@@ -345,8 +353,12 @@ func describeDecodeError(err error) string {
 // innermost line of what libvips said. libvips keeps one error buffer per
 // process, and a failing save adds its own line ("vips2png: unable to write
 // to target") after the loader's, which is the one that says what is wrong
-// with the file. The buffer is shared by concurrent jobs, so the line chosen
-// is the last of its kind: anything older may be another job's.
+// with the file; so does ImageMagick's loader ("magick2vips: unable to read
+// buffer") after ImageMagick's reason. The buffer is shared by concurrent
+// jobs, so the line chosen is the last of its kind: anything older may be
+// another job's. Some libraries break their message in two lines: libheif
+// puts its error code on a line of its own, libxml2 the bytes that are not
+// UTF-8; those lines continue the one before.
 func vipsError(err error) error {
 	if errors.Is(err, libvips.ErrSilent) {
 		return err
@@ -358,16 +370,24 @@ func vipsError(err error) error {
 	pick := ""
 	for _, line := range strings.Split(s, "\n") {
 		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		if pick == "" || !strings.Contains(line, "unable to write to") {
+		switch {
+		case line == "":
+		case pick != "" && (strings.HasPrefix(line, "(") || strings.HasPrefix(line, "Bytes: ")):
+			pick += " " + line
+		case pick == "" || !strings.Contains(line, "unable to write to") && !strings.Contains(line, "unable to read "):
 			pick = line
 		}
 	}
-	// "VipsJpeg: ", "vipspng: " name libvips internals, not the problem.
-	if name, rest, ok := strings.Cut(pick, ": "); ok && strings.HasPrefix(strings.ToLower(name), "vips") && rest != "" {
-		pick = rest
+	// "VipsJpeg: ", "vipspng: ", "magick2vips: libMagick error: " name
+	// libvips and ImageMagick internals, not the problem, and so does the
+	// place in ImageMagick's source that ends its messages (" `' @
+	// error/tga.c/ReadTGAImage/504").
+	if name, rest, ok := strings.Cut(pick, ": "); ok && rest != "" &&
+		(strings.HasPrefix(strings.ToLower(name), "vips") || strings.HasSuffix(name, "2vips")) {
+		pick = strings.TrimPrefix(rest, "libMagick error: ")
+	}
+	if i := strings.LastIndex(pick, " `"); i > 0 && strings.Contains(pick[i:], "' @ ") {
+		pick = pick[:i]
 	}
 	if pick == "" {
 		return libvips.ErrSilent

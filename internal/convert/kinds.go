@@ -65,6 +65,8 @@ var kinds = []KindInfo{
 		func(b []byte) bool { return len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP" }},
 	{KindGIF, "GIF image", "GIF", "image/gif", `starts with "GIF87a" or "GIF89a"`, true,
 		func(b []byte) bool { return prefix("GIF87a")(b) || prefix("GIF89a")(b) }},
+	// BigTIFF ("+" for "*") lifts TIFF's limit of 4 GB; some tools write it
+	// whatever the size.
 	{KindTIFF, "TIFF image", "TIFF", "image/tiff", `starts with "II*\0" or "MM\0*" (BigTIFF: "II+\0" or "MM\0+")`, true,
 		func(b []byte) bool {
 			return prefix("II*\x00")(b) || prefix("MM\x00*")(b) || prefix("II+\x00")(b) || prefix("MM\x00+")(b)
@@ -73,8 +75,7 @@ var kinds = []KindInfo{
 		func(b []byte) bool {
 			return len(b) >= 14 && string(b[:2]) == "BM" && string(b[6:10]) == "\x00\x00\x00\x00"
 		}},
-	{"ico", "ICO icon", "ICO", "image/vnd.microsoft.icon", "starts with 00 00 01 00 (icon) or 00 00 02 00 (cursor)", true,
-		func(b []byte) bool { return prefix("\x00\x00\x01\x00")(b) || prefix("\x00\x00\x02\x00")(b) }},
+	{"ico", "ICO icon", "ICO", "image/vnd.microsoft.icon", "starts with 00 00 01 00 (icon) or 00 00 02 00 (cursor), then a count of images that is not zero", true, isICO},
 	{"heic", "HEIC image", "HEIC", "image/heic", `an ftyp box of brand heic, heix, mif1 or msf1`, true, isobmff("heic", "heix", "mif1", "msf1", "hevc")},
 	{"avif", "AVIF image", "AVIF", "image/avif", `an ftyp box of brand avif or avis`, true, isobmff("avif", "avis")},
 	{"jxl", "JPEG XL image", "JPEG XL", "image/jxl", "starts with FF 0A or a JXL box", true,

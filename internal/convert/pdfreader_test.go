@@ -78,7 +78,7 @@ func TestPDFReaderOverItsMemory(t *testing.T) {
 	defer func() { readerStderr = os.Stderr }()
 	starved := &Converter{cfg: Config{MaxPDFMemory: 1 << 20}.WithDefaults(), font: base.font}
 	_, err := convertOp(starved, context.Background(), wire.OpPDFToText, minimalPDF)
-	e := wantError(t, err, fail.ConversionFailed, "PDF could not be read: the reader process stopped", "max-pdf-memory")
+	e := wantError(t, err, fail.ConversionFailed, "PDF could not be read: the reader process stopped on it", "max-pdf-memory")
 	if e.Cause == nil {
 		t.Error("no cause kept for the log")
 	}

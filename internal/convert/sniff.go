@@ -59,7 +59,12 @@ func svgRoot(b []byte) bool {
 		case bytes.HasPrefix(b, []byte("<!--")):
 			end = []byte("-->")
 		case bytes.HasPrefix(b, []byte("<!DOCTYPE")), bytes.HasPrefix(b, []byte("<!doctype")):
-			end = []byte(">")
+			n := doctypeEnd(b)
+			if n < 0 {
+				return false
+			}
+			b = b[n:]
+			continue
 		default:
 			rest, ok := bytes.CutPrefix(b, []byte("<svg"))
 			if !ok {
@@ -74,6 +79,48 @@ func svgRoot(b []byte) bool {
 		}
 		b = b[i+len(end):]
 	}
+}
+
+// isICO matches an icon or cursor directory that lists at least one image.
+// The count matters: most TGA files start with the cursor's magic number (no
+// image ID, no colour map, uncompressed true colour: 00 00 02 00), followed
+// by the zero bytes of their empty colour map where an icon has its count.
+func isICO(b []byte) bool {
+	magic := bytes.HasPrefix(b, []byte("\x00\x00\x01\x00")) || bytes.HasPrefix(b, []byte("\x00\x00\x02\x00"))
+	return magic && len(b) >= 6 && (b[4] != 0 || b[5] != 0)
+}
+
+// doctypeEnd returns the length of the DOCTYPE declaration b starts with, or
+// -1 if it does not end in b. Its internal subset, in brackets, declares
+// entities whose values and comments may hold '>' (Adobe Illustrator declares
+// its namespaces there), so the end is the first '>' outside the brackets,
+// quotes and comments.
+func doctypeEnd(b []byte) int {
+	var quote byte
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case bytes.HasPrefix(b[i:], []byte("<!--")):
+			j := bytes.Index(b[i+4:], []byte("-->"))
+			if j < 0 {
+				return -1
+			}
+			i += 4 + j + 2
+		case c == '[':
+			depth++
+		case c == ']' && depth > 0:
+			depth--
+		case c == '>' && depth == 0:
+			return i + 1
+		}
+	}
+	return -1
 }
 
 // isTGA matches a Truevision TGA file. TGA has no magic number at its start,

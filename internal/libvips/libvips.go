@@ -90,3 +90,4 @@ func logVips(domain string, level vips.LogLevel, msg string) {
 		slog.Warn("libvips", "domain", domain, "msg", msg)
 	}
 }
+
