@@ -90,4 +90,3 @@ func logVips(domain string, level vips.LogLevel, msg string) {
 		slog.Warn("libvips", "domain", domain, "msg", msg)
 	}
 }
-
