@@ -432,3 +432,14 @@ func TestBenchFiles(t *testing.T) {
 		t.Errorf("megapixels %v and %v", ps[0].Megapixels, ps[1].Megapixels)
 	}
 }
+
+// One size under 1 MB (one file, or --sizes 100KB) still makes a sizes graph.
+func TestBenchGraphOfOnePoint(t *testing.T) {
+	for _, sweep := range []string{bench.SweepSizes, bench.SweepChunks} {
+		p := bench.Point{Spec: bench.Spec{Sweep: sweep, Conversion: bench.Conversions[0], Chunk: 1024}, InputBytes: 100_000, MBps: 1}
+		files, err := bench.WriteGraphs(t.TempDir(), []bench.Point{p})
+		if err != nil || len(files) != 1 {
+			t.Errorf("%s: %v, %v", sweep, files, err)
+		}
+	}
+}
