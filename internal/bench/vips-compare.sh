@@ -21,6 +21,7 @@ IN=${IN:-/tmp/vips-compare}
 MODE=${MODE:-one}
 SHARED=${SHARED:-$(dirname "$0")/../../../shared/testdata/images}
 BIN=$(realpath "$BIN")
+SHARED=$(realpath "$SHARED")
 mkdir -p "$IN/out"
 cd "$IN" || exit 1
 
