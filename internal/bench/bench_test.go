@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/csv"
+	"image/gif"
 	"image/png"
 	"net"
 	"os"
@@ -57,10 +58,16 @@ func TestBenchPercentile(t *testing.T) {
 func TestBenchInputSizes(t *testing.T) {
 	in := &bench.Inputs{}
 	noise := &bench.Inputs{Image: bench.ImageNoise}
-	for _, kind := range []string{"jpeg", "png", "webp", "text", "pdf"} {
+	for _, kind := range []string{"jpeg", "png", "webp", "text", "pdf", "gif", "tiff", "heic", "avif", "jxl", "svg"} {
 		for _, size := range []int{40_000, 100_000} {
 			for _, src := range []*bench.Inputs{in, noise} {
 				if src == noise && (kind == "text" || kind == "pdf") {
+					continue
+				}
+				if src == noise && (kind == "gif" || kind == "svg") {
+					if _, err := src.Get(kind, size); err == nil {
+						t.Errorf("a %s of noise was made", kind)
+					}
 					continue
 				}
 				b, err := src.Get(kind, size)
@@ -90,6 +97,19 @@ func TestBenchParseConversions(t *testing.T) {
 	}
 	if _, err := bench.ParseConversions("gif-png"); err == nil {
 		t.Fatal("gif-png accepted")
+	}
+	images, err := bench.ParseConversions("images")
+	if err != nil || len(images) != len(bench.ImageConversions) {
+		t.Fatalf("images: %d, %v", len(images), err)
+	}
+	for _, c := range images {
+		if _, ok := c.Op(); ok != (c.Target == "jpg" || c.Target == "png" || c.Target == "webp") {
+			t.Errorf("%s: a v1.0 operation is %v", c.Name, ok)
+		}
+	}
+	mixed, err := bench.ParseConversions("HEIC→JPEG,tif-png,all")
+	if err != nil || len(mixed) != 10 || mixed[0].Name != "heic-jpg" || mixed[1].Name != "tiff-png" || mixed[2].Name != "jpg-png" {
+		t.Fatalf("mixed: %v, %v", mixed, err)
 	}
 }
 
@@ -321,6 +341,105 @@ func TestBenchInproc(t *testing.T) {
 	for _, p := range ps {
 		if p.Protocol != "inproc" || p.Errors != 0 || p.MBps <= 0 || p.Sweep == bench.SweepChunks {
 			t.Errorf("%+v", p)
+		}
+	}
+}
+
+// The conversions from and to the formats beyond the original three, in the
+// process and through a cluster over v2: each converts, and the tables know
+// its pixels and its output.
+func TestBenchImageConversions(t *testing.T) {
+	addr, clientTLS := startBenchCluster(t)
+	target := bench.Target{Addr: addr, Token: benchToken, TLS: clientTLS, Timeout: time.Minute}
+	for _, proto := range []string{"inproc", "v2"} {
+		b := &bench.Bench{Protocol: proto, Target: target, Runner: bench.Runner{Inputs: &bench.Inputs{}}}
+		plan := bench.Plan{Sweeps: []string{bench.SweepSizes}, Conversions: bench.ImageConversions, Sizes: []int{30_000},
+			BaseConcurrency: 1, Requests: 1, Repeat: 1}
+		ps, err := b.Run(t.Context(), plan.Specs(), false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != len(bench.ImageConversions) {
+			t.Fatalf("%s: %d points", proto, len(ps))
+		}
+		for _, p := range ps {
+			if p.Errors != 0 || p.OutputBytes <= 0 || p.Megapixels <= 0 {
+				t.Errorf("%s %s: %d errors (%s), %d bytes out, %.3f MP", proto, p.Conversion.Name, p.Errors, p.FirstError, p.OutputBytes, p.Megapixels)
+			}
+		}
+		// The animation's frames all count: a generated GIF has five.
+		in, _ := b.Runner.Inputs.Get("gif", 30_000)
+		cfg, err := gif.DecodeConfig(bytes.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := ps[1]; p.Conversion.Name != "gif-webp" || p.Megapixels != float64(cfg.Width*cfg.Height*bench.GIFFrames)/1e6 {
+			t.Errorf("%s decodes %.4f MP of a GIF of %d frames of %dx%d", p.Conversion.Name, p.Megapixels, bench.GIFFrames, cfg.Width, cfg.Height)
+		}
+	}
+}
+
+// Files replace the generated inputs: each conversion gets those of its kind,
+// and a conversion without one is left out.
+func TestBenchFiles(t *testing.T) {
+	var files []bench.File
+	for _, path := range []string{"../convert/testdata/images/photo.heic", "../convert/testdata/images/anim.gif"} {
+		f, err := bench.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	if files[0].Kind != "heic" || files[1].Kind != "gif" || files[0].Name != "photo.heic" {
+		t.Fatalf("files read as %s %s, %s", files[0].Name, files[0].Kind, files[1].Kind)
+	}
+	binary := filepath.Join(t.TempDir(), "data.bin")
+	os.WriteFile(binary, bytes.Repeat([]byte{0, 1, 2, 0xfe}, 100), 0o644)
+	if _, err := bench.ReadFile(binary); err == nil {
+		t.Error("binary data read as a file to convert")
+	}
+	plan := bench.Plan{Sweeps: []string{bench.SweepSizes, bench.SweepSteady}, Conversions: bench.ImageConversions,
+		Sizes: []int{10_000, 20_000}, BaseSize: 5_000, BaseConcurrency: 2, Requests: 2, Repeat: 1, Duration: time.Second, Files: files}
+	specs := plan.Specs()
+	var got []string
+	for _, s := range specs {
+		got = append(got, s.Sweep+" "+s.Conversion.Name+" "+s.InputName)
+		if s.Size != len(s.Input) || s.Concurrency != 2 {
+			t.Errorf("%s %s: size %d for %d bytes, concurrency %d", s.Sweep, s.Conversion.Name, s.Size, len(s.Input), s.Concurrency)
+		}
+	}
+	want := "sizes heic-jpg photo.heic,sizes gif-webp anim.gif,steady heic-jpg photo.heic,steady gif-webp anim.gif"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("specs %q, want %q", got, want)
+	}
+	b := &bench.Bench{Protocol: "inproc", Runner: bench.Runner{Inputs: &bench.Inputs{}}}
+	ps, err := b.Run(t.Context(), specs[:2], false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	bench.WriteTable(&table, ps)
+	for _, p := range ps {
+		if p.Errors != 0 {
+			t.Errorf("%s: %s", p.Conversion.Name, p.FirstError)
+		}
+		if !strings.Contains(table.String(), p.InputName) {
+			t.Errorf("the table does not name %s:\n%s", p.InputName, table.String())
+		}
+	}
+	// photo.heic is 29×44; anim.gif has 5 frames of 85×77, all kept in a WEBP.
+	if ps[0].Megapixels != 29*44/1e6 || ps[1].Megapixels != 5*85*77/1e6 {
+		t.Errorf("megapixels %v and %v", ps[0].Megapixels, ps[1].Megapixels)
+	}
+}
+
+// One size under 1 MB (one file, or --sizes 100KB) still makes a sizes graph.
+func TestBenchGraphOfOnePoint(t *testing.T) {
+	for _, sweep := range []string{bench.SweepSizes, bench.SweepChunks} {
+		p := bench.Point{Spec: bench.Spec{Sweep: sweep, Conversion: bench.Conversions[0], Chunk: 1024}, InputBytes: 100_000, MBps: 1}
+		files, err := bench.WriteGraphs(t.TempDir(), []bench.Point{p})
+		if err != nil || len(files) != 1 {
+			t.Errorf("%s: %v, %v", sweep, files, err)
 		}
 	}
 }

@@ -41,6 +41,7 @@ func WriteGraphs(dir string, points []Point) ([]string, error) {
 		if err := addSeries(p, s); err != nil {
 			return files, err
 		}
+		widenOnePoint(p)
 		if err := save(p, GraphSizes); err != nil {
 			return files, err
 		}
@@ -51,6 +52,7 @@ func WriteGraphs(dir string, points []Point) ([]string, error) {
 		if err := addSeries(p, s); err != nil {
 			return files, err
 		}
+		widenOnePoint(p)
 		if err := save(p, GraphChunks); err != nil {
 			return files, err
 		}
@@ -87,6 +89,15 @@ func WriteGraphs(dir string, points []Point) ([]string, error) {
 		}
 	}
 	return files, nil
+}
+
+// widenOnePoint gives a log axis whose points all share one x (one size, one
+// file) a range around it: gonum would pad it by ±1, below zero for a size
+// under 1 MB, which a log scale cannot draw.
+func widenOnePoint(p *plot.Plot) {
+	if p.X.Min == p.X.Max {
+		p.X.Min, p.X.Max = p.X.Min/2, p.X.Max*2
+	}
 }
 
 func mbps(p Point) float64 { return p.MBps }

@@ -1,12 +1,13 @@
-// Package bench is fileconv's load tool: it sends generated inputs to a master (or
-// converts them in the process), sweeps file sizes, chunk sizes and concurrency,
-// and reports requests/s, input MB/s, latency percentiles and errors by kind as a
-// CSV, PNG graphs and a table.
+// Package bench is fileconv's load tool: it sends generated inputs (or given
+// files) to a master (or converts them in the process), sweeps file sizes,
+// chunk sizes and concurrency, and reports requests/s, input MB/s, latency
+// percentiles and errors by kind as a CSV, PNG graphs and a table.
 package bench
 
 import (
 	"fmt"
 	"image"
+	"slices"
 	"strings"
 	"sync"
 
@@ -14,57 +15,81 @@ import (
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
-// Conversion is one of the eight conversions the sweeps measure.
+// Conversion is one conversion the sweeps measure.
 type Conversion struct {
 	// Name is the command-line name, e.g. "jpg-png".
 	Name string
 	// Label is the name in tables and graphs, e.g. "JPG→PNG".
 	Label string
-	// Input is the kind of input: jpeg, png, webp, text or pdf.
+	// Input is the kind of input, as convert.Detect names it: jpeg, png, webp,
+	// gif, tiff, heic, avif, svg, text or pdf.
 	Input string
-	Op    wire.Operation
+	// Target is the format asked for, as protocol v2 names it: jpg, avif, pdf.
+	Target string
 }
 
-// Conversions are the eight conversions of the original's benchmark.
+// Op is the v1.0 operation of the conversion; v1.0 has none for the targets
+// that came after it (avif, heic, jxl, gif, tiff).
+func (c Conversion) Op() (wire.Operation, bool) { return wire.OperationOf(c.Target) }
+
+// Conversions are the eight conversions of the original's benchmark: "all".
 var Conversions = []Conversion{
-	{"jpg-png", "JPG→PNG", "jpeg", wire.OpToPNG},
-	{"jpg-webp", "JPG→WEBP", "jpeg", wire.OpToWEBP},
-	{"png-jpg", "PNG→JPG", "png", wire.OpToJPEG},
-	{"png-webp", "PNG→WEBP", "png", wire.OpToWEBP},
-	{"webp-jpg", "WEBP→JPG", "webp", wire.OpToJPEG},
-	{"webp-png", "WEBP→PNG", "webp", wire.OpToPNG},
-	{"txt-pdf", "TXT→PDF", "text", wire.OpTextToPDF},
-	{"pdf-txt", "PDF→TXT", "pdf", wire.OpPDFToText},
+	{"jpg-png", "JPG→PNG", "jpeg", "png"},
+	{"jpg-webp", "JPG→WEBP", "jpeg", "webp"},
+	{"png-jpg", "PNG→JPG", "png", "jpg"},
+	{"png-webp", "PNG→WEBP", "png", "webp"},
+	{"webp-jpg", "WEBP→JPG", "webp", "jpg"},
+	{"webp-png", "WEBP→PNG", "webp", "png"},
+	{"txt-pdf", "TXT→PDF", "text", "pdf"},
+	{"pdf-txt", "PDF→TXT", "pdf", "txt"},
 }
 
-// ParseConversions reads "all" or a comma-separated list of names such as
-// "jpg-png,txt-pdf" (also "jpg→png" or "JPG-PNG").
+// ImageConversions are conversions from and to the formats beyond the
+// original three, one per decoder or encoder worth measuring: "images".
+var ImageConversions = []Conversion{
+	{"heic-jpg", "HEIC→JPG", "heic", "jpg"},
+	// Every frame of the animation is converted.
+	{"gif-webp", "GIF→WEBP", "gif", "webp"},
+	{"tiff-png", "TIFF→PNG", "tiff", "png"},
+	{"svg-png", "SVG→PNG", "svg", "png"},
+	{"png-avif", "PNG→AVIF", "png", "avif"},
+	{"jpg-avif", "JPG→AVIF", "jpeg", "avif"},
+	{"jpg-heic", "JPG→HEIC", "jpeg", "heic"},
+	{"jpg-jxl", "JPG→JXL", "jpeg", "jxl"},
+}
+
+// ParseConversions reads a comma-separated list of names such as
+// "jpg-png,heic-jpg" (also "jpg→png" or "JPG-PNG"), where "all" stands for
+// Conversions and "images" for ImageConversions; empty means all.
 func ParseConversions(s string) ([]Conversion, error) {
-	if strings.TrimSpace(s) == "" || strings.EqualFold(strings.TrimSpace(s), "all") {
+	if strings.TrimSpace(s) == "" {
 		return Conversions, nil
 	}
 	var out []Conversion
+	known := slices.Concat(Conversions, ImageConversions)
 	for _, name := range strings.Split(s, ",") {
 		name = strings.ToLower(strings.TrimSpace(name))
-		name = strings.NewReplacer("→", "-", "jpeg", "jpg", "text", "txt", "2", "-").Replace(name)
-		found := false
-		for _, c := range Conversions {
-			if c.Name == name {
-				out = append(out, c)
-				found = true
-				break
-			}
+		name = strings.NewReplacer("→", "-", "jpeg", "jpg", "text", "txt", "tiff", "tiff", "tif", "tiff", "2", "-").Replace(name)
+		switch name {
+		case "all":
+			out = append(out, Conversions...)
+			continue
+		case "images":
+			out = append(out, ImageConversions...)
+			continue
 		}
-		if !found {
-			return nil, fmt.Errorf("unknown conversion %q: use all or some of %s", name, conversionNames())
+		i := slices.IndexFunc(known, func(c Conversion) bool { return c.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown conversion %q: use all, images or some of %s", name, conversionNames(known))
 		}
+		out = append(out, known[i])
 	}
 	return out, nil
 }
 
-func conversionNames() string {
+func conversionNames(cs []Conversion) string {
 	var names []string
-	for _, c := range Conversions {
+	for _, c := range cs {
 		names = append(names, c.Name)
 	}
 	return strings.Join(names, ",")
@@ -91,7 +116,7 @@ type inputKey struct {
 	size        int
 }
 
-// Get returns an input of kind (jpeg, png, webp, text, pdf) whose size is within
+// Get returns an input of kind (a Conversion's Input) whose size is within
 // 3 % of size bytes. Callers must not modify it.
 func (in *Inputs) Get(kind string, size int) ([]byte, error) {
 	in.mu.Lock()
@@ -115,14 +140,30 @@ func (in *Inputs) Get(kind string, size int) ([]byte, error) {
 	return b, nil
 }
 
+// photoFormats are the input kinds made by encoding a Photo (or Noise).
+var photoFormats = map[string]testfiles.Format{
+	"jpeg": testfiles.JPEG, "png": testfiles.PNG, "webp": testfiles.WEBP,
+	"tiff": testfiles.TIFF, "heic": testfiles.HEIC, "avif": testfiles.AVIF, "jxl": testfiles.JXL,
+}
+
+// GIFFrames is the number of frames of a generated GIF input.
+const GIFFrames = 5
+
 func generate(kind, img string, size int) ([]byte, error) {
-	format := map[string]testfiles.Format{"jpeg": testfiles.JPEG, "png": testfiles.PNG, "webp": testfiles.WEBP}
-	switch kind {
-	case "jpeg", "png", "webp":
+	if f, ok := photoFormats[kind]; ok {
 		if img == ImageNoise {
-			return noiseOfSize(format[kind], size)
+			return noiseOfSize(f, size)
 		}
-		return testfiles.ImageOfSize(format[kind], size)
+		return testfiles.ImageOfSize(f, size)
+	}
+	if img == ImageNoise && (kind == "gif" || kind == "svg") {
+		return nil, fmt.Errorf("there is no %s of noise: use --image %s", kind, ImagePhoto)
+	}
+	switch kind {
+	case "gif":
+		return testfiles.AnimatedGIFOfSize(size, GIFFrames)
+	case "svg":
+		return testfiles.SVGOfSize(size)
 	case "text":
 		return []byte(testfiles.Paragraphs(size)), nil
 	case "pdf":
@@ -137,7 +178,8 @@ func noiseOfSize(f testfiles.Format, target int) ([]byte, error) {
 	if target < 1024 {
 		return nil, fmt.Errorf("the smallest target is 1024 bytes")
 	}
-	bpp := map[testfiles.Format]float64{testfiles.JPEG: 1.6, testfiles.PNG: 3.05, testfiles.WEBP: 1.3}[f]
+	bpp := map[testfiles.Format]float64{testfiles.JPEG: 1.6, testfiles.PNG: 3.05, testfiles.WEBP: 1.3,
+		testfiles.TIFF: 3.2, testfiles.HEIC: 1.2, testfiles.AVIF: 1, testfiles.JXL: 1.5}[f]
 	b, err := testfiles.EncodedOfSize(f, target, bpp, func(w, h int) image.Image { return testfiles.Noise(w, h, 1) })
 	if err != nil {
 		return nil, fmt.Errorf("noise: %w", err)

@@ -43,40 +43,50 @@ type Plan struct {
 	Overhead bool
 	// RelaySize is the body size of the relay sweep.
 	RelaySize int
+	// Files, when set, are sent instead of generated inputs: each conversion
+	// gets the files of its input's kind (the sizes sweep every one, the other
+	// sweeps the first), and a conversion with none is left out.
+	Files []File
 }
 
 // Specs lists the points of the plan in the order they run.
 func (pl Plan) Specs() []Spec {
 	var specs []Spec
 	base := Spec{Size: pl.BaseSize, Concurrency: pl.BaseConcurrency, Requests: pl.Requests, Repeat: pl.Repeat}
-	first := pl.Conversions[0]
+	convs := pl.Conversions
+	if len(pl.Files) > 0 {
+		convs = slices.DeleteFunc(slices.Clone(convs), func(c Conversion) bool { return len(pl.filesOf(c)) == 0 })
+	}
+	if len(convs) == 0 {
+		return nil
+	}
+	first := pl.onFile(base, convs[0])
 	for _, sweep := range pl.Sweeps {
 		switch sweep {
 		case SweepSizes:
-			for _, c := range pl.Conversions {
-				for _, size := range pl.Sizes {
-					s := base
-					s.Sweep, s.Conversion, s.Size = sweep, c, size
+			for _, c := range convs {
+				for _, s := range pl.sizes(base, c) {
+					s.Sweep = sweep
 					specs = append(specs, s)
 				}
 			}
 		case SweepChunks:
 			for _, chunk := range pl.Chunks {
-				s := base
-				s.Sweep, s.Conversion, s.Chunk = sweep, first, chunk
+				s := first
+				s.Sweep, s.Chunk = sweep, chunk
 				specs = append(specs, s)
 			}
 		case SweepConcurrency:
 			for _, n := range pl.Concurrency {
-				s := base
-				s.Sweep, s.Conversion, s.Concurrency = sweep, first, n
+				s := first
+				s.Sweep, s.Concurrency = sweep, n
 				s.Requests = max(pl.Requests, 2*n)
 				specs = append(specs, s)
 			}
 		case SweepSteady:
-			for _, c := range pl.Conversions {
-				s := base
-				s.Sweep, s.Conversion, s.Duration, s.Requests = sweep, c, pl.Duration, 0
+			for _, c := range convs {
+				s := pl.onFile(base, c)
+				s.Sweep, s.Duration, s.Requests = sweep, pl.Duration, 0
 				specs = append(specs, s)
 			}
 		case SweepRelay:
@@ -92,7 +102,50 @@ func (pl Plan) Specs() []Spec {
 	return specs
 }
 
-var relayConversion = Conversion{Name: "txt-jpg", Label: "TXT→JPG (refused)", Input: "text", Op: Conversions[2].Op}
+// filesOf lists the files that c converts.
+func (pl Plan) filesOf(c Conversion) []File {
+	var fs []File
+	for _, f := range pl.Files {
+		if f.Kind == c.Input {
+			fs = append(fs, f)
+		}
+	}
+	return fs
+}
+
+// sizes are the sizes sweep's points of c: one per file of its kind, else one
+// per size.
+func (pl Plan) sizes(base Spec, c Conversion) []Spec {
+	var specs []Spec
+	for _, f := range pl.filesOf(c) {
+		specs = append(specs, withFile(base, c, f))
+	}
+	if len(pl.Files) > 0 {
+		return specs
+	}
+	for _, size := range pl.Sizes {
+		s := base
+		s.Conversion, s.Size = c, size
+		specs = append(specs, s)
+	}
+	return specs
+}
+
+// onFile is base for c, on the first file of c's kind when files are given.
+func (pl Plan) onFile(base Spec, c Conversion) Spec {
+	if fs := pl.filesOf(c); len(fs) > 0 {
+		return withFile(base, c, fs[0])
+	}
+	base.Conversion = c
+	return base
+}
+
+func withFile(s Spec, c Conversion, f File) Spec {
+	s.Conversion, s.Input, s.InputName, s.Size = c, f.Data, f.Name, len(f.Data)
+	return s
+}
+
+var relayConversion = Conversion{Name: "txt-jpg", Label: "TXT→JPG (refused)", Input: "text", Target: "jpg"}
 
 // RelayInput is the body of the relay sweep: lines of ASCII text.
 func RelayInput(size int) []byte {

@@ -32,6 +32,8 @@ type Spec struct {
 	Repeat int
 	// Input, when set, is sent instead of a generated input of Conversion.Input.
 	Input []byte
+	// InputName names Input in the tables, when it is a file (Plan.Files).
+	InputName string
 }
 
 // Point is the measurement of a Spec.
@@ -40,6 +42,11 @@ type Point struct {
 	Protocol string
 	// InputBytes is the actual size of the input.
 	InputBytes int
+	// Megapixels is what the conversion decodes of the input (every frame of
+	// an animation kept whole); 0 when the input is no image.
+	Megapixels float64
+	// OutputBytes is the size of a result.
+	OutputBytes int64
 	// Requests and Errors are summed over the repetitions; ErrorKinds counts
 	// the errors by ErrorKind.
 	Requests, Errors int
@@ -120,7 +127,8 @@ func (r *Runner) Run(ctx context.Context, s Sender, spec Spec) (Point, error) {
 	if spec.Duration <= 0 {
 		spec.Requests = max(spec.Requests, 1)
 	}
-	p := Point{Spec: spec, Protocol: s.Protocol(), InputBytes: len(input), ErrorKinds: map[string]int{}}
+	p := Point{Spec: spec, Protocol: s.Protocol(), InputBytes: len(input), ErrorKinds: map[string]int{},
+		Megapixels: megapixels(spec.Conversion, input)}
 	p.Spec.Input = nil
 	maxTime := r.MaxPointTime
 	if maxTime <= 0 {
@@ -129,7 +137,7 @@ func (r *Runner) Run(ctx context.Context, s Sender, spec Spec) (Point, error) {
 	if r.Warmup && spec.Sweep != SweepRelay {
 		var wg sync.WaitGroup
 		for range spec.Concurrency {
-			wg.Go(func() { s.Send(ctx, spec.Conversion.Op, input) })
+			wg.Go(func() { s.Send(ctx, spec.Conversion.Target, input) })
 		}
 		wg.Wait()
 	}
@@ -141,60 +149,11 @@ func (r *Runner) Run(ctx context.Context, s Sender, spec Spec) (Point, error) {
 		}
 	}
 	var reps []repetition
-	var mu sync.Mutex
 	for range spec.Repeat {
 		if ctx.Err() != nil {
 			return p, ctx.Err()
 		}
-		var rep repetition
-		var next int
-		start := time.Now()
-		stopAt := start.Add(maxTime)
-		if spec.Duration > 0 {
-			stopAt = start.Add(min(spec.Duration, maxTime))
-		}
-		take := func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			if ctx.Err() != nil || time.Now().After(stopAt) {
-				return false
-			}
-			if spec.Duration <= 0 && next >= spec.Requests {
-				return false
-			}
-			next++
-			return true
-		}
-		var wg sync.WaitGroup
-		for range spec.Concurrency {
-			wg.Go(func() {
-				for take() {
-					t0 := time.Now()
-					_, err := s.Send(ctx, spec.Conversion.Op, input)
-					lat := time.Since(t0)
-					mu.Lock()
-					p.Requests++
-					if err != nil {
-						p.Errors++
-						p.ErrorKinds[ErrorKind(err)]++
-						if p.FirstError == "" {
-							p.FirstError = err.Error()
-						}
-					} else {
-						rep.ok++
-						rep.bytes += int64(len(input))
-						rep.latencies = append(rep.latencies, lat)
-					}
-					mu.Unlock()
-					if r.Done != nil {
-						r.Done()
-					}
-				}
-			})
-		}
-		wg.Wait()
-		rep.wall = time.Since(start)
-		reps = append(reps, rep)
+		reps = append(reps, r.repetition(ctx, s, &p, input, maxTime))
 	}
 	if r.CPU != nil {
 		cpuEnd, err := r.CPU()
@@ -209,6 +168,69 @@ func (r *Runner) Run(ctx context.Context, s Sender, spec Spec) (Point, error) {
 			p.CPUPerRequest = (cpuEnd - cpuStart) / time.Duration(ok)
 		}
 	}
+	p.summarise(reps)
+	return p, ctx.Err()
+}
+
+// repetition sends the requests of p's spec once, counting them and their
+// errors in p.
+func (r *Runner) repetition(ctx context.Context, s Sender, p *Point, input []byte, maxTime time.Duration) repetition {
+	spec := p.Spec // Point.Requests, which p also has, counts what was sent
+	var rep repetition
+	var mu sync.Mutex
+	var next int
+	start := time.Now()
+	stopAt := start.Add(maxTime)
+	if spec.Duration > 0 {
+		stopAt = start.Add(min(spec.Duration, maxTime))
+	}
+	take := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if ctx.Err() != nil || time.Now().After(stopAt) {
+			return false
+		}
+		if spec.Duration <= 0 && next >= spec.Requests {
+			return false
+		}
+		next++
+		return true
+	}
+	var wg sync.WaitGroup
+	for range spec.Concurrency {
+		wg.Go(func() {
+			for take() {
+				t0 := time.Now()
+				n, err := s.Send(ctx, spec.Conversion.Target, input)
+				lat := time.Since(t0)
+				mu.Lock()
+				p.Requests++
+				if err != nil {
+					p.Errors++
+					p.ErrorKinds[ErrorKind(err)]++
+					if p.FirstError == "" {
+						p.FirstError = err.Error()
+					}
+				} else {
+					rep.ok++
+					p.OutputBytes = n
+					rep.bytes += int64(len(input))
+					rep.latencies = append(rep.latencies, lat)
+				}
+				mu.Unlock()
+				if r.Done != nil {
+					r.Done()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	rep.wall = time.Since(start)
+	return rep
+}
+
+// summarise sets p's figures to the medians over the repetitions.
+func (p *Point) summarise(reps []repetition) {
 	var rps, mbps []float64
 	var p50, p95, p99 []time.Duration
 	for _, rep := range reps {
@@ -223,7 +245,6 @@ func (r *Runner) Run(ctx context.Context, s Sender, spec Spec) (Point, error) {
 	}
 	p.ReqPerSec, p.MBps = median(rps), median(mbps)
 	p.P50, p.P95, p.P99 = median(p50), median(p95), median(p99)
-	return p, ctx.Err()
 }
 
 // Percentile returns the q-th percentile (0–100) of d by the nearest-rank

@@ -18,9 +18,10 @@ import (
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
-// A Sender performs one conversion and returns the size of the result.
+// A Sender performs one conversion to target (jpg, avif, pdf: a
+// Conversion's Target) and returns the size of the result.
 type Sender interface {
-	Send(ctx context.Context, op wire.Operation, input []byte) (int64, error)
+	Send(ctx context.Context, target string, input []byte) (int64, error)
 	// Protocol names what the sender measures: v1, v2 or inproc.
 	Protocol() string
 	Close() error
@@ -56,7 +57,11 @@ type V1Sender struct {
 func (s *V1Sender) Protocol() string { return "v1" }
 func (s *V1Sender) Close() error     { return nil }
 
-func (s *V1Sender) Send(ctx context.Context, op wire.Operation, input []byte) (int64, error) {
+func (s *V1Sender) Send(ctx context.Context, target string, input []byte) (int64, error) {
+	op, ok := wire.OperationOf(target)
+	if !ok {
+		return 0, fmt.Errorf("protocol v1.0 has no operation to %s: use v2", target)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout())
 	defer cancel()
 	d := tls.Dialer{Config: s.TLS}
@@ -136,9 +141,9 @@ func NewV2Sender(t Target, conns int) *V2Sender {
 func (s *V2Sender) Protocol() string { return "v2" }
 func (s *V2Sender) Close() error     { return s.c.Close() }
 
-func (s *V2Sender) Send(ctx context.Context, op wire.Operation, input []byte) (int64, error) {
+func (s *V2Sender) Send(ctx context.Context, target string, input []byte) (int64, error) {
 	var out countWriter
-	_, err := s.c.Convert(ctx, op.Target(), "bench."+op.Target(), bytesReader(input), &out, client.Options{})
+	_, err := s.c.Convert(ctx, target, "bench."+target, bytesReader(input), &out, client.Options{})
 	return int64(out), err
 }
 
@@ -168,8 +173,8 @@ func NewInprocSender() (*InprocSender, error) {
 func (s *InprocSender) Protocol() string { return "inproc" }
 func (s *InprocSender) Close() error     { return nil }
 
-func (s *InprocSender) Send(ctx context.Context, op wire.Operation, input []byte) (int64, error) {
-	res, err := s.c.Convert(ctx, op.Target(), input, wire.Options{})
+func (s *InprocSender) Send(ctx context.Context, target string, input []byte) (int64, error) {
+	res, err := s.c.Convert(ctx, target, input, wire.Options{})
 	if err != nil {
 		return 0, err
 	}

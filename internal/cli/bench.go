@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +24,7 @@ import (
 type benchFlags struct {
 	addr, token, tokenFile, ca, serverName, protocol string
 	sweep, sizes, conversions, chunks, concurrency   string
-	out, cpuprofile, image, serverPIDs               string
+	out, cpuprofile, image, serverPIDs, files        string
 	baseSize, relaySize                              byteSize
 	baseConcurrency, repeat, requests, masterPID     int
 	duration, timeout, maxPointTime                  time.Duration
@@ -43,7 +44,8 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.overhead, "overhead", false, "also measure each point of the sizes sweep in the process and report network/in-process throughput")
 	fs.StringVar(&f.sweep, "sweep", "sizes", "sweeps to run, comma-separated: sizes, chunks, concurrency, steady, relay, or all (all but relay)")
 	fs.StringVar(&f.sizes, "sizes", "100KB,1MB,5MB,10MB", "input sizes of the sizes sweep")
-	fs.StringVar(&f.conversions, "conversions", "all", "conversions: all, or some of jpg-png,jpg-webp,png-jpg,png-webp,webp-jpg,webp-png,txt-pdf,pdf-txt (the chunks and concurrency sweeps use the first)")
+	fs.StringVar(&f.conversions, "conversions", "all", "conversions: all (jpg-png,jpg-webp,png-jpg,png-webp,webp-jpg,webp-png,txt-pdf,pdf-txt), images (heic-jpg,gif-webp,tiff-png,svg-png,png-avif,jpg-avif,jpg-heic,jpg-jxl), or some of these (the chunks and concurrency sweeps use the first)")
+	fs.StringVar(&f.files, "files", "", "files to send instead of generated inputs, comma-separated: each conversion gets the files of its input's kind (the sizes sweep each, the others the first) and --sizes is not used")
 	fs.StringVar(&f.chunks, "chunks", "4KiB,16KiB,64KiB,256KiB,1MiB", "write sizes of the chunks sweep (sent over v1.0, whose writes the tool controls)")
 	fs.StringVar(&f.concurrency, "concurrency", "1,5,10,15,20,32", "concurrent clients of the concurrency sweep")
 	fs.Var(&f.baseSize, "base-size", "input size of the chunks, concurrency and steady sweeps")
@@ -237,6 +239,12 @@ func (f *benchFlags) plan() (bench.Plan, error) {
 	if pl.Conversions, err = bench.ParseConversions(f.conversions); err != nil {
 		return pl, fmt.Errorf("%w: --conversions: %w", errUsage, err)
 	}
+	if err := f.readFiles(&pl); err != nil {
+		return pl, err
+	}
+	if err := checkV1(pl, f.protocol); err != nil && !f.inproc {
+		return pl, err
+	}
 	if pl.Sizes, err = sizeList("sizes", f.sizes, 1024); err != nil {
 		return pl, err
 	}
@@ -263,6 +271,38 @@ func (f *benchFlags) plan() (bench.Plan, error) {
 		return pl, fmt.Errorf("%w: --image %q: use photo or noise", errUsage, f.image)
 	}
 	return pl, nil
+}
+
+// readFiles reads --files into the plan, which must then have a conversion
+// from one of them.
+func (f *benchFlags) readFiles(pl *bench.Plan) error {
+	for _, path := range splitList(f.files) {
+		file, err := bench.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("%w: --files: %w", errUsage, err)
+		}
+		pl.Files = append(pl.Files, file)
+	}
+	if len(pl.Files) > 0 && len(pl.Specs()) == 0 {
+		var kinds []string
+		for _, file := range pl.Files {
+			kinds = append(kinds, file.Name+" is "+file.Kind)
+		}
+		return fmt.Errorf("%w: --files: no conversion of --conversions reads them (%s)", errUsage, strings.Join(kinds, ", "))
+	}
+	return nil
+}
+
+// checkV1 refuses conversions that protocol v1.0 cannot ask for, before any is
+// sent: over v1, and in the chunks sweep, which always speaks it.
+func checkV1(pl bench.Plan, protocol string) error {
+	for i, c := range pl.Conversions {
+		chunks := i == 0 && slices.Contains(pl.Sweeps, bench.SweepChunks)
+		if _, ok := c.Op(); !ok && (protocol == "v1" || chunks) {
+			return fmt.Errorf("%w: --conversions %s: protocol v1.0 (--protocol v1, and the chunks sweep for the first conversion) has no operation to %s", errUsage, c.Name, c.Target)
+		}
+	}
+	return nil
 }
 
 func pidList(s string) ([]int, error) {

@@ -70,6 +70,8 @@ func TestBenchFlagMistakes(t *testing.T) {
 		{"--image", "cartoon"},
 		{"--server-pid", "abc"},
 		{"--server-pid", "1073741824"},
+		{"--files", "no-such-file.jpg"},
+		{"--files", "../convert/testdata/images/photo.heic", "--conversions", "all"},
 		{"operand"},
 	} {
 		var stdout, stderr bytes.Buffer
@@ -77,6 +79,37 @@ func TestBenchFlagMistakes(t *testing.T) {
 		if !errors.Is(err, errUsage) {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
+	}
+	// v1.0 has no operation to AVIF or HEIC: refused before anything is sent
+	// (nothing listens at the default address here).
+	for _, args := range [][]string{
+		{"--protocol", "v1", "--conversions", "png-jpg,png-avif"},
+		{"--sweep", "chunks", "--conversions", "jpg-heic"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := runBench(context.Background(), args, &stdout, &stderr)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "v1.0") {
+			t.Errorf("%v: %v, want a usage error about v1.0", args, err)
+		}
+	}
+}
+
+func TestBenchFilesCommand(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := runBench(context.Background(), []string{
+		"--inproc", "--conversions", "images", "--files", "../convert/testdata/images/photo.heic,../convert/testdata/images/anim.gif",
+		"--requests", "1", "--repeat", "1", "--out", t.TempDir(), "--quiet",
+	}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"HEIC→JPG", "photo.heic", "GIF→WEBP", "anim.gif", "p50 ms/MP", "output"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if strings.Contains(stdout.String(), "PNG→AVIF") {
+		t.Errorf("a conversion without a file ran:\n%s", stdout.String())
 	}
 }
 

@@ -17,11 +17,16 @@ import (
 // Format is an image file format.
 type Format int
 
-// The image formats fileconv converts between.
+// The image formats fileconv converts between. The first three are the
+// original system's; the others are written through libvips (formats.go).
 const (
 	JPEG Format = iota + 1
 	PNG
 	WEBP
+	TIFF
+	HEIC
+	AVIF
+	JXL
 )
 
 func (f Format) String() string {
@@ -32,6 +37,8 @@ func (f Format) String() string {
 		return "PNG"
 	case WEBP:
 		return "WEBP"
+	case TIFF, HEIC, AVIF, JXL:
+		return vipsFormats[f].name
 	}
 	return fmt.Sprintf("Format(%d)", int(f))
 }
@@ -42,8 +49,9 @@ const (
 	WEBPQuality = 80
 )
 
-// Encode writes img in format f. JPEG and PNG use Go's encoders; WEBP, which Go
-// cannot write, uses libvips (lossy, like most WEBP files met in practice).
+// Encode writes img in format f. JPEG and PNG use Go's encoders; the others,
+// which Go cannot write, use libvips (WEBP lossy, like most WEBP files met in
+// practice; the rest as formats.go says).
 func Encode(img image.Image, f Format) ([]byte, error) {
 	var buf bytes.Buffer
 	switch f {
@@ -60,6 +68,8 @@ func Encode(img image.Image, f Format) ([]byte, error) {
 			out, _, err := r.ExportWebp(&vips.WebpExportParams{Quality: WEBPQuality, ReductionEffort: 4, StripMetadata: true})
 			return out, err
 		})
+	case TIFF, HEIC, AVIF, JXL:
+		return encodeVips(img, f)
 	default:
 		return nil, fmt.Errorf("encode: unknown format %v", f)
 	}
@@ -136,7 +146,7 @@ func ImageOfSize(f Format, targetBytes int) ([]byte, error) {
 		return b, nil
 	}
 	// A first guess of bytes per pixel for Photo.
-	bpp := map[Format]float64{JPEG: 0.24, PNG: 1.3, WEBP: 0.11}[f]
+	bpp := map[Format]float64{JPEG: 0.24, PNG: 1.3, WEBP: 0.11, TIFF: 2, HEIC: 0.08, AVIF: 0.06, JXL: 0.2}[f]
 	if bpp == 0 {
 		return nil, fmt.Errorf("image of size: unknown format %v", f)
 	}
