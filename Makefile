@@ -16,7 +16,7 @@ DEB_TEST  := python3 iproute2 chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
-.PHONY: all build up test vet fmt deps test-deps fuzz bench clean perf-report soak
+.PHONY: all build up test vet fmt deps test-deps fuzz bench clean perf-report soak vips-compare
 
 all: build
 
@@ -80,6 +80,18 @@ image:
 	else \
 		echo "image: skipped: no container engine ('$(DOCKER) info' failed); the Dockerfile is checked by go test ./deploy/..."; \
 	fi
+
+# vips-compare: fileconv end to end against the vips command, pair by pair
+# (docs/performance.md, "Images: every format"); it needs the vips command
+# (libvips-tools) and hyperfine.
+DEB_BENCH := libvips-tools hyperfine
+vips-compare: build
+	@if ! command -v vips >/dev/null || ! command -v hyperfine >/dev/null; then \
+		echo "installing Debian packages: $(DEB_BENCH)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_BENCH); \
+	fi
+	BIN=$(BIN) MODE=one bash internal/bench/vips-compare.sh 2>&1 | tee vips-compare-one.csv
+	BIN=$(BIN) MODE=two bash internal/bench/vips-compare.sh 2>&1 | tee vips-compare-two.csv
 
 # soak: 10 minutes of load at saturation against fileconv up, sampling goroutines
 # and memory; not in CI. Needs curl or wget.

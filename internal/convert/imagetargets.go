@@ -55,10 +55,11 @@ var imageTargets = []imageTarget{
 	// one core; effort 2 takes 2.3 s for a file a fifth smaller.
 	{name: "avif", label: "AVIF", alpha: true, quality: true, lossless: true, effortMin: 0, effortMax: 9, effortDefault: 0, save: saveAVIF},
 	// x265 through libheif ignores the effort libvips 8.14 passes: a 12 MP photo
-	// takes 3.6 s on one core whatever its value, so HEIC offers none.
+	// takes about 5 s whatever its value, so HEIC offers none.
 	{name: "heic", label: "HEIC", alpha: true, quality: true, save: saveHEIC},
-	// libvips 8.14 takes JPEG XL efforts from 3; 3 encodes a 12 MP photo in
-	// 2.8 s on one core, libjxl's default of 7 in 7 s for a file 3 % smaller.
+	// libvips 8.14 takes JPEG XL efforts from 3; 3 encodes a 12 MP sRGB photo
+	// in 0.6 s on one core, libjxl's default of 7 in 4.75 s for a file 2 %
+	// smaller (docs/performance.md).
 	{name: "jxl", label: "JPEG XL", alpha: true, quality: true, lossless: true, effortMin: 3, effortMax: 9, effortDefault: 3, save: saveJXL},
 }
 
