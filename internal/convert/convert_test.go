@@ -28,6 +28,7 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 		MaxPDFNesting:  DefaultMaxPDFNesting,
 		MaxTextPages:   DefaultMaxTextPages,
 		MaxPDFMemory:   DefaultMaxPDFMemory,
+		MaxImageMemory: DefaultMaxImageMemory,
 		JPEGQuality:    DefaultJPEGQuality,
 		WEBPQuality:    DefaultWEBPQuality,
 		PNGCompression: DefaultPNGCompression,
