@@ -3,9 +3,12 @@ package convert
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/fileconv/fileconv/internal/fail"
@@ -64,6 +67,40 @@ func TestImageResize(t *testing.T) {
 	// A size past the pixel limit is refused before anything is decoded.
 	_, err := converter(t).Convert(context.Background(), "png", photo, wire.Options{Width: 20000, Height: 20000, Fit: wire.FitFill})
 	wantError(t, err, fail.LimitExceeded, "20000×20000", "max-pixels")
+}
+
+// TestAnimationTiming: GIF to WEBP and back keeps every frame's delay and the
+// loop count.
+func TestAnimationTiming(t *testing.T) {
+	gif := fixture(t, "anim.gif")
+	webp := convertWith(t, "webp", gif, wire.Options{}).Output
+	back := convertWith(t, "gif", webp, wire.Options{}).Output
+	want := timingOf(t, gif)
+	for name, b := range map[string][]byte{"WEBP": webp, "GIF again": back} {
+		if got := timingOf(t, b); got != want {
+			t.Errorf("%s: delays and loop %q, want %q", name, got, want)
+		}
+	}
+}
+
+// timingOf is an animation's frame delays and loop count as libvips reads them.
+func timingOf(t *testing.T, b []byte) string {
+	t.Helper()
+	v, err := libvips.Load(b, "n=-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	// A delay of 10 ms or less plays at 100 ms in every browser, and libvips
+	// writes it so: the GIF's first frame, of delay 0, comes back as 100.
+	var delays []string
+	for _, d := range strings.Fields(v.AsString("delay")) {
+		if n, err := strconv.Atoi(d); err == nil && n <= 10 {
+			d = "100"
+		}
+		delays = append(delays, d)
+	}
+	return fmt.Sprintf("delays %s, loop %d", strings.Join(delays, " "), v.Int("loop"))
 }
 
 // TestImageResizeAnimation: an animation made smaller keeps its frames.

@@ -170,6 +170,20 @@ func (img *Image) String(name string) string {
 	return C.GoString(s)
 }
 
+// AsString returns any field as libvips prints it ("0 50 50" for an array
+// of delays), or "" when there is none.
+func (img *Image) AsString(name string) string {
+	n := C.CString(name)
+	defer C.free(unsafe.Pointer(n))
+	var s *C.char
+	if C.vips_image_get_typeof(img.p, n) == 0 || C.vips_image_get_as_string(img.p, n, &s) != 0 {
+		C.vips_error_clear()
+		return ""
+	}
+	defer C.g_free(C.gpointer(s))
+	return C.GoString(s)
+}
+
 // Int returns an integer field, or 0 when there is none.
 func (img *Image) Int(name string) int {
 	n := C.CString(name)
