@@ -165,6 +165,7 @@ type convertFlags struct {
 func (c *convertFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.cfg.MaxPixels, "max-pixels", convert.DefaultMaxPixels, "largest image accepted, in pixels (width × height, checked before decoding)")
 	fs.IntVar(&c.cfg.MaxFrames, "max-frames", convert.DefaultMaxFrames, "most frames of an animation or pages of a multi-page image, checked before decoding; the frames converted together are also bounded to 4 × max-pixels")
+	fs.IntVar(&c.cfg.MaxPDFDPI, "max-pdf-dpi", convert.DefaultMaxPDFDPI, "highest resolution a PDF's pages are rendered at (dpi option of PDF to images); each page's pixels are also checked against max-pixels before rendering")
 	fs.IntVar(&c.cfg.MaxPDFPages, "max-pdf-pages", convert.DefaultMaxPDFPages, "most pages of a PDF converted to text")
 	c.cfg.MaxPDFInflate = convert.DefaultMaxPDFInflate
 	fs.Var((*byteSize)(&c.cfg.MaxPDFInflate), "max-pdf-inflate", "most bytes the compressed streams of a PDF may decode to, checked before text extraction (e.g. 256MiB)")

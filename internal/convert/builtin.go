@@ -31,6 +31,19 @@ func init() {
 		Options: []string{"page_size"}, Engine: "fpdf", Limits: []string{"max-text-pages"},
 		Original: true, Run: (*Converter).textToPDF,
 	})
+	// A PDF's pages as pictures: the image pipeline, with poppler (through
+	// libvips) reading the PDF in a reader process.
+	defer func() {
+		for _, name := range []string{"png", "jpg", "webp", "tiff", "avif"} {
+			t, _ := imageTargetNamed(name)
+			Register(Conversion{
+				Name: "pdf-" + name, From: []Kind{KindPDF}, To: []string{name},
+				Options: append(t.options(), "dpi"), Engine: "poppler",
+				Limits: []string{"max-pixels", "max-pdf-dpi", "max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting"},
+				Run:    (*Converter).convertImage,
+			})
+		}
+	}()
 	Register(Conversion{
 		Name: "pdf-text", From: []Kind{KindPDF}, To: []string{"txt"},
 		Options: []string{"pages"}, Engine: "poppler", Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},

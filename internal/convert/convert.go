@@ -51,6 +51,9 @@ type Config struct {
 	// 12 MP photo from AVIF to JPEG XL took 650 MB resident here, and libjxl
 	// reserves more than it touches; at least 128 MiB.
 	MaxImageMemory int64
+	// MaxPDFDPI bounds the resolution a PDF's pages are rendered at.
+	// Default 600.
+	MaxPDFDPI int
 	// PDFInProcess runs poppler in this process instead of a PDF reader
 	// process: about a millisecond faster per PDF, but a PDF that keeps poppler
 	// busy then holds its slot until poppler returns, whatever the deadline, and
@@ -84,6 +87,8 @@ const (
 	DefaultMaxTextPages   = 10_000
 	DefaultMaxPDFMemory   = 1 << 30
 	DefaultMaxImageMemory = 2 << 30
+	DefaultMaxPDFDPI      = 600
+	DefaultPDFDPI         = 150
 	minPDFMemory          = 128 << 20
 	DefaultJPEGQuality    = 85
 	DefaultWEBPQuality    = 80
@@ -100,6 +105,7 @@ func (c Config) WithDefaults() Config {
 	c.MaxTextPages = cmp.Or(c.MaxTextPages, DefaultMaxTextPages)
 	c.MaxPDFMemory = cmp.Or(c.MaxPDFMemory, DefaultMaxPDFMemory)
 	c.MaxImageMemory = cmp.Or(c.MaxImageMemory, DefaultMaxImageMemory)
+	c.MaxPDFDPI = cmp.Or(c.MaxPDFDPI, DefaultMaxPDFDPI)
 	c.JPEGQuality = cmp.Or(c.JPEGQuality, DefaultJPEGQuality)
 	c.WEBPQuality = cmp.Or(c.WEBPQuality, DefaultWEBPQuality)
 	c.PNGCompression = cmp.Or(c.PNGCompression, DefaultPNGCompression)
@@ -126,6 +132,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max PDF memory %d: must be at least %d (128 MiB): the PDF reader needs that much to start", c.MaxPDFMemory, minPDFMemory)
 	case c.MaxImageMemory != 0 && c.MaxImageMemory < minPDFMemory:
 		return fmt.Errorf("max image memory %d: must be at least %d (128 MiB): the reader needs that much to start", c.MaxImageMemory, minPDFMemory)
+	case c.MaxPDFDPI < 0 || c.MaxPDFDPI > wire.MaxDPI:
+		return fmt.Errorf("max PDF dpi %d: must be 1 to %d", c.MaxPDFDPI, wire.MaxDPI)
 	case c.MaxTextPages < 0:
 		return fmt.Errorf("max text pages %d: must be positive", c.MaxTextPages)
 	case c.JPEGQuality < 0 || c.JPEGQuality > 100:

@@ -22,6 +22,7 @@ import (
 // Decoders that are not hardened against hostile files run in an image reader
 // process that the deadline can kill (imagereader.go).
 type imageJob struct {
+	ctx      context.Context
 	c        *Converter
 	kind     Kind
 	input    []byte
@@ -97,7 +98,7 @@ func (c *Converter) convertImageHere(ctx context.Context, in Input) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
-	job := &imageJob{c: c, kind: in.Kind, input: in.Data, target: target, settings: settings}
+	job := &imageJob{ctx: ctx, c: c, kind: in.Kind, input: in.Data, target: target, settings: settings}
 	defer job.close()
 	for _, step := range imageSteps {
 		if ctx.Err() != nil {
@@ -133,6 +134,9 @@ func (j *imageJob) close() {
 // what its entities expand to and an SVGZ's compression are checked instead
 // (svgguard.go).
 func (j *imageJob) checkHeader() error {
+	if j.kind == KindPDF {
+		return j.checkPDF()
+	}
 	if err := checkSVG(j.kind, j.input); err != nil {
 		return err
 	}
@@ -166,7 +170,7 @@ func (j *imageJob) load() error {
 	if kindHasPages(j.kind) {
 		j.frames = max(img.Pages(), 1)
 	}
-	if err := j.c.checkImageSize(j.kind, img.Width(), img.PageHeight(), j.frames, j.wantsAllFrames(j.frames)); err != nil {
+	if err := j.checkSize(img, 1); err != nil {
 		return err
 	}
 	if err := j.pickPage(); err != nil {
@@ -186,7 +190,19 @@ func (j *imageJob) load() error {
 		j.warnings = append(j.warnings, fmt.Sprintf("the %s's %d pages differ in size; the %s holds the first", j.kind.Info().Short, j.frames, j.target.label))
 		j.img, err = j.reopen()
 	}
+	if err == nil && j.c.opts.Page > 1 {
+		err = j.checkSize(j.img, j.c.opts.Page)
+	}
 	return err
+}
+
+// checkSize checks the sizes libvips read from the header: of the page
+// (from 1) of a PDF, or of the frames of an image.
+func (j *imageJob) checkSize(img *libvips.Image, page int) error {
+	if j.kind == KindPDF {
+		return j.c.checkPDFPage(page, img.Width(), img.PageHeight(), j.dpi())
+	}
+	return j.c.checkImageSize(j.kind, img.Width(), img.PageHeight(), j.frames, j.wantsAllFrames(j.frames))
 }
 
 // reopen loads the image again with the frames chosen and the size asked for.
@@ -234,7 +250,7 @@ func countNoun(n int, noun string) string {
 // with its loader's "page" and "n" options.
 func kindHasPages(k Kind) bool {
 	switch k {
-	case KindGIF, KindWEBP, KindTIFF, "heic", "avif", "ico":
+	case KindGIF, KindWEBP, KindTIFF, "heic", "avif", "ico", KindPDF:
 		return true
 	}
 	return false
@@ -256,6 +272,9 @@ func (j *imageJob) pageOptionsAt(all bool, page int) string {
 	// leniently, as Pillow and browsers do.
 	strict := j.kind != KindJPEG || !jpegComplete(j.input)
 	opts := []string{fmt.Sprintf("fail=%t", strict)}
+	if j.kind == KindPDF {
+		opts = append(opts, fmt.Sprintf("dpi=%d", j.dpi()))
+	}
 	if kindHasPages(j.kind) {
 		if all {
 			opts = append(opts, "n=-1")
@@ -338,7 +357,11 @@ func corrupt(t Kind, cause error) *Error {
 	if errors.As(cause, &ce) {
 		return ce
 	}
-	return &Error{Code: fail.ConversionFailed, Message: fmt.Sprintf("corrupt %s image: %s", t.Info().Short, describeDecodeError(cause)), Cause: cause}
+	what := t.Info().Short + " image"
+	if !t.IsImage() {
+		what = t.Info().Short
+	}
+	return &Error{Code: fail.ConversionFailed, Message: fmt.Sprintf("corrupt %s: %s", what, describeDecodeError(cause)), Cause: cause}
 }
 
 // describeDecodeError turns a Go decoder or libvips error into one short line.

@@ -601,6 +601,15 @@ func inputOf(k convert.KindInfo, made []string) Input {
 			targets = append(slices.Delete(targets, i, i+1), same.Name)
 		}
 	}
+	// The default is the kind's first conversion in the registry (the PDF's
+	// text before its pictures), unless that is its own format.
+	own, _ := convert.LookupTarget(string(k.Kind))
+	for _, first := range from {
+		if i := slices.Index(targets, first); i >= 0 && first != own.Name {
+			targets = append([]string{first}, slices.Delete(targets, i, i+1)...)
+			break
+		}
+	}
 	in := Input{Type: string(k.Kind), Name: k.Label, MediaType: k.MediaType, Detection: k.Detection, Targets: targets}
 	if len(targets) > 0 {
 		in.Default = targets[0]

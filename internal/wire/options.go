@@ -37,6 +37,8 @@ type Options struct {
 	// Page picks one frame or page (from 1) of an animation or multi-page
 	// image when the target holds one picture; 0 means the first.
 	Page int `json:"page,omitempty"`
+	// DPI is the resolution a PDF's pages are rendered at; 0 means 150.
+	DPI int `json:"dpi,omitempty"`
 	// Background is the colour transparency is flattened on where the target
 	// has none, and the colour of the bars of FitContain; empty means white.
 	Background string `json:"background,omitempty"`
@@ -67,6 +69,9 @@ var Fits = []string{FitInside, FitContain, FitCover, FitFill}
 
 // MaxDimension bounds Width and Height: libvips's own largest coordinate.
 const MaxDimension = 10_000_000
+
+// MaxDPI bounds Options.DPI on the wire; a worker's --max-pdf-dpi may be lower.
+const MaxDPI = 2400
 
 // EffortFastest is effort 0, the fastest, as Options carries it: 0 there means
 // the server's default.
@@ -194,6 +199,21 @@ var optionSpecs = []OptionSpec{
 		check: func(o Options) string {
 			if o.Page < 1 {
 				return fmt.Sprintf("options.page: %d is not a page number; pages count from 1", o.Page)
+			}
+			return ""
+		}},
+	{Name: "dpi", Doc: "resolution a PDF's pages are rendered at, in dots per inch", Values: "1 to the server's --max-pdf-dpi (600 by default); 150 when left out",
+		isSet: func(o Options) bool { return o.DPI != 0 },
+		set: func(o *Options, v string) (err error) {
+			o.DPI, err = strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || o.DPI < 1 || o.DPI > MaxDPI {
+				return fmt.Errorf("dpi: %q is not a resolution from 1 to %d", printable(v), MaxDPI)
+			}
+			return nil
+		},
+		check: func(o Options) string {
+			if o.DPI < 1 || o.DPI > MaxDPI {
+				return fmt.Sprintf("options.dpi: %d is out of range; use 1 to %d, or leave it out for 150", o.DPI, MaxDPI)
 			}
 			return ""
 		}},
