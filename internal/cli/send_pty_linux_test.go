@@ -139,9 +139,10 @@ func TestSendMenuOnATerminal(t *testing.T) {
 	if !strings.Contains(screen, "photo.png (a PNG image). Convert to:\r\n  1. jpg (JPEG image)\r\n  2. png (PNG image)\r\n  3. webp (WEBP image)\r\n") {
 		t.Errorf("menu:\n%q", screen)
 	}
-	// A PDF is offered text only; Enter takes the one choice.
-	screen, code = terminalRun(t, s, "Choice [1]: ", "\r", "doc.pdf")
-	if code != 0 || !strings.Contains(screen, "doc.pdf -> doc.txt") || strings.Contains(screen, "JPEG") {
+	// A PDF is offered its text first, then its pages as pictures; a
+	// target's name is an answer too.
+	screen, code = terminalRun(t, s, "Choice (1-6): ", "txt\r", "doc.pdf")
+	if code != 0 || !strings.Contains(screen, "doc.pdf -> doc.txt") || !strings.Contains(screen, "  1. txt (plain text)") {
 		t.Errorf("exit %d:\n%q", code, screen)
 	}
 	// A wrong answer is asked again.

@@ -218,7 +218,7 @@ func TestSendRecursiveAndGlobs(t *testing.T) {
 
 func TestSendJSON(t *testing.T) {
 	dir, s := sendEnv(t)
-	writeFiles(t, dir, map[string][]byte{"photo.png": pngData, "notes.txt": textData, "d/doc.pdf": pdfData, "d/p.png": pngData})
+	writeFiles(t, dir, map[string][]byte{"photo.png": pngData, "notes.txt": textData, "d/doc.txt": textData, "d/p.png": pngData})
 	stdout, _, code := s.send("--json", "--to", "webp", "-r", "photo.png", "notes.txt", "d")
 	if code != 1 {
 		t.Errorf("exit %d", code)
@@ -237,7 +237,7 @@ func TestSendJSON(t *testing.T) {
 	want := []map[string]any{
 		{"type": "file", "input": "photo.png", "output": "photo.webp", "status": "converted", "to": "webp", "bytes_in": 108.0, "bytes_out": 18.0, "job_id": "job", "attempts": 1.0, "protocol": "v2.0"},
 		{"type": "file", "input": "notes.txt", "status": "failed", "code": "type_mismatch", "error": "text: it converts to pdf, not webp"},
-		{"type": "file", "input": filepath.FromSlash("d/doc.pdf"), "status": "skipped", "reason": "PDF, not converted to webp"},
+		{"type": "file", "input": filepath.FromSlash("d/doc.txt"), "status": "skipped", "reason": "text, not converted to webp"},
 		{"type": "file", "input": filepath.FromSlash("d/p.png"), "status": "converted", "output": filepath.FromSlash("d/p.webp")},
 		{"type": "summary", "converted": 2.0, "failed": 1.0, "skipped": 1.0, "bytes_in": 216.0, "bytes_out": 36.0},
 	}

@@ -29,6 +29,7 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 		MaxTextPages:   DefaultMaxTextPages,
 		MaxPDFMemory:   DefaultMaxPDFMemory,
 		MaxImageMemory: DefaultMaxImageMemory,
+		MaxPDFDPI:      DefaultMaxPDFDPI,
 		JPEGQuality:    DefaultJPEGQuality,
 		WEBPQuality:    DefaultWEBPQuality,
 		PNGCompression: DefaultPNGCompression,
@@ -89,7 +90,7 @@ func TestTypeMismatch(t *testing.T) {
 	text := []byte("Hello, world.\n")
 	const (
 		useImage = "use operation 1, 2 or 3 (to JPEG, PNG or WEBP)"
-		usePDF   = "PDF detected: use operation 5 (to TXT)"
+		usePDF   = "PDF detected: use operation 1, 2, 3 or 5 (to JPEG, PNG, WEBP or TXT)"
 		useText  = "text detected: use operation 4 (to PDF)"
 	)
 	tests := []struct {
@@ -98,9 +99,6 @@ func TestTypeMismatch(t *testing.T) {
 		in   []byte
 		want string
 	}{
-		{"PDF to JPEG", wire.OpToJPEG, pdf, usePDF},
-		{"PDF to PNG", wire.OpToPNG, pdf, usePDF},
-		{"PDF to WEBP", wire.OpToWEBP, pdf, usePDF},
 		{"PDF to PDF", wire.OpTextToPDF, pdf, usePDF},
 		{"text to JPEG", wire.OpToJPEG, text, useText},
 		{"text to PNG", wire.OpToPNG, text, useText},

@@ -192,7 +192,7 @@ func TestBadRequests(t *testing.T) {
 		{"too large", tooLarge, body, "over the limit of 1048576 bytes (max-body)"},
 		{"zero bytes", header(testToken, wire.OpTextToPDF, nil), nil, "ERROR: empty input: the file has 0 bytes"},
 		{"corrupt image", header(testToken, wire.OpToJPEG, corruptPNG), corruptPNG, "ERROR: "},
-		{"pdf as image", header(testToken, wire.OpToPNG, []byte("%PDF-1.4 x")), []byte("%PDF-1.4 x"), "ERROR: PDF detected: use operation 5 (to TXT)"},
+		{"pdf as text", header(testToken, wire.OpTextToPDF, []byte("%PDF-1.4 x")), []byte("%PDF-1.4 x"), "ERROR: PDF detected: use operation 1, 2, 3 or 5 (to JPEG, PNG, WEBP or TXT)"},
 		{"text as pdf", header(testToken, wire.OpPDFToText, body), body, "ERROR: text detected: use operation 4 (to PDF)"},
 	}
 	for _, tc := range cases {
@@ -331,7 +331,7 @@ func TestV1RefusalsAreByteExact(t *testing.T) {
 		body []byte
 		want string
 	}{
-		{"pdf to png", wire.OpToPNG, []byte("%PDF-1.4 x"), "ERROR: PDF detected: use operation 5 (to TXT)"},
+		{"pdf to pdf", wire.OpTextToPDF, []byte("%PDF-1.4 x"), "ERROR: PDF detected: use operation 1, 2, 3 or 5 (to JPEG, PNG, WEBP or TXT)"},
 		{"text to txt", wire.OpPDFToText, []byte("some text"), "ERROR: text detected: use operation 4 (to PDF)"},
 		{"long text to jpeg", wire.OpToJPEG, longText, "ERROR: text detected: use operation 4 (to PDF)"},
 		{"png to txt", wire.OpPDFToText, pngIn, "ERROR: PNG image detected: use operation 1, 2 or 3 (to JPEG, PNG or WEBP)"},

@@ -703,7 +703,7 @@ func expectedFormats() (images []string, inputs map[string][]string) {
 		}
 		return out
 	}
-	inputs = map[string][]string{"pdf": {"txt"}, "text": {"pdf"}}
+	inputs = map[string][]string{"pdf": {"txt", "jpg", "png", "webp", "tiff", "avif"}, "text": {"pdf"}}
 	for kind, own := range map[string]string{"jpeg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "tiff": "tiff", "heic": "heic", "avif": "avif", "jxl": "jxl",
 		"bmp": "", "ico": "", "jp2": "", "psd": "", "pnm": "", "svg": "", "tga": ""} {
 		inputs[kind] = imageTargets(own)
@@ -720,5 +720,9 @@ func expectedOptions(images []string, to string) []string {
 	want := []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}
 	want = append(want, map[string][]string{"jpg": {"quality"}, "png": {"effort"}, "webp": {"quality", "lossless", "effort"},
 		"gif": {"effort"}, "avif": {"quality", "lossless", "effort"}, "heic": {"quality"}, "jxl": {"quality", "lossless", "effort"}}[to]...)
-	return append(want, "page")
+	want = append(want, "page")
+	if slices.Contains([]string{"jpg", "png", "webp", "tiff", "avif"}, to) {
+		want = append(want, "dpi") // from a PDF
+	}
+	return want
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -72,7 +73,7 @@ func TestWorkerSpeaksBothProtocols(t *testing.T) {
 		t.Errorf("v1.0 answer starts %q", out[:min(len(out), 10)])
 	}
 	// A v1.0 refusal keeps the original system's words, byte for byte.
-	if out := v1Request(t, addr, clientTLS, wire.OpToPNG, []byte("%PDF-1.4 not really")); string(out) != "ERROR: PDF detected: use operation 5 (to TXT)" {
+	if out := v1Request(t, addr, clientTLS, wire.OpTextToPDF, []byte("%PDF-1.4 not really")); string(out) != "ERROR: PDF detected: use operation 1, 2, 3 or 5 (to JPEG, PNG, WEBP or TXT)" {
 		t.Errorf("v1.0 type mismatch answered %q", out)
 	}
 
@@ -81,7 +82,7 @@ func TestWorkerSpeaksBothProtocols(t *testing.T) {
 	for _, b := range [][]byte{body, []byte("%PDF-1.4 not really")} {
 		target := "pdf"
 		if bytes.HasPrefix(b, []byte("%PDF")) {
-			target = "png"
+			target = "pdf"
 		}
 		wire.WriteConvert(conn, wire.ConvertRequest{Token: wire.RelayJobPrefix + "abc", Target: target, Name: "x", Size: uint64(len(b)), SHA256: sha256.Sum256(b)})
 		conn.Write(b)
@@ -102,7 +103,7 @@ func TestWorkerSpeaksBothProtocols(t *testing.T) {
 		t.Fatalf("second v2 answer %v %v", f.Type, err)
 	}
 	// v2 names targets, not v1.0's operation numbers.
-	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != fail.TypeMismatch || e.Message != "PDF: it converts to txt, not png" || e.JobID != "abc" {
+	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != fail.TypeMismatch || e.Message != "PDF: it converts to txt, png, jpg, webp, tiff or avif, not pdf" || e.JobID != "abc" {
 		t.Errorf("ERROR %+v", e)
 	}
 	if f, err = wire.ReadFrameHeader(conn, 0); err != nil || f.Type != wire.FramePong {
@@ -217,7 +218,7 @@ func TestWorkerDisabledConversion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := st.Converts["pdf"]; ok || len(st.Converts["text"]) == 0 || len(st.Converts["png"]) != len(allCapabilities(t)["png"]) {
+	if slices.Contains(st.Converts["pdf"], "txt") || len(st.Converts["text"]) == 0 || len(st.Converts["png"]) != len(allCapabilities(t)["png"]) {
 		t.Errorf("a worker without pdf-text announces %v", st.Converts)
 	}
 
