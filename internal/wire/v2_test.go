@@ -266,7 +266,7 @@ func TestV2ConvertValidation(t *testing.T) {
 		{"page zero", 3, `{"token":"t","op":5,` + okDigest + `,"options":{"pages":"0-2"}}`, fail.BadRequest, []string{"pages are numbered from 1"}},
 		{"string quality", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":"80"}}`, fail.BadRequest, []string{"options.quality: expected a whole number, got string"}},
 		{"options not an object", 3, `{"token":"t","op":1,` + okDigest + `,"options":[]}`, fail.BadRequest, []string{"options: expected an object"}},
-		{"unknown option", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":80,"dpi":300}}`, fail.UnsupportedOperation, []string{`option "dpi"`}},
+		{"unknown option", 3, `{"token":"t","op":1,` + okDigest + `,"options":{"quality":80,"resolution":300}}`, fail.UnsupportedOperation, []string{`option "resolution"`}},
 		{"not JSON", 3, `{"token":`, fail.BadRequest, []string{"not valid JSON"}},
 		{"trailing data", 3, `{} {}`, fail.BadRequest, []string{"not valid JSON"}},
 		{"null", 3, `null`, fail.BadRequest, []string{"must be a JSON object"}},
