@@ -153,6 +153,11 @@ func (j *imageJob) checkHeader() error {
 // photo with its depth map, one icon in several sizes), so one is taken.
 func (j *imageJob) wantsAllFrames(frames int) bool {
 	sequence := j.kind == KindGIF || j.kind == KindWEBP || j.kind == KindTIFF
+	// A PDF's pages go together into a multi-page TIFF, never into an
+	// animation.
+	if j.kind == KindPDF {
+		sequence = j.target.name == "tiff"
+	}
 	return frames > 1 && sequence && j.target.frames && j.c.opts.Page == 0
 }
 
@@ -200,7 +205,7 @@ func (j *imageJob) load() error {
 // (from 1) of a PDF, or of the frames of an image.
 func (j *imageJob) checkSize(img *libvips.Image, page int) error {
 	if j.kind == KindPDF {
-		return j.c.checkPDFPage(page, img.Width(), img.PageHeight(), j.dpi())
+		return j.c.checkPDFPages(page, img.Width(), img.PageHeight(), j.dpi(), j.frames, j.wantsAllFrames(j.frames))
 	}
 	return j.c.checkImageSize(j.kind, img.Width(), img.PageHeight(), j.frames, j.wantsAllFrames(j.frames))
 }

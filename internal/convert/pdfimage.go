@@ -28,6 +28,21 @@ func (j *imageJob) dpi() int {
 	return DefaultPDFDPI
 }
 
+// checkPDFPages checks the page's pixels and, when all pages are rendered
+// (into a multi-page TIFF), all of them together against 4 × max-pixels; libvips
+// renders every page at the size of the largest.
+func (c *Converter) checkPDFPages(page, w, h, dpi, pages int, all bool) error {
+	if err := c.checkPDFPage(page, w, h, dpi); err != nil {
+		return err
+	}
+	if total := int64(w) * int64(h) * int64(pages); all && total > c.cfg.maxAnimationPixels() {
+		return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf(
+			"the PDF's %d pages at %d dpi are %d pixels in all, over the limit of %d pixels for all pages together (4 × max-pixels); ask for a lower dpi, or one page with page=N",
+			pages, dpi, total, c.cfg.maxAnimationPixels())}
+	}
+	return nil
+}
+
 // checkPDFPage checks one page's pixels, its box at dpi as poppler reports
 // it before rendering anything, against max-pixels, in the page's own words.
 func (c *Converter) checkPDFPage(page, w, h, dpi int) error {

@@ -80,6 +80,27 @@ func TestPDFPagesToImages(t *testing.T) {
 	}
 }
 
+// TestPDFToTIFF: every page of a PDF goes into one multi-page TIFF, at the
+// size of the largest; page=N makes a TIFF of one page.
+func TestPDFToTIFF(t *testing.T) {
+	in, err := os.ReadFile("../../../shared/testdata/pdf/libreoffice-28pages.pdf")
+	if err != nil {
+		t.Skip("no ../shared/testdata/pdf/libreoffice-28pages.pdf")
+	}
+	res := convertWith(t, "tiff", in, wire.Options{DPI: 36})
+	if frames, w, h := framesOf(t, res.Output); frames != 28 || w != 298 || h != 421 {
+		t.Errorf("%d pages of %dx%d, want 28 of 298x421", frames, w, h)
+	}
+	if len(res.Warnings) != 0 {
+		t.Errorf("warnings %q", res.Warnings)
+	}
+	if frames, _, _ := framesOf(t, convertWith(t, "tiff", in, wire.Options{DPI: 36, Page: 3}).Output); frames != 1 {
+		t.Errorf("page=3: %d pages", frames)
+	}
+	_, err = converter(t).Convert(context.Background(), "tiff", in, wire.Options{DPI: 600})
+	wantError(t, err, fail.LimitExceeded, "28 pages at 600 dpi", "4 × max-pixels", "page=N")
+}
+
 // TestPDFToImageLimits: a page too large at the resolution asked for is
 // refused before rendering, with its numbers; so is a resolution over the
 // server's and a page the PDF does not have.
