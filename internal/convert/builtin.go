@@ -31,6 +31,12 @@ func init() {
 		Options: []string{"page_size"}, Engine: "fpdf", Limits: []string{"max-text-pages"},
 		Original: true, Run: (*Converter).textToPDF,
 	})
+	Register(Conversion{
+		Name: "image-pdf", From: imageKinds(), To: []string{"pdf"},
+		Options: []string{"page_size"}, Engine: "libvips, fpdf",
+		Limits: []string{"max-pixels", "max-frames"},
+		Run:    (*Converter).imageToPDF,
+	})
 	// A PDF's pages as pictures: the image pipeline, with poppler (through
 	// libvips) reading the PDF in a reader process.
 	defer func() {

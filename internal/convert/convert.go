@@ -175,6 +175,8 @@ type Result struct {
 	// change ("the animation has 12 frames; the PNG holds the first"). A result
 	// with warnings is still a success, but never a silent one.
 	Warnings []string
+	// Frames is the number of frames or pages of an image input.
+	Frames int
 }
 
 // DefaultConcurrency is the number of conversions a worker runs at once by default.

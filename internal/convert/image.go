@@ -117,7 +117,7 @@ func (c *Converter) convertImageHere(ctx context.Context, in Input) (Result, err
 		// always damaged image data past a valid header.
 		return Result{}, corrupt(job.kind, vipsError(err))
 	}
-	return Result{Output: out, Warnings: job.warnings}, nil
+	return Result{Output: out, Warnings: job.warnings, Frames: job.frames}, nil
 }
 
 func (j *imageJob) close() {

@@ -63,9 +63,14 @@ var imageTargets = []imageTarget{
 	{name: "jxl", label: "JPEG XL", alpha: true, quality: true, lossless: true, effortMin: 3, effortMax: 9, effortDefault: 3, save: saveJXL},
 }
 
+// pdfPageTarget is the picture of one page of a PDF made from images: an
+// 8-bit PNG, which fpdf embeds losslessly (it reads no 16-bit PNG). It is not
+// in the registry: images to PDF asks for it, in this process or a reader.
+var pdfPageTarget = imageTarget{name: "pdf-page", label: "PDF", alpha: true, save: savePNG}
+
 // imageTargetNamed returns the image target called name.
 func imageTargetNamed(name string) (imageTarget, bool) {
-	for _, t := range imageTargets {
+	for _, t := range append(imageTargets, pdfPageTarget) {
 		if t.name == name {
 			return t, true
 		}

@@ -63,6 +63,7 @@ type pdfAnswer struct {
 	Message  string    `json:"message,omitempty"`
 	Failed   bool      `json:"failed,omitempty"`
 	Warnings []string  `json:"warnings,omitempty"`
+	Frames   int       `json:"frames,omitempty"`
 }
 
 // runPDFReader serves jobs until its stdin closes and returns the exit code.
@@ -106,7 +107,7 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 		} else {
 			res, err = c.pdfToTextHere(context.Background(), input)
 		}
-		answer := pdfAnswer{Size: len(res.Output), Warnings: res.Warnings}
+		answer := pdfAnswer{Size: len(res.Output), Warnings: res.Warnings, Frames: res.Frames}
 		if err != nil {
 			ce := AsError(err)
 			answer = pdfAnswer{Failed: true, Code: ce.Code, Message: ce.Message}
@@ -323,5 +324,5 @@ func (c *Converter) inReader(ctx context.Context, job pdfJob, in Input) (Result,
 	if got.answer.Failed {
 		return Result{}, &Error{Code: got.answer.Code, Message: got.answer.Message}
 	}
-	return Result{Output: got.text, Warnings: got.answer.Warnings}, nil
+	return Result{Output: got.text, Warnings: got.answer.Warnings, Frames: got.answer.Frames}, nil
 }
