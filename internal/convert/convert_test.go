@@ -89,7 +89,7 @@ func TestTypeMismatch(t *testing.T) {
 	}
 	text := []byte("Hello, world.\n")
 	const (
-		useImage = "use operation 1, 2 or 3 (to JPEG, PNG or WEBP)"
+		useImage = "use operation 1, 2, 3 or 4 (to JPEG, PNG, WEBP or PDF)"
 		usePDF   = "PDF detected: use operation 1, 2, 3 or 5 (to JPEG, PNG, WEBP or TXT)"
 		useText  = "text detected: use operation 4 (to PDF)"
 	)
@@ -104,9 +104,6 @@ func TestTypeMismatch(t *testing.T) {
 		{"text to PNG", wire.OpToPNG, text, useText},
 		{"text to WEBP", wire.OpToWEBP, text, useText},
 		{"text to TXT", wire.OpPDFToText, text, useText},
-		{"JPEG to PDF", wire.OpTextToPDF, jpg, "JPEG image detected: " + useImage},
-		{"PNG to PDF", wire.OpTextToPDF, pngFile, "PNG image detected: " + useImage},
-		{"WEBP to PDF", wire.OpTextToPDF, webpFile, "WEBP image detected: " + useImage},
 		{"JPEG to TXT", wire.OpPDFToText, jpg, "JPEG image detected: " + useImage},
 		{"PNG to TXT", wire.OpPDFToText, pngFile, "PNG image detected: " + useImage},
 		{"WEBP to TXT", wire.OpPDFToText, webpFile, "WEBP image detected: " + useImage},

@@ -334,7 +334,7 @@ func TestV1RefusalsAreByteExact(t *testing.T) {
 		{"pdf to pdf", wire.OpTextToPDF, []byte("%PDF-1.4 x"), "ERROR: PDF detected: use operation 1, 2, 3 or 5 (to JPEG, PNG, WEBP or TXT)"},
 		{"text to txt", wire.OpPDFToText, []byte("some text"), "ERROR: text detected: use operation 4 (to PDF)"},
 		{"long text to jpeg", wire.OpToJPEG, longText, "ERROR: text detected: use operation 4 (to PDF)"},
-		{"png to txt", wire.OpPDFToText, pngIn, "ERROR: PNG image detected: use operation 1, 2 or 3 (to JPEG, PNG or WEBP)"},
+		{"png to txt", wire.OpPDFToText, pngIn, "ERROR: PNG image detected: use operation 1, 2, 3 or 4 (to JPEG, PNG, WEBP or PDF)"},
 		{"binary to jpeg", wire.OpToJPEG, []byte{0, 1, 2, 3, 0xff}, "ERROR: unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"},
 		{"zip to jpeg", wire.OpToJPEG, []byte("PK\x03\x04\x01\x00\x01\x00\x00\x00\x00;"), "ERROR: unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"},
 		{"binary to pdf", wire.OpTextToPDF, []byte("abc\xffdef"), "ERROR: input is not valid UTF-8 text (first invalid byte at offset 3)"},

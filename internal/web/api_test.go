@@ -663,7 +663,7 @@ func TestDetect(t *testing.T) {
 	}
 	png := pngFile(t, 8, 8)
 	if in, resp := detect("/api/v1/detect?size=100000", png[:32]); resp.StatusCode != 200 || in.Type != "png" ||
-		in.Name != "PNG image" || !slices.Equal(in.Targets, []string{"jpg", "webp", "gif", "tiff", "avif", "heic", "jxl", "png"}) || in.Default != "jpg" {
+		in.Name != "PNG image" || !slices.Equal(in.Targets, []string{"jpg", "webp", "gif", "tiff", "avif", "heic", "jxl", "pdf", "png"}) || in.Default != "jpg" {
 		t.Errorf("PNG head: %s %+v", resp.Status, in)
 	}
 	// A kind the workers tell apart but do not convert: named, with no targets.
@@ -697,7 +697,7 @@ func TestDetect(t *testing.T) {
 func expectedFormats() (images []string, inputs map[string][]string) {
 	images = []string{"jpg", "png", "webp", "gif", "tiff", "avif", "heic", "jxl"}
 	imageTargets := func(own string) []string {
-		out := slices.DeleteFunc(slices.Clone(images), func(s string) bool { return s == own })
+		out := append(slices.DeleteFunc(slices.Clone(images), func(s string) bool { return s == own }), "pdf")
 		if own != "" {
 			out = append(out, own)
 		}
