@@ -80,9 +80,10 @@ func TestRegisteredConversionShows(t *testing.T) {
 	t.Run("page", func(t *testing.T) { pageOffersUpper(t, s) })
 }
 
-// pageOffersUpper drives the page: the "accepted" line names UPPER, and a
-// text file's drop-down offers upper, which converts.
-func pageOffersUpper(t *testing.T, s *stack) {
+// convertTextOnPage drops a text file on the page, chooses target for it and
+// converts it, returning the browser for what the test checks next.
+func convertTextOnPage(t *testing.T, s *stack, target string) context.Context {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "notes.txt")
 	if err := os.WriteFile(p, []byte("quiet words\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -92,14 +93,21 @@ func pageOffersUpper(t *testing.T, s *stack) {
 		chromedp.Navigate(s.srv.URL+"/"),
 		chromedp.WaitReady(`body[data-ready="true"]`),
 		chromedp.SetUploadFiles(`#file-input`, []string{p}),
-		chromedp.WaitReady(row("notes.txt")+` option[value="upper"]`),
-		chromedp.SetValue(row("notes.txt")+` select`, "upper"),
+		chromedp.WaitReady(row("notes.txt")+` option[value="`+target+`"]`),
+		chromedp.SetValue(row("notes.txt")+` select`, target),
 		chromedp.Click(row("notes.txt")+` button.convert`),
 		chromedp.WaitReady(row("notes.txt")+`[data-status="done"]`),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ctx
+}
+
+// pageOffersUpper drives the page: the "accepted" line names UPPER, and a
+// text file's drop-down offers upper, which converts.
+func pageOffersUpper(t *testing.T, s *stack) {
+	ctx := convertTextOnPage(t, s, "upper")
 	accepted, err := chromedp.Run(ctx, chromedp.Text(`#accepted`))
 	if err != nil {
 		t.Fatal(err)

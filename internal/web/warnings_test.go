@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -138,23 +136,7 @@ func TestWarningsHeader(t *testing.T) {
 // pageShowsWarnings drives the page: a result with warnings reads "Done, with
 // warnings" and lists them under the file.
 func pageShowsWarnings(t *testing.T, s *stack) {
-	p := filepath.Join(t.TempDir(), "notes.txt")
-	if err := os.WriteFile(p, []byte("quiet words\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx := newBrowser(t, t.TempDir())
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(s.srv.URL+"/"),
-		chromedp.WaitReady(`body[data-ready="true"]`),
-		chromedp.SetUploadFiles(`#file-input`, []string{p}),
-		chromedp.WaitReady(row("notes.txt")+` option[value="noted"]`),
-		chromedp.SetValue(row("notes.txt")+` select`, "noted"),
-		chromedp.Click(row("notes.txt")+` button.convert`),
-		chromedp.WaitReady(row("notes.txt")+`[data-status="done"]`),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := convertTextOnPage(t, s, "noted")
 	state, err := chromedp.Run(ctx, chromedp.Text(row("notes.txt")+` .state`))
 	if err != nil {
 		t.Fatal(err)
