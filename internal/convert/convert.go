@@ -238,10 +238,9 @@ func (c *Converter) Convert(ctx context.Context, target string, input []byte, op
 	}
 	tuned := c
 	if opts != (wire.Options{}) {
+		// The encoders read quality and the rest from opts
+		// (imageTarget.settings), over the configured defaults.
 		copied := *c
-		if opts.Quality > 0 {
-			copied.cfg.JPEGQuality, copied.cfg.WEBPQuality = opts.Quality, opts.Quality
-		}
 		copied.opts = opts
 		tuned = &copied
 	}

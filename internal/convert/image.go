@@ -147,12 +147,16 @@ func (j *imageJob) checkHeader() error {
 	return j.c.checkImageSize(j.kind, head.Width, head.Height, head.Frames, j.wantsAllFrames(head.Frames))
 }
 
+// isSequence reports whether the frames or pages of kind belong together:
+// an animation's frames, a TIFF document's pages. The images of a HEIC or an
+// ICO are not a sequence (a photo with its depth map, one icon in several
+// sizes).
+func isSequence(k Kind) bool { return k == KindGIF || k == KindWEBP || k == KindTIFF }
+
 // wantsAllFrames reports whether every one of frames is converted: they are
-// an animation's or a document's pages, the target holds them and the client
-// did not pick one. The images of a HEIC or an ICO are not a sequence (a
-// photo with its depth map, one icon in several sizes), so one is taken.
+// a sequence, the target holds them and the client did not pick one.
 func (j *imageJob) wantsAllFrames(frames int) bool {
-	sequence := j.kind == KindGIF || j.kind == KindWEBP || j.kind == KindTIFF
+	sequence := isSequence(j.kind)
 	// A PDF's pages go together into a multi-page TIFF, never into an
 	// animation.
 	if j.kind == KindPDF {

@@ -133,7 +133,7 @@ func reference(t *testing.T, b []byte) referenceImage {
 	}
 	defer v.Close()
 	ref := referenceImage{frames: 1, profile: v.Has("icc-profile-data") || v.Interpretation() == libvips.CMYK}
-	if kind == KindGIF || kind == KindWEBP || kind == KindTIFF {
+	if isSequence(kind) {
 		ref.frames = max(v.Pages(), 1)
 		// Pages of different sizes cannot be held together: one is kept.
 		if all, err := libvips.Load(b, "n=-1"); err != nil {

@@ -49,9 +49,7 @@ func (c *Converter) pictures(ctx context.Context, in Input) ([]picture, error) {
 		return nil, err
 	}
 	pictures := []picture{{first.Output, "PNG"}}
-	if in.Kind != KindGIF && in.Kind != KindWEBP && in.Kind != KindTIFF {
-		// The images of a HEIC or an ICO are not a sequence: a photo with its
-		// depth map, one icon in several sizes.
+	if !isSequence(in.Kind) {
 		return pictures, nil
 	}
 	for page := 2; page <= first.Frames; page++ {
