@@ -340,7 +340,16 @@ func (c *Converter) checkImageSize(k Kind, w, h, frames int, all bool) error {
 	if frames > c.cfg.MaxFrames {
 		return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("the %s has %d frames or pages, over the limit of %d (max-frames)", k.Info().Short, frames, c.cfg.MaxFrames)}
 	}
-	if total := int64(w) * int64(h) * int64(frames); all && total > c.cfg.maxAnimationPixels() {
+	if all {
+		return c.checkAllFrames(k, w, h, frames)
+	}
+	return nil
+}
+
+// checkAllFrames bounds frames of w × h converted together to
+// 4 × max-pixels.
+func (c *Converter) checkAllFrames(k Kind, w, h, frames int) error {
+	if total := int64(w) * int64(h) * int64(frames); total > c.cfg.maxAnimationPixels() {
 		return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("the %s has %d frames of %d×%d, %d pixels in all, over the limit of %d pixels for all frames together (4 × max-pixels); choose one frame with page=N",
 			k.Info().Short, frames, w, h, total, c.cfg.maxAnimationPixels())}
 	}

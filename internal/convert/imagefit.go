@@ -25,8 +25,14 @@ func (j *imageJob) thumbnail(opts string) (*libvips.Image, error) {
 		h = wire.MaxDimension
 	}
 	if o.Fit != "" && o.Fit != wire.FitInside {
-		// The other fits make exactly w × h, enlarging if need be.
-		if err := j.c.checkImageSize(j.kind, w, h, j.frames, j.keepFrames); err != nil {
+		// The other fits make exactly w × h, enlarging if need be. The
+		// number of frames has passed its limit (max-frames, or a PDF's
+		// max-pdf-pages) when the header was read.
+		err := j.c.checkPixels(w, h)
+		if err == nil && j.keepFrames {
+			err = j.c.checkAllFrames(j.kind, w, h, j.frames)
+		}
+		if err != nil {
 			return nil, fail.New(fail.LimitExceeded, "the size asked for: "+err.Error())
 		}
 	}
