@@ -103,7 +103,7 @@ func TestBenchParseConversions(t *testing.T) {
 		t.Fatalf("images: %d, %v", len(images), err)
 	}
 	for _, c := range images {
-		if _, ok := c.Op(); ok != (c.Target == "jpg" || c.Target == "png" || c.Target == "webp") {
+		if _, ok := c.Op(); ok != (c.Target == "jpg" || c.Target == "png" || c.Target == "webp" || c.Target == "pdf") {
 			t.Errorf("%s: a v1.0 operation is %v", c.Name, ok)
 		}
 	}
@@ -353,7 +353,7 @@ func TestBenchImageConversions(t *testing.T) {
 	target := bench.Target{Addr: addr, Token: benchToken, TLS: clientTLS, Timeout: time.Minute}
 	for _, proto := range []string{"inproc", "v2"} {
 		b := &bench.Bench{Protocol: proto, Target: target, Runner: bench.Runner{Inputs: &bench.Inputs{}}}
-		plan := bench.Plan{Sweeps: []string{bench.SweepSizes}, Conversions: bench.ImageConversions, Sizes: []int{30_000},
+		plan := bench.Plan{Sweeps: []string{bench.SweepSizes}, Conversions: bench.ImageConversions, Sizes: []int{40_000}, // a PDF is at least 32 KiB
 			BaseConcurrency: 1, Requests: 1, Repeat: 1}
 		ps, err := b.Run(t.Context(), plan.Specs(), false, nil)
 		if err != nil {
@@ -368,7 +368,7 @@ func TestBenchImageConversions(t *testing.T) {
 			}
 		}
 		// The animation's frames all count: a generated GIF has five.
-		in, _ := b.Runner.Inputs.Get("gif", 30_000)
+		in, _ := b.Runner.Inputs.Get("gif", 40_000)
 		cfg, err := gif.DecodeConfig(bytes.NewReader(in))
 		if err != nil {
 			t.Fatal(err)

@@ -36,12 +36,17 @@ func ReadFile(path string) (File, error) {
 
 // megapixels is the number of pixels, in millions, that c decodes from input:
 // every frame of an animation or a multi-page file kept whole, else the first
-// picture; 0 when input is no image libvips reads.
+// picture, a PDF's first page at the default dpi; 0 when input is neither.
 func megapixels(c Conversion, input []byte) float64 {
-	if !convert.Kind(c.Input).IsImage() || libvips.Start() != nil {
+	pdf := c.Input == string(convert.KindPDF) && c.Target != "txt"
+	if !convert.Kind(c.Input).IsImage() && !pdf || libvips.Start() != nil {
 		return 0
 	}
-	img, err := libvips.Load(input, "")
+	options := ""
+	if pdf {
+		options = fmt.Sprintf("dpi=%d", convert.DefaultPDFDPI)
+	}
+	img, err := libvips.Load(input, options)
 	if err != nil {
 		return 0
 	}

@@ -56,6 +56,10 @@ var ImageConversions = []Conversion{
 	{"jpg-avif", "JPG→AVIF", "jpeg", "avif"},
 	{"jpg-heic", "JPG→HEIC", "jpeg", "heic"},
 	{"jpg-jxl", "JPG→JXL", "jpeg", "jxl"},
+	// A PDF's first page as a picture, and a photo as a PDF.
+	{"pdf-png", "PDF→PNG", "pdf", "png"},
+	{"jpg-pdf", "JPG→PDF", "jpeg", "pdf"},
+	{"png-pdf", "PNG→PDF", "png", "pdf"},
 }
 
 // ParseConversions reads a comma-separated list of names such as
