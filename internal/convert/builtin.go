@@ -33,7 +33,7 @@ func init() {
 	})
 	Register(Conversion{
 		Name: "image-pdf", From: imageKinds(), To: []string{"pdf"},
-		Options: []string{"page_size"}, Engine: "libvips, fpdf",
+		Options: []string{"page_size", "page"}, Engine: "libvips, fpdf",
 		Limits: []string{"max-pixels", "max-frames"},
 		Run:    (*Converter).imageToPDF,
 	})

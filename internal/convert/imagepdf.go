@@ -28,7 +28,7 @@ type picture struct {
 
 // imageToPDF makes a PDF of an image, a page per frame.
 func (c *Converter) imageToPDF(ctx context.Context, in Input) (Result, error) {
-	pictures, err := c.pictures(ctx, in)
+	pictures, warnings, err := c.pictures(ctx, in)
 	if err != nil {
 		return Result{}, err
 	}
@@ -36,32 +36,34 @@ func (c *Converter) imageToPDF(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Output: out}, nil
+	return Result{Output: out, Warnings: warnings}, nil
 }
 
-// pictures are the pages' images: the JPEG itself, or each frame as PNG.
-func (c *Converter) pictures(ctx context.Context, in Input) ([]picture, error) {
+// pictures are the pages' images: the JPEG itself, or each frame as PNG
+// (the one of page=N when asked). An image that is not a sequence (the images
+// of a HEIC or an ICO) gives its first, and the warning that says so.
+func (c *Converter) pictures(ctx context.Context, in Input) ([]picture, []string, error) {
 	if in.Kind == KindJPEG && c.jpegAsIs(in.Data) {
-		return []picture{{in.Data, "JPG"}}, nil
+		return []picture{{in.Data, "JPG"}}, nil, nil
 	}
 	first, err := c.convertImage(ctx, Input{Kind: in.Kind, Target: pdfPageTarget.name, Data: in.Data})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pictures := []picture{{first.Output, "PNG"}}
-	if !isSequence(in.Kind) {
-		return pictures, nil
+	if !isSequence(in.Kind) || c.opts.Page > 0 {
+		return pictures, first.Warnings, nil
 	}
 	for page := 2; page <= first.Frames; page++ {
 		sub := *c
 		sub.opts = wire.Options{Page: page}
 		res, err := sub.convertImage(ctx, Input{Kind: in.Kind, Target: pdfPageTarget.name, Data: in.Data})
 		if err != nil {
-			return nil, fmt.Errorf("page %d: %w", page, err)
+			return nil, nil, fmt.Errorf("page %d: %w", page, err)
 		}
 		pictures = append(pictures, picture{res.Output, "PNG"})
 	}
-	return pictures, nil
+	return pictures, nil, nil
 }
 
 // jpegAsIs reports whether a JPEG can go into the PDF untouched: upright (no

@@ -2,8 +2,12 @@ package convert
 
 import (
 	"bytes"
+	"context"
+	"os"
+	"strings"
 	"testing"
 
+	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -35,8 +39,37 @@ func TestImageToPDF(t *testing.T) {
 		t.Errorf("the GIF's PDF has %d pages of %dx%d, want 5 of 85x77", frames, w, h)
 	}
 
+	// page=N makes a PDF of that frame alone.
+	third := convertWith(t, "pdf", fixture(t, "anim.gif"), wire.Options{Page: 3}).Output
+	if frames, _, _ := framesOf(t, convertWith(t, "tiff", third, wire.Options{DPI: 72}).Output); frames != 1 {
+		t.Errorf("page=3: the PDF has %d pages", frames)
+	}
+	// The second image of a HEIC is not a page: left out, and said so.
+	if heic, err := os.ReadFile("../../../shared/testdata/images/libheif-example.heic"); err == nil {
+		res := convertWith(t, "pdf", heic, wire.Options{})
+		if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "the HEIC has 2 images; the PDF holds the first") {
+			t.Errorf("a HEIC of two images to PDF: warnings %q", res.Warnings)
+		}
+	}
+
 	a4 := convertWith(t, "pdf", png, wire.Options{PageSize: wire.PageSizeA4}).Output
 	if _, w, h := framesOf(t, convertWith(t, "png", a4, wire.Options{DPI: 72}).Output); w != 595 || h != 842 {
 		t.Errorf("page_size=A4: the page is %dx%d points", w, h)
 	}
+}
+
+// TestImageToPDFBombs: an image too large for the pixel limit is refused from
+// its header, whether it would be embedded as it is (JPEG) or go through the
+// pipeline (PNG), and so is an animation of too many frames.
+func TestImageToPDFBombs(t *testing.T) {
+	c := converter(t)
+	_, err := c.Convert(context.Background(), "pdf", mustPNGBomb(t, 50000, 50000), wire.Options{})
+	wantError(t, err, fail.LimitExceeded, "50000×50000", "max-pixels")
+	jpg := mustEncode(t, testfiles.Photo(64, 48), testfiles.JPEG)
+	small := &Converter{cfg: Config{MaxPixels: 1000}.WithDefaults(), font: c.font}
+	_, err = small.Convert(context.Background(), "pdf", jpg, wire.Options{})
+	wantError(t, err, fail.LimitExceeded, "64×48", "max-pixels")
+	few := &Converter{cfg: Config{MaxFrames: 3}.WithDefaults(), font: c.font}
+	_, err = few.Convert(context.Background(), "pdf", fixture(t, "anim.gif"), wire.Options{})
+	wantError(t, err, fail.LimitExceeded, "5 frames", "max-frames")
 }

@@ -715,7 +715,7 @@ func expectedFormats() (images []string, inputs map[string][]string) {
 // resizes; the encoders differ.
 func expectedOptions(images []string, to string) []string {
 	if !slices.Contains(images, to) {
-		return map[string][]string{"pdf": {"page_size"}, "txt": {"pages"}}[to]
+		return map[string][]string{"pdf": {"page_size", "page"}, "txt": {"pages"}}[to] // page: of an image
 	}
 	want := []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}
 	want = append(want, map[string][]string{"jpg": {"quality"}, "png": {"effort"}, "webp": {"quality", "lossless", "effort"},
