@@ -154,6 +154,8 @@ type Options struct {
 	// handler, can send the warnings ahead of the file. A retried request may
 	// call it again; the last call describes the result written.
 	OnResult func(Result)
+	// files, set by ConvertFiles, makes the request one of several files.
+	files []wire.FilePart
 }
 
 // Validate checks that the options' values are well-formed, as the server
@@ -241,10 +243,17 @@ func (c *Client) convert(ctx context.Context, target string, name string, input 
 	var res Result
 	for attempt := 1; ; attempt++ {
 		p := &reporter{fn: opts.Progress, onResult: opts.OnResult, attempt: attempt}
-		if c.useV1() {
+		switch {
+		case c.useV1() && opts.files != nil:
+			return Result{Attempts: attempt}, errFilesNeedV2
+		case c.useV1():
 			res, err = c.convertV1(ctx, target, name, in, output, opts, p)
-		} else {
+		default:
 			res, err = c.convertV2(ctx, target, name, in, output, opts, p)
+			if c.Protocol == ProtocolAuto && errors.Is(err, errV1Only) && opts.files != nil {
+				c.v1Only.Store(true)
+				return res, errFilesNeedV2
+			}
 			if c.Protocol == ProtocolAuto && errors.Is(err, errV1Only) {
 				c.v1Only.Store(true)
 				res, err = c.convertV1(ctx, target, name, in, output, opts, p)
@@ -450,6 +459,19 @@ func (s *source) digest(kind string, h interface {
 	s.size = n
 	s.sums[kind] = h.Sum(nil)
 	return s.sums[kind], nil
+}
+
+// measure learns the input's size, by reading it, unless a digest has.
+func (s *source) measure() error {
+	if s.size >= 0 {
+		return nil
+	}
+	end, err := s.rs.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("input: %w", err)
+	}
+	s.size = end - s.start
+	return nil
 }
 
 // spoolMemory is how much of a reader that cannot seek is kept in memory before

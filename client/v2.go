@@ -91,12 +91,19 @@ func (c *Client) idleConns() int {
 // any answer; the request is then sent once more on a fresh connection, which is
 // safe because nothing was converted for it.
 func (c *Client) convertV2(ctx context.Context, target string, name string, in *source, output *resultOutput, opts Options, p *reporter) (Result, error) {
-	sum, err := in.digest("sha256", sha256.New())
-	if err != nil {
+	req := wire.ConvertRequest{Token: c.token(), Target: target, Name: baseName(name, wire.MaxNameLen), Options: opts.ConvertOptions, Files: opts.files}
+	if req.Files == nil {
+		// The files of a job of several files carry their own digests.
+		sum, err := in.digest("sha256", sha256.New())
+		if err != nil {
+			return Result{Protocol: wire.Version20}, err
+		}
+		copy(req.SHA256[:], sum)
+	}
+	if err := in.measure(); err != nil {
 		return Result{Protocol: wire.Version20}, err
 	}
-	req := wire.ConvertRequest{Token: c.token(), Target: target, Name: baseName(name, wire.MaxNameLen), Size: uint64(in.size), Options: opts.ConvertOptions}
-	copy(req.SHA256[:], sum)
+	req.Size = uint64(in.size)
 	if err := req.Validate(); err != nil {
 		return Result{Protocol: wire.Version20, InputSize: in.size}, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}

@@ -31,7 +31,7 @@ type sendFlags struct {
 	cert, key                              string
 	to, outDir, config, protocol           string
 	op, concurrency, retries               int
-	force, insecure, recursive, json       bool
+	force, insecure, recursive, json, zip  bool
 	timeout                                time.Duration
 	// opts are the conversion's options, one flag each (wire.OptionSpecs).
 	opts client.Options
@@ -71,7 +71,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	sum := runJobs(ctx, c, jobs, f.opts, f.force, f.concurrency, f.reporter(stdout, stderr))
+	sum := runJobs(ctx, c, jobs, f.opts, placement{force: f.force, zip: f.zip}, f.concurrency, f.reporter(stdout, stderr))
 	if sum.failed > 0 {
 		return fmt.Errorf("%d of %d files failed", sum.failed, sum.failed+sum.converted)
 	}
@@ -91,6 +91,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.op, "op", 0, "operation number 1-5 instead of --to: 1 JPEG, 2 PNG, 3 WEBP, 4 TXT->PDF, 5 PDF->TXT")
 	fs.StringVar(&f.outDir, "o", "", "write results into this folder (default: next to each input)")
 	fs.BoolVar(&f.force, "force", false, "overwrite existing output files")
+	fs.BoolVar(&f.zip, "zip", false, "keep the pictures of a PDF's pages as one NAME.zip instead of a folder NAME/ of NAME-p001.png, …")
 	fs.DurationVar(&f.timeout, "timeout", client.DefaultTimeout, "longest wait for one file, retries included")
 	fs.BoolVar(&f.recursive, "r", false, "convert the files in folders and their subfolders (hidden ones and those of the wrong type are skipped)")
 	fs.IntVar(&f.concurrency, "concurrency", 4, "files converted at once")
@@ -245,7 +246,7 @@ func assignOutputs(jobs []*sendJob, outDir string) {
 }
 
 // runJobs converts the jobs, concurrency at a time, and reports each.
-func runJobs(ctx context.Context, c *client.Client, jobs []*sendJob, opts client.Options, force bool, concurrency int, rep sendReporter) sendSummary {
+func runJobs(ctx context.Context, c *client.Client, jobs []*sendJob, opts client.Options, where placement, concurrency int, rep sendReporter) sendSummary {
 	start := time.Now()
 	rep.start(jobs)
 	work := make(chan *sendJob)
@@ -256,7 +257,8 @@ func runJobs(ctx context.Context, c *client.Client, jobs []*sendJob, opts client
 				o := opts
 				o.Progress = func(p client.Progress) { rep.progress(j, p) }
 				t0 := time.Now()
-				res, err := sendOne(ctx, c, j.to, j.in, j.out, force, o)
+				res, out, err := sendOne(ctx, c, j.to, j.in, j.out, where, o)
+				j.out = out
 				j.err = err
 				j.res = resultInfo{bytesOut: res.Size, seconds: time.Since(t0).Seconds(), jobID: res.JobID, attempts: res.Attempts,
 					protocol: res.Protocol, warnings: res.Warnings}
@@ -415,31 +417,32 @@ func readTokenFile(file string) (string, error) {
 	return "", fmt.Errorf("%s holds no token", file)
 }
 
-// sendOne converts one file into out. The result goes to a temporary file first
-// and takes its name only when complete, so a failed conversion never leaves a
-// partial file or clobbers an existing one.
-func sendOne(ctx context.Context, c *client.Client, to string, in, out string, force bool, opts client.Options) (client.Result, error) {
+// sendOne converts one file into out, and returns where the result went
+// (place). The result goes to a temporary file first and takes its name only
+// when complete, so a failed conversion never leaves a partial file or
+// clobbers an existing one.
+func sendOne(ctx context.Context, c *client.Client, to string, in, out string, p placement, opts client.Options) (client.Result, string, error) {
 	var res client.Result
 	if same, _ := samePath(in, out); same {
-		return res, fmt.Errorf("the result %s would replace the input: use -o DIR", out)
+		return res, out, fmt.Errorf("the result %s would replace the input: use -o DIR", out)
 	}
-	if !force && fileExists(out) {
-		return res, fmt.Errorf("%s exists: use --force to overwrite it", out)
+	if !p.force && fileExists(out) {
+		return res, out, fmt.Errorf("%s exists: use --force to overwrite it", out)
 	}
 	src, err := os.Open(in)
 	if err != nil {
-		return res, err
+		return res, out, err
 	}
 	defer src.Close()
 	if st, err := src.Stat(); err != nil || !st.Mode().IsRegular() {
-		return res, errors.New("not a regular file")
+		return res, out, errors.New("not a regular file")
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return res, fmt.Errorf("create output folder: %w", err)
+		return res, out, fmt.Errorf("create output folder: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.part")
 	if err != nil {
-		return res, fmt.Errorf("create output: %w", err)
+		return res, out, fmt.Errorf("create output: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	res, err = c.Convert(ctx, to, filepath.Base(in), src, tmp, opts)
@@ -451,19 +454,10 @@ func sendOne(ctx context.Context, c *client.Client, to string, in, out string, f
 		err = fmt.Errorf("write %s: %w", tmp.Name(), cerr)
 	}
 	if err != nil {
-		return res, err
+		return res, out, err
 	}
-	if force {
-		return res, os.Rename(tmp.Name(), out)
-	}
-	// A hard link fails if out appeared meanwhile, where a rename would replace it.
-	if err := os.Link(tmp.Name(), out); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return res, fmt.Errorf("%s exists: use --force to overwrite it", out)
-		}
-		return res, fmt.Errorf("write %s: %w", out, err)
-	}
-	return res, nil
+	out, err = place(tmp.Name(), out, res, p)
+	return res, out, err
 }
 
 func samePath(a, b string) (bool, error) {

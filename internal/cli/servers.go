@@ -164,6 +164,7 @@ type convertFlags struct {
 
 func (c *convertFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.cfg.MaxPixels, "max-pixels", convert.DefaultMaxPixels, "largest image accepted, in pixels (width × height, checked before decoding)")
+	fs.IntVar(&c.cfg.MaxFiles, "max-files", convert.DefaultMaxFiles, "most files in one job of several files (merged into one PDF); their bytes together are bounded by --max-body")
 	fs.IntVar(&c.cfg.MaxFrames, "max-frames", convert.DefaultMaxFrames, "most frames of an animation or pages of a multi-page image, checked before decoding; the frames converted together are also bounded to 4 × max-pixels")
 	fs.IntVar(&c.cfg.MaxPDFDPI, "max-pdf-dpi", convert.DefaultMaxPDFDPI, "highest resolution a PDF's pages are rendered at (dpi option of PDF to images); each page's pixels are also checked against max-pixels before rendering")
 	fs.IntVar(&c.cfg.MaxPDFPages, "max-pdf-pages", convert.DefaultMaxPDFPages, "most pages of a PDF converted to text")
@@ -322,6 +323,7 @@ type masterFlags struct {
 	resolveInterval  time.Duration
 	retryBuffer      byteSize
 	retryBufferTotal byteSize
+	maxFiles         int
 }
 
 func (m *masterFlags) register(fs *flag.FlagSet) {
@@ -341,6 +343,7 @@ func (m *masterFlags) register(fs *flag.FlagSet) {
 	fs.Var(&m.retryBuffer, "retry-buffer", "largest file kept in memory so that a job can be retried on another worker if its worker fails")
 	m.retryBufferTotal = master.DefaultRetryBufferTotal
 	fs.Var(&m.retryBufferTotal, "retry-buffer-total", "memory for all retry buffers together")
+	fs.IntVar(&m.maxFiles, "max-files", convert.DefaultMaxFiles, "most files in one job of several files (merged into one PDF); their bytes together are bounded by --max-body")
 }
 
 func (m *masterFlags) config(front, toWorkers *tls.Config, workers []string, tokens master.Tokens, log *slog.Logger) master.Config {
@@ -362,6 +365,7 @@ func (m *masterFlags) config(front, toWorkers *tls.Config, workers []string, tok
 		ResolveInterval:  m.resolveInterval,
 		RetryBufferBytes: int64(m.retryBuffer),
 		RetryBufferTotal: int64(m.retryBufferTotal),
+		MaxFiles:         m.maxFiles,
 		Logger:           log,
 	}
 }

@@ -33,7 +33,7 @@ func init() {
 	})
 	Register(Conversion{
 		Name: "image-pdf", From: imageKinds(), To: []string{"pdf"},
-		Options: []string{"page_size", "page"}, Engine: "libvips, fpdf",
+		Options: []string{"page_size", "margin", "page"}, Engine: "libvips, fpdf",
 		Limits: []string{"max-pixels", "max-frames"},
 		Run:    (*Converter).imageToPDF,
 	})
@@ -44,7 +44,7 @@ func init() {
 			t, _ := imageTargetNamed(name)
 			Register(Conversion{
 				Name: "pdf-" + name, From: []Kind{KindPDF}, To: []string{name},
-				Options: append(t.options(), "dpi"), Engine: "poppler",
+				Options: append(t.options(), "dpi", "pages"), Engine: "poppler",
 				Limits: []string{"max-pixels", "max-pdf-dpi", "max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting"},
 				Run:    (*Converter).convertImage,
 			})

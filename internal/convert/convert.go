@@ -30,6 +30,9 @@ type Config struct {
 	MaxFrames int
 	// MaxPDFPages bounds the pages of a PDF input for PDF → TXT. Default 2000.
 	MaxPDFPages int
+	// MaxFiles bounds the files of a job of several files (merged into one
+	// PDF). Default 50, at most wire.MaxFiles.
+	MaxFiles int
 	// MaxPDFInflate bounds the bytes the compressed streams of a PDF decode to,
 	// checked before poppler opens it. Default 256 MiB, the largest body: a
 	// compressed PDF then gives poppler no more to read than an uncompressed one
@@ -82,6 +85,7 @@ const (
 	DefaultMaxPixels      = 64_000_000
 	DefaultMaxFrames      = 1000
 	DefaultMaxPDFPages    = 2000
+	DefaultMaxFiles       = 50
 	DefaultMaxPDFInflate  = 256 << 20
 	DefaultMaxPDFNesting  = 256
 	DefaultMaxTextPages   = 10_000
@@ -100,6 +104,7 @@ func (c Config) WithDefaults() Config {
 	c.MaxPixels = cmp.Or(c.MaxPixels, DefaultMaxPixels)
 	c.MaxFrames = cmp.Or(c.MaxFrames, DefaultMaxFrames)
 	c.MaxPDFPages = cmp.Or(c.MaxPDFPages, DefaultMaxPDFPages)
+	c.MaxFiles = cmp.Or(c.MaxFiles, DefaultMaxFiles)
 	c.MaxPDFInflate = cmp.Or(c.MaxPDFInflate, DefaultMaxPDFInflate)
 	c.MaxPDFNesting = cmp.Or(c.MaxPDFNesting, DefaultMaxPDFNesting)
 	c.MaxTextPages = cmp.Or(c.MaxTextPages, DefaultMaxTextPages)
@@ -124,6 +129,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max frames %d: must be positive", c.MaxFrames)
 	case c.MaxPDFPages < 0:
 		return fmt.Errorf("max PDF pages %d: must be positive", c.MaxPDFPages)
+	case c.MaxFiles < 0 || c.MaxFiles > wire.MaxFiles:
+		return fmt.Errorf("max files %d: must be 1 to %d", c.MaxFiles, wire.MaxFiles)
 	case c.MaxPDFInflate < 0:
 		return fmt.Errorf("max PDF inflate %d: must be positive", c.MaxPDFInflate)
 	case c.MaxPDFNesting < 0 || c.MaxPDFNesting > maxPDFNestingLimit:
@@ -177,6 +184,9 @@ type Result struct {
 	Warnings []string
 	// Frames is the number of frames or pages of an image input.
 	Frames int
+	// ContentType is the media type of Output when it is not the target's:
+	// application/zip for several pages as pictures.
+	ContentType string
 }
 
 // DefaultConcurrency is the number of conversions a worker runs at once by default.
@@ -189,6 +199,9 @@ type Converter struct {
 	cfg  Config
 	font *textFont
 	opts wire.Options // per-request options; zero for the defaults
+	// pdfChecked says the PDF's structure has been checked already, for the
+	// pages of one job rendered one by one.
+	pdfChecked bool
 }
 
 // New validates cfg (after WithDefaults) and prepares what every conversion
@@ -217,11 +230,36 @@ func (c *Converter) Capabilities() Capabilities {
 	return capabilitiesOf(func(conv Conversion) bool { return !slices.Contains(c.cfg.Disable, conv.Name) })
 }
 
-// Convert detects the kind of input, finds its conversion to target in the
-// registry, checks opts and the limits and converts. Every error is an *Error
-// whose Message is ready for the client. input is only read, never kept or
-// modified.
+// Job is one conversion as a worker hands it over.
+type Job struct {
+	Target string
+	// Name is the client's file name, informational (Input.Name).
+	Name  string
+	Input []byte
+	// Files, for a job of several files, are the files Input holds one
+	// after another.
+	Files   []File
+	Options wire.Options
+}
+
+// File is one file of a job of several files.
+type File struct {
+	// Name is the client's file name, informational.
+	Name string
+	Data []byte
+}
+
+// Convert converts input to target with opts: Run for a file without a name.
 func (c *Converter) Convert(ctx context.Context, target string, input []byte, opts wire.Options) (Result, error) {
+	return c.Run(ctx, Job{Target: target, Input: input, Options: opts})
+}
+
+// Run detects the kind of the job's input, finds its conversion to the target
+// in the registry, checks the options and the limits and converts. Every
+// error is an *Error whose Message is ready for the client. The input is only
+// read, never kept or modified.
+func (c *Converter) Run(ctx context.Context, job Job) (Result, error) {
+	target, input, opts := job.Target, job.Input, job.Options
 	if len(input) == 0 {
 		return Result{}, &Error{Code: fail.BadRequest, Message: "empty input: the file has 0 bytes"}
 	}
@@ -229,6 +267,9 @@ func (c *Converter) Convert(ctx context.Context, target string, input []byte, op
 		return Result{}, cancelled(ctx)
 	}
 	kind := Detect(input)
+	if job.Files != nil {
+		kind = KindFiles
+	}
 	conv, err := Plan(kind, target, opts, input)
 	if err == nil && slices.Contains(c.cfg.Disable, conv.Name) {
 		err = fail.New(fail.UnsupportedOperation, fmt.Sprintf("this worker does not convert %s to %s (disabled)", kind.Label(), target))
@@ -244,7 +285,7 @@ func (c *Converter) Convert(ctx context.Context, target string, input []byte, op
 		copied.opts = opts
 		tuned = &copied
 	}
-	res, err := conv.Run(tuned, ctx, Input{Kind: kind, Target: target, Data: input})
+	res, err := conv.Run(tuned, ctx, Input{Kind: kind, Target: target, Data: input, Name: job.Name, Files: job.Files})
 	res.Kind = kind
 	if err != nil {
 		return res, AsError(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/libvips"
+	"github.com/fileconv/fileconv/internal/wire"
 )
 
 // imageJob is one image conversion going through the pipeline of
@@ -33,7 +34,10 @@ type imageJob struct {
 	// they are all converted (an animation to an animation).
 	frames     int
 	keepFrames bool
-	warnings   []string
+	// run is the pages of a PDF that go into a TIFF when not all of them
+	// do; zero for all.
+	run      wire.PageRange
+	warnings []string
 }
 
 // imageStep is one named step of the pipeline.
@@ -68,7 +72,7 @@ func (c *Converter) convertImage(ctx context.Context, in Input) (Result, error) 
 			return Result{}, err
 		}
 	}
-	job := pdfJob{Size: len(in.Data), Config: c.cfg, Options: c.opts, Kind: in.Kind, Target: in.Target}
+	job := pdfJob{Size: len(in.Data), Config: c.cfg, Options: c.opts, Kind: in.Kind, Target: in.Target, Name: in.Name}
 	return c.inReader(ctx, job, in)
 }
 
@@ -90,6 +94,9 @@ func needsReader(kind Kind, target string) bool {
 
 // convertImageHere converts an image in this process.
 func (c *Converter) convertImageHere(ctx context.Context, in Input) (Result, error) {
+	if in.Kind == KindPDF && in.Target != "tiff" && c.opts.Page == 0 {
+		return c.convertPDFPages(ctx, in)
+	}
 	target, ok := imageTargetNamed(in.Target)
 	if !ok {
 		return Result{}, fail.New(fail.Internal, fmt.Sprintf("internal error: %q is not an image target", in.Target))
@@ -135,7 +142,10 @@ func (j *imageJob) close() {
 // (svgguard.go).
 func (j *imageJob) checkHeader() error {
 	if j.kind == KindPDF {
-		return j.checkPDF()
+		if j.c.pdfChecked {
+			return nil
+		}
+		return j.c.checkPDFForImages(j.ctx, j.input)
 	}
 	if err := checkSVG(j.kind, j.input); err != nil {
 		return err
@@ -179,6 +189,9 @@ func (j *imageJob) load() error {
 	if kindHasPages(j.kind) {
 		j.frames = max(img.Pages(), 1)
 	}
+	if err := j.pickRun(); err != nil {
+		return err
+	}
 	if err := j.checkSize(img, 1); err != nil {
 		return err
 	}
@@ -209,7 +222,7 @@ func (j *imageJob) load() error {
 // (from 1) of a PDF, or of the frames of an image.
 func (j *imageJob) checkSize(img *libvips.Image, page int) error {
 	if j.kind == KindPDF {
-		return j.c.checkPDFPages(page, img.Width(), img.PageHeight(), j.dpi(), j.frames, j.wantsAllFrames(j.frames))
+		return j.c.checkPDFPages(page, img.Width(), img.PageHeight(), j.dpi(), j.keptPages(), j.wantsAllFrames(j.frames))
 	}
 	return j.c.checkImageSize(j.kind, img.Width(), img.PageHeight(), j.frames, j.wantsAllFrames(j.frames))
 }
@@ -285,9 +298,12 @@ func (j *imageJob) pageOptionsAt(all bool, page int) string {
 		opts = append(opts, fmt.Sprintf("dpi=%d", j.dpi()))
 	}
 	if kindHasPages(j.kind) {
-		if all {
+		switch {
+		case all && j.run.First > 0:
+			opts = append(opts, fmt.Sprintf("page=%d,n=%d", j.run.First-1, j.run.Last-j.run.First+1))
+		case all:
 			opts = append(opts, "n=-1")
-		} else {
+		default:
 			opts = append(opts, fmt.Sprintf("page=%d", page))
 		}
 	}

@@ -95,6 +95,18 @@ func noResolution(px int, widthPt float64) bool {
 // pdfPageMarginPt is the margin of a page_size page, in points (10 mm).
 const pdfPageMarginPt = 28.35
 
+// pictureMargin is the margin asked for (checked by wire.Options), or the
+// default: 10 mm on a page_size page, none on a page the picture's size.
+func (c *Converter) pictureMargin() float64 {
+	if m, err := wire.ParseLength(c.opts.Margin); err == nil && c.opts.Margin != "" {
+		return m
+	}
+	if c.opts.PageSize != "" {
+		return pdfPageMarginPt
+	}
+	return 0
+}
+
 // picturesToPDF writes the pictures, a page each.
 func (c *Converter) picturesToPDF(pictures []picture) ([]byte, error) {
 	pdf := fpdf.NewCustom(&fpdf.InitType{UnitStr: "pt", Size: fpdf.SizeType{Wd: 595, Ht: 842}})
@@ -113,10 +125,11 @@ func (c *Converter) picturesToPDF(pictures []picture) ([]byte, error) {
 			info.SetDpi(72)
 		}
 		w, h := info.Extent()
-		x, y, pw, ph := 0.0, 0.0, w, h
+		margin := c.pictureMargin()
+		x, y, pw, ph := margin, margin, w+2*margin, h+2*margin
 		if size := c.opts.PageSize; size != "" {
 			pw, ph = pageSizePt(size)
-			scale := min((pw-2*pdfPageMarginPt)/w, (ph-2*pdfPageMarginPt)/h)
+			scale := min((pw-2*margin)/w, (ph-2*margin)/h)
 			w, h = w*scale, h*scale
 			x, y = (pw-w)/2, (ph-h)/2
 		}

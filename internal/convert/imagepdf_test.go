@@ -56,6 +56,20 @@ func TestImageToPDF(t *testing.T) {
 	if _, w, h := framesOf(t, convertWith(t, "png", a4, wire.Options{DPI: 72}).Output); w != 595 || h != 842 {
 		t.Errorf("page_size=A4: the page is %dx%d points", w, h)
 	}
+	// A margin around a page of the picture's size: 0.5in is 36 points.
+	framed := convertWith(t, "pdf", png, wire.Options{Margin: "0.5in"}).Output
+	if _, w, h := framesOf(t, convertWith(t, "png", framed, wire.Options{DPI: 72}).Output); w != 64+72 || h != 48+72 {
+		t.Errorf("margin=0.5in: the page is %dx%d points, want %dx%d", w, h, 64+72, 48+72)
+	}
+	// No margin on A4: the picture spans the page's width.
+	full := convertWith(t, "pdf", png, wire.Options{PageSize: wire.PageSizeA4, Margin: "0"}).Output
+	page, err := decodeWithVips(convertWith(t, "png", full, wire.Options{DPI: 72}).Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, g, b, _ := rgb8(page, 0, page.Bounds().Dy()/2); r == 255 && g == 255 && b == 255 {
+		t.Error("margin=0 on A4: the left edge is white")
+	}
 }
 
 // TestImageToPDFBombs: an image too large for the pixel limit is refused from

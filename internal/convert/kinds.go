@@ -27,6 +27,9 @@ const (
 	KindSVG     Kind = "svg"
 	KindTGA     Kind = "tga"
 	KindPNM     Kind = "pnm"
+	// KindFiles is a job of several files, which no magic number tells: the
+	// request says so (v2's CONVERT_FILES, several file parts in the API).
+	KindFiles Kind = "files"
 )
 
 // KindInfo describes a kind for people and says how to recognise it.
@@ -87,6 +90,7 @@ var kinds = []KindInfo{
 	{KindTGA, "TGA image", "TGA", "image/x-tga", "an 18-byte TGA header with a known image type and pixel depth, or the TRUEVISION-XFILE footer", true, isTGA},
 	{"zip", "ZIP archive (or an Office document)", "ZIP", "application/zip", "starts with PK 03 04", false, prefix("PK\x03\x04")},
 	{"ole2", "legacy Office document (DOC, XLS or PPT)", "OLE2", "application/x-ole-storage", "starts with D0 CF 11 E0 A1 B1 1A E1", false, prefix("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")},
+	{KindFiles, "several files", "files", "multipart/mixed", "a job of several files: v2's CONVERT_FILES, several file parts in the HTTP API", false, nil},
 	{KindText, "text", "text", "text/plain", "valid UTF-8 without NUL bytes", false, nil},
 }
 

@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fileconv/fileconv/internal/fail"
@@ -10,14 +11,15 @@ import (
 // PDF with poppler (its pdfload), a page at a time, at the resolution asked
 // for. What is particular to PDFs is checked here.
 
-// checkPDF runs the structural checks of PDF → TXT (pdfguard.go: streams'
-// inflated size, nesting, the page tree's count against max-pdf-pages)
-// before poppler opens the file, and the resolution against max-pdf-dpi.
-func (j *imageJob) checkPDF() error {
-	if dpi := j.c.opts.DPI; dpi > j.c.cfg.MaxPDFDPI {
-		return fail.New(fail.BadRequest, fmt.Sprintf("dpi %d is over this server's limit of %d (max-pdf-dpi); ask for less", dpi, j.c.cfg.MaxPDFDPI))
+// checkPDFForImages runs the structural checks of PDF → TXT (pdfguard.go:
+// streams' inflated size, nesting, the page tree's count against
+// max-pdf-pages) before poppler opens the file, and the resolution against
+// max-pdf-dpi.
+func (c *Converter) checkPDFForImages(ctx context.Context, pdf []byte) error {
+	if dpi := c.opts.DPI; dpi > c.cfg.MaxPDFDPI {
+		return fail.New(fail.BadRequest, fmt.Sprintf("dpi %d is over this server's limit of %d (max-pdf-dpi); ask for less", dpi, c.cfg.MaxPDFDPI))
 	}
-	return j.c.checkPDF(j.ctx, j.input)
+	return c.checkPDF(ctx, pdf)
 }
 
 // dpi is the resolution pages are rendered at.
@@ -55,4 +57,33 @@ func (c *Converter) checkPDFPage(page, w, h, dpi int) error {
 			page, float64(w)/float64(dpi), float64(h)/float64(dpi), w, h, px, dpi, c.cfg.MaxPixels)}
 	}
 	return nil
+}
+
+// pickRun reads the pages asked for into a TIFF: one run of them, which
+// libvips's loader reads as its first page and count.
+func (j *imageJob) pickRun() error {
+	if j.kind != KindPDF || j.c.opts.Pages == "" {
+		return nil
+	}
+	ranges, err := selectPages(j.c.opts.Pages, j.frames)
+	if err != nil {
+		return err
+	}
+	if len(ranges) != 1 {
+		return fail.New(fail.BadRequest, fmt.Sprintf("pages %q: a TIFF holds one run of pages, such as pages=2-5; for pages apart, ask for png or jpg (a ZIP with a picture of each page)", j.c.opts.Pages))
+	}
+	j.run = ranges[0]
+	if j.run.Last == 0 || j.run.Last > j.frames {
+		j.run.Last = j.frames
+	}
+	return nil
+}
+
+// keptPages is how many pages of a PDF go into the result when all of
+// those asked for do.
+func (j *imageJob) keptPages() int {
+	if j.run.First > 0 {
+		return j.run.Last - j.run.First + 1
+	}
+	return j.frames
 }

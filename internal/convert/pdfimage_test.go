@@ -1,11 +1,16 @@
 package convert
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,9 +46,9 @@ func TestPDFToImages(t *testing.T) {
 	}
 }
 
-// TestPDFPagesToImages: every real PDF's first page renders at 72 dpi at its
-// size in points, and the answer says how many pages it has, as pdftotext
-// counts them (a form feed after each page); page=N picks another.
+// TestPDFPagesToImages: every page of every real PDF renders at 72 dpi at
+// the size pdfinfo gives it in points, into a ZIP named after the file;
+// pages= picks some, and one page comes back as that picture.
 func TestPDFPagesToImages(t *testing.T) {
 	files, _ := filepath.Glob("../../../shared/testdata/pdf/*.pdf")
 	if len(files) == 0 {
@@ -55,28 +60,139 @@ func TestPDFPagesToImages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ref, err := os.ReadFile(strings.TrimSuffix(f, ".pdf") + ".pdftotext.txt")
+			want := pdfinfoSizes(t, f)
+			res, err := converter(t).Run(context.Background(), Job{Target: "png", Name: filepath.Base(f), Input: in, Options: wire.Options{DPI: 72}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			pages := bytes.Count(ref, []byte("\f"))
-			res := convertWith(t, "png", in, wire.Options{DPI: 72})
-			_, w, h := framesOf(t, res.Output)
-			a4, letter := w == 595 && h == 842, w == 612 && h == 792
-			if !a4 && !letter {
-				t.Errorf("page 1 is %dx%d at 72 dpi, neither A4 nor Letter", w, h)
+			if len(want) == 1 {
+				if _, w, h := framesOf(t, res.Output); res.ContentType != "" || [2]int{w, h} != want[0] {
+					t.Errorf("one page: %q, %dx%d, want a PNG of %v", res.ContentType, w, h, want[0])
+				}
+				return
 			}
-			want := fmt.Sprintf("the PDF has %d pages; the PNG holds the first", pages)
-			if pages == 1 && len(res.Warnings) != 0 || pages > 1 && (len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], want)) {
-				t.Errorf("warnings %q, want %q", res.Warnings, want)
+			got := zipPages(t, res)
+			stem := strings.TrimSuffix(filepath.Base(f), ".pdf")
+			if len(got) != len(want) {
+				t.Fatalf("%d pages in the ZIP, pdfinfo says %d", len(got), len(want))
 			}
-			if pages > 1 {
-				last := convertWith(t, "jpg", in, wire.Options{Page: pages, Width: 50})
-				if len(last.Warnings) != 0 {
-					t.Errorf("page=%d: warnings %q", pages, last.Warnings)
+			for i, page := range got {
+				if name := fmt.Sprintf("%s-p%03d.png", stem, i+1); page.name != name {
+					t.Errorf("entry %d is %q, want %q", i, page.name, name)
+				}
+				if _, w, h := framesOf(t, page.data); [2]int{w, h} != want[i] {
+					t.Errorf("page %d is %dx%d at 72 dpi, pdfinfo says %v", i+1, w, h, want[i])
 				}
 			}
+			last := convertWith(t, "jpg", in, wire.Options{Pages: fmt.Sprint(len(want)), Width: 50})
+			if _, w, _ := framesOf(t, last.Output); last.ContentType != "" || w != 50 || len(last.Warnings) != 0 {
+				t.Errorf("pages=%d: %q, width %d, warnings %q", len(want), last.ContentType, w, last.Warnings)
+			}
 		})
+	}
+}
+
+type zipEntry struct {
+	name string
+	data []byte
+}
+
+// zipPages reads the ZIP of pictures a result holds.
+func zipPages(tb testing.TB, res Result) []zipEntry {
+	tb.Helper()
+	if res.ContentType != ZipContentType {
+		tb.Fatalf("content type %q, want %q", res.ContentType, ZipContentType)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(res.Output), int64(len(res.Output)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []zipEntry
+	for _, f := range zr.File {
+		r, err := f.Open()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		data, err := io.ReadAll(r)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, zipEntry{f.Name, data})
+	}
+	return out
+}
+
+// pdfinfoSizes is each page's size in points, rounded as poppler renders it
+// at 72 dpi, as pdfinfo (poppler-utils) reports it.
+func pdfinfoSizes(tb testing.TB, file string) [][2]int {
+	tb.Helper()
+	out, err := exec.Command("pdfinfo", "-f", "1", "-l", "100000", file).Output()
+	if err != nil {
+		tb.Skipf("pdfinfo (Debian poppler-utils): %v", err)
+	}
+	var sizes [][2]int
+	for _, line := range strings.Split(string(out), "\n") {
+		var page int
+		var w, h float64
+		if n, _ := fmt.Sscanf(line, "Page %d size: %g x %g pts", &page, &w, &h); n == 3 {
+			sizes = append(sizes, [2]int{int(math.Round(w)), int(math.Round(h))})
+		}
+	}
+	return sizes
+}
+
+// TestPDFPageSelection: pages= in every form, the ZIP's names, and the
+// errors of a selection the PDF does not have.
+func TestPDFPageSelection(t *testing.T) {
+	in, err := testfiles.PDF(12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := converter(t)
+	for _, tt := range []struct {
+		pages string
+		want  []string
+	}{
+		{"", []string{"scan.v2-p001.png", "scan.v2-p002.png", "scan.v2-p012.png"}},
+		{"2-3,11-", []string{"scan.v2-p002.png", "scan.v2-p003.png", "scan.v2-p011.png", "scan.v2-p012.png"}},
+		{"11-40", []string{"scan.v2-p011.png", "scan.v2-p012.png"}},
+	} {
+		res, err := c.Run(context.Background(), Job{Target: "png", Name: "../scan.v2.pdf", Input: in, Options: wire.Options{Pages: tt.pages, Width: 40}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range zipPages(t, res) {
+			names = append(names, e.name)
+		}
+		if tt.pages == "" && len(names) == 12 {
+			names = []string{names[0], names[1], names[11]}
+		}
+		if res.Frames != 12 || !slices.Equal(names, tt.want) {
+			t.Errorf("pages %q: %d frames, entries %q, want %q", tt.pages, res.Frames, names, tt.want)
+		}
+	}
+	_, err = c.Convert(context.Background(), "png", in, wire.Options{Pages: "13-"})
+	wantError(t, err, fail.BadRequest, `pages "13-"`, "only 12 pages")
+	if err := (wire.Options{Pages: "2", Page: 2}).Validate(); err == nil || !strings.Contains(err.Error(), "page and options.pages") {
+		t.Errorf("page and pages both: %v", err)
+	}
+	res := convertWith(t, "tiff", in, wire.Options{Pages: "3-5", DPI: 20})
+	if frames, _, _ := framesOf(t, res.Output); frames != 3 || res.ContentType != "" {
+		t.Errorf("pages=3-5 to tiff: %d pages, %q", frames, res.ContentType)
+	}
+	_, err = c.Convert(context.Background(), "tiff", in, wire.Options{Pages: "1,3"})
+	wantError(t, err, fail.BadRequest, "one run of pages")
+}
+
+func TestEntryStem(t *testing.T) {
+	for in, want := range map[string]string{
+		"report.pdf": "report", "": "page", "../../etc/passwd": "passwd", `C:\x\y.pdf`: "y",
+		".hidden.pdf": "hidden", "a\x00b\nc.pdf": "a_b_c", "日本語.pdf": "日本語", "...": "page",
+	} {
+		if got := entryStem(in); got != want {
+			t.Errorf("entryStem(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

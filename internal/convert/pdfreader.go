@@ -54,6 +54,7 @@ type pdfJob struct {
 	Options wire.Options `json:"options"`
 	Kind    Kind         `json:"kind,omitempty"`
 	Target  string       `json:"target,omitempty"`
+	Name    string       `json:"name,omitempty"`
 }
 
 // pdfAnswer is what the reader sends back before the output.
@@ -64,6 +65,8 @@ type pdfAnswer struct {
 	Failed   bool      `json:"failed,omitempty"`
 	Warnings []string  `json:"warnings,omitempty"`
 	Frames   int       `json:"frames,omitempty"`
+	// ContentType is Result.ContentType.
+	ContentType string `json:"content_type,omitempty"`
 }
 
 // runPDFReader serves jobs until its stdin closes and returns the exit code.
@@ -103,11 +106,11 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 				fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
 				return 1
 			}
-			res, err = c.convertImageHere(context.Background(), Input{Kind: job.Kind, Target: job.Target, Data: input})
+			res, err = c.convertImageHere(context.Background(), Input{Kind: job.Kind, Target: job.Target, Data: input, Name: job.Name})
 		} else {
 			res, err = c.pdfToTextHere(context.Background(), input)
 		}
-		answer := pdfAnswer{Size: len(res.Output), Warnings: res.Warnings, Frames: res.Frames}
+		answer := pdfAnswer{Size: len(res.Output), Warnings: res.Warnings, Frames: res.Frames, ContentType: res.ContentType}
 		if err != nil {
 			ce := AsError(err)
 			answer = pdfAnswer{Failed: true, Code: ce.Code, Message: ce.Message}
@@ -324,5 +327,5 @@ func (c *Converter) inReader(ctx context.Context, job pdfJob, in Input) (Result,
 	if got.answer.Failed {
 		return Result{}, &Error{Code: got.answer.Code, Message: got.answer.Message}
 	}
-	return Result{Output: got.text, Warnings: got.answer.Warnings, Frames: got.answer.Frames}, nil
+	return Result{Output: got.text, Warnings: got.answer.Warnings, Frames: got.answer.Frames, ContentType: got.answer.ContentType}, nil
 }

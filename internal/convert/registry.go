@@ -49,6 +49,11 @@ type Input struct {
 	Kind   Kind
 	Target string
 	Data   []byte
+	// Name is the client's file name, informational: it names what a result
+	// holds (the pages in a ZIP), never a path.
+	Name string
+	// Files are the files of a job of several files (Kind is KindFiles).
+	Files []File
 }
 
 var registry struct {

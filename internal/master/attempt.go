@@ -98,7 +98,7 @@ func (m *Master) send(j *job, worker *serve.Conn, replay *bytes.Buffer) (end att
 		return attemptWorkerFailed, false, err
 	}
 	req := wire.ConvertRequest{Token: wire.RelayJobPrefix + j.req.JobID, Target: j.req.Target, Name: relayName(j.req.Name),
-		Size: j.req.Size, SHA256: j.req.SHA256, MD5: j.req.MD5, Options: j.req.Options}
+		Size: j.req.Size, SHA256: j.req.SHA256, MD5: j.req.MD5, Options: j.req.Options, Files: j.req.Files}
 	if err := wire.WriteConvert(worker, req); err != nil {
 		return failed(err)
 	}

@@ -17,9 +17,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/metrics"
 	"github.com/fileconv/fileconv/internal/serve"
+	"github.com/fileconv/fileconv/internal/wire"
 )
 
 // Config configures a master. Zero durations and sizes mean their defaults.
@@ -42,6 +44,9 @@ type Config struct {
 	Tokens Tokens
 	// MaxBodyBytes is the largest body accepted. Default 256 MiB.
 	MaxBodyBytes int64
+	// MaxFiles bounds the files of a job of several files; their bytes
+	// together are bounded by MaxBodyBytes. Default convert.DefaultMaxFiles.
+	MaxFiles int
 	// MaxConns bounds the client connections served at once; past it a client
 	// gets "ERROR: busy". Default 1024.
 	MaxConns int
@@ -118,6 +123,7 @@ const (
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.MaxFiles = cmp.Or(c.MaxFiles, convert.DefaultMaxFiles)
 	c.MaxConns = cmp.Or(c.MaxConns, DefaultMaxConns)
 	c.HandshakeTimeout = cmp.Or(c.HandshakeTimeout, DefaultHandshakeTimeout)
 	c.HeaderTimeout = cmp.Or(c.HeaderTimeout, DefaultHeaderTimeout)
@@ -148,6 +154,8 @@ func (c Config) Validate() error {
 		return errors.New("master: no workers: give --workers host:port[,host:port...]")
 	case c.Tokens.Len() == 0:
 		return errors.New("master: no auth token: give --token-file FILE or FILECONV_TOKENS (one token per line)")
+	case c.MaxFiles < 0 || c.MaxFiles > wire.MaxFiles:
+		return fmt.Errorf("master: --max-files %d: must be 1 to %d", c.MaxFiles, wire.MaxFiles)
 	case c.MaxBodyBytes < 0:
 		return fmt.Errorf("master: --max-body %d: must be positive", c.MaxBodyBytes)
 	case c.MaxConns < 0 || c.QueueSize < 0 || c.WorkerCapacity < 0:

@@ -106,6 +106,8 @@ func (m *Master) admit(j *job) *fail.Error {
 		return fail.New(fail.TooLarge, serve.TooLarge(req.Size, m.cfg.MaxBodyBytes))
 	case req.Size == 0:
 		return fail.New(fail.BadRequest, "empty input: the file has 0 bytes")
+	case len(req.Files) > m.cfg.MaxFiles:
+		return fail.New(fail.LimitExceeded, serve.TooManyFiles(len(req.Files), m.cfg.MaxFiles))
 	}
 	m.auth.succeeded(req.Peer)
 	return nil
@@ -136,6 +138,12 @@ func (m *Master) answer(j *job, e *fail.Error) {
 // conversion in the registry and checks that some worker announces it, so that a
 // request no worker can do is answered at once, in the user's words.
 func (m *Master) route(j *job) error {
+	if j.req.Files != nil {
+		// Each file's kind is the worker's to read: a job of several files
+		// goes to a worker that combines them into the target.
+		j.need.kind = convert.KindFiles
+		return m.routable(j)
+	}
 	// What arrives first is enough to tell the kind (a magic number, or a page
 	// of text): waiting for all of sniffLen would hold up a slow sender's job.
 	head := make([]byte, min(j.req.Size, sniffLen))
@@ -145,6 +153,12 @@ func (m *Master) route(j *job) error {
 	}
 	j.head = head[:n]
 	j.need.kind = convert.DetectHead(j.head, uint64(n) == j.req.Size)
+	return m.routable(j)
+}
+
+// routable checks that the registry has the job's conversion and that some
+// worker announces it.
+func (m *Master) routable(j *job) error {
 	if _, err := convert.Plan(j.need.kind, j.req.Target, j.req.Options, j.head); err != nil {
 		return fail.As(err)
 	}

@@ -34,6 +34,9 @@ type Request struct {
 	SHA256  [32]byte
 	MD5     [16]byte
 	Options wire.Options
+	// Files, for a request of several files (v2's CONVERT_FILES), says what
+	// the body holds: these files one after another; SHA256 is then unused.
+	Files []wire.FilePart
 	// Token is the client's secret: never log it.
 	Token string
 	// Invalid is a problem the door found in the request's header. The handler
@@ -190,7 +193,7 @@ func (d *Door) serveV2(ctx context.Context, conn *Conn, peer string) {
 			if err := wire.WritePong(conn, wire.Pong{ID: p.ID}); err != nil || d.Once {
 				return
 			}
-		case wire.FrameConvert:
+		case wire.FrameConvert, wire.FrameConvertFiles:
 			if !d.serveOne(ctx, conn, d.decodeV2(f, peer), &v2Responder{w: conn}) || d.Once {
 				return
 			}
@@ -208,7 +211,7 @@ func (d *Door) decodeV2(f wire.Frame, peer string) *Request {
 		return &Request{Proto: wire.Version20, Size: f.BodySize, Peer: peer, Invalid: fail.New(e.Code, e.Message)}
 	}
 	return &Request{Proto: wire.Version20, Target: r.Target, Name: r.Name, Size: r.Size, SHA256: r.SHA256, MD5: r.MD5,
-		Options: r.Options, Token: r.Token, Peer: peer}
+		Options: r.Options, Token: r.Token, Peer: peer, Files: r.Files}
 }
 
 func asErrorResponse(err error) *wire.ErrorResponse {

@@ -272,6 +272,12 @@ func TooLarge(size uint64, limit int64) string {
 	return fmt.Sprintf("file is %d bytes, over the limit of %d bytes (max-body)", size, limit)
 }
 
+// TooManyFiles is the message for a job of more files than limit, shared by
+// both tiers like TooLarge.
+func TooManyFiles(n, limit int) string {
+	return fmt.Sprintf("%d files in one job, over the limit of %d (max-files); send them in smaller groups", n, limit)
+}
+
 // IdleGuard closes a persistent connection when a graceful stop comes while the
 // connection sits between requests, so that a stop is not held up by clients that
 // keep connections open; a request in progress is left to finish.

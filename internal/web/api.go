@@ -235,10 +235,17 @@ func (s *Server) convert(w http.ResponseWriter, r *http.Request, rc *http.Respon
 	// The master announces the warnings before the file, and the headers go
 	// out with its first byte: in time for the caller to read them as headers.
 	var warnings []string
+	contentType := target.ContentType
 	opts := q.opts
-	opts.OnResult = func(res client.Result) { warnings = res.Warnings }
+	opts.OnResult = func(res client.Result) {
+		warnings = res.Warnings
+		if res.ContentType == convert.ZipContentType {
+			// Several pages as pictures: the ZIP of them.
+			contentType, out = res.ContentType, outputName(in, "zip")
+		}
+	}
 	rw := &resultWriter{w: w, rc: rc, ioTimeout: s.cfg.ReadTimeout, header: func(h http.Header) {
-		h.Set("Content-Type", target.ContentType)
+		h.Set("Content-Type", contentType)
 		h.Set("Content-Disposition", contentDisposition(out))
 		h.Set("Cache-Control", "no-store")
 		h.Set("Trailer", "Fileconv-Job-Id, Fileconv-Result-Sha256")

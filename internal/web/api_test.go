@@ -715,14 +715,14 @@ func expectedFormats() (images []string, inputs map[string][]string) {
 // resizes; the encoders differ.
 func expectedOptions(images []string, to string) []string {
 	if !slices.Contains(images, to) {
-		return map[string][]string{"pdf": {"page_size", "page"}, "txt": {"pages"}}[to] // page: of an image
+		return map[string][]string{"pdf": {"page_size", "margin", "page"}, "txt": {"pages"}}[to] // page: of an image
 	}
 	want := []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}
 	want = append(want, map[string][]string{"jpg": {"quality"}, "png": {"effort"}, "webp": {"quality", "lossless", "effort"},
 		"gif": {"effort"}, "avif": {"quality", "lossless", "effort"}, "heic": {"quality"}, "jxl": {"quality", "lossless", "effort"}}[to]...)
 	want = append(want, "page")
 	if slices.Contains([]string{"jpg", "png", "webp", "tiff", "avif"}, to) {
-		want = append(want, "dpi") // from a PDF
+		want = append(want, "dpi", "pages") // from a PDF
 	}
 	return want
 }

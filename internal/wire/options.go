@@ -48,6 +48,54 @@ type Options struct {
 	KeepMetadata bool `json:"keep_metadata,omitempty"`
 	// KeepGPS keeps the GPS position too; it needs KeepMetadata.
 	KeepGPS bool `json:"keep_gps,omitempty"`
+	// Margin is the white space around a picture on a PDF page, a length
+	// such as "10mm" or "0.5in" (ParseLength); empty means 10 mm on a
+	// page_size page and none on a page the picture's size.
+	Margin string `json:"margin,omitempty"`
+	// Split cuts a PDF into several: "each" for a PDF per page, or page
+	// ranges ("1-3,4-") for a PDF per range.
+	Split string `json:"split,omitempty"`
+	// Password opens an encrypted PDF. It is a secret: String leaves it out.
+	Password string `json:"password,omitempty"`
+}
+
+// String describes the options for logs, without the password.
+func (o Options) String() string {
+	if o.Password != "" {
+		o.Password = "[redacted]"
+	}
+	type plain Options
+	return fmt.Sprintf("%+v", plain(o))
+}
+
+// SplitEach is the Split that makes a PDF of every page.
+const SplitEach = "each"
+
+// MaxPasswordLen bounds a PDF password.
+const MaxPasswordLen = 1024
+
+// maxMarginPt bounds a margin: 200 mm, more than half of any page size
+// offered.
+const maxMarginPt = 200 * ptPerMM
+
+const ptPerMM = 72 / 25.4
+
+// ParseLength reads a length as "10mm", "1.5cm", "0.5in", "36pt" or a bare
+// number of millimetres, and returns it in points.
+func ParseLength(s string) (float64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	unit := ptPerMM
+	for suffix, pt := range map[string]float64{"mm": ptPerMM, "cm": 10 * ptPerMM, "in": 72, "pt": 1} {
+		if rest, ok := strings.CutSuffix(t, suffix); ok {
+			t, unit = strings.TrimSpace(rest), pt
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 || v*unit > maxMarginPt || v != v {
+		return 0, fmt.Errorf("%q is not a length from 0 to 200mm; write it as 10mm, 1.5cm, 0.5in or 36pt", printable(s))
+	}
+	return v * unit, nil
 }
 
 // How an image meets the size asked for (Options.Fit).
@@ -247,7 +295,41 @@ var optionSpecs = []OptionSpec{
 			}
 			return ""
 		}},
-	{Name: "pages", Doc: "pages of a PDF", Values: `page numbers and ranges, e.g. "1-3,7,10-"`,
+	{Name: "margin", Doc: "white space around each picture on a PDF page", Values: "a length: 10mm (the default with page_size; none without), 0, 1.5cm, 0.5in or 36pt; a bare number is millimetres",
+		isSet: func(o Options) bool { return o.Margin != "" },
+		set: func(o *Options, v string) error {
+			if _, err := ParseLength(v); err != nil {
+				return fmt.Errorf("margin: %w", err)
+			}
+			o.Margin = strings.TrimSpace(v)
+			return nil
+		},
+		check: func(o Options) string {
+			if _, err := ParseLength(o.Margin); err != nil {
+				return "options.margin: " + err.Error()
+			}
+			return ""
+		}},
+	{Name: "split", Doc: "cut a PDF into several PDFs, answered as a ZIP", Values: `"each" (a PDF per page) or page ranges, e.g. "1-3,4-" (a PDF per range)`,
+		isSet: func(o Options) bool { return o.Split != "" },
+		set: func(o *Options, v string) error {
+			o.Split = strings.TrimSpace(v)
+			if msg := checkSplit(*o); msg != "" {
+				return errors.New(strings.TrimPrefix(msg, "options."))
+			}
+			return nil
+		},
+		check: checkSplit},
+	{Name: "password", Doc: "password of an encrypted PDF (the user or the owner password)", Values: fmt.Sprintf("up to %d bytes; never logged", MaxPasswordLen),
+		isSet: func(o Options) bool { return o.Password != "" },
+		set:   func(o *Options, v string) error { o.Password = v; return nil },
+		check: func(o Options) string {
+			if len(o.Password) > MaxPasswordLen {
+				return fmt.Sprintf("options.password: %d bytes, over the limit of %d", len(o.Password), MaxPasswordLen)
+			}
+			return ""
+		}},
+	{Name: "pages", Doc: "pages of a PDF: the text of those pages, or a picture of each (several come back as a ZIP)", Values: `page numbers and ranges, e.g. "1-3,7,10-"`,
 		isSet: func(o Options) bool { return o.Pages != "" },
 		set: func(o *Options, v string) error {
 			if _, err := ParsePageRanges(v); err != nil {
@@ -259,6 +341,9 @@ var optionSpecs = []OptionSpec{
 		check: func(o Options) string {
 			if _, err := ParsePageRanges(o.Pages); err != nil {
 				return "options.pages: " + err.Error()
+			}
+			if o.Page != 0 {
+				return "options.page and options.pages: give one; page=N is pages=N"
 			}
 			return ""
 		}},
@@ -315,6 +400,19 @@ func ParseColour(s string) (Colour, error) {
 		return Colour{uint8(n >> 16), uint8(n >> 8), uint8(n)}, nil
 	}
 	return Colour{}, fmt.Errorf(`%q is not a colour; use white, black, "#rrggbb" or "r,g,b"`, printable(s))
+}
+
+// checkSplit checks split: "each" or page ranges, and not with pages.
+func checkSplit(o Options) string {
+	if o.Split != SplitEach {
+		if _, err := ParsePageRanges(o.Split); err != nil {
+			return fmt.Sprintf(`options.split: %s; or "each" for a PDF per page`, err)
+		}
+	}
+	if o.Pages != "" {
+		return "options.split and options.pages: give one; split cuts the whole PDF"
+	}
+	return ""
 }
 
 // OptionSpecs lists every option fileconv knows.

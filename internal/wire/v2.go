@@ -68,11 +68,12 @@ type FrameType uint8
 
 // The frame types of protocol v2.0. Their numbers are part of the wire format.
 const (
-	FrameConvert FrameType = 1   // request: convert the body that follows
-	FramePing    FrameType = 2   // request: is the server alive?
-	FrameResult  FrameType = 129 // response: the converted file follows
-	FrameError   FrameType = 130 // response: the request failed
-	FramePong    FrameType = 131 // response to a PING
+	FrameConvert      FrameType = 1   // request: convert the body that follows
+	FramePing         FrameType = 2   // request: is the server alive?
+	FrameConvertFiles FrameType = 3   // request: convert the files that follow, one after another, into one result
+	FrameResult       FrameType = 129 // response: the converted file follows
+	FrameError        FrameType = 130 // response: the request failed
+	FramePong         FrameType = 131 // response to a PING
 )
 
 // String names the frame type as the documentation does, e.g. "CONVERT".
@@ -82,6 +83,8 @@ func (t FrameType) String() string {
 		return "CONVERT"
 	case FramePing:
 		return "PING"
+	case FrameConvertFiles:
+		return "CONVERT_FILES"
 	case FrameResult:
 		return "RESULT"
 	case FrameError:
@@ -95,7 +98,7 @@ func (t FrameType) String() string {
 // Valid reports whether t is a frame type of protocol v2.0.
 func (t FrameType) Valid() bool {
 	switch t {
-	case FrameConvert, FramePing, FrameResult, FrameError, FramePong:
+	case FrameConvert, FramePing, FrameConvertFiles, FrameResult, FrameError, FramePong:
 		return true
 	}
 	return false
@@ -106,7 +109,9 @@ func (t FrameType) IsRequest() bool { return t&0x80 == 0 }
 
 // HasBody reports whether frames of type t may carry a body; all others must
 // declare a body length of 0.
-func (t FrameType) HasBody() bool { return t == FrameConvert || t == FrameResult }
+func (t FrameType) HasBody() bool {
+	return t == FrameConvert || t == FrameConvertFiles || t == FrameResult
+}
 
 // ErrProtocol marks a frame that breaks the framing rules (oversize or empty header,
 // unknown type, a body where none belongs). After it the stream cannot be trusted:
@@ -446,16 +451,34 @@ type ConvertRequest struct {
 	// without holding the whole body. Clients send SHA256.
 	MD5     [16]byte
 	Options Options
+	// Files, when set, makes the request a CONVERT_FILES: the body is these
+	// files one after another, in order, and each has its own digest (SHA256
+	// is then unused).
+	Files []FilePart
+}
+
+// FilePart is one file of a CONVERT_FILES request.
+type FilePart struct {
+	Name   string
+	Size   uint64
+	SHA256 [32]byte
+}
+
+type filePartJSON struct {
+	Name   string `json:"name,omitempty"`
+	Size   uint64 `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 type convertJSON struct {
-	Token   string  `json:"token"`
-	To      string  `json:"to,omitempty"`
-	Op      uint32  `json:"op,omitempty"`
-	Name    string  `json:"name,omitempty"`
-	SHA256  string  `json:"sha256,omitempty"`
-	MD5     string  `json:"md5,omitempty"`
-	Options Options `json:"options,omitzero"`
+	Token   string         `json:"token"`
+	To      string         `json:"to,omitempty"`
+	Op      uint32         `json:"op,omitempty"`
+	Name    string         `json:"name,omitempty"`
+	SHA256  string         `json:"sha256,omitempty"`
+	MD5     string         `json:"md5,omitempty"`
+	Options Options        `json:"options,omitzero"`
+	Files   []filePartJSON `json:"files,omitempty"`
 }
 
 // MarshalJSON encodes the CONVERT header; Size is not part of it.
@@ -463,7 +486,8 @@ func (r ConvertRequest) MarshalJSON() ([]byte, error) { return marshal(r.wire())
 
 func (r ConvertRequest) wire() convertJSON {
 	j := convertJSON{Token: r.Token, To: r.Target, Name: r.Name, Options: r.Options}
-	if op, ok := OperationOf(r.Target); ok {
+	// Servers from before targets know no CONVERT_FILES: op is of no use there.
+	if op, ok := OperationOf(r.Target); ok && r.Files == nil {
 		j.Op = uint32(op)
 	}
 	if r.SHA256 != ([32]byte{}) {
@@ -472,7 +496,18 @@ func (r ConvertRequest) wire() convertJSON {
 	if r.MD5 != ([16]byte{}) {
 		j.MD5 = hex.EncodeToString(r.MD5[:])
 	}
+	for _, f := range r.Files {
+		j.Files = append(j.Files, filePartJSON{Name: f.Name, Size: f.Size, SHA256: hex.EncodeToString(f.SHA256[:])})
+	}
 	return j
+}
+
+// frameType is CONVERT, or CONVERT_FILES for a request of several files.
+func (r ConvertRequest) frameType() FrameType {
+	if r.Files != nil {
+		return FrameConvertFiles
+	}
+	return FrameConvert
 }
 
 // String describes the request for logs without its token.
@@ -509,10 +544,41 @@ func (r ConvertRequest) validate() []string {
 	if r.Size == 0 {
 		p = append(p, "empty input: the file has 0 bytes")
 	}
-	if r.SHA256 == ([32]byte{}) && r.MD5 == ([16]byte{}) {
+	if r.Files != nil {
+		p = append(p, r.validateFiles()...)
+	} else if r.SHA256 == ([32]byte{}) && r.MD5 == ([16]byte{}) {
 		p = append(p, "sha256 is required: the SHA-256 digest of the body as 64 hex digits")
 	}
 	return append(p, r.Options.validate()...)
+}
+
+// MaxFiles bounds the files of one CONVERT_FILES request; servers may allow
+// fewer (max-files).
+const MaxFiles = 1000
+
+// validateFiles checks the files of a CONVERT_FILES request: they add up to
+// the body, each is there and has its digest.
+func (r ConvertRequest) validateFiles() []string {
+	var p []string
+	if len(r.Files) == 0 || len(r.Files) > MaxFiles {
+		return append(p, fmt.Sprintf("files: %d files; send 1 to %d", len(r.Files), MaxFiles))
+	}
+	var sum uint64
+	for i, f := range r.Files {
+		switch {
+		case f.Size == 0:
+			p = append(p, fmt.Sprintf("files[%d]: empty input: the file has 0 bytes", i))
+		case f.SHA256 == ([32]byte{}):
+			p = append(p, fmt.Sprintf("files[%d]: sha256 is required: the SHA-256 digest of the file as 64 hex digits", i))
+		case len(f.Name) > MaxNameLen:
+			p = append(p, fmt.Sprintf("files[%d].name: %d bytes, over the limit of %d", i, len(f.Name), MaxNameLen))
+		}
+		sum += f.Size
+	}
+	if sum != r.Size {
+		p = append(p, fmt.Sprintf("files: their sizes add up to %d bytes, but the body is %d; the body is the files one after another", sum, r.Size))
+	}
+	return p
 }
 
 // target reads the target from "to", or from v1.0's "op" when "to" is absent.
@@ -537,7 +603,7 @@ func WriteConvert(w io.Writer, req ConvertRequest) error {
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	return WriteFrame(w, FrameConvert, req.wire(), req.Size)
+	return WriteFrame(w, req.frameType(), req.wire(), req.Size)
 }
 
 // DecodeConvertRequest decodes and validates a CONVERT frame's header. Errors are
@@ -550,7 +616,11 @@ func DecodeConvertRequest(f Frame) (ConvertRequest, error) {
 		// Options are read twice: once to learn their names, once for their values.
 		Options json.RawMessage `json:"options"`
 	}
-	if msg := decodeHeader(f, FrameConvert, &j); msg != "" {
+	want := FrameConvert
+	if f.Type == FrameConvertFiles {
+		want = FrameConvertFiles
+	}
+	if msg := decodeHeader(f, want, &j); msg != "" {
 		return ConvertRequest{}, badRequest("%s", msg)
 	}
 	req := ConvertRequest{Token: j.Token, Name: j.Name, Size: f.BodySize}
@@ -591,6 +661,7 @@ func DecodeConvertRequest(f Frame) (ConvertRequest, error) {
 	if targetProblem != "" {
 		p = append(p, targetProblem)
 	}
+	p = append(p, decodeFiles(&req, f.Type, j.Files)...)
 	if p = append(p, req.validate()...); p != nil {
 		return ConvertRequest{}, invalid("CONVERT", p)
 	}
@@ -602,6 +673,29 @@ func DecodeConvertRequest(f Frame) (ConvertRequest, error) {
 			"this server does not support the option %s; it knows %s", strings.Join(unknown, ", "), strings.Join(OptionNames(), ", "))}
 	}
 	return req, nil
+}
+
+// decodeFiles reads the files of a CONVERT_FILES frame into req, and says
+// what is wrong with them, or with files in a CONVERT.
+func decodeFiles(req *ConvertRequest, t FrameType, files []filePartJSON) []string {
+	switch {
+	case t == FrameConvert && files != nil:
+		return []string{"files: a request of several files is a CONVERT_FILES frame (type 3), not a CONVERT"}
+	case t == FrameConvert:
+		return nil
+	case len(files) == 0:
+		return []string{"files is required in CONVERT_FILES: a list of {name, size, sha256}, one per file, in the body's order"}
+	}
+	var p []string
+	req.Files = make([]FilePart, len(files))
+	for i, f := range files {
+		req.Files[i] = FilePart{Name: f.Name, Size: f.Size}
+		if err := decodeDigest(req.Files[i].SHA256[:], f.SHA256); err != nil {
+			p = append(p, fmt.Sprintf("files[%d].sha256: %v", i, err))
+			req.Files[i].SHA256[0] = 1
+		}
+	}
+	return p
 }
 
 // knownOption matches option names as encoding/json does, ignoring case.

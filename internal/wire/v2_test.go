@@ -43,6 +43,20 @@ var v2Vectors = []struct {
 		header: `{"token":"super_secret_token_123456789012","to":"jpg","op":1,"name":"photo.png","sha256":"ad47fd9e87159d651a53b3dfba3ef200684a9ed88c2528b62e18f3881fe203b0","options":{"quality":80}}`,
 	},
 	{
+		name: "CONVERT_FILES",
+		write: func(w io.Writer) error {
+			return WriteConvert(w, ConvertRequest{
+				Token: "super_secret_token_123456789012", Target: "pdf", Size: 5, Options: Options{PageSize: "A4"},
+				Files: []FilePart{
+					{Name: "scan.jpg", Size: 2, SHA256: sha256.Sum256([]byte("ab"))},
+					{Name: "notes.pdf", Size: 3, SHA256: sha256.Sum256([]byte("abc"))},
+				},
+			})
+		},
+		prefix: "03 00000130 0000000000000005",
+		header: `{"token":"super_secret_token_123456789012","to":"pdf","options":{"page_size":"A4"},"files":[{"name":"scan.jpg","size":2,"sha256":"fb8e20fc2e4c3f248c60c39bd652f3c1347298bb977b8b4d5903b85055620603"},{"name":"notes.pdf","size":3,"sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}]}`,
+	},
+	{
 		name: "RESULT",
 		write: func(w io.Writer) error {
 			return WriteResult(w, Result{
@@ -160,7 +174,7 @@ func TestV2RoundTrip(t *testing.T) {
 		}
 		return b
 	}
-	if got, err := DecodeConvertRequest(next(FrameConvert)); err != nil || got != req {
+	if got, err := DecodeConvertRequest(next(FrameConvert)); err != nil || !reflect.DeepEqual(got, req) {
 		t.Errorf("CONVERT: %v, %v; want %v", got, err, req)
 	} else if b := body(Frame{BodySize: got.Size}); !bytes.Equal(b, input) || sha256.Sum256(b) != got.SHA256 {
 		t.Errorf("CONVERT body %q", b)
@@ -180,7 +194,7 @@ func TestV2RoundTrip(t *testing.T) {
 		t.Errorf("PONG: %+v, %v", got, err)
 	}
 	for _, want := range reqs[1:] {
-		if got, err := DecodeConvertRequest(next(FrameConvert)); err != nil || got != want {
+		if got, err := DecodeConvertRequest(next(FrameConvert)); err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("CONVERT: %v, %v; want %v", got, err, want)
 		}
 	}
@@ -688,7 +702,7 @@ func FuzzV2DecodeConvert(f *testing.F) {
 			t.Fatal(err)
 		}
 		again, err := DecodeConvertRequest(fr)
-		if err != nil || again != req {
+		if err != nil || !reflect.DeepEqual(again, req) {
 			t.Fatalf("re-encode changed the request:\n%v\n%v (%v)", req, again, err)
 		}
 	})
@@ -702,13 +716,13 @@ func checkReencode(t *testing.T, fr Frame) {
 	var werr error
 	var same func(Frame) bool
 	switch fr.Type {
-	case FrameConvert:
+	case FrameConvert, FrameConvertFiles:
 		v, err := DecodeConvertRequest(fr)
 		if err != nil {
 			return
 		}
 		werr = WriteConvert(&buf, v)
-		same = func(g Frame) bool { w, err := DecodeConvertRequest(g); return err == nil && w == v }
+		same = func(g Frame) bool { w, err := DecodeConvertRequest(g); return err == nil && reflect.DeepEqual(w, v) }
 	case FramePing:
 		v, err := DecodePing(fr)
 		if err != nil {
@@ -745,4 +759,61 @@ func checkReencode(t *testing.T, fr Frame) {
 	if err != nil || g.Type != fr.Type || g.BodySize != fr.BodySize || !same(g) {
 		t.Fatalf("re-encode changed %s %q into %q (%v)", fr.Type, fr.Header, g.Header, err)
 	}
+}
+
+// A request of several files: its frame type, its round trip, and every
+// way its files can be wrong, each named.
+func TestConvertFiles(t *testing.T) {
+	req := ConvertRequest{Token: "t", Target: "pdf", Size: 3, Files: []FilePart{
+		{Name: "a.jpg", Size: 1, SHA256: sha256.Sum256([]byte("a"))}, {Size: 2, SHA256: sha256.Sum256([]byte("bc"))}}}
+	var buf bytes.Buffer
+	if err := WriteConvert(&buf, req); err != nil {
+		t.Fatal(err)
+	}
+	f, err := ReadFrameHeader(&buf, 0)
+	if err != nil || f.Type != FrameConvertFiles || f.Type.String() != "CONVERT_FILES" {
+		t.Fatalf("%v %v", f.Type, err)
+	}
+	if got, err := DecodeConvertRequest(f); err != nil || !reflect.DeepEqual(got, req) {
+		t.Errorf("round trip: %v (%v), want %v", got, err, req)
+	}
+	for _, tt := range []struct {
+		typ    FrameType
+		header string
+		size   uint64
+		want   string
+	}{
+		{FrameConvert, `{"token":"t","to":"pdf","sha256":"` + strings.Repeat("0", 63) + `1","files":[{"size":1,"sha256":"x"}]}`, 1, "CONVERT_FILES frame (type 3)"},
+		{FrameConvertFiles, `{"token":"t","to":"pdf"}`, 1, "files is required"},
+		{FrameConvertFiles, `{"token":"t","to":"pdf","files":[{"size":1,"sha256":"` + strings.Repeat("a", 64) + `"}]}`, 2, "add up to 1 bytes, but the body is 2"},
+		{FrameConvertFiles, `{"token":"t","to":"pdf","files":[{"size":0,"sha256":"` + strings.Repeat("a", 64) + `"}]}`, 1, "files[0]: empty input"},
+		{FrameConvertFiles, `{"token":"t","to":"pdf","files":[{"size":1,"sha256":"zz"}]}`, 1, "files[0].sha256"},
+	} {
+		_, err := DecodeConvertRequest(Frame{Type: tt.typ, BodySize: tt.size, Header: []byte(tt.header)})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error with %q", tt.header, err, tt.want)
+		}
+	}
+}
+
+// FuzzV2DecodeConvertFiles: a CONVERT_FILES header never panics, and one
+// that decodes adds up and re-encodes to itself.
+func FuzzV2DecodeConvertFiles(f *testing.F) {
+	f.Add([]byte(`{"token":"t","to":"pdf","files":[{"size":1234,`+okDigest+`}]}`), uint64(1234))
+	f.Add([]byte(`{"token":"t","to":"pdf","files":[{"name":"a","size":1,`+okDigest+`},{"size":2,`+okDigest+`}]}`), uint64(3))
+	f.Fuzz(func(t *testing.T, b []byte, size uint64) {
+		fr := Frame{Type: FrameConvertFiles, BodySize: size, Header: b}
+		req, err := DecodeConvertRequest(fr)
+		if err != nil {
+			return
+		}
+		var sum uint64
+		for _, p := range req.Files {
+			sum += p.Size
+		}
+		if sum != size || len(req.Files) == 0 {
+			t.Fatalf("accepted %d files of %d bytes for a body of %d", len(req.Files), sum, size)
+		}
+		checkReencode(t, fr)
+	})
 }

@@ -256,13 +256,15 @@ func (s *Server) check(req *serve.Request) *fail.Error {
 		return fail.New(fail.TooLarge, serve.TooLarge(req.Size, s.cfg.MaxBodyBytes))
 	case req.Size == 0:
 		return fail.New(fail.BadRequest, "empty input: the file has 0 bytes")
+	case len(req.Files) > s.conv.Config().MaxFiles:
+		return fail.New(fail.LimitExceeded, serve.TooManyFiles(len(req.Files), s.conv.Config().MaxFiles))
 	}
 	return nil
 }
 
 func (s *Server) convertAndAnswer(j *job, body []byte, w serve.Responder) {
 	ctx := j.req.Context()
-	res, err := s.convert(ctx, j.req.Target, body, j.req.Options)
+	res, err := s.convert(ctx, convert.Job{Target: j.req.Target, Name: j.req.Name, Input: body, Files: splitFiles(j.req.Files, body), Options: j.req.Options})
 	j.kind = res.Kind
 	if err != nil {
 		switch {
@@ -278,7 +280,7 @@ func (s *Server) convertAndAnswer(j *job, body []byte, w serve.Responder) {
 	}
 	j.outSize = len(res.Output)
 	target, _ := convert.LookupTarget(j.req.Target)
-	out, err := w.Result(serve.ResultFor(res.Output, string(res.Kind), target.ContentType, res.Replaced, res.Warnings))
+	out, err := w.Result(serve.ResultFor(res.Output, string(res.Kind), cmp.Or(res.ContentType, target.ContentType), res.Replaced, res.Warnings))
 	if err == nil {
 		_, err = out.Write(res.Output)
 	}
@@ -318,6 +320,14 @@ func (j *job) fail(w serve.Responder, e *fail.Error, what string) {
 	_ = w.Error(e)
 }
 
+// bodyCheck hashes a body as it arrives and then says whether it is what the
+// request announced.
+type bodyCheck interface {
+	io.Writer
+	// mismatch is the client's error message when the body does not match, or "".
+	mismatch() string
+}
+
 // bodyDigest is the digest a request carries for its body: SHA-256 in v2, MD5 in
 // v1.0 (and in v2 requests a master relays from v1.0 clients). The body is hashed
 // as it arrives, while the rest is still on its way, rather than after.
@@ -327,7 +337,10 @@ type bodyDigest struct {
 	want       []byte
 }
 
-func newBodyDigest(req *serve.Request) *bodyDigest {
+func newBodyDigest(req *serve.Request) bodyCheck {
+	if req.Files != nil {
+		return newFilesDigest(req.Files)
+	}
 	if req.SHA256 != ([32]byte{}) {
 		return &bodyDigest{Hash: sha256.New(), name: "SHA-256", says: "the request says", want: req.SHA256[:]}
 	}
@@ -344,7 +357,7 @@ func (d *bodyDigest) mismatch() string {
 
 // convert runs one conversion once a slot is free, so that at most Concurrency
 // conversions compete for the cores however many jobs are queued.
-func (s *Server) convert(ctx context.Context, target string, body []byte, opts wire.Options) (convert.Result, error) {
+func (s *Server) convert(ctx context.Context, job convert.Job) (convert.Result, error) {
 	queued := time.Now()
 	select {
 	case s.slots <- struct{}{}:
@@ -357,7 +370,7 @@ func (s *Server) convert(ctx context.Context, target string, body []byte, opts w
 		<-s.slots
 		s.cfg.Metrics.SetSlots(len(s.slots), s.cfg.Concurrency)
 	}()
-	return s.conv.Convert(ctx, target, body, opts)
+	return s.conv.Run(ctx, job)
 }
 
 // readBody reads exactly size bytes. It grows the buffer as data arrives rather
