@@ -26,6 +26,20 @@ QPDF_ERROR_CODE fc_add_pages(qpdf_data dst, qpdf_data src, int first, int last) 
 	return QPDF_SUCCESS;
 }
 
+// fc_ensure_size gives the trailer a /Size if it has none (a damaged file's
+// may not). qpdf writes the real size only in place of the input's /Size, so
+// without one its output's cross-reference stream has no /Size either, and no
+// reader, qpdf included, can read the file it wrote.
+static void fc_ensure_size(qpdf_data q) {
+	qpdf_oh trailer = qpdf_get_trailer(q);
+	if (!qpdf_oh_has_key(q, trailer, "/Size")) {
+		qpdf_oh size = qpdf_oh_new_integer(q, 0);
+		qpdf_oh_replace_key(q, trailer, "/Size", size);
+		qpdf_oh_release(q, size);
+	}
+	qpdf_oh_release(q, trailer);
+}
+
 // fc_init_write prepares q to be written to memory. The settings must follow
 // qpdf_init_write_memory, which forgets earlier ones. The output is not
 // encrypted, since removing the encryption is how fileconv decrypts; its /ID
@@ -42,6 +56,7 @@ QPDF_ERROR_CODE fc_init_write(qpdf_data q) {
 	qpdf_set_compress_streams(q, QPDF_TRUE);
 	qpdf_set_decode_level(q, qpdf_dl_generalized);
 	qpdf_set_object_stream_mode(q, qpdf_o_generate);
+	fc_ensure_size(q);
 	return qpdf_has_error(q) ? QPDF_ERRORS : QPDF_SUCCESS;
 }
 
