@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -182,8 +184,9 @@ func TestTrailerWithoutSize(t *testing.T) {
 }
 
 // FuzzRewrite: no input crashes the process; every error is a password or
-// an unreadable file; what Rewrite writes, qpdf reads back cleanly with the
-// same number of pages.
+// an unreadable file; what Rewrite writes, qpdf reads back with the same
+// number of pages; and the input's pages copy into a merge, which reads
+// objects through another path (qpdf's copying of foreign objects).
 func FuzzRewrite(f *testing.F) {
 	for _, pages := range []int{1, 2} {
 		f.Add(generated(f, pages))
@@ -193,6 +196,13 @@ func FuzzRewrite(f *testing.F) {
 	f.Add(formPDF())
 	if locked, err := testfiles.EncryptedPDF("pw"); err == nil {
 		f.Add(locked)
+	}
+	// Real producers' structures, where present: ReportLab's classic xref
+	// table, LibreOffice's fonts and PDF 1.6.
+	for _, name := range []string{"reportlab-unicode.pdf", "libreoffice-unicode.pdf"} {
+		if b, err := os.ReadFile(filepath.Join(realPDFs, name)); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		out, err := Rewrite(Input{PDF: in})
@@ -208,6 +218,16 @@ func FuzzRewrite(f *testing.F) {
 		}
 		if want, err := Pages(Input{PDF: in}); err == nil && n != want {
 			t.Fatalf("rewritten with %d pages; the input has %d", n, want)
+		}
+		merged, err := Merge([]Input{{PDF: in}, {PDF: in}})
+		if err != nil {
+			if !errors.Is(err, ErrDamaged) {
+				t.Fatalf("merge: an error other than ErrDamaged: %v", err)
+			}
+			return
+		}
+		if m, err := Pages(Input{PDF: merged.PDF}); err != nil || m != 2*n {
+			t.Fatalf("merged twice: %d pages, %v; want %d", m, err, 2*n)
 		}
 	})
 }
