@@ -7,12 +7,15 @@ GO        ?= go
 BIN       := bin/fileconv
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/fileconv/fileconv/internal/cli.Version=$(VERSION)
-# cgo: libvips for images, poppler-glib for PDF text.
-DEB_BUILD := libvips-dev libpoppler-glib-dev pkg-config gcc
+# cgo: libvips for images, poppler-glib for PDF text, qpdf for PDF merge, split,
+# repair and decrypt (internal/qpdf).
+DEB_BUILD := libvips-dev libpoppler-glib-dev libqpdf-dev pkg-config gcc
 # Test-only tools: python3 runs the original-protocol client in the end-to-end tests;
 # iproute2 (ip netns, veth) builds the multi-host cluster test's network;
-# chromium runs the web page's browser tests (internal/web, through chromedp).
-DEB_TEST  := python3 iproute2 chromium
+# chromium runs the web page's browser tests (internal/web, through chromedp);
+# qpdf (the command: encrypts test files, checks outputs) and poppler-utils
+# (pdftotext reads outputs back) check internal/qpdf.
+DEB_TEST  := python3 iproute2 chromium qpdf poppler-utils
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
@@ -23,13 +26,14 @@ all: build
 # deps installs the build's Debian packages only when pkg-config cannot find them,
 # so a machine that has them never needs root or the network here.
 deps:
-	@if ! pkg-config --exists vips poppler-glib 2>/dev/null || ! command -v gcc >/dev/null; then \
+	@if ! pkg-config --exists vips poppler-glib libqpdf 2>/dev/null || ! command -v gcc >/dev/null; then \
 		echo "installing Debian packages: $(DEB_BUILD)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_BUILD); \
 	fi
 
 test-deps: deps
-	@if ! command -v python3 >/dev/null || ! command -v ip >/dev/null || ! command -v chromium >/dev/null; then \
+	@if ! command -v python3 >/dev/null || ! command -v ip >/dev/null || ! command -v chromium >/dev/null \
+		|| ! command -v qpdf >/dev/null || ! command -v pdftotext >/dev/null; then \
 		echo "installing Debian packages: $(DEB_TEST)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_TEST); \
 	fi

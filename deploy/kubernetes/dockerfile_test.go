@@ -154,12 +154,12 @@ func TestDockerfile(t *testing.T) {
 	if run.from != "debian:"+debian+"-slim" {
 		t.Errorf("runtime stage FROM %s, want debian:%s-slim, the build stage's Debian (the libraries' versions must match)", run.from, debian)
 	}
-	for _, p := range []string{"libvips-dev", "libpoppler-glib-dev"} {
+	for _, p := range []string{"libvips-dev", "libpoppler-glib-dev", "libqpdf-dev"} {
 		if !slices.Contains(build.aptPackages(), p) {
 			t.Errorf("build stage does not install %s", p)
 		}
 	}
-	for _, p := range []string{"libvips42", "libpoppler-glib8", "ca-certificates"} {
+	for _, p := range []string{"libvips42", "libpoppler-glib8", "libqpdf29", "ca-certificates"} {
 		if !slices.Contains(run.aptPackages(), p) {
 			t.Errorf("runtime stage does not install %s", p)
 		}
