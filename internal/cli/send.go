@@ -32,6 +32,7 @@ type sendFlags struct {
 	to, outDir, config, protocol           string
 	op, concurrency, retries               int
 	force, insecure, recursive, json, zip  bool
+	merge                                  bool
 	timeout                                time.Duration
 	// opts are the conversion's options, one flag each (wire.OptionSpecs).
 	opts client.Options
@@ -52,6 +53,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return fmt.Errorf("%w: no file given", errUsage)
 	}
+	if f.merge && f.to == "" && f.op == 0 {
+		f.to = "pdf" // the one target several files go into
+	}
 	interactive := f.to == "" && f.op == 0 && !f.json && isTerminal(stdin) && isTerminal(stdout)
 	var to string
 	if !interactive {
@@ -67,11 +71,18 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer c.Close()
+	where := placement{force: f.force, zip: f.zip}
+	send := func(ctx context.Context, j *sendJob, o client.Options) (client.Result, string, error) {
+		return sendOne(ctx, c, j.to, j.in, j.out, where, o)
+	}
 	jobs, err := prepareJobs(operands, f, to, interactive, stdout)
+	if f.merge {
+		jobs, send, err = prepareMerge(c, operands, f, to, where)
+	}
 	if err != nil {
 		return err
 	}
-	sum := runJobs(ctx, c, jobs, f.opts, placement{force: f.force, zip: f.zip}, f.concurrency, f.reporter(stdout, stderr))
+	sum := runJobs(ctx, jobs, send, f.opts, f.concurrency, f.reporter(stdout, stderr))
 	if sum.failed > 0 {
 		return fmt.Errorf("%d of %d files failed", sum.failed, sum.failed+sum.converted)
 	}
@@ -89,7 +100,8 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.key, "key", "", "private key (PEM) of --cert")
 	fs.StringVar(&f.to, "to", "", "target format: "+targetHelp()+"; on a terminal, a menu asks when it is missing")
 	fs.IntVar(&f.op, "op", 0, "operation number 1-5 instead of --to: 1 JPEG, 2 PNG, 3 WEBP, 4 TXT->PDF, 5 PDF->TXT")
-	fs.StringVar(&f.outDir, "o", "", "write results into this folder (default: next to each input)")
+	fs.StringVar(&f.outDir, "o", "", "write results into this folder (default: next to each input); with --merge, the file to write (default: combined.pdf)")
+	fs.BoolVar(&f.merge, "merge", false, "send every file as one job whose one result is a PDF of them all, in the order given (images, texts and PDFs)")
 	fs.BoolVar(&f.force, "force", false, "overwrite existing output files")
 	fs.BoolVar(&f.zip, "zip", false, "keep the pictures of a PDF's pages as one NAME.zip instead of a folder NAME/ of NAME-p001.png, …")
 	fs.DurationVar(&f.timeout, "timeout", client.DefaultTimeout, "longest wait for one file, retries included")
@@ -134,7 +146,7 @@ func (f *sendFlags) check() error {
 	if f.concurrency < 1 {
 		return fmt.Errorf("%w: --concurrency %d: give at least 1", errUsage, f.concurrency)
 	}
-	if f.outDir != "" {
+	if f.outDir != "" && !f.merge {
 		if st, err := os.Stat(f.outDir); err != nil || !st.IsDir() {
 			return fmt.Errorf("%w: -o %s: not an existing folder", errUsage, f.outDir)
 		}
@@ -245,8 +257,11 @@ func assignOutputs(jobs []*sendJob, outDir string) {
 	}
 }
 
+// sendFunc converts a job and returns where its result went.
+type sendFunc func(ctx context.Context, j *sendJob, opts client.Options) (client.Result, string, error)
+
 // runJobs converts the jobs, concurrency at a time, and reports each.
-func runJobs(ctx context.Context, c *client.Client, jobs []*sendJob, opts client.Options, where placement, concurrency int, rep sendReporter) sendSummary {
+func runJobs(ctx context.Context, jobs []*sendJob, send sendFunc, opts client.Options, concurrency int, rep sendReporter) sendSummary {
 	start := time.Now()
 	rep.start(jobs)
 	work := make(chan *sendJob)
@@ -257,7 +272,7 @@ func runJobs(ctx context.Context, c *client.Client, jobs []*sendJob, opts client
 				o := opts
 				o.Progress = func(p client.Progress) { rep.progress(j, p) }
 				t0 := time.Now()
-				res, out, err := sendOne(ctx, c, j.to, j.in, j.out, where, o)
+				res, out, err := send(ctx, j, o)
 				j.out = out
 				j.err = err
 				j.res = resultInfo{bytesOut: res.Size, seconds: time.Since(t0).Seconds(), jobID: res.JobID, attempts: res.Attempts,
@@ -418,24 +433,31 @@ func readTokenFile(file string) (string, error) {
 }
 
 // sendOne converts one file into out, and returns where the result went
-// (place). The result goes to a temporary file first and takes its name only
-// when complete, so a failed conversion never leaves a partial file or
-// clobbers an existing one.
+// (place).
 func sendOne(ctx context.Context, c *client.Client, to string, in, out string, p placement, opts client.Options) (client.Result, string, error) {
-	var res client.Result
 	if same, _ := samePath(in, out); same {
-		return res, out, fmt.Errorf("the result %s would replace the input: use -o DIR", out)
-	}
-	if !p.force && fileExists(out) {
-		return res, out, fmt.Errorf("%s exists: use --force to overwrite it", out)
+		return client.Result{}, out, fmt.Errorf("the result %s would replace the input: use -o DIR", out)
 	}
 	src, err := os.Open(in)
 	if err != nil {
-		return res, out, err
+		return client.Result{}, out, err
 	}
 	defer src.Close()
 	if st, err := src.Stat(); err != nil || !st.Mode().IsRegular() {
-		return res, out, errors.New("not a regular file")
+		return client.Result{}, out, errors.New("not a regular file")
+	}
+	return writeResult(out, p, func(w io.Writer) (client.Result, error) {
+		return c.Convert(ctx, to, filepath.Base(in), src, w, opts)
+	})
+}
+
+// writeResult writes what convert makes into out. The result goes to a
+// temporary file first and takes its name only when complete, so a failed
+// conversion never leaves a partial file or clobbers an existing one.
+func writeResult(out string, p placement, convert func(io.Writer) (client.Result, error)) (client.Result, string, error) {
+	var res client.Result
+	if !p.force && fileExists(out) {
+		return res, out, fmt.Errorf("%s exists: use --force to overwrite it", out)
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return res, out, fmt.Errorf("create output folder: %w", err)
@@ -445,7 +467,7 @@ func sendOne(ctx context.Context, c *client.Client, to string, in, out string, p
 		return res, out, fmt.Errorf("create output: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	res, err = c.Convert(ctx, to, filepath.Base(in), src, tmp, opts)
+	res, err = convert(tmp)
 	// CreateTemp makes the file private; a result is an ordinary file.
 	if err == nil {
 		err = tmp.Chmod(0o644)

@@ -260,7 +260,7 @@ func (c *Converter) Convert(ctx context.Context, target string, input []byte, op
 // read, never kept or modified.
 func (c *Converter) Run(ctx context.Context, job Job) (Result, error) {
 	target, input, opts := job.Target, job.Input, job.Options
-	if len(input) == 0 {
+	if len(input) == 0 && job.Files == nil {
 		return Result{}, &Error{Code: fail.BadRequest, Message: "empty input: the file has 0 bytes"}
 	}
 	if err := ctx.Err(); err != nil {

@@ -55,6 +55,25 @@ type pdfJob struct {
 	Kind    Kind         `json:"kind,omitempty"`
 	Target  string       `json:"target,omitempty"`
 	Name    string       `json:"name,omitempty"`
+	// Tool, for qpdf's jobs (pdftools.go), says what to do with the inputs:
+	// the input holds one file of each of Sizes, named Names.
+	Tool  pdfTool  `json:"tool,omitempty"`
+	Sizes []int    `json:"sizes,omitempty"`
+	Names []string `json:"names,omitempty"`
+}
+
+// files cuts the input of a qpdf job into its files; a job of inconsistent
+// sizes (a bug) gets none, which qpdf refuses.
+func (j pdfJob) files(input []byte) []File {
+	var files []File
+	for i, n := range j.Sizes {
+		if n > len(input) || i >= len(j.Names) {
+			return nil
+		}
+		files = append(files, File{Name: j.Names[i], Data: input[:n:n]})
+		input = input[n:]
+	}
+	return files
 }
 
 // pdfAnswer is what the reader sends back before the output.
@@ -100,15 +119,9 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 			return 1
 		}
 		c := &Converter{cfg: job.Config.WithDefaults(), opts: job.Options}
-		var res Result
-		if job.Target != "" {
-			if err := libvips.StartPlain(); err != nil {
-				fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
-				return 1
-			}
-			res, err = c.convertImageHere(context.Background(), Input{Kind: job.Kind, Target: job.Target, Data: input, Name: job.Name})
-		} else {
-			res, err = c.pdfToTextHere(context.Background(), input)
+		res, err := c.readerJob(job, input)
+		if errors.Is(err, errReaderBroken) {
+			return 1
 		}
 		answer := pdfAnswer{Size: len(res.Output), Warnings: res.Warnings, Frames: res.Frames, ContentType: res.ContentType}
 		if err != nil {
@@ -120,6 +133,24 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 			return 1
 		}
 	}
+}
+
+// errReaderBroken ends a reader that cannot go on.
+var errReaderBroken = errors.New("the reader cannot go on")
+
+// readerJob runs one job in the reader.
+func (c *Converter) readerJob(job pdfJob, input []byte) (Result, error) {
+	switch {
+	case job.Tool != "":
+		return c.pdfToolHere(job.Tool, job.Name, job.files(input))
+	case job.Target != "":
+		if err := libvips.StartPlain(); err != nil {
+			fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
+			return Result{}, errReaderBroken
+		}
+		return c.convertImageHere(context.Background(), Input{Kind: job.Kind, Target: job.Target, Data: input, Name: job.Name})
+	}
+	return c.pdfToTextHere(context.Background(), input)
 }
 
 // exitWithParent ends a reader whose worker is gone (killed, say), even in the

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"path"
 	"slices"
@@ -171,14 +173,16 @@ func (s *Server) handleConvert(w http.ResponseWriter, r *http.Request, caller st
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout)) // not every ResponseWriter can
 	var (
-		data    []byte
+		files   []upload
 		release func()
 		err     error
 	)
 	if isMultipart {
-		data, release, err = s.readMultipart(r, &q)
+		files, release, err = s.readMultipart(r, &q)
 	} else {
+		var data []byte
 		data, release, err = s.readInput(r.Body, r.ContentLength)
+		files = []upload{{data: data}}
 	}
 	if release != nil {
 		defer release()
@@ -190,11 +194,11 @@ func (s *Server) handleConvert(w http.ResponseWriter, r *http.Request, caller st
 	_ = rc.SetReadDeadline(time.Time{})
 	if q.to == "" {
 		writeError(w, failure(fail.BadRequest,
-			`say what to convert to: ?to=`+strings.Join(madeTargets(), "|")+`, or a form field "to" before the file`))
+			`say what to convert to: ?to=`+strings.Join(madeTargets(), "|")+`, or a form field "to"`))
 		return
 	}
-	if len(data) == 0 {
-		writeError(w, failure(fail.BadRequest, "empty input: the file has 0 bytes"))
+	if msg := emptyFile(files); msg != "" {
+		writeError(w, failure(fail.BadRequest, msg))
 		return
 	}
 	if err := q.opts.Validate(); err != nil {
@@ -202,7 +206,21 @@ func (s *Server) handleConvert(w http.ResponseWriter, r *http.Request, caller st
 		return
 	}
 
-	s.convert(w, r, rc, q, data, caller, start)
+	s.convert(w, r, rc, q, files, caller, start)
+}
+
+// emptyFile says which file of a request is empty, or "".
+func emptyFile(files []upload) string {
+	for i, f := range files {
+		switch {
+		case len(f.data) > 0:
+		case len(files) == 1:
+			return "empty input: the file has 0 bytes"
+		default:
+			return fmt.Sprintf("file %d (%s) is empty: it has 0 bytes", i+1, wire.Printable(f.name))
+		}
+	}
+	return ""
 }
 
 // bodyError is the answer to a request whose body could not be read.
@@ -226,8 +244,11 @@ func (s *Server) bodyError(err error) apiError {
 }
 
 // convert sends the caller's file to the master and streams the result back.
-func (s *Server) convert(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, q request, data []byte, caller string, start time.Time) {
-	in := cleanName(q.name)
+func (s *Server) convert(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, q request, files []upload, caller string, start time.Time) {
+	in := cleanName(cmp.Or(q.name, files[0].name))
+	if len(files) > 1 {
+		in = cleanName(cmp.Or(q.name, "combined"))
+	}
 	out := outputName(in, q.to)
 	target, _ := convert.LookupTarget(q.to)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ConvertTimeout)
@@ -252,9 +273,13 @@ func (s *Server) convert(w http.ResponseWriter, r *http.Request, rc *http.Respon
 		setWarnings(h, warnings)
 	}}
 	s.stats.start()
-	res, err := s.cfg.Client.Convert(ctx, q.to, in, bytes.NewReader(data), rw, opts)
-	s.stats.finish(err == nil, int64(len(data)), res.Size, time.Since(start))
-	log := s.cfg.Logger.With("to", q.to, "bytes_in", len(data), "bytes_out", res.Size,
+	res, err := s.send(ctx, q.to, in, files, rw, opts)
+	var size int64
+	for _, f := range files {
+		size += int64(len(f.data))
+	}
+	s.stats.finish(err == nil, size, res.Size, time.Since(start))
+	log := s.cfg.Logger.With("to", q.to, "files", len(files), "bytes_in", size, "bytes_out", res.Size,
 		"seconds", time.Since(start).Seconds(), "job_id", res.JobID, "caller", caller)
 	if err != nil {
 		ae := convertError(err, ctx)
@@ -284,6 +309,18 @@ func (s *Server) convert(w http.ResponseWriter, r *http.Request, rc *http.Respon
 	log.Info("web conversion", "input_type", res.InputType, "protocol", res.Protocol)
 }
 
+// send converts the one file, or the several files as one job.
+func (s *Server) send(ctx context.Context, to, name string, files []upload, out io.Writer, opts client.Options) (client.Result, error) {
+	if len(files) == 1 {
+		return s.cfg.Client.Convert(ctx, to, name, bytes.NewReader(files[0].data), out, opts)
+	}
+	parts := make([]client.Part, len(files))
+	for i, f := range files {
+		parts[i] = client.Part{Name: f.name, Body: bytes.NewReader(f.data)}
+	}
+	return s.cfg.Client.ConvertFiles(ctx, to, name, parts, out, opts)
+}
+
 func (s *Server) tooLarge(size int64) apiError {
 	msg := fmt.Sprintf("file is larger than the %s this server accepts (max-body)", formatSize(s.cfg.MaxBodyBytes))
 	if size > 0 {
@@ -297,7 +334,11 @@ var errDeadline = errors.New("read deadline")
 // readInput reads r into memory, up to MaxBodyBytes, counting what it holds
 // against the shared memory budget. release gives the memory back.
 func (s *Server) readInput(r io.Reader, hint int64) (data []byte, release func(), err error) {
-	limit := s.cfg.MaxBodyBytes
+	return s.readInputUpTo(r, hint, s.cfg.MaxBodyBytes)
+}
+
+// readInputUpTo is readInput with a limit of its own.
+func (s *Server) readInputUpTo(r io.Reader, hint, limit int64) (data []byte, release func(), err error) {
 	var reserved int64
 	release = func() { s.mem.give(reserved); reserved = 0 }
 	size := int64(64 << 10)
@@ -352,42 +393,78 @@ func isTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-// readMultipart reads form fields up to the first file part, which it reads
-// into memory like a raw body; later parts are ignored. Nothing is spooled to
-// disk (unlike Request.ParseMultipartForm).
-func (s *Server) readMultipart(r *http.Request, q *request) ([]byte, func(), error) {
+// readMultipart reads the form fields and the file parts into memory, each
+// file like a raw body, the files together within max-body. Nothing is
+// spooled to disk (unlike Request.ParseMultipartForm). Several files are one
+// job: combined into one PDF.
+func (s *Server) readMultipart(r *http.Request, q *request) ([]upload, func(), error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, nil, err
 	}
-	for fields := 0; ; fields++ {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			return nil, nil, failure(fail.BadRequest, `the form holds no file: send it in a part named "file"`)
-		}
-		if err != nil {
-			if isTimeout(err) {
-				return nil, nil, fmt.Errorf("%w: %w", errDeadline, err)
-			}
-			return nil, nil, err
-		}
-		if part.FileName() != "" || part.FormName() == "file" {
-			if q.name == "" {
-				q.name = part.FileName()
-			}
-			return s.readInput(part, -1)
-		}
-		if fields > 32 {
-			return nil, nil, errors.New("too many form fields before the file")
-		}
-		value, err := io.ReadAll(io.LimitReader(part, 1024))
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := q.set(part.FormName(), strings.TrimSpace(string(value))); err != nil {
-			return nil, nil, failure(fail.BadRequest, err.Error())
+	var (
+		files    []upload
+		releases []func()
+		total    int64
+	)
+	release := func() {
+		for _, f := range releases {
+			f()
 		}
 	}
+	for fields := 0; ; {
+		part, err := mr.NextPart()
+		switch {
+		case err == io.EOF && len(files) == 0:
+			return nil, release, failure(fail.BadRequest, `the form holds no file: send it in a part named "file"`)
+		case err == io.EOF:
+			return files, release, nil
+		case err != nil && isTimeout(err):
+			return nil, release, fmt.Errorf("%w: %w", errDeadline, err)
+		case err != nil:
+			return nil, release, err
+		}
+		if part.FileName() == "" && part.FormName() != "file" {
+			if fields++; fields > 32 {
+				return nil, release, errors.New("too many form fields")
+			}
+			if err := s.readField(part, q); err != nil {
+				return nil, release, err
+			}
+			continue
+		}
+		if len(files) == wire.MaxFiles {
+			return nil, release, failure(fail.LimitExceeded, fmt.Sprintf("more than %d files in one request; send them in smaller groups", wire.MaxFiles))
+		}
+		data, free, err := s.readInputUpTo(part, -1, s.cfg.MaxBodyBytes-total)
+		releases = append(releases, free)
+		if errors.Is(err, errTooLarge) && len(files) > 0 {
+			return nil, release, failure(fail.TooLarge, fmt.Sprintf("the files together are larger than the %s this server accepts (max-body)", formatSize(s.cfg.MaxBodyBytes)))
+		}
+		if err != nil {
+			return nil, release, err
+		}
+		total += int64(len(data))
+		files = append(files, upload{name: part.FileName(), data: data})
+	}
+}
+
+// upload is one file of a form.
+type upload struct {
+	name string
+	data []byte
+}
+
+// readField reads a form field: the target or an option.
+func (s *Server) readField(part *multipart.Part, q *request) error {
+	value, err := io.ReadAll(io.LimitReader(part, wire.MaxPasswordLen+1))
+	if err != nil {
+		return err
+	}
+	if err := q.set(part.FormName(), strings.TrimSpace(string(value))); err != nil {
+		return failure(fail.BadRequest, err.Error())
+	}
+	return nil
 }
 
 func (e apiError) Error() string { return e.Message }
