@@ -183,6 +183,25 @@ func TestTrailerWithoutSize(t *testing.T) {
 	}
 }
 
+// TestHeaderVersionOverflow: a version in the header too large for an int
+// made qpdf 11.3 throw out of its C API, which aborts the process, when a
+// merge passed it on as the least version of the output.
+func TestHeaderVersionOverflow(t *testing.T) {
+	huge := bytes.Replace(formPDF(), []byte("%PDF-1.4"), []byte("%PDF-99999999999.4"), 1)
+	for _, inputs := range [][]Input{{{PDF: formPDF()}, {PDF: huge}}, {{PDF: huge}, {PDF: huge}}} {
+		out, err := Merge(inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := Pages(Input{PDF: out.PDF}); n != 2 || err != nil {
+			t.Errorf("%d pages, %v; want 2", n, err)
+		}
+	}
+	if _, err := Rewrite(Input{PDF: huge}); err != nil && !errors.Is(err, ErrDamaged) {
+		t.Errorf("Rewrite: %v", err)
+	}
+}
+
 // FuzzRewrite: no input crashes the process; every error is a password or
 // an unreadable file; what Rewrite writes, qpdf reads back with the same
 // number of pages; and the input's pages copy into a merge, which reads
