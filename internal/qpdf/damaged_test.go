@@ -183,6 +183,60 @@ func TestTrailerWithoutSize(t *testing.T) {
 	}
 }
 
+// TestBrokenPageTree: page trees that loop, lie about their count, hold
+// things that are not pages or are missing give ErrDamaged or a merge that
+// qpdf reads back with as many pages. qpdf 11.3 counts anything in /Kids as a
+// page ("/Type key should be /Page but is not; overriding"): a string and a
+// content stream there make 3 pages where viewers show 1.
+func TestBrokenPageTree(t *testing.T) {
+	page := "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources " + helvetica + " /Contents 4 0 R >>"
+	content := textContent("A page of a broken tree")
+	for name, in := range map[string][]byte{
+		"loop":       rawPDF("<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R 2 0 R] /Count 2 >>", page, content),
+		"count lies": rawPDF("<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1000000 >>", page, content),
+		"not a page": rawPDF("<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R (text) 4 0 R] /Count 3 >>", page, content),
+		"no pages":   rawPDF("<< /Type /Catalog >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>", page, content),
+		"page root":  rawPDF("<< /Type /Catalog /Pages 3 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>", page, content),
+	} {
+		n, err := Pages(Input{PDF: in})
+		if err != nil {
+			if !errors.Is(err, ErrDamaged) {
+				t.Errorf("%s: %v; want a repair or ErrDamaged", name, err)
+			}
+			t.Logf("%s: %v", name, err)
+			continue
+		}
+		out, err := Merge([]Input{{PDF: in}})
+		if err != nil {
+			t.Errorf("%s: %d pages, but no merge: %v", name, n, err)
+			continue
+		}
+		if m, err := Pages(Input{PDF: out.PDF}); m != n || err != nil {
+			t.Errorf("%s: %d pages, merged to %d, %v", name, n, m, err)
+		}
+		t.Logf("%s: %d pages, warnings %q", name, n, out.Warnings)
+	}
+}
+
+// TestHeaderVersionOverflow: a version in the header too large for an int
+// made qpdf 11.3 throw out of its C API, which aborts the process, when a
+// merge passed it on as the least version of the output.
+func TestHeaderVersionOverflow(t *testing.T) {
+	huge := bytes.Replace(formPDF(), []byte("%PDF-1.4"), []byte("%PDF-99999999999.4"), 1)
+	for _, inputs := range [][]Input{{{PDF: formPDF()}, {PDF: huge}}, {{PDF: huge}, {PDF: huge}}} {
+		out, err := Merge(inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := Pages(Input{PDF: out.PDF}); n != 2 || err != nil {
+			t.Errorf("%d pages, %v; want 2", n, err)
+		}
+	}
+	if _, err := Rewrite(Input{PDF: huge}); err != nil && !errors.Is(err, ErrDamaged) {
+		t.Errorf("Rewrite: %v", err)
+	}
+}
+
 // FuzzRewrite: no input crashes the process; every error is a password or
 // an unreadable file; what Rewrite writes, qpdf reads back with the same
 // number of pages; and the input's pages copy into a merge, which reads

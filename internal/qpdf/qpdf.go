@@ -96,9 +96,10 @@ func Rewrite(in Input) (Output, error) {
 
 // Merge returns one PDF holding the pages of every input in order; an input
 // without pages adds none. Only pages are copied, with what they use
-// (contents, fonts, annotations): document-level parts of the inputs
-// (outlines, the form's field tree, metadata) are left behind, as qpdf's
-// --pages leaves them without its form helpers.
+// (contents, fonts, annotations with their appearance): document-level parts
+// of the inputs (outlines, the form's field tree, metadata) are left behind.
+// The C API lacks the helpers with which qpdf's --pages carries form fields
+// over, so a filled field still shows its value but is a field no more.
 func Merge(inputs []Input) (Output, error) {
 	if len(inputs) == 0 {
 		return Output{}, errors.New("qpdf: merge: no inputs")
