@@ -49,21 +49,21 @@ func init() {
 				Run:    (*Converter).convertImage,
 			})
 		}
+		// qpdf: a PDF repaired, decrypted, cut to some pages or split, and
+		// several files in one PDF (pdftools.go).
+		Register(Conversion{
+			Name: "pdf-pdf", From: []Kind{KindPDF}, To: []string{"pdf"},
+			Options: []string{"pages", "split", "password"}, Engine: "qpdf",
+			Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
+			Run:    (*Converter).pdfToPDF, V2Only: true,
+		})
+		Register(Conversion{
+			Name: "files-pdf", From: []Kind{KindFiles}, To: []string{"pdf"},
+			Options: []string{"page_size", "margin", "password"}, Engine: "qpdf, libvips, fpdf",
+			Limits: []string{"max-files", "max-body", "max-pdf-pages", "max-pixels"},
+			Run:    (*Converter).filesToPDF,
+		})
 	}()
-	// qpdf: a PDF repaired, decrypted, cut to some pages or split, and
-	// several files in one PDF (pdftools.go).
-	Register(Conversion{
-		Name: "pdf-pdf", From: []Kind{KindPDF}, To: []string{"pdf"},
-		Options: []string{"pages", "split", "password"}, Engine: "qpdf",
-		Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
-		Run:    (*Converter).pdfToPDF,
-	})
-	Register(Conversion{
-		Name: "files-pdf", From: []Kind{KindFiles}, To: []string{"pdf"},
-		Options: []string{"page_size", "margin", "password"}, Engine: "qpdf, libvips, fpdf",
-		Limits: []string{"max-files", "max-body", "max-pdf-pages", "max-pixels"},
-		Run:    (*Converter).filesToPDF,
-	})
 	Register(Conversion{
 		Name: "pdf-text", From: []Kind{KindPDF}, To: []string{"txt"},
 		Options: []string{"pages"}, Engine: "poppler", Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},

@@ -240,6 +240,8 @@ type Job struct {
 	// after another.
 	Files   []File
 	Options wire.Options
+	// V1 marks a job of a protocol v1.0 client (PlanV1).
+	V1 bool
 }
 
 // File is one file of a job of several files.
@@ -271,6 +273,9 @@ func (c *Converter) Run(ctx context.Context, job Job) (Result, error) {
 		kind = KindFiles
 	}
 	conv, err := Plan(kind, target, opts, input)
+	if job.V1 {
+		conv, err = PlanV1(kind, target, input)
+	}
 	if err == nil && slices.Contains(c.cfg.Disable, conv.Name) {
 		err = fail.New(fail.UnsupportedOperation, fmt.Sprintf("this worker does not convert %s to %s (disabled)", kind.Label(), target))
 	}

@@ -41,6 +41,11 @@ type Conversion struct {
 	// Original marks the conversions of the original system, which a worker
 	// that announces no capabilities (an older one) is taken to do.
 	Original bool
+	// V2Only keeps a conversion from protocol v1.0 clients, whose operations
+	// mean the original system's conversions: to them, a PDF sent with
+	// operation 4 (text to PDF) is refused as the original refused it, not
+	// rewritten by qpdf.
+	V2Only bool
 	Run      func(c *Converter, ctx context.Context, in Input) (Result, error)
 }
 
@@ -246,6 +251,16 @@ func Plan(from Kind, to string, opts wire.Options, head []byte) (Conversion, err
 	return conv, nil
 }
 
+// PlanV1 is Plan for a request of a protocol v1.0 client (one relayed by a
+// master included), which takes no options and gets no V2Only conversion.
+func PlanV1(from Kind, to string, head []byte) (Conversion, error) {
+	conv, err := Plan(from, to, wire.Options{}, head)
+	if err == nil && conv.V2Only {
+		return Conversion{}, mismatch(from, to, head)
+	}
+	return conv, err
+}
+
 // v1Unrecognised is protocol v1.0's fixed answer for an input of no known kind
 // (docs/protocol.md): v1.0 clients know only the original conversions.
 const v1Unrecognised = "unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"
@@ -269,7 +284,18 @@ func mismatch(from Kind, to string, head []byte) error {
 	}
 	return &Error{Code: fail.TypeMismatch,
 		Message:   fmt.Sprintf("%s: it converts to %s, not %s", from.Label(), JoinWords(targets, "or"), to),
-		V1Message: v1UseOperation(from, targets)}
+		V1Message: v1UseOperation(from, v1Targets(from))}
+}
+
+// v1Targets lists the targets a kind converts to for a v1.0 client.
+func v1Targets(k Kind) []string {
+	var out []string
+	for _, c := range Conversions() {
+		if slices.Contains(c.From, k) && !c.V2Only {
+			out = append(out, c.To...)
+		}
+	}
+	return out
 }
 
 // v1NoConversion is the v1.0 answer for an input of a kind without conversions:

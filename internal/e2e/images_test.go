@@ -161,9 +161,19 @@ type apiCaller struct {
 // on anything but 200.
 func (a apiCaller) convert(query string, body []byte) (*http.Response, []byte) {
 	a.t.Helper()
+	return a.post(query, "", body)
+}
+
+// post sends a request of contentType (none when empty), failing the test on
+// anything but 200.
+func (a apiCaller) post(query, contentType string, body []byte) (*http.Response, []byte) {
+	a.t.Helper()
 	req, err := http.NewRequest(http.MethodPost, a.base+"?"+query, bytes.NewReader(body))
 	if err != nil {
 		a.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	// up's web tier asks no token on loopback; a caller that sends one anyway,
 	// as a script written against "fileconv web" does, is served the same.

@@ -3,13 +3,17 @@ package e2e
 import (
 	"archive/zip"
 	"bytes"
+	"image/jpeg"
 	"image/png"
+	"mime/multipart"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/fileconv/fileconv/internal/qpdf"
 	"github.com/fileconv/fileconv/internal/testfiles"
 )
 
@@ -72,6 +76,79 @@ func TestUpConvertsPDFPages(t *testing.T) {
 			t.Errorf("pages=1&width=300 answered %s, %d wide (%v)", resp.Header.Get("Content-Type"), cfg.Width, err)
 		}
 	})
+	jpg := new(bytes.Buffer)
+	if err := jpeg.Encode(jpg, testfiles.Photo(80, 60), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "photo.jpg"), jpg.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("gamma notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("send --merge makes one PDF", func(t *testing.T) {
+		_, errOut, code := run(t, dir, "send", "--addr", addr, "--merge", "-o", "book.pdf", "photo.jpg", "report.pdf", "notes.txt")
+		if code != 0 {
+			t.Fatalf("send --merge: exit %d\n%s", code, errOut)
+		}
+		if n := pdfPages(t, readFile(t, filepath.Join(dir, "book.pdf"))); n != 5 {
+			t.Errorf("book.pdf has %d pages, want 1 + 3 + 1", n)
+		}
+	})
+	t.Run("the API merges the files of a form and splits a PDF", func(t *testing.T) {
+		resp, out := api.form(map[string]string{"to": "pdf", "page_size": "A4"},
+			upload{"photo.jpg", jpg.Bytes()}, upload{"report.pdf", pdf})
+		if ct, cd := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"); ct != "application/pdf" || !strings.Contains(cd, "combined.pdf") {
+			t.Errorf("a form of two files answered %s, %s", ct, cd)
+		}
+		if n := pdfPages(t, out); n != 4 {
+			t.Errorf("the combined PDF has %d pages, want 4", n)
+		}
+		resp, out = api.convert("to=pdf&name=report.pdf&split=each", pdf)
+		if names := zipNames(t, out); resp.Header.Get("Content-Type") != "application/zip" || !slices.Equal(names, []string{"report-p001.pdf", "report-p002.pdf", "report-p003.pdf"}) {
+			t.Errorf("split=each answered %s holding %q", resp.Header.Get("Content-Type"), names)
+		}
+	})
+}
+
+func pdfPages(t *testing.T, b []byte) int {
+	t.Helper()
+	n, err := qpdf.Pages(qpdf.Input{PDF: b})
+	if err != nil {
+		t.Fatalf("not a PDF: %v", err)
+	}
+	return n
+}
+
+// upload is a file part of a form.
+type upload struct {
+	name string
+	data []byte
+}
+
+// form posts a multipart form of fields and files, in that order.
+func (a apiCaller) form(fields map[string]string, files ...upload) (*http.Response, []byte) {
+	a.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range fields {
+		if err := mw.WriteField(k, v); err != nil {
+			a.t.Fatal(err)
+		}
+	}
+	for _, f := range files {
+		w, err := mw.CreateFormFile("file", f.name)
+		if err == nil {
+			_, err = w.Write(f.data)
+		}
+		if err != nil {
+			a.t.Fatal(err)
+		}
+	}
+	if err := mw.Close(); err != nil {
+		a.t.Fatal(err)
+	}
+	return a.post("", mw.FormDataContentType(), body.Bytes())
 }
 
 func readFile(t *testing.T, path string) []byte {

@@ -45,15 +45,17 @@ func TestV1AndV2ClientsAtOnce(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	// The same refusal, in each protocol's form: v1.0 keeps the original
-	// system's words, which name operation numbers; v2 names targets.
-	for proto, want := range map[string]string{
-		client.ProtocolV1: "PDF detected: use operation 1, 2, 3 or 5 (to JPEG, PNG, WEBP or TXT)",
-		client.ProtocolV2: "PDF: it converts to txt, png, jpg, webp, tiff or avif, not pdf",
+	// A refusal in each protocol's form: v1.0 keeps the original system's
+	// words, which name operation numbers (its operation 4 is text to PDF);
+	// v2 names targets.
+	for proto, tt := range map[string]struct{ to, want string }{
+		client.ProtocolV1: {client.TextToPDF, "PDF detected: use operation 1, 2, 3 or 5 (to JPEG, PNG, WEBP or TXT)"},
+		client.ProtocolV2: {"gif", "PDF: it converts to txt, png, jpg, webp, tiff, avif or pdf, not gif"},
 	} {
+		want := tt.want
 		cl := newClient(c)
 		cl.Protocol = proto
-		_, err := cl.ConvertBytes(context.Background(), client.TextToPDF, "a.pdf", []byte("%PDF-1.4 tiny"))
+		_, err := cl.ConvertBytes(context.Background(), tt.to, "a.pdf", []byte("%PDF-1.4 tiny"))
 		var se *client.ServerError
 		if !errors.As(err, &se) || se.Message != want {
 			t.Errorf("%s: %v, want the message %q", proto, err, want)

@@ -159,7 +159,13 @@ func (m *Master) route(j *job) error {
 // routable checks that the registry has the job's conversion and that some
 // worker announces it.
 func (m *Master) routable(j *job) error {
-	if _, err := convert.Plan(j.need.kind, j.req.Target, j.req.Options, j.head); err != nil {
+	plan := func() (convert.Conversion, error) {
+		return convert.Plan(j.need.kind, j.req.Target, j.req.Options, j.head)
+	}
+	if j.req.FromV1() {
+		plan = func() (convert.Conversion, error) { return convert.PlanV1(j.need.kind, j.req.Target, j.head) }
+	}
+	if _, err := plan(); err != nil {
 		return fail.As(err)
 	}
 	if !m.pool.anyCan(j.need) {

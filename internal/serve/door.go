@@ -52,6 +52,13 @@ type Request struct {
 	read uint64
 }
 
+// FromV1 reports whether the request comes from a protocol v1.0 client,
+// directly or relayed by a master (which sends v1.0's MD5 in place of a
+// SHA-256): such a client gets the original system's conversions only.
+func (r *Request) FromV1() bool {
+	return r.Proto == wire.Version10 || r.SHA256 == ([32]byte{}) && r.MD5 != ([16]byte{})
+}
+
 // ErrClientGone is the cause of a request's context when its client left.
 var ErrClientGone = errors.New("the client closed its connection")
 

@@ -703,7 +703,7 @@ func expectedFormats() (images []string, inputs map[string][]string) {
 		}
 		return out
 	}
-	inputs = map[string][]string{"pdf": {"txt", "jpg", "png", "webp", "tiff", "avif"}, "text": {"pdf"}}
+	inputs = map[string][]string{"pdf": {"txt", "jpg", "png", "webp", "tiff", "avif", "pdf"}, "text": {"pdf"}, "files": {"pdf"}}
 	for kind, own := range map[string]string{"jpeg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "tiff": "tiff", "heic": "heic", "avif": "avif", "jxl": "jxl",
 		"bmp": "", "ico": "", "jp2": "", "psd": "", "pnm": "", "svg": "", "tga": ""} {
 		inputs[kind] = imageTargets(own)
@@ -715,7 +715,7 @@ func expectedFormats() (images []string, inputs map[string][]string) {
 // resizes; the encoders differ.
 func expectedOptions(images []string, to string) []string {
 	if !slices.Contains(images, to) {
-		return map[string][]string{"pdf": {"page_size", "margin", "page"}, "txt": {"pages"}}[to] // page: of an image
+		return map[string][]string{"pdf": {"page_size", "margin", "page", "pages", "split", "password"}, "txt": {"pages"}}[to] // page: of an image
 	}
 	want := []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}
 	want = append(want, map[string][]string{"jpg": {"quality"}, "png": {"effort"}, "webp": {"quality", "lossless", "effort"},

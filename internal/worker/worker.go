@@ -264,7 +264,7 @@ func (s *Server) check(req *serve.Request) *fail.Error {
 
 func (s *Server) convertAndAnswer(j *job, body []byte, w serve.Responder) {
 	ctx := j.req.Context()
-	res, err := s.convert(ctx, convert.Job{Target: j.req.Target, Name: j.req.Name, Input: body, Files: splitFiles(j.req.Files, body), Options: j.req.Options})
+	res, err := s.convert(ctx, convert.Job{Target: j.req.Target, Name: j.req.Name, Input: body, Files: splitFiles(j.req.Files, body), Options: j.req.Options, V1: j.req.FromV1()})
 	j.kind = res.Kind
 	if err != nil {
 		switch {

@@ -82,7 +82,7 @@ func TestWorkerSpeaksBothProtocols(t *testing.T) {
 	for _, b := range [][]byte{body, []byte("%PDF-1.4 not really")} {
 		target := "pdf"
 		if bytes.HasPrefix(b, []byte("%PDF")) {
-			target = "pdf"
+			target = "gif"
 		}
 		wire.WriteConvert(conn, wire.ConvertRequest{Token: wire.RelayJobPrefix + "abc", Target: target, Name: "x", Size: uint64(len(b)), SHA256: sha256.Sum256(b)})
 		conn.Write(b)
@@ -103,7 +103,7 @@ func TestWorkerSpeaksBothProtocols(t *testing.T) {
 		t.Fatalf("second v2 answer %v %v", f.Type, err)
 	}
 	// v2 names targets, not v1.0's operation numbers.
-	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != fail.TypeMismatch || e.Message != "PDF: it converts to txt, png, jpg, webp, tiff or avif, not pdf" || e.JobID != "abc" {
+	if e, _ := wire.DecodeErrorResponse(f); e == nil || e.Code != fail.TypeMismatch || e.Message != "PDF: it converts to txt, png, jpg, webp, tiff, avif or pdf, not gif" || e.JobID != "abc" {
 		t.Errorf("ERROR %+v", e)
 	}
 	if f, err = wire.ReadFrameHeader(conn, 0); err != nil || f.Type != wire.FramePong {
