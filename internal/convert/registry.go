@@ -46,7 +46,7 @@ type Conversion struct {
 	// operation 4 (text to PDF) is refused as the original refused it, not
 	// rewritten by qpdf.
 	V2Only bool
-	Run      func(c *Converter, ctx context.Context, in Input) (Result, error)
+	Run    func(c *Converter, ctx context.Context, in Input) (Result, error)
 }
 
 // Input is what a conversion gets: the detected kind, the target and the bytes.
