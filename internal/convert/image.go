@@ -189,6 +189,11 @@ func (j *imageJob) load() error {
 	if kindHasPages(j.kind) {
 		j.frames = max(img.Pages(), 1)
 	}
+	if j.kind == KindPDF {
+		if err := j.c.checkPDFPageCount(j.frames); err != nil {
+			return err
+		}
+	}
 	if err := j.pickRun(); err != nil {
 		return err
 	}

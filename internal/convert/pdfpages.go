@@ -30,6 +30,9 @@ func (c *Converter) convertPDFPages(ctx context.Context, in Input) (Result, erro
 		return Result{}, err
 	}
 	n, err := pdfPageCount(in.Data)
+	if err == nil {
+		err = c.checkPDFPageCount(n)
+	}
 	if err != nil {
 		return Result{}, err
 	}

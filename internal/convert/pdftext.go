@@ -57,8 +57,8 @@ func (c *Converter) pdfToTextHere(ctx context.Context, input []byte) (Result, er
 	defer C.g_object_unref(C.gpointer(doc))
 
 	n := int(C.poppler_document_get_n_pages(doc))
-	if n > c.cfg.MaxPDFPages {
-		return Result{}, &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("PDF has %d pages, over the limit of %d pages (max-pdf-pages)", n, c.cfg.MaxPDFPages)}
+	if err := c.checkPDFPageCount(n); err != nil {
+		return Result{}, err
 	}
 
 	pages, err := selectPages(c.opts.Pages, n)
@@ -141,4 +141,13 @@ func selectPages(spec string, n int) (wire.PageRanges, error) {
 		return nil, &Error{Code: fail.BadRequest, Message: fmt.Sprintf("pages %q: the PDF has only %d pages", spec, n)}
 	}
 	return ranges, nil
+}
+
+// checkPDFPageCount checks the pages poppler or qpdf counts against
+// max-pdf-pages.
+func (c *Converter) checkPDFPageCount(n int) error {
+	if n > c.cfg.MaxPDFPages {
+		return &Error{Code: fail.LimitExceeded, Message: fmt.Sprintf("PDF has %d pages, over the limit of %d pages (max-pdf-pages)", n, c.cfg.MaxPDFPages)}
+	}
+	return nil
 }

@@ -125,8 +125,12 @@ func (c *Converter) runPDFTool(ctx context.Context, tool pdfTool, name string, f
 func (c *Converter) pdfToolHere(tool pdfTool, name string, files []File) (Result, error) {
 	for _, f := range files {
 		// Opening each file first names the one qpdf cannot open.
-		if _, err := qpdf.Pages(c.qpdfInput(f.Data)); err != nil {
+		n, err := qpdf.Pages(c.qpdfInput(f.Data))
+		if err != nil {
 			return Result{}, c.qpdfError(err, f.Name)
+		}
+		if err := c.checkPDFPageCount(n); err != nil {
+			return Result{}, err
 		}
 	}
 	switch tool {

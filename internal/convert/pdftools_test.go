@@ -170,3 +170,24 @@ func TestFileLabel(t *testing.T) {
 		t.Errorf("fileLabel: %q", got)
 	}
 }
+
+// TestHundredThousandPages: a PDF of 100 000 (empty) pages is refused from
+// the count of its page tree, whatever it is converted to, before any page
+// is read.
+func TestHundredThousandPages(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Count 100000 /Kids [")
+	for i := range 100_000 {
+		fmt.Fprintf(&b, "%d 0 R ", i+3)
+	}
+	b.WriteString("] >> endobj\n")
+	for i := range 100_000 {
+		fmt.Fprintf(&b, "%d 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >> endobj\n", i+3)
+	}
+	b.WriteString("trailer << /Root 1 0 R >>\n%%EOF\n")
+	c := converter(t)
+	for _, to := range []string{"png", "tiff", "pdf", "txt"} {
+		_, err := c.Convert(context.Background(), to, b.Bytes(), wire.Options{})
+		wantError(t, err, fail.LimitExceeded, "PDF has 100000 pages", "max-pdf-pages")
+	}
+}

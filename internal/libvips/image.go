@@ -129,7 +129,11 @@ func (img *Image) Height() int { return int(img.p.Ysize) }
 func (img *Image) PageHeight() int { return int(C.vips_image_get_page_height(img.p)) }
 
 // Pages is the number of pages or frames in the file, loaded or not.
-func (img *Image) Pages() int { return int(C.vips_image_get_n_pages(img.p)) }
+//
+// It reads the loader's n-pages itself: vips_image_get_n_pages answers 1 for
+// 10 000 pages or more, which would let a file of a million pages through
+// the limits as a file of one.
+func (img *Image) Pages() int { return max(img.Int("n-pages"), 1) }
 
 // LoadedPages is the number of pages held, one below the other.
 func (img *Image) LoadedPages() int { return img.Height() / max(img.PageHeight(), 1) }
