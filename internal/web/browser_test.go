@@ -20,6 +20,9 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/fileconv/fileconv/internal/qpdf"
+	"github.com/fileconv/fileconv/internal/testfiles"
 )
 
 // chromiumPath finds Debian's chromium (make test-deps installs it).
@@ -384,6 +387,163 @@ func TestBrowserOpen(t *testing.T) {
 	quality, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('li[data-name="scan.tif"] .options input[name="quality"]') !== null`))
 	if err != nil || quality {
 		t.Errorf("the panel offers a quality for a PNG (%v)", err)
+	}
+}
+
+// TestBrowserCombine: a PNG, a JPEG and a PDF of two pages become one PDF of
+// four pages through "Combine into one PDF", in list order, and a file that
+// cannot become PDF is left out and named. Then a damaged PDF brings the
+// server's warning to the combined result, and a broken image its error,
+// naming the file.
+func TestBrowserCombine(t *testing.T) {
+	s := startStack(t, stackOptions{web: func(c *Config) { c.Open = true }})
+	jpg, err := testfiles.Encode(testfiles.Photo(90, 60), testfiles.JPEG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twoPages, err := testfiles.PDF(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onePage, err := testfiles.PDF(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(in, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first := []string{
+		write("a-photo.png", pngFile(t, 120, 80)),
+		write("b-photo.jpg", jpg),
+		write("c-report.pdf", twoPages),
+		write("d-old.doc", []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\x00\x00")),
+	}
+	// Without its cross-reference table: qpdf rebuilds it, with a warning.
+	damaged := write("e-damaged.pdf", onePage[:bytes.LastIndex(onePage, []byte("xref"))])
+	broken := write("f-broken.png", append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte("not a real image "), 4)...))
+
+	downloads := t.TempDir()
+	ctx := newBrowser(t, downloads)
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.srv.URL+"/"),
+		chromedp.WaitReady(`body[data-ready="true"]`),
+		chromedp.SetUploadFiles(`#file-input`, first),
+		chromedp.WaitReady(row("c-report.pdf")+` option[value="pdf"]`),
+		chromedp.WaitReady(row("d-old.doc")+`[data-status="failed"]`),
+		chromedp.WaitEnabled(`#combine`),
+	)
+	if err != nil {
+		t.Fatalf("load the page and add files: %v", err)
+	}
+	acceptedText, err := chromedp.Run(ctx, chromedp.Text(`#accepted`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.ToLower(acceptedText), "several files") || !strings.Contains(acceptedText, "combined into one") {
+		t.Errorf("the accepted sentence lists the request of several files as a type of file, or not the combining: %q", acceptedText)
+	}
+	docState, err := chromedp.Run(ctx, chromedp.Text(row("d-old.doc")+` .state`))
+	if err != nil || strings.Contains(docState, "several files") {
+		t.Errorf("the DOC row lists the request of several files as a type of file: %q (%v)", docState, err)
+	}
+	hint, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const b = document.querySelector("#combine"); return document.getElementById(b.getAttribute("aria-describedby")).textContent; })()`))
+	if err != nil || !strings.Contains(hint, "Joins 3 files") || !strings.Contains(hint, "d-old.doc") {
+		t.Errorf("the Combine button is described as %q (%v)", hint, err)
+	}
+
+	err = chromedp.Do(ctx,
+		chromedp.Click(`#combine`),
+		chromedp.WaitReady(`#combined[data-status="done"]`),
+	)
+	if err != nil {
+		t.Fatalf("combine: %v", err)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("%s: %v", sel, err)
+		}
+		return s
+	}
+	if st := text(`#combined .state`); !strings.HasPrefix(st, "Done: combined.pdf") {
+		t.Errorf("the combined PDF says %q", st)
+	}
+	if d := text(`#combined .details`); d != "a-photo.png, b-photo.jpg and c-report.pdf, in this order" {
+		t.Errorf("the combined PDF is made of %q", d)
+	}
+	if left := text(`#combined .left-out`); !strings.Contains(left, "d-old.doc") || strings.Contains(left, "photo") {
+		t.Errorf("the page says of the files left out: %q", left)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`#combined a.download`)); err != nil {
+		t.Fatal(err)
+	}
+	pdf := waitFile(t, filepath.Join(downloads, "combined.pdf"))
+	if n, err := qpdf.Pages(qpdf.Input{PDF: pdf}); err != nil || n != 4 {
+		t.Errorf("combined.pdf has %d pages (%v), want 4: one per image and the PDF's two", n, err)
+	}
+
+	// A damaged PDF: the result comes with the server's warning.
+	err = chromedp.Do(ctx,
+		chromedp.SetUploadFiles(`#file-input`, []string{damaged}),
+		chromedp.WaitReady(row("e-damaged.pdf")+` option[value="pdf"]`),
+		chromedp.Click(`#combine`),
+		chromedp.WaitReady(`#combined.warned[data-status="done"]`),
+	)
+	if err != nil {
+		t.Fatalf("combine with a damaged PDF: %v", err)
+	}
+	if st, note := text(`#combined .state`), text(`#combined .note`); !strings.HasPrefix(st, "Done, with warnings: combined.pdf") || !strings.Contains(note, "damaged and has been repaired") {
+		t.Errorf("with a damaged PDF the combined PDF says %q, with the note %q", st, note)
+	}
+
+	// A broken image: the server's message, which names the file.
+	err = chromedp.Do(ctx,
+		chromedp.SetUploadFiles(`#file-input`, []string{broken}),
+		chromedp.WaitReady(row("f-broken.png")+` option[value="pdf"]`),
+		chromedp.Click(`#combine`),
+		chromedp.WaitReady(`#combined[data-status="failed"]`),
+	)
+	if err != nil {
+		t.Fatalf("combine with a broken image: %v", err)
+	}
+	if st := text(`#combined .state`); !strings.HasPrefix(st, "Error: file 5 (f-broken.png): ") {
+		t.Errorf("with a broken image the combined PDF says %q", st)
+	}
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#combined a.download").offsetParent !== null`)); err != nil || shown {
+		t.Errorf("the failed combination offers a download (%v)", err)
+	}
+	if shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		os.WriteFile(filepath.Join(t.ArtifactDir(), "combined.png"), shot, 0o644)
+	}
+
+	// The keyboard reaches the button, and a phone-sized screen does not
+	// scroll sideways with the combined PDF shown.
+	focusable, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const b = document.querySelector("#combine"); b.focus(); return document.activeElement === b; })()`))
+	if err != nil || !focusable {
+		t.Errorf("the Combine button cannot take the keyboard focus (%v)", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Sleep(100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); err != nil || overflow {
+		t.Errorf("on a 390 px wide screen the page with the combined PDF scrolls sideways (%v)", err)
+	}
+	if shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+		os.WriteFile(filepath.Join(t.ArtifactDir(), "combined-phone.png"), shot, 0o644)
+	}
+
+	// Dismissing the panel hides it and hands the focus back to the button.
+	if err := chromedp.Do(ctx, chromedp.Click(`#combined button.remove`), chromedp.WaitNotVisible(`#combined`)); err != nil {
+		t.Fatalf("dismiss the combined PDF: %v", err)
+	}
+	if back, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.activeElement === document.querySelector("#combine")`)); err != nil || !back {
+		t.Errorf("after Dismiss the focus is not on the Combine button (%v)", err)
 	}
 }
 

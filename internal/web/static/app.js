@@ -6,7 +6,10 @@
 (function () {
   const $ = (sel, root) => (root || document).querySelector(sel);
   const TOKEN_KEY = "fileconv-token";
-  const state = { formats: null, rows: [], nextId: 1, running: 0, queue: [] };
+  const state = { formats: null, rows: [], nextId: 1, running: 0, queue: [], canCombine: false };
+  // combined is the one combined PDF, a job like a row (state, progress, result,
+  // download link) but made of several rows' files.
+  const combined = { el: $("#combined"), status: "new", warnings: [], blob: null, outName: "", run: sendCombined };
 
   // ---- access -----------------------------------------------------------------
   function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
@@ -209,41 +212,66 @@
     return q;
   }
 
-  function setState(row, status, text, percent) {
-    row.status = status;
-    const li = row.el;
-    li.classList.toggle("done", status === "done");
-    li.classList.toggle("failed", status === "failed");
-    if (status !== "done") row.warnings = [];
-    showWarnings(row);
-    li.dataset.status = status;
-    $(".state", li).textContent = text;
-    const bar = $(".progress", li);
-    if (percent === null) bar.removeAttribute("value"); else bar.value = percent;
-    const busy = status === "queued" || status === "running";
-    $(".convert", li).disabled = busy || !inputInfo(row.type);
-    $(".target", li).disabled = busy || !inputInfo(row.type);
-    if (status !== "done") {
-      const a = $(".download", li);
-      a.hidden = true;
-      if (a.href) URL.revokeObjectURL(a.href);
-      a.removeAttribute("href");
-      row.blob = null;
+  // setState shows where a job (a row or the combined PDF) stands; a result
+  // that is no longer current loses its link, so none outlives its settings.
+  function setState(job, status, text, percent) {
+    job.status = status;
+    if (status !== "done") job.warnings = [];
+    showProgress(job.el, status, text, percent);
+    showWarnings(job);
+    if (job.file) {
+      $(".convert", job.el).disabled = busy(job) || !inputInfo(job.type);
+      $(".target", job.el).disabled = busy(job) || !inputInfo(job.type);
     }
+    if (status !== "done") dropDownload(job);
     updateToolbar();
   }
 
-  // showWarnings lists what the conversion left out or changed under the file,
+  function busy(job) { return job.status === "queued" || job.status === "running"; }
+  // title names a job to people: its file, or what the files became.
+  function title(job) { return job.file ? job.file.name : "the combined PDF"; }
+
+  // showProgress puts the state in words for people and in data-status for
+  // the styles and the browser tests.
+  function showProgress(box, status, text, percent) {
+    box.classList.toggle("done", status === "done");
+    box.classList.toggle("failed", status === "failed");
+    box.dataset.status = status;
+    $(".state", box).textContent = text;
+    const bar = $(".progress", box);
+    if (percent === null) bar.removeAttribute("value"); else bar.value = percent;
+  }
+
+  // showWarnings lists what the conversion left out or changed under the job,
   // so that a result with warnings never reads as plain success.
-  function showWarnings(row) {
-    const warned = (row.warnings || []).length > 0;
-    const note = $(".note", row.el);
-    row.el.classList.toggle("warned", warned);
+  function showWarnings(job) {
+    const warned = (job.warnings || []).length > 0;
+    const note = $(".note", job.el);
+    job.el.classList.toggle("warned", warned);
     note.textContent = "";
     note.hidden = !warned;
     if (!warned) return;
-    note.setAttribute("aria-label", "Warnings about " + row.file.name);
-    for (const w of row.warnings) note.appendChild(el("li", w));
+    note.setAttribute("aria-label", "Warnings about " + title(job));
+    for (const w of job.warnings) note.appendChild(el("li", w));
+  }
+
+  // offerDownload links the result the way every result is saved: a link
+  // the person clicks, named as the server named the file.
+  function offerDownload(job) {
+    const a = $(".download", job.el);
+    a.href = URL.createObjectURL(job.blob);
+    a.download = job.outName;
+    a.hidden = false;
+    a.setAttribute("aria-label", "Download " + job.outName);
+  }
+
+  // dropDownload frees the result's memory along with its link.
+  function dropDownload(job) {
+    const a = $(".download", job.el);
+    a.hidden = true;
+    if (a.href) URL.revokeObjectURL(a.href);
+    a.removeAttribute("href");
+    job.blob = null;
   }
 
   function removeRow(row) {
@@ -264,7 +292,8 @@
     const running = rows.filter((r) => r.status === "running" || r.status === "queued");
     $("#convert-all").disabled = convertible.length === 0;
     $("#download-all").disabled = done.length === 0;
-    $("#clear-all").disabled = rows.length === 0 || running.length > 0;
+    $("#clear-all").disabled = rows.length === 0 || running.length > 0 || busy(combined);
+    updateCombine();
     const parts = [];
     if (rows.length) parts.push(rows.length + (rows.length === 1 ? " file" : " files"));
     if (running.length) parts.push(running.length + " converting");
@@ -282,71 +311,155 @@
     pump();
   }
 
+  // pump runs queued jobs within the server's max-per-client, the combined
+  // PDF among them: the server counts it as one conversion.
   function pump() {
     const limit = Math.max(1, (state.formats && state.formats.max_per_client) || 4);
     while (state.running < limit && state.queue.length) {
-      const row = state.queue.shift();
+      const job = state.queue.shift();
       state.running++;
-      convert(row).finally(() => { state.running--; pump(); soonRefresh(); });
+      (job.run || convert)(job).finally(() => { state.running--; pump(); soonRefresh(); });
     }
   }
 
-  function convert(row) {
+  async function convert(row) {
+    const to = $(".target", row.el).value;
+    const url = "/api/v1/convert?to=" + encodeURIComponent(to) + "&name=" + encodeURIComponent(row.file.name) + optionQuery(row);
+    const res = await transfer(row, url, row.file);
+    if (res) settle(row, res, outputName(row.file.name, to));
+  }
+
+  // transfer posts a job's body and shows its progress. It resolves to the
+  // result or the error, or to nothing when the job was removed (aborted),
+  // since then nothing is left to show.
+  function transfer(job, url, body) {
     return new Promise((resolve) => {
-      const to = $(".target", row.el).value;
-      const url = "/api/v1/convert?to=" + encodeURIComponent(to) + "&name=" + encodeURIComponent(row.file.name) + optionQuery(row);
       const xhr = new XMLHttpRequest();
-      row.xhr = xhr;
+      job.xhr = xhr;
       xhr.open("POST", url);
       xhr.responseType = "blob";
       const h = authHeaders();
       for (const k in h) xhr.setRequestHeader(k, h[k]);
-      xhr.setRequestHeader("Content-Type", "application/octet-stream");
-      setState(row, "running", "Uploading… 0%", 0);
-      xhr.upload.onprogress = (e) => {
-        if (e.lengthComputable && e.total > 0) {
-          const p = Math.round((e.loaded / e.total) * 100);
-          setState(row, "running", "Uploading… " + p + "%", p * 0.5);
-        }
-      };
-      xhr.upload.onload = () => setState(row, "running", "Converting…", null);
-      xhr.onprogress = (e) => {
-        if (xhr.status === 200) {
-          setState(row, "running", "Downloading… " + formatSize(e.loaded), e.lengthComputable ? 50 + 50 * e.loaded / e.total : null);
-        }
-      };
-      xhr.onerror = () => { setState(row, "failed", "Network error: the web server did not answer.", 0); resolve(); };
-      xhr.onabort = () => resolve();
+      // A form's type carries its boundary, which only the browser knows.
+      if (!(body instanceof FormData)) xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      watchProgress(job, xhr);
+      xhr.onerror = () => { job.xhr = null; resolve({ network: true }); };
+      xhr.onabort = () => { job.xhr = null; resolve(null); };
       xhr.onload = async () => {
-        row.xhr = null;
+        job.xhr = null;
         if (xhr.status === 200) {
-          row.blob = xhr.response;
-          row.outName = dispositionName(xhr.getResponseHeader("Content-Disposition")) || outputName(row.file.name, to);
-          row.warnings = warningsOf(xhr);
-          const result = row.outName + " (" + formatSize(row.blob.size) + ")";
-          setState(row, "done", (row.warnings.length ? "Done, with warnings: " : "Done: ") + result, 100);
-          const a = $(".download", row.el);
-          a.href = URL.createObjectURL(row.blob);
-          a.download = row.outName;
-          a.hidden = false;
-          a.setAttribute("aria-label", "Download " + row.outName);
-          announce(row.file.name + " converted" + (row.warnings.length ? ", with warnings: " + row.warnings.join(" ") : ""));
+          resolve({ blob: xhr.response, name: dispositionName(xhr.getResponseHeader("Content-Disposition")), warnings: warningsOf(xhr) });
         } else {
-          const err = await errorOf(xhr);
-          if (xhr.status === 401) {
-            sessionStorage.removeItem(TOKEN_KEY);
-            askToken(err.message);
-          }
-          let text = "Error: " + err.message;
-          if (err.retry) text += " (try again in " + err.retry + " s)";
-          if (err.job_id) text += " [job " + err.job_id + "]";
-          setState(row, "failed", text, 0);
-          announce(row.file.name + " failed: " + err.message);
+          resolve({ status: xhr.status, error: await errorOf(xhr) });
         }
-        resolve();
       };
-      xhr.send(row.file);
+      xhr.send(body);
     });
+  }
+
+  // watchProgress gives the upload the first half of the bar and the download
+  // the second; in between the cluster converts, for a time nobody can tell.
+  function watchProgress(job, xhr) {
+    setState(job, "running", "Uploading… 0%", 0);
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && e.total > 0) {
+        const p = Math.round((e.loaded / e.total) * 100);
+        setState(job, "running", "Uploading… " + p + "%", p * 0.5);
+      }
+    };
+    xhr.upload.onload = () => setState(job, "running", "Converting…", null);
+    xhr.onprogress = (e) => {
+      if (xhr.status === 200) {
+        setState(job, "running", "Downloading… " + formatSize(e.loaded), e.lengthComputable ? 50 + 50 * e.loaded / e.total : null);
+      }
+    };
+  }
+
+  // settle shows how a job ended, the same way for a file and for the combined
+  // PDF, so that warnings and the server's messages read alike.
+  function settle(job, res, fallbackName) {
+    if (!res.blob) {
+      setState(job, "failed", failText(res), 0);
+      announce((job.file ? job.file.name : "Combining into one PDF") + " failed: " + (res.error ? res.error.message : "network error"));
+      return;
+    }
+    job.blob = res.blob;
+    job.outName = res.name || fallbackName;
+    job.warnings = res.warnings;
+    const result = job.outName + " (" + formatSize(job.blob.size) + ")";
+    setState(job, "done", (job.warnings.length ? "Done, with warnings: " : "Done: ") + result, 100);
+    offerDownload(job);
+    announce((job.file ? job.file.name + " converted" : "The combined PDF is ready") + (job.warnings.length ? ", with warnings: " + job.warnings.join(" ") : ""));
+  }
+
+  // failText words a failure with the server's own message; a refused token
+  // is forgotten and asked for again, since every later request would fail too.
+  function failText(res) {
+    if (!res.error) return "Network error: the web server did not answer.";
+    const err = res.error;
+    if (res.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      askToken(err.message);
+    }
+    let text = "Error: " + err.message;
+    if (err.retry) text += " (try again in " + err.retry + " s)";
+    if (err.job_id) text += " [job " + err.job_id + "]";
+    return text;
+  }
+
+  // ---- one PDF of several files ----------------------------------------------
+  // pdfRows splits the list into the files that can go into one PDF, in list
+  // order, and the others, which the page names rather than drop silently.
+  function pdfRows() {
+    const fits = (r) => { const info = inputInfo(r.type); return !!info && info.targets.includes("pdf"); };
+    return { use: state.rows.filter(fits), skip: state.rows.filter((r) => !fits(r)) };
+  }
+
+  function fileNames(rows) { return joinWords(rows.map((r) => r.file.name), "and"); }
+
+  // updateCombine offers the button only when there is something to combine,
+  // and tells beforehand what it takes and what it leaves out.
+  function updateCombine() {
+    const { use, skip } = pdfRows();
+    $("#combine").disabled = use.length < 2 || busy(combined);
+    $("#combine-hint").textContent = use.length < 2 ? "Needs two or more files that convert to PDF." :
+      "Joins " + use.length + " files into one PDF, in list order" + (skip.length ? "; leaves out " + fileNames(skip) : "") + ".";
+  }
+
+  // combine takes the files as they are now: a file added later waits for the
+  // next click rather than change a request already on its way.
+  function combine() {
+    const { use, skip } = pdfRows();
+    if (use.length < 2 || busy(combined)) return;
+    const form = new FormData();
+    form.append("to", "pdf");
+    for (const r of use) form.append("file", r.file, r.file.name);
+    combined.form = form;
+    combined.el.hidden = false;
+    $(".details", combined.el).textContent = fileNames(use) + ", in this order";
+    const left = $(".left-out", combined.el);
+    left.hidden = skip.length === 0;
+    left.textContent = skip.length ? "Left out, as they cannot become PDF: " + fileNames(skip) + "." : "";
+    setState(combined, "queued", "Waiting…", 0);
+    state.queue.push(combined);
+    pump();
+    if (skip.length) announce("Combining " + use.length + " files; left out: " + fileNames(skip));
+  }
+
+  async function sendCombined() {
+    const res = await transfer(combined, "/api/v1/convert", combined.form);
+    combined.form = null;
+    if (res) settle(combined, res, "combined.pdf");
+  }
+
+  // dismissCombined also stops a combination under way: the panel is its
+  // only view, and a result nobody can see is of no use.
+  function dismissCombined() {
+    if (combined.xhr) combined.xhr.abort();
+    state.queue = state.queue.filter((j) => j !== combined);
+    combined.form = null;
+    setState(combined, "new", "", 0);
+    combined.el.hidden = true;
   }
 
   async function errorOf(xhr) {
@@ -543,7 +656,27 @@
     state.rows.filter((r) => r.status === "new" || r.status === "failed").forEach(enqueue);
   });
   $("#download-all").addEventListener("click", downloadAll);
-  $("#clear-all").addEventListener("click", () => state.rows.slice().forEach(removeRow));
+  $("#clear-all").addEventListener("click", () => {
+    state.rows.slice().forEach(removeRow);
+    if (!combined.el.hidden) dismissCombined();
+  });
+  $("#combine").addEventListener("click", combine);
+  // The Dismiss button goes with its panel: the keyboard's focus moves on
+  // rather than fall back to the top of the page.
+  $(".remove", combined.el).addEventListener("click", () => {
+    dismissCombined();
+    ($("#combine").disabled ? $("#file-input") : $("#combine")).focus();
+  });
+
+  // setCombinable takes the "files" input out of the kinds: it is a request of
+  // several files, which no file is detected as, so it names the Combine
+  // button's ability rather than a type of file the page would list.
+  function setCombinable(f) {
+    const inputs = f.inputs || [];
+    state.canCombine = inputs.some((i) => i.type === "files" && i.targets.includes("pdf"));
+    f.inputs = inputs.filter((i) => i.type !== "files");
+    $("#combine").hidden = !state.canCombine;
+  }
 
   async function start() {
     try {
@@ -553,7 +686,9 @@
       renderStatus(null, "The web server does not answer: " + e.message);
       return;
     }
-    $("#accepted").textContent = accepted(state.formats);
+    setCombinable(state.formats);
+    $("#accepted").textContent = accepted(state.formats) +
+      (state.canCombine ? " Files that convert to PDF can also be combined into one." : "");
     $("#max-size").textContent = formatSize(state.formats.max_body_bytes);
     if (needsToken() && !token()) askToken();
     document.body.dataset.ready = "true";
