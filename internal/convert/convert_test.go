@@ -24,6 +24,7 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 		MaxPixels:      DefaultMaxPixels,
 		MaxFrames:      DefaultMaxFrames,
 		MaxPDFPages:    DefaultMaxPDFPages,
+		MaxFiles:       DefaultMaxFiles,
 		MaxPDFInflate:  DefaultMaxPDFInflate,
 		MaxPDFNesting:  DefaultMaxPDFNesting,
 		MaxTextPages:   DefaultMaxTextPages,

@@ -38,7 +38,7 @@ func converter(tb testing.TB) *Converter {
 // convertOp converts to the target of a v1.0 operation, as most tests here
 // were written against operations.
 func convertOp(c *Converter, ctx context.Context, op wire.Operation, in []byte) (Result, error) {
-	return c.Convert(ctx, op.Target(), in, wire.Options{})
+	return c.Run(ctx, Job{Target: op.Target(), Input: in, V1: true})
 }
 
 func convertOK(tb testing.TB, c *Converter, op wire.Operation, in []byte) Result {

@@ -333,7 +333,7 @@ func convertibleLabels() []string {
 	var labels, images []string
 	for _, info := range kinds {
 		switch {
-		case len(TargetsFrom(info.Kind)) == 0:
+		case len(TargetsFrom(info.Kind)) == 0, info.Kind == KindFiles:
 		case info.Image:
 			images = append(images, info.Short)
 		default:
