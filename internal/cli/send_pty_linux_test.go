@@ -141,7 +141,7 @@ func TestSendMenuOnATerminal(t *testing.T) {
 	}
 	// A PDF is offered its text first, then its pages as pictures; a
 	// target's name is an answer too.
-	screen, code = terminalRun(t, s, "Choice (1-6): ", "txt\r", "doc.pdf")
+	screen, code = terminalRun(t, s, "Choice (1-7): ", "txt\r", "doc.pdf")
 	if code != 0 || !strings.Contains(screen, "doc.pdf -> doc.txt") || !strings.Contains(screen, "  1. txt (plain text)") {
 		t.Errorf("exit %d:\n%q", code, screen)
 	}

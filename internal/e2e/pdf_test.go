@@ -76,6 +76,12 @@ func TestUpConvertsPDFPages(t *testing.T) {
 			t.Errorf("pages=1&width=300 answered %s, %d wide (%v)", resp.Header.Get("Content-Type"), cfg.Width, err)
 		}
 	})
+	mergeThroughUp(t, dir, addr, api, pdf)
+}
+
+// mergeThroughUp merges files with send --merge and through an API form,
+// and splits a PDF through the API.
+func mergeThroughUp(t *testing.T, dir, addr string, api apiCaller, pdf []byte) {
 	jpg := new(bytes.Buffer)
 	if err := jpeg.Encode(jpg, testfiles.Photo(80, 60), nil); err != nil {
 		t.Fatal(err)
