@@ -234,9 +234,10 @@ func TestBenchCPUClocks(t *testing.T) {
 	}
 	r0 := selfCPU()
 	// Burn CPU until both clocks have clearly moved (the /proc clock counts in
-	// hundredths of a second).
+	// hundredths of a second): measured in CPU time, not wall time, so that a
+	// busy machine only makes the loop longer.
 	x := 0
-	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); {
+	for deadline := time.Now().Add(30 * time.Second); selfCPU()-r0 < 300*time.Millisecond && time.Now().Before(deadline); {
 		for i := range 100_000 {
 			x ^= i * i
 		}
@@ -257,7 +258,11 @@ func TestBenchCPUClocks(t *testing.T) {
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Until the child has run 0.3 s of CPU, however long a busy machine
+	// takes to give it that.
+	for deadline := time.Now().Add(30 * time.Second); selfCPU()-r1 < 300*time.Millisecond && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	p2, err := self()
 	if err != nil {
 		t.Fatal(err)
@@ -271,10 +276,10 @@ func TestBenchCPUClocks(t *testing.T) {
 	}
 	r3 := selfCPU()
 	if p2-p1 < 200*time.Millisecond || p3 < p2 {
-		t.Errorf("a busy child for 0.5 s added %v while running, %v after it ended", p2-p1, p3-p1)
+		t.Errorf("a busy child added %v while running, %v after it ended", p2-p1, p3-p1)
 	}
 	if r2-r1 < 200*time.Millisecond || r3 < r2 {
-		t.Errorf("SelfCPU: a busy child for 0.5 s added %v while running, %v after it ended", r2-r1, r3-r1)
+		t.Errorf("SelfCPU: a busy child added %v while running, %v after it ended", r2-r1, r3-r1)
 	}
 	if _, err := bench.ProcessesCPU([]int{1 << 30})(); err == nil {
 		t.Error("no error for a process that does not exist")

@@ -17,7 +17,7 @@ import (
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
-func convertWith(t *testing.T, target string, in []byte, opts wire.Options) Result {
+func convertWith(t testing.TB, target string, in []byte, opts wire.Options) Result {
 	t.Helper()
 	res, err := converter(t).Convert(context.Background(), target, in, opts)
 	if err != nil {

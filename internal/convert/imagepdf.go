@@ -1,9 +1,11 @@
 package convert
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
@@ -51,9 +53,14 @@ func (c *Converter) pictures(ctx context.Context, in Input) ([]picture, []string
 		return nil, nil, err
 	}
 	pictures := []picture{{first.Output, "PNG"}}
-	if !isSequence(in.Kind) || c.opts.Page > 0 {
+	switch {
+	case !isSequence(in.Kind) || c.opts.Page > 0 || first.Frames == 1:
 		return pictures, first.Warnings, nil
+	case in.Kind == KindGIF || in.Kind == KindWEBP:
+		return c.animationPictures(ctx, in)
 	}
+	// A TIFF's pages are read where they are: one at a time, each within
+	// max-pixels, however many there are.
 	for page := 2; page <= first.Frames; page++ {
 		sub := *c
 		sub.opts = wire.Options{Page: page}
@@ -64,6 +71,33 @@ func (c *Converter) pictures(ctx context.Context, in Input) ([]picture, []string
 		pictures = append(pictures, picture{res.Output, "PNG"})
 	}
 	return pictures, nil, nil
+}
+
+// animationPictures are the frames of an animation, decoded once, its
+// frames together within 4 × max-pixels as for any animation kept whole.
+func (c *Converter) animationPictures(ctx context.Context, in Input) ([]picture, []string, error) {
+	res, err := c.convertImage(ctx, Input{Kind: in.Kind, Target: pdfPagesTarget.name, Data: in.Data})
+	if err != nil {
+		return nil, nil, err
+	}
+	zr, err := zip.NewReader(bytes.NewReader(res.Output), int64(len(res.Output)))
+	if err != nil {
+		return nil, nil, fail.Wrap(fail.Internal, "internal error: reading the frames back", err)
+	}
+	pictures := make([]picture, 0, len(zr.File))
+	for _, f := range zr.File {
+		r, err := f.Open()
+		if err != nil {
+			return nil, nil, fail.Wrap(fail.Internal, "internal error: reading the frames back", err)
+		}
+		png, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return nil, nil, fail.Wrap(fail.Internal, "internal error: reading the frames back", err)
+		}
+		pictures = append(pictures, picture{png, "PNG"})
+	}
+	return pictures, res.Warnings, nil
 }
 
 // jpegAsIs reports whether a JPEG can go into the PDF untouched: upright (no

@@ -3,6 +3,11 @@ package convert
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"image"
+	"image/color/palette"
+	"image/draw"
+	"image/gif"
 	"os"
 	"strings"
 	"testing"
@@ -86,4 +91,30 @@ func TestImageToPDFBombs(t *testing.T) {
 	few := &Converter{cfg: Config{MaxFrames: 3}.WithDefaults(), font: c.font}
 	_, err = few.Convert(context.Background(), "pdf", fixture(t, "anim.gif"), wire.Options{})
 	wantError(t, err, fail.LimitExceeded, "5 frames", "max-frames")
+}
+
+// BenchmarkAnimationToPDF: an animation's frames are decoded once, so the
+// time per frame stays the same however many frames there are (it grew with
+// their number when each frame was decoded on its own).
+//
+//	go test -run='^$' -bench=BenchmarkAnimationToPDF ./internal/convert/
+func BenchmarkAnimationToPDF(b *testing.B) {
+	for _, frames := range []int{25, 100, 400} {
+		anim := &gif.GIF{}
+		for i := range frames {
+			frame := image.NewPaletted(image.Rect(0, 0, 160, 120), palette.Plan9)
+			draw.Draw(frame, frame.Bounds(), testfiles.Photo(160+i%7, 120), image.Point{}, draw.Src)
+			anim.Image, anim.Delay = append(anim.Image, frame), append(anim.Delay, 4)
+		}
+		var buf bytes.Buffer
+		if err := gif.EncodeAll(&buf, anim); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("%d frames", frames), func(b *testing.B) {
+			for b.Loop() {
+				convertWith(b, "pdf", buf.Bytes(), wire.Options{})
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*frames), "ms/frame")
+		})
+	}
 }

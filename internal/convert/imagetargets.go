@@ -1,6 +1,8 @@
 package convert
 
 import (
+	"archive/zip"
+	"bytes"
 	"fmt"
 
 	"github.com/fileconv/fileconv/internal/fail"
@@ -68,9 +70,43 @@ var imageTargets = []imageTarget{
 // in the registry: images to PDF asks for it, in this process or a reader.
 var pdfPageTarget = imageTarget{name: "pdf-page", label: "PDF", alpha: true, save: savePNG}
 
+// pdfPagesTarget is the pictures of every frame of an animation for a PDF,
+// as a ZIP of 8-bit PNGs: the animation decoded once, its frames in order.
+// Asking for each frame alone would decode the frames before it again each
+// time, a cost that grows with the square of their number.
+var pdfPagesTarget = imageTarget{name: "pdf-pages", label: "PDF", alpha: true, frames: true, save: savePNGPages}
+
+// savePNGPages saves each page of img as an 8-bit PNG, in a stored ZIP.
+func savePNGPages(img *libvips.Image, s saveSettings) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for k := range img.LoadedPages() {
+		page, err := img.Page(k)
+		if err != nil {
+			return nil, err
+		}
+		png, err := savePNG(page, s)
+		page.Close()
+		if err != nil {
+			return nil, err
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: fmt.Sprintf("%06d.png", k+1), Method: zip.Store})
+		if err == nil {
+			_, err = w.Write(png)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 // imageTargetNamed returns the image target called name.
 func imageTargetNamed(name string) (imageTarget, bool) {
-	for _, t := range append(imageTargets, pdfPageTarget) {
+	for _, t := range append(imageTargets, pdfPageTarget, pdfPagesTarget) {
 		if t.name == name {
 			return t, true
 		}

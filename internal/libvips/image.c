@@ -60,6 +60,10 @@ int fc_embed(VipsImage *in, VipsImage **out, int x, int y, int width, int height
 	return ret;
 }
 
+int fc_extract(VipsImage *in, VipsImage **out, int left, int top, int width, int height) {
+	return vips_extract_area(in, out, left, top, width, height, NULL);
+}
+
 int fc_copy(VipsImage *in, VipsImage **out) {
 	return vips_copy(in, out, NULL);
 }

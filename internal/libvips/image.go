@@ -298,6 +298,18 @@ func (img *Image) Embed(x, y, width, height int, background []float64) error {
 	})
 }
 
+// Page is page k (from 0) of an image whose pages are held one below the
+// other, as an image of its own; img stays as it is. Pages taken in order
+// decode an animation once, as its loader reads it frame after frame.
+func (img *Image) Page(k int) (*Image, error) {
+	h := img.PageHeight()
+	var out *C.VipsImage
+	if C.fc_extract(img.p, &out, 0, C.int(k*h), img.p.Xsize, C.int(h)) != 0 {
+		return nil, lastError()
+	}
+	return &Image{p: out}, nil
+}
+
 // Save computes the pixels and writes the image in the format of suffix, with
 // the saver's options: ".avif[Q=60,effort=0]".
 func (img *Image) Save(suffix string) ([]byte, error) {

@@ -13,5 +13,6 @@ int fc_cast(VipsImage *in, VipsImage **out, VipsBandFormat format);
 int fc_flatten(VipsImage *in, VipsImage **out, double r, double g, double b, double max);
 int fc_embed(VipsImage *in, VipsImage **out, int x, int y, int width, int height,
 	const double *bg, int n);
+int fc_extract(VipsImage *in, VipsImage **out, int left, int top, int width, int height);
 int fc_copy(VipsImage *in, VipsImage **out);
 int fc_save(VipsImage *in, const char *suffix, void **buf, size_t *len);
