@@ -397,6 +397,29 @@ func TestBrowserOpen(t *testing.T) {
 // naming the file.
 func TestBrowserCombine(t *testing.T) {
 	s := startStack(t, stackOptions{web: func(c *Config) { c.Open = true }})
+	first, damaged, broken := combineFiles(t)
+	downloads := t.TempDir()
+	ctx := newBrowser(t, downloads)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.srv.URL+"/"),
+		chromedp.WaitReady(`body[data-ready="true"]`),
+		chromedp.SetUploadFiles(`#file-input`, first),
+		chromedp.WaitReady(row("c-report.pdf")+` option[value="pdf"]`),
+		chromedp.WaitReady(row("d-old.doc")+`[data-status="failed"]`),
+		chromedp.WaitEnabled(`#combine`),
+	)
+	if err != nil {
+		t.Fatalf("load the page and add files: %v", err)
+	}
+	checkCombineOffer(t, ctx)
+	checkCombined(t, ctx, downloads)
+	checkCombineWarningAndError(t, ctx, damaged, broken)
+	checkCombineLayout(t, ctx)
+}
+
+// combineFiles writes the files TestBrowserCombine drops: a PNG, a JPEG, a
+// PDF of two pages and a DOC (first), then a damaged PDF and a broken PNG.
+func combineFiles(t *testing.T) (first []string, damaged, broken string) {
 	jpg, err := testfiles.Encode(testfiles.Photo(90, 60), testfiles.JPEG)
 	if err != nil {
 		t.Fatal(err)
@@ -417,29 +440,32 @@ func TestBrowserCombine(t *testing.T) {
 		}
 		return p
 	}
-	first := []string{
+	first = []string{
 		write("a-photo.png", pngFile(t, 120, 80)),
 		write("b-photo.jpg", jpg),
 		write("c-report.pdf", twoPages),
 		write("d-old.doc", []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\x00\x00")),
 	}
 	// Without its cross-reference table: qpdf rebuilds it, with a warning.
-	damaged := write("e-damaged.pdf", onePage[:bytes.LastIndex(onePage, []byte("xref"))])
-	broken := write("f-broken.png", append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte("not a real image "), 4)...))
+	damaged = write("e-damaged.pdf", onePage[:bytes.LastIndex(onePage, []byte("xref"))])
+	broken = write("f-broken.png", append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte("not a real image "), 4)...))
 
-	downloads := t.TempDir()
-	ctx := newBrowser(t, downloads)
-	err = chromedp.Do(ctx,
-		chromedp.Navigate(s.srv.URL+"/"),
-		chromedp.WaitReady(`body[data-ready="true"]`),
-		chromedp.SetUploadFiles(`#file-input`, first),
-		chromedp.WaitReady(row("c-report.pdf")+` option[value="pdf"]`),
-		chromedp.WaitReady(row("d-old.doc")+`[data-status="failed"]`),
-		chromedp.WaitEnabled(`#combine`),
-	)
+	return first, damaged, broken
+}
+
+// elementText is the text of the element sel, failing the test without one.
+func elementText(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(sel))
 	if err != nil {
-		t.Fatalf("load the page and add files: %v", err)
+		t.Fatalf("%s: %v", sel, err)
 	}
+	return s
+}
+
+// checkCombineOffer: the page offers to combine the files that can become a
+// PDF, says which are left out, and lists no "several files" type.
+func checkCombineOffer(t *testing.T, ctx context.Context) {
 	acceptedText, err := chromedp.Run(ctx, chromedp.Text(`#accepted`))
 	if err != nil {
 		t.Fatal(err)
@@ -456,20 +482,17 @@ func TestBrowserCombine(t *testing.T) {
 		t.Errorf("the Combine button is described as %q (%v)", hint, err)
 	}
 
-	err = chromedp.Do(ctx,
+}
+
+// checkCombined combines the files and downloads the PDF of four pages.
+func checkCombined(t *testing.T, ctx context.Context, downloads string) {
+	text := func(sel string) string { t.Helper(); return elementText(t, ctx, sel) }
+	err := chromedp.Do(ctx,
 		chromedp.Click(`#combine`),
 		chromedp.WaitReady(`#combined[data-status="done"]`),
 	)
 	if err != nil {
 		t.Fatalf("combine: %v", err)
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("%s: %v", sel, err)
-		}
-		return s
 	}
 	if st := text(`#combined .state`); !strings.HasPrefix(st, "Done: combined.pdf") {
 		t.Errorf("the combined PDF says %q", st)
@@ -488,8 +511,14 @@ func TestBrowserCombine(t *testing.T) {
 		t.Errorf("combined.pdf has %d pages (%v), want 4: one per image and the PDF's two", n, err)
 	}
 
+}
+
+// checkCombineWarningAndError: a damaged PDF brings the server's warning,
+// a broken image its error, naming the file.
+func checkCombineWarningAndError(t *testing.T, ctx context.Context, damaged, broken string) {
+	text := func(sel string) string { t.Helper(); return elementText(t, ctx, sel) }
 	// A damaged PDF: the result comes with the server's warning.
-	err = chromedp.Do(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.SetUploadFiles(`#file-input`, []string{damaged}),
 		chromedp.WaitReady(row("e-damaged.pdf")+` option[value="pdf"]`),
 		chromedp.Click(`#combine`),
@@ -522,6 +551,11 @@ func TestBrowserCombine(t *testing.T) {
 		os.WriteFile(filepath.Join(t.ArtifactDir(), "combined.png"), shot, 0o644)
 	}
 
+}
+
+// checkCombineLayout: the keyboard reaches the button, a phone-sized screen
+// does not scroll sideways, and Dismiss hands the focus back.
+func checkCombineLayout(t *testing.T, ctx context.Context) {
 	// The keyboard reaches the button, and a phone-sized screen does not
 	// scroll sideways with the combined PDF shown.
 	focusable, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const b = document.querySelector("#combine"); b.focus(); return document.activeElement === b; })()`))
