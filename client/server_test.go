@@ -98,7 +98,7 @@ func (s *fakeServer) serve(conn net.Conn) {
 		if !ok {
 			return
 		}
-		if sha256.Sum256(body) != req.SHA256 {
+		if !digestsMatch(req, body) {
 			wire.WriteErrorResponse(conn, &wire.ErrorResponse{Code: fail.ChecksumMismatch, Message: "bad sum"})
 			continue
 		}
@@ -181,3 +181,18 @@ var errs = struct{ busy, unavailable, unauthorized *wire.ErrorResponse }{
 }
 
 var _ = errors.New
+
+// digestsMatch checks the body's digest, or each file's in a request of
+// several files.
+func digestsMatch(req wire.ConvertRequest, body []byte) bool {
+	if req.Files == nil {
+		return sha256.Sum256(body) == req.SHA256
+	}
+	for _, f := range req.Files {
+		if uint64(len(body)) < f.Size || sha256.Sum256(body[:f.Size]) != f.SHA256 {
+			return false
+		}
+		body = body[f.Size:]
+	}
+	return len(body) == 0
+}

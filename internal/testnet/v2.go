@@ -61,7 +61,7 @@ func NextConvert(r io.Reader, w io.Writer) (req wire.ConvertRequest, body []byte
 			p, _ := wire.DecodePing(f)
 			wire.WritePong(w, wire.Pong{ID: p.ID})
 			continue
-		case wire.FrameConvert:
+		case wire.FrameConvert, wire.FrameConvertFiles:
 		default:
 			return req, nil, false
 		}
