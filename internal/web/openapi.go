@@ -101,6 +101,8 @@ func fillConvert(doc map[string]any, f Formats) error {
 		}
 		content[t.ContentType] = map[string]any{"schema": schema}
 	}
+	// Several files in one answer: a PDF's pages as pictures, a split.
+	content[convert.ZipContentType] = map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}
 	responses, _ := object(post, "responses")
 	for _, spec := range fail.Specs() {
 		status := strconv.Itoa(spec.HTTPStatus)
