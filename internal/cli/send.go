@@ -75,9 +75,11 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	send := func(ctx context.Context, j *sendJob, o client.Options) (client.Result, string, error) {
 		return sendOne(ctx, c, j.to, j.in, j.out, where, o)
 	}
-	jobs, err := prepareJobs(operands, f, to, interactive, stdout)
+	var jobs []*sendJob
 	if f.merge {
 		jobs, send, err = prepareMerge(c, operands, f, to, where)
+	} else {
+		jobs, err = prepareJobs(operands, f, to, interactive, stdout)
 	}
 	if err != nil {
 		return err

@@ -272,10 +272,11 @@ func (c *Converter) Run(ctx context.Context, job Job) (Result, error) {
 	if job.Files != nil {
 		kind = KindFiles
 	}
-	conv, err := Plan(kind, target, opts, input)
+	plan := func() (Conversion, error) { return Plan(kind, target, opts, input) }
 	if job.V1 {
-		conv, err = PlanV1(kind, target, input)
+		plan = func() (Conversion, error) { return PlanV1(kind, target, input) }
 	}
+	conv, err := plan()
 	if err == nil && slices.Contains(c.cfg.Disable, conv.Name) {
 		err = fail.New(fail.UnsupportedOperation, fmt.Sprintf("this worker does not convert %s to %s (disabled)", kind.Label(), target))
 	}
