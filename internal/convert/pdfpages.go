@@ -29,6 +29,11 @@ func (c *Converter) convertPDFPages(ctx context.Context, in Input) (Result, erro
 	if err := c.checkPDFForImages(ctx, in.Data); err != nil {
 		return Result{}, err
 	}
+	if c.opts.Pages == "1" {
+		// The thumbnail, the most asked for: the first page exists whatever
+		// the count, which its own load reads and checks.
+		return c.onPage(1).convertImageHere(ctx, in)
+	}
 	n, err := pdfPageCount(in.Data)
 	if err == nil {
 		err = c.checkPDFPageCount(n)
