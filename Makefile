@@ -19,7 +19,7 @@ DEB_TEST  := python3 iproute2 chromium qpdf poppler-utils
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
-.PHONY: all build up test vet fmt deps test-deps fuzz bench clean perf-report soak vips-compare
+.PHONY: all build up test vet fmt deps test-deps fuzz bench clean perf-report soak vips-compare pdf-compare
 
 all: build
 
@@ -96,6 +96,19 @@ vips-compare: build
 	fi
 	BIN=$(BIN) MODE=one bash internal/bench/vips-compare.sh 2>&1 | tee vips-compare-one.csv
 	BIN=$(BIN) MODE=two bash internal/bench/vips-compare.sh 2>&1 | tee vips-compare-two.csv
+
+# pdf-compare: a PDF's pages as pictures, fileconv (end to end through up, and
+# the Go benchmarks in the process) against poppler's pdftoppm: ms per page at
+# 150 dpi and the first page as a thumbnail (docs/performance.md, "PDF pages to
+# pictures"; about three minutes). It needs pdftoppm (poppler-utils), hyperfine
+# and curl.
+DEB_PDF_BENCH := poppler-utils hyperfine curl
+pdf-compare: build
+	@if ! command -v pdftoppm >/dev/null || ! command -v hyperfine >/dev/null || ! command -v curl >/dev/null; then \
+		echo "installing Debian packages: $(DEB_PDF_BENCH)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_PDF_BENCH); \
+	fi
+	BIN=$(BIN) GO=$(GO) bash internal/bench/pdf-compare.sh 2>&1 | tee pdf-compare.md
 
 # soak: 10 minutes of load at saturation against fileconv up, sampling goroutines
 # and memory; not in CI. Needs curl or wget.
