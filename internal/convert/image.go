@@ -105,6 +105,9 @@ func (c *Converter) convertImageHere(ctx context.Context, in Input) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
+	if in.Kind == KindPDF {
+		settings.pngFilter = "none"
+	}
 	job := &imageJob{ctx: ctx, c: c, kind: in.Kind, input: in.Data, target: target, settings: settings}
 	defer job.close()
 	for _, step := range imageSteps {
@@ -179,8 +182,14 @@ func (j *imageJob) wantsAllFrames(frames int) bool {
 // sets up the decoding, shrinking on load when a size was asked for.
 func (j *imageJob) load() error {
 	// The first page is read first, whatever the page asked for: libvips
-	// refuses a page past the last without saying how many there are.
-	img, err := j.open(j.pageOptionsAt(false, 0))
+	// refuses a page past the last without saying how many there are. A
+	// PDF's pages rendered one by one have been counted: the page asked for
+	// is opened at once, which saves poppler a reading of the file a page.
+	first := 0
+	if j.kind == KindPDF && j.c.pdfChecked {
+		first = max(j.c.opts.Page, 1) - 1
+	}
+	img, err := j.open(j.pageOptionsAt(false, first))
 	if err != nil {
 		return err
 	}
@@ -197,14 +206,14 @@ func (j *imageJob) load() error {
 	if err := j.pickRun(); err != nil {
 		return err
 	}
-	if err := j.checkSize(img, 1); err != nil {
+	if err := j.checkSize(img, first+1); err != nil {
 		return err
 	}
 	if err := j.pickPage(); err != nil {
 		return err
 	}
 	j.keepFrames = j.wantsAllFrames(j.frames)
-	if !j.keepFrames && !j.resizing() && j.c.opts.Page <= 1 {
+	if !j.keepFrames && !j.resizing() && j.c.opts.Page <= first+1 {
 		return nil
 	}
 	j.img.Close()

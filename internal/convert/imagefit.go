@@ -172,8 +172,11 @@ func interpretationName(i libvips.Interpretation) string {
 }
 
 // flatten blends transparency onto the background where the target has none.
+//
+// A PDF's page comes rendered on white with an alpha band opaque everywhere:
+// without it, the PNG of a page is 14–16 % smaller.
 func (j *imageJob) flatten() error {
-	if j.target.alpha || !j.img.HasAlpha() {
+	if j.target.alpha && j.kind != KindPDF || !j.img.HasAlpha() {
 		return nil
 	}
 	bg := j.background()
