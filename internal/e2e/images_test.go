@@ -65,13 +65,7 @@ func copyInto(t *testing.T, dir string, s sample) string {
 // the HTTP API, and a resize.
 func TestUpConvertsImagesOfEveryKind(t *testing.T) {
 	dir := t.TempDir()
-	addr, webAddr := freeAddr(t), freeAddr(t)
-	up := start(t, dir, "up", "--listen", addr, "--workers", "2", "--admin", "off", "--web", webAddr)
-	m := tokenLine.FindStringSubmatch(waitBanner(t, up))
-	if m == nil {
-		t.Fatalf("no token in the banner:\n%s", up.out())
-	}
-	api := apiCaller{t: t, base: "http://" + webAddr + "/api/v1/convert", token: m[1]}
+	addr, api := upWithWeb(t, dir)
 
 	t.Run("HEIC to JPEG with send", func(t *testing.T) {
 		heic := pickSample(t,
@@ -149,6 +143,19 @@ func sendHEIC(t *testing.T, dir, addr string, heic sample) {
 	case heic.pictures == 1 && strings.Contains(errOut, "warning"):
 		t.Errorf("send warned about a HEIC of one image:\n%s", errOut)
 	}
+}
+
+// upWithWeb starts fileconv up with two workers and its web tier in dir, and
+// returns the master's address and a caller of the HTTP API.
+func upWithWeb(t *testing.T, dir string) (string, apiCaller) {
+	t.Helper()
+	addr, webAddr := freeAddr(t), freeAddr(t)
+	up := start(t, dir, "up", "--listen", addr, "--workers", "2", "--admin", "off", "--web", webAddr)
+	m := tokenLine.FindStringSubmatch(waitBanner(t, up))
+	if m == nil {
+		t.Fatalf("no token in the banner:\n%s", up.out())
+	}
+	return addr, apiCaller{t: t, base: "http://" + webAddr + "/api/v1/convert", token: m[1]}
 }
 
 // apiCaller posts files to the HTTP API of up's web tier.

@@ -22,13 +22,7 @@ import (
 // one picture for one page.
 func TestUpConvertsPDFPages(t *testing.T) {
 	dir := t.TempDir()
-	addr, webAddr := freeAddr(t), freeAddr(t)
-	up := start(t, dir, "up", "--listen", addr, "--workers", "2", "--admin", "off", "--web", webAddr)
-	m := tokenLine.FindStringSubmatch(waitBanner(t, up))
-	if m == nil {
-		t.Fatalf("no token in the banner:\n%s", up.out())
-	}
-	api := apiCaller{t: t, base: "http://" + webAddr + "/api/v1/convert", token: m[1]}
+	addr, api := upWithWeb(t, dir)
 	pdf, err := testfiles.PDF(3)
 	if err != nil {
 		t.Fatal(err)
