@@ -164,6 +164,8 @@ type convertFlags struct {
 
 func (c *convertFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.cfg.MaxPixels, "max-pixels", convert.DefaultMaxPixels, "largest image accepted, in pixels (width × height, checked before decoding)")
+	c.cfg.MaxOfficeInflate = convert.DefaultMaxOfficeInflate
+	fs.Var((*byteSize)(&c.cfg.MaxOfficeInflate), "max-office-inflate", "most bytes the parts of an office document's ZIP (DOCX, XLSX, PPTX, ODT, ODS, ODP) may unpack to, checked before LibreOffice opens it")
 	fs.IntVar(&c.cfg.MaxFiles, "max-files", convert.DefaultMaxFiles, "most files in one job of several files (merged into one PDF); their bytes together are bounded by --max-body")
 	fs.IntVar(&c.cfg.MaxFrames, "max-frames", convert.DefaultMaxFrames, "most frames of an animation or pages of a multi-page image, checked before decoding; the frames converted together are also bounded to 4 × max-pixels")
 	fs.IntVar(&c.cfg.MaxPDFDPI, "max-pdf-dpi", convert.DefaultMaxPDFDPI, "highest resolution a PDF's pages are rendered at (dpi option of PDF to images); each page's pixels are also checked against max-pixels before rendering")

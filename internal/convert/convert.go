@@ -30,6 +30,10 @@ type Config struct {
 	MaxFrames int
 	// MaxPDFPages bounds the pages of a PDF input for PDF → TXT. Default 2000.
 	MaxPDFPages int
+	// MaxOfficeInflate bounds what the parts of an office document's ZIP
+	// (DOCX, XLSX, PPTX, ODT, ODS, ODP) unpack to, checked before LibreOffice
+	// opens it. Default 512 MiB.
+	MaxOfficeInflate int64
 	// MaxFiles bounds the files of a job of several files (merged into one
 	// PDF). Default 50, at most wire.MaxFiles.
 	MaxFiles int
@@ -82,21 +86,22 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultMaxPixels      = 64_000_000
-	DefaultMaxFrames      = 1000
-	DefaultMaxPDFPages    = 2000
-	DefaultMaxFiles       = 50
-	DefaultMaxPDFInflate  = 256 << 20
-	DefaultMaxPDFNesting  = 256
-	DefaultMaxTextPages   = 10_000
-	DefaultMaxPDFMemory   = 1 << 30
-	DefaultMaxImageMemory = 2 << 30
-	DefaultMaxPDFDPI      = 600
-	DefaultPDFDPI         = 150
-	minPDFMemory          = 128 << 20
-	DefaultJPEGQuality    = 85
-	DefaultWEBPQuality    = 80
-	DefaultPNGCompression = 3
+	DefaultMaxPixels        = 64_000_000
+	DefaultMaxFrames        = 1000
+	DefaultMaxPDFPages      = 2000
+	DefaultMaxFiles         = 50
+	DefaultMaxOfficeInflate = 512 << 20
+	DefaultMaxPDFInflate    = 256 << 20
+	DefaultMaxPDFNesting    = 256
+	DefaultMaxTextPages     = 10_000
+	DefaultMaxPDFMemory     = 1 << 30
+	DefaultMaxImageMemory   = 2 << 30
+	DefaultMaxPDFDPI        = 600
+	DefaultPDFDPI           = 150
+	minPDFMemory            = 128 << 20
+	DefaultJPEGQuality      = 85
+	DefaultWEBPQuality      = 80
+	DefaultPNGCompression   = 3
 )
 
 // WithDefaults returns c with every zero field set to its default.
@@ -105,6 +110,7 @@ func (c Config) WithDefaults() Config {
 	c.MaxFrames = cmp.Or(c.MaxFrames, DefaultMaxFrames)
 	c.MaxPDFPages = cmp.Or(c.MaxPDFPages, DefaultMaxPDFPages)
 	c.MaxFiles = cmp.Or(c.MaxFiles, DefaultMaxFiles)
+	c.MaxOfficeInflate = cmp.Or(c.MaxOfficeInflate, DefaultMaxOfficeInflate)
 	c.MaxPDFInflate = cmp.Or(c.MaxPDFInflate, DefaultMaxPDFInflate)
 	c.MaxPDFNesting = cmp.Or(c.MaxPDFNesting, DefaultMaxPDFNesting)
 	c.MaxTextPages = cmp.Or(c.MaxTextPages, DefaultMaxTextPages)
@@ -131,6 +137,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max PDF pages %d: must be positive", c.MaxPDFPages)
 	case c.MaxFiles < 0 || c.MaxFiles > wire.MaxFiles:
 		return fmt.Errorf("max files %d: must be 1 to %d", c.MaxFiles, wire.MaxFiles)
+	case c.MaxOfficeInflate < 0:
+		return fmt.Errorf("max office inflate %d: must be positive", c.MaxOfficeInflate)
 	case c.MaxPDFInflate < 0:
 		return fmt.Errorf("max PDF inflate %d: must be positive", c.MaxPDFInflate)
 	case c.MaxPDFNesting < 0 || c.MaxPDFNesting > maxPDFNestingLimit:

@@ -21,19 +21,20 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		MaxPixels:      DefaultMaxPixels,
-		MaxFrames:      DefaultMaxFrames,
-		MaxPDFPages:    DefaultMaxPDFPages,
-		MaxFiles:       DefaultMaxFiles,
-		MaxPDFInflate:  DefaultMaxPDFInflate,
-		MaxPDFNesting:  DefaultMaxPDFNesting,
-		MaxTextPages:   DefaultMaxTextPages,
-		MaxPDFMemory:   DefaultMaxPDFMemory,
-		MaxImageMemory: DefaultMaxImageMemory,
-		MaxPDFDPI:      DefaultMaxPDFDPI,
-		JPEGQuality:    DefaultJPEGQuality,
-		WEBPQuality:    DefaultWEBPQuality,
-		PNGCompression: DefaultPNGCompression,
+		MaxPixels:        DefaultMaxPixels,
+		MaxFrames:        DefaultMaxFrames,
+		MaxPDFPages:      DefaultMaxPDFPages,
+		MaxFiles:         DefaultMaxFiles,
+		MaxOfficeInflate: DefaultMaxOfficeInflate,
+		MaxPDFInflate:    DefaultMaxPDFInflate,
+		MaxPDFNesting:    DefaultMaxPDFNesting,
+		MaxTextPages:     DefaultMaxTextPages,
+		MaxPDFMemory:     DefaultMaxPDFMemory,
+		MaxImageMemory:   DefaultMaxImageMemory,
+		MaxPDFDPI:        DefaultMaxPDFDPI,
+		JPEGQuality:      DefaultJPEGQuality,
+		WEBPQuality:      DefaultWEBPQuality,
+		PNGCompression:   DefaultPNGCompression,
 	}
 	if got := c.Config(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Config() = %+v, want %+v", got, want)
@@ -139,7 +140,7 @@ func TestUnknownInput(t *testing.T) {
 		if want := "unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"; ce.TextV1() != want {
 			t.Errorf("%v: v1.0 message %q, want %q", op, ce.TextV1(), want)
 		}
-		if want := "ZIP archive (or an Office document): this cluster does not convert ZIP; it converts PDF, text and images (JPEG, PNG, WEBP, GIF, TIFF, BMP, ICO, HEIC, AVIF, JPEG XL, JPEG 2000, PSD, PNM, SVG, TGA)"; ce.Message != want {
+		if want := "ZIP archive: this cluster does not convert ZIP; it converts PDF, text and images (JPEG, PNG, WEBP, GIF, TIFF, BMP, ICO, HEIC, AVIF, JPEG XL, JPEG 2000, PSD, PNM, SVG, TGA)"; ce.Message != want {
 			t.Errorf("%v: message %q, want %q", op, ce.Message, want)
 		}
 	}

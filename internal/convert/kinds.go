@@ -47,6 +47,19 @@ type KindInfo struct {
 	magic func(b []byte) bool
 }
 
+// ole2Magic starts an OLE2 compound file.
+const ole2Magic = "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"
+
+// officeZipIs matches a ZIP that is an Office document of kind k.
+func officeZipIs(k Kind) func([]byte) bool {
+	return func(b []byte) bool { return officeZipKind(b) == k }
+}
+
+// ole2Is matches an OLE2 compound file that is a document of kind k.
+func ole2Is(k Kind) func([]byte) bool {
+	return func(b []byte) bool { return bytes.HasPrefix(b, []byte(ole2Magic)) && ole2Kind(b) == k }
+}
+
 func prefix(p string) func([]byte) bool {
 	return func(b []byte) bool { return bytes.HasPrefix(b, []byte(p)) }
 }
@@ -88,8 +101,17 @@ var kinds = []KindInfo{
 	{KindPNM, "PNM image", "PNM", "image/x-portable-anymap", `"P1" to "P7", "PF" or "Pf", then a space or newline`, true, isPNM},
 	{KindSVG, "SVG image", "SVG", "image/svg+xml", `an <svg> root element after the XML prolog, or such a file gzipped (SVGZ)`, true, isSVG},
 	{KindTGA, "TGA image", "TGA", "image/x-tga", "an 18-byte TGA header with a known image type and pixel depth, or the TRUEVISION-XFILE footer", true, isTGA},
-	{"zip", "ZIP archive (or an Office document)", "ZIP", "application/zip", "starts with PK 03 04", false, prefix("PK\x03\x04")},
-	{"ole2", "legacy Office document (DOC, XLS or PPT)", "OLE2", "application/x-ole-storage", "starts with D0 CF 11 E0 A1 B1 1A E1", false, prefix("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")},
+	{KindDOCX, "Word document (DOCX)", "DOCX", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "a ZIP whose [Content_Types].xml names a WordprocessingML main part (DOCX, DOCM, DOTX)", false, officeZipIs(KindDOCX)},
+	{KindXLSX, "Excel workbook (XLSX)", "XLSX", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "a ZIP whose [Content_Types].xml names a SpreadsheetML main part (XLSX, XLSM, XLTX)", false, officeZipIs(KindXLSX)},
+	{KindPPTX, "PowerPoint presentation (PPTX)", "PPTX", "application/vnd.openxmlformats-officedocument.presentationml.presentation", "a ZIP whose [Content_Types].xml names a PresentationML main part (PPTX, PPSX, PPTM, POTX)", false, officeZipIs(KindPPTX)},
+	{KindODT, "OpenDocument text (ODT)", "ODT", "application/vnd.oasis.opendocument.text", `a ZIP whose first entry, "mimetype", says application/vnd.oasis.opendocument.text`, false, officeZipIs(KindODT)},
+	{KindODS, "OpenDocument spreadsheet (ODS)", "ODS", "application/vnd.oasis.opendocument.spreadsheet", `a ZIP whose first entry, "mimetype", says application/vnd.oasis.opendocument.spreadsheet`, false, officeZipIs(KindODS)},
+	{KindODP, "OpenDocument presentation (ODP)", "ODP", "application/vnd.oasis.opendocument.presentation", `a ZIP whose first entry, "mimetype", says application/vnd.oasis.opendocument.presentation`, false, officeZipIs(KindODP)},
+	{"zip", "ZIP archive", "ZIP", "application/zip", "starts with PK 03 04 and is no Office document", false, prefix("PK\x03\x04")},
+	{KindDOC, "Word 97–2003 document (DOC)", "DOC", "application/msword", "an OLE2 compound file with a WordDocument stream", false, ole2Is(KindDOC)},
+	{KindXLS, "Excel 97–2003 workbook (XLS)", "XLS", "application/vnd.ms-excel", "an OLE2 compound file with a Workbook (or Book) stream", false, ole2Is(KindXLS)},
+	{KindPPT, "PowerPoint 97–2003 presentation (PPT)", "PPT", "application/vnd.ms-powerpoint", `an OLE2 compound file with a "PowerPoint Document" stream`, false, ole2Is(KindPPT)},
+	{KindOLE2, "legacy Office document (DOC, XLS or PPT)", "OLE2", "application/x-ole-storage", "starts with D0 CF 11 E0 A1 B1 1A E1, its streams past the first bytes read", false, prefix(ole2Magic)},
 	{KindFiles, "several files", "files", "multipart/mixed", "a job of several files: v2's CONVERT_FILES, several file parts in the HTTP API", false, nil},
 	{KindText, "text", "text", "text/plain", "valid UTF-8 without NUL bytes", false, nil},
 }
