@@ -181,6 +181,10 @@ func (c *convertFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.cfg.JPEGQuality, "jpeg-quality", convert.DefaultJPEGQuality, "JPEG output quality, 1-100")
 	fs.IntVar(&c.cfg.WEBPQuality, "webp-quality", convert.DefaultWEBPQuality, "WEBP output quality, 1-100")
 	fs.IntVar(&c.cfg.PNGCompression, "png-compression", convert.DefaultPNGCompression, "PNG zlib level, 0 (fast, large) to 9 (slow, small)")
+	fs.Func("engines", "families of engines this worker runs, separated by commas: "+strings.Join(convert.Families, ",")+" (default: all that work here)", func(v string) error {
+		c.cfg.Engines = splitList(v)
+		return nil
+	})
 	fs.Func("disable-conversions", "registry entries this worker does not offer, separated by commas (names as GET /api/v1/formats lists them under conversions)", func(v string) error {
 		c.cfg.Disable = splitList(v)
 		return nil

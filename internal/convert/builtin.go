@@ -22,18 +22,18 @@ func init() {
 	for _, t := range imageTargets {
 		Register(Conversion{
 			Name: "image-" + t.name, From: imageKinds(), To: []string{t.name},
-			Options: t.options(), Engine: "libvips", Limits: []string{"max-pixels", "max-frames"},
+			Options: t.options(), Engine: "libvips", Family: "images", Limits: []string{"max-pixels", "max-frames"},
 			Original: slices.Contains([]string{"jpg", "png", "webp"}, t.name), Run: (*Converter).convertImage,
 		})
 	}
 	Register(Conversion{
 		Name: "text-pdf", From: []Kind{KindText}, To: []string{"pdf"},
-		Options: []string{"page_size"}, Engine: "fpdf", Limits: []string{"max-text-pages"},
+		Options: []string{"page_size"}, Engine: "fpdf", Family: "pdf", Limits: []string{"max-text-pages"},
 		Original: true, Run: (*Converter).textToPDF,
 	})
 	Register(Conversion{
 		Name: "image-pdf", From: imageKinds(), To: []string{"pdf"},
-		Options: []string{"page_size", "margin", "page"}, Engine: "libvips, fpdf",
+		Options: []string{"page_size", "margin", "page"}, Engine: "libvips, fpdf", Family: "images",
 		Limits: []string{"max-pixels", "max-frames"},
 		Run:    (*Converter).imageToPDF,
 	})
@@ -44,7 +44,7 @@ func init() {
 			t, _ := imageTargetNamed(name)
 			Register(Conversion{
 				Name: "pdf-" + name, From: []Kind{KindPDF}, To: []string{name},
-				Options: append(t.options(), "dpi", "pages"), Engine: "poppler",
+				Options: append(t.options(), "dpi", "pages"), Engine: "poppler", Family: "pdf",
 				Limits: []string{"max-pixels", "max-pdf-dpi", "max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting"},
 				Run:    (*Converter).convertImage,
 			})
@@ -53,20 +53,20 @@ func init() {
 		// several files in one PDF (pdftools.go).
 		Register(Conversion{
 			Name: "pdf-pdf", From: []Kind{KindPDF}, To: []string{"pdf"},
-			Options: []string{"pages", "split", "password"}, Engine: "qpdf",
+			Options: []string{"pages", "split", "password"}, Engine: "qpdf", Family: "pdf",
 			Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
 			Run:    (*Converter).pdfToPDF, V2Only: true,
 		})
 		Register(Conversion{
 			Name: "files-pdf", From: []Kind{KindFiles}, To: []string{"pdf"},
-			Options: []string{"page_size", "margin", "password"}, Engine: "qpdf, libvips, fpdf",
+			Options: []string{"page_size", "margin", "password"}, Engine: "qpdf, libvips, fpdf", Family: "pdf",
 			Limits: []string{"max-files", "max-body", "max-pdf-pages", "max-pixels"},
 			Run:    (*Converter).filesToPDF,
 		})
 	}()
 	Register(Conversion{
 		Name: "pdf-text", From: []Kind{KindPDF}, To: []string{"txt"},
-		Options: []string{"pages"}, Engine: "poppler", Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
+		Options: []string{"pages"}, Engine: "poppler", Family: "pdf", Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
 		Original: true, Run: (*Converter).pdfToText,
 	})
 }

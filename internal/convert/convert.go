@@ -82,6 +82,10 @@ type Config struct {
 	PNGCompression int
 	// Disable names registry entries this converter does not offer.
 	Disable []string
+	// Engines names the families of engines this converter uses (Families);
+	// nil means all of them. A worker of office engines alone, or of images
+	// alone, makes pools of workers of different sizes.
+	Engines []string
 }
 
 // Defaults of Config.
@@ -158,6 +162,11 @@ func (c Config) Validate() error {
 	case c.PNGCompression < 0 || c.PNGCompression > 9:
 		return fmt.Errorf("PNG compression %d: must be 0 to 9", c.PNGCompression)
 	}
+	for _, name := range c.Engines {
+		if !slices.Contains(Families, name) {
+			return fmt.Errorf("engines %q: no such family; the families are %s", name, strings.Join(Families, ", "))
+		}
+	}
 	for _, name := range c.Disable {
 		if !slices.ContainsFunc(Conversions(), func(conv Conversion) bool { return conv.Name == name }) {
 			var names []string
@@ -232,10 +241,27 @@ func New(cfg Config) (*Converter, error) {
 // Config returns the settings in use, defaults filled in.
 func (c *Converter) Config() Config { return c.cfg }
 
+// Families are the groups of engines a worker may run (--engines): images
+// (libvips), pdf (poppler, qpdf, fpdf), office (LibreOffice), html
+// (Chromium).
+var Families = []string{"images", "pdf", "office", "html"}
+
 // Capabilities lists what this converter offers: every registry entry not
-// disabled by Config.Disable.
-func (c *Converter) Capabilities() Capabilities {
-	return capabilitiesOf(func(conv Conversion) bool { return !slices.Contains(c.cfg.Disable, conv.Name) })
+// disabled by Config.Disable whose family of engines it runs.
+func (c *Converter) Capabilities() Capabilities { return capabilitiesOf(c.offers) }
+
+// offers reports whether this converter runs conv.
+func (c *Converter) offers(conv Conversion) bool {
+	return !slices.Contains(c.cfg.Disable, conv.Name) && (c.cfg.Engines == nil || slices.Contains(c.cfg.Engines, conv.Family))
+}
+
+// notOffered is the error of a conversion this converter does not run.
+func (c *Converter) notOffered(conv Conversion, from Kind, to string) error {
+	why := "disabled"
+	if !slices.Contains(c.cfg.Disable, conv.Name) {
+		why = "its " + conv.Family + " engines are off: --engines"
+	}
+	return fail.New(fail.UnsupportedOperation, fmt.Sprintf("this worker does not convert %s to %s (%s)", from.Label(), to, why))
 }
 
 // Job is one conversion as a worker hands it over.
@@ -285,8 +311,8 @@ func (c *Converter) Run(ctx context.Context, job Job) (Result, error) {
 		plan = func() (Conversion, error) { return PlanV1(kind, target, input) }
 	}
 	conv, err := plan()
-	if err == nil && slices.Contains(c.cfg.Disable, conv.Name) {
-		err = fail.New(fail.UnsupportedOperation, fmt.Sprintf("this worker does not convert %s to %s (disabled)", kind.Label(), target))
+	if err == nil && !c.offers(conv) {
+		err = c.notOffered(conv, kind, target)
 	}
 	if err != nil {
 		return Result{Kind: kind}, err

@@ -86,8 +86,8 @@ func (c *Converter) fileAsPDF(ctx context.Context, f File) ([]byte, []string, er
 		return f.Data, nil, c.checkPDF(ctx, f.Data)
 	}
 	conv, err := Plan(kind, "pdf", wire.Options{}, f.Data)
-	if err == nil && slices.Contains(c.cfg.Disable, conv.Name) {
-		err = fail.New(fail.UnsupportedOperation, fmt.Sprintf("this worker does not convert %s to pdf (disabled)", kind.Label()))
+	if err == nil && !c.offers(conv) {
+		err = c.notOffered(conv, kind, "pdf")
 	}
 	if err != nil {
 		return nil, nil, err

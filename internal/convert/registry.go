@@ -36,6 +36,9 @@ type Conversion struct {
 	Options []string
 	// Engine names the library or program that does the work, for status pages.
 	Engine string
+	// Family is the group of engines it needs, which a worker's --engines
+	// turns on or off: one of Families.
+	Family string
 	// Limits names the settings that bound it, for the documentation.
 	Limits []string
 	// Original marks the conversions of the original system, which a worker

@@ -62,3 +62,24 @@ func TestDetectHeadCutCharacter(t *testing.T) {
 		t.Errorf("GIF: %s %q", got, got.Label())
 	}
 }
+
+// Every registry entry belongs to a family of engines, and --engines keeps
+// a worker to its families: an images worker announces no PDF conversion.
+func TestEngineFamilies(t *testing.T) {
+	for _, conv := range Conversions() {
+		if !slices.Contains(Families, conv.Family) {
+			t.Errorf("%s: family %q is none of %v", conv.Name, conv.Family, Families)
+		}
+	}
+	c := converter(t)
+	images := &Converter{cfg: Config{Engines: []string{"images"}}.WithDefaults(), font: c.font}
+	caps := images.Capabilities()
+	if !caps.Can("heic", "jpg") || caps.Can(KindPDF, "txt") || caps.Can(KindText, "pdf") {
+		t.Errorf("an images worker announces %v", caps)
+	}
+	_, err := images.Convert(context.Background(), "txt", minimalPDF, wire.Options{})
+	wantError(t, err, fail.UnsupportedOperation, "its pdf engines are off: --engines")
+	if err := (Config{Engines: []string{"sound"}}).Validate(); err == nil || !strings.Contains(err.Error(), "images, pdf, office, html") {
+		t.Errorf("an unknown family: %v", err)
+	}
+}

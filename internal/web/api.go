@@ -587,7 +587,9 @@ type Conversion struct {
 	To      []string `json:"to"`
 	Options []string `json:"options"`
 	Engine  string   `json:"engine"`
-	Limits  []string `json:"limits"`
+	// Family is the group of engines a worker's --engines turns on.
+	Family string   `json:"family"`
+	Limits []string `json:"limits"`
 }
 
 // Target is an output format.
@@ -642,7 +644,7 @@ func (s *Server) formats() Formats {
 		}
 	}
 	for _, c := range conversions {
-		conv := Conversion{Name: c.Name, To: c.To, Options: append([]string{}, c.Options...), Engine: c.Engine, Limits: append([]string{}, c.Limits...)}
+		conv := Conversion{Name: c.Name, To: c.To, Options: append([]string{}, c.Options...), Engine: c.Engine, Family: c.Family, Limits: append([]string{}, c.Limits...)}
 		for _, k := range c.From {
 			conv.From = append(conv.From, string(k))
 		}
