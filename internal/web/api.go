@@ -613,8 +613,9 @@ type Input struct {
 	Default string `json:"default,omitempty"`
 }
 
-// formats is the registry as the API shows it.
-func (s *Server) formats() Formats {
+// formats is the registry as the API shows it, its inputs restricted to what
+// caps converts (nil: the whole registry, as the OpenAPI document shows it).
+func (s *Server) formats(caps convert.Capabilities) Formats {
 	f := Formats{Auth: "bearer", MaxBodyBytes: s.cfg.MaxBodyBytes, MaxPerClient: s.cfg.MaxPerClient}
 	if s.cfg.Open {
 		f.Auth = "none"
@@ -639,7 +640,7 @@ func (s *Server) formats() Formats {
 		f.Targets = append(f.Targets, target)
 	}
 	for _, k := range convert.Kinds() {
-		if in := inputOf(k, made); len(in.Targets) > 0 {
+		if in := restrict(inputOf(k, made), caps); len(in.Targets) > 0 {
 			f.Inputs = append(f.Inputs, in)
 		}
 	}
@@ -733,11 +734,11 @@ func (s *Server) handleDetect(w http.ResponseWriter, r *http.Request) {
 		}
 		whole = size <= int64(len(head))
 	}
-	writeJSON(w, inputOf(convert.DetectHead(head, whole).Info(), madeTargets()))
+	writeJSON(w, restrict(inputOf(convert.DetectHead(head, whole).Info(), madeTargets()), s.offered.get(r.Context())))
 }
 
 func (s *Server) handleFormats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, s.formats())
+	writeJSON(w, s.formats(s.offered.get(r.Context())))
 }
 
 // Status is the answer of GET /api/v1/status.

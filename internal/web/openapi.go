@@ -46,7 +46,7 @@ func (s *Server) openAPI() ([]byte, error) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("static/openapi.json: %w", err)
 	}
-	f := s.formats()
+	f := s.formats(nil)
 	expand(doc, strings.NewReplacer(
 		"{conversions}", conversionsText(f, func(t string) string { return t }),
 		"{targets}", convert.JoinWords(targetNames(f), "or"),

@@ -30,6 +30,7 @@ type Server struct {
 	mem     *budget
 	clients *perClient
 	stats   *stats
+	offered *offered
 	mux     *http.ServeMux
 	static  http.Handler
 }
@@ -51,6 +52,11 @@ func New(cfg Config) (*Server, error) {
 		mux:     http.NewServeMux(),
 		static:  http.FileServerFS(sub),
 	}
+	s.offered = &offered{fetch: func(ctx context.Context) (any, string) {
+		ctx, cancel := context.WithTimeout(ctx, DefaultStatusTimeout)
+		defer cancel()
+		return s.masterStatus(ctx)
+	}}
 	if !cfg.Open {
 		if err := s.tokens.Replace(cfg.Tokens); err != nil {
 			return nil, fmt.Errorf("web: callers: %w", err)
