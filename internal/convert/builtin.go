@@ -18,6 +18,9 @@ func init() {
 	} {
 		RegisterTarget(t)
 	}
+	for _, k := range []Kind{KindDOCX, KindODT, KindXLSX, KindODS, KindPPTX, KindODP} {
+		RegisterTarget(Target{Name: string(k), Label: k.Label(), ContentType: k.Info().MediaType})
+	}
 	// One entry per image target, since each takes its own options.
 	for _, t := range imageTargets {
 		Register(Conversion{
@@ -63,6 +66,7 @@ func init() {
 			Limits: []string{"max-files", "max-body", "max-pdf-pages", "max-pixels"},
 			Run:    (*Converter).filesToPDF,
 		})
+		registerOffice()
 	}()
 	Register(Conversion{
 		Name: "pdf-text", From: []Kind{KindPDF}, To: []string{"txt"},
@@ -80,4 +84,27 @@ func imageKinds() []Kind {
 		}
 	}
 	return out
+}
+
+// registerOffice registers LibreOffice's conversions: every office document
+// to PDF, and each family's documents between Microsoft's and OpenDocument's
+// formats (officeconv.go).
+func registerOffice() {
+	writer := []Kind{KindDOCX, KindDOC, KindODT}
+	calc := []Kind{KindXLSX, KindXLS, KindODS}
+	impress := []Kind{KindPPTX, KindPPT, KindODP}
+	Register(Conversion{
+		Name: "office-pdf", From: officeKinds, To: []string{"pdf"},
+		Options: []string{"pages", "pdfa", "landscape", "page_size", "fit_width", "password"}, Engine: "LibreOffice", Family: "office",
+		Limits: []string{"max-office-inflate", "job-timeout"}, Run: (*Converter).convertOffice,
+	})
+	for _, family := range [][]Kind{writer, calc, impress} {
+		for _, to := range []Kind{family[0], family[2]} {
+			Register(Conversion{
+				Name: "office-" + string(to), From: family, To: []string{string(to)},
+				Options: []string{"password"}, Engine: "LibreOffice", Family: "office",
+				Limits: []string{"max-office-inflate", "job-timeout"}, Run: (*Converter).convertOffice,
+			})
+		}
+	}
 }

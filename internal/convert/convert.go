@@ -219,6 +219,8 @@ type Converter struct {
 	// pdfChecked says the PDF's structure has been checked already, for the
 	// pages of one job rendered one by one.
 	pdfChecked bool
+	// engines is shared by the copies a job makes of its converter.
+	engines *engines
 }
 
 // New validates cfg (after WithDefaults) and prepares what every conversion
@@ -235,7 +237,7 @@ func New(cfg Config) (*Converter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load the TXT → PDF font: %w", err)
 	}
-	return &Converter{cfg: cfg, font: font}, nil
+	return &Converter{cfg: cfg, font: font, engines: &engines{}}, nil
 }
 
 // Config returns the settings in use, defaults filled in.
@@ -250,9 +252,19 @@ var Families = []string{"images", "pdf", "office", "html"}
 // disabled by Config.Disable whose family of engines it runs.
 func (c *Converter) Capabilities() Capabilities { return capabilitiesOf(c.offers) }
 
-// offers reports whether this converter runs conv.
+// offers reports whether this converter runs conv: not disabled, of a
+// family turned on, whose engine is running.
 func (c *Converter) offers(conv Conversion) bool {
-	return !slices.Contains(c.cfg.Disable, conv.Name) && (c.cfg.Engines == nil || slices.Contains(c.cfg.Engines, conv.Family))
+	if slices.Contains(c.cfg.Disable, conv.Name) || c.cfg.Engines != nil && !slices.Contains(c.cfg.Engines, conv.Family) {
+		return false
+	}
+	switch conv.Family {
+	case "office":
+		return c.officeEngine() != nil
+	case "html":
+		return false // Chromium's engine comes next (issue 16)
+	}
+	return true
 }
 
 // notOffered is the error of a conversion this converter does not run.

@@ -333,15 +333,20 @@ func v1UseOperation(from Kind, targets []string) string {
 // Image kinds are named together, by their formats' names, since a list of
 // fifteen "... image" labels reads badly: "images (JPEG, PNG, GIF, ...)".
 func convertibleLabels() []string {
-	var labels, images []string
+	var labels, office, images []string
 	for _, info := range kinds {
 		switch {
-		case len(TargetsFrom(info.Kind)) == 0, info.Kind == KindFiles:
+		case len(TargetsFrom(info.Kind)) == 0, info.Kind == KindFiles, info.Kind == KindOLE2:
+		case slices.Contains(officeKinds, info.Kind):
+			office = append(office, info.Short)
 		case info.Image:
 			images = append(images, info.Short)
 		default:
 			labels = append(labels, info.Label)
 		}
+	}
+	if len(office) > 0 {
+		labels = append(labels, "office documents ("+strings.Join(office, ", ")+")")
 	}
 	switch len(images) {
 	case 0:

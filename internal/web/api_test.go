@@ -128,7 +128,7 @@ func TestErrors(t *testing.T) {
 		{name: "wrong token", path: "/api/v1/convert?to=jpg", body: png, header: map[string]string{"Authorization": "Bearer nope"},
 			status: 401, code: "unauthorized", message: "Invalid authentication token"},
 		{name: "no target", path: "/api/v1/convert", body: png, status: 400, code: "bad_request", message: "?to="},
-		{name: "unknown target", path: "/api/v1/convert?to=bmp", body: png, status: 400, code: "bad_request", message: `"bmp" is not a format fileconv makes; use jpg, png, webp, gif, tiff, avif, heic, jxl, pdf or txt`},
+		{name: "unknown target", path: "/api/v1/convert?to=bmp", body: png, status: 400, code: "bad_request", message: `"bmp" is not a format fileconv makes; use jpg, png, webp, gif, tiff, avif, heic, jxl, pdf, txt, docx, odt, xlsx, ods, pptx or odp`},
 		{name: "bad option", path: "/api/v1/convert?to=jpg&quality=500", body: png, status: 400, code: "bad_request", message: "quality"},
 		{name: "option that does not apply", path: "/api/v1/convert?to=png&pages=1-2", body: png, status: 400, code: "bad_request",
 			message: "options.pages does not apply to PNG image to png"},

@@ -55,8 +55,15 @@ type Options struct {
 	// Split cuts a PDF into several: "each" for a PDF per page, or page
 	// ranges ("1-3,4-") for a PDF per range.
 	Split string `json:"split,omitempty"`
-	// Password opens an encrypted PDF. It is a secret: String leaves it out.
+	// Password opens an encrypted PDF or a protected office document. It is
+	// a secret: String leaves it out.
 	Password string `json:"password,omitempty"`
+	// Landscape turns an office document's or a web page's pages sideways.
+	Landscape bool `json:"landscape,omitempty"`
+	// PDFA asks for an archival PDF (PDF/A-2b).
+	PDFA bool `json:"pdfa,omitempty"`
+	// FitWidth fits each sheet of a spreadsheet one page wide.
+	FitWidth bool `json:"fit_width,omitempty"`
 }
 
 // String describes the options for logs, without the password.
@@ -329,6 +336,15 @@ var optionSpecs = []OptionSpec{
 			}
 			return ""
 		}},
+	{Name: "landscape", Doc: "pages turned sideways (office documents, web pages)", Values: "true or false", Bool: true,
+		isSet: func(o Options) bool { return o.Landscape },
+		set:   func(o *Options, v string) error { return setBool(&o.Landscape, "landscape", v) }},
+	{Name: "pdfa", Doc: "an archival PDF, PDF/A-2b (office documents)", Values: "true or false", Bool: true,
+		isSet: func(o Options) bool { return o.PDFA },
+		set:   func(o *Options, v string) error { return setBool(&o.PDFA, "pdfa", v) }},
+	{Name: "fit_width", Doc: "each sheet of a spreadsheet fitted one page wide", Values: "true or false", Bool: true,
+		isSet: func(o Options) bool { return o.FitWidth },
+		set:   func(o *Options, v string) error { return setBool(&o.FitWidth, "fit_width", v) }},
 	{Name: "pages", Doc: "pages of a PDF: the text of those pages, or a picture of each (several come back as a ZIP)", Values: `page numbers and ranges, e.g. "1-3,7,10-"`,
 		isSet: func(o Options) bool { return o.Pages != "" },
 		set: func(o *Options, v string) error {

@@ -1,0 +1,80 @@
+package convert
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/wire"
+)
+
+// fakeOffice stands in for LibreOffice: it records the jobs and answers err
+// or a fixed output.
+type fakeOffice struct {
+	jobs []OfficeJob
+	err  error
+}
+
+func (f *fakeOffice) Convert(_ context.Context, job OfficeJob) ([]byte, error) {
+	f.jobs = append(f.jobs, job)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return []byte("%PDF-1.7 from " + job.From), nil
+}
+
+// The office conversions exist while an office engine runs: the converter
+// announces them, hands the engine the document with its options, checks the
+// ZIP first, and words the engine's failures for the client.
+func TestOfficeConversions(t *testing.T) {
+	docx, err := os.ReadFile("../../../shared/testdata/office/python-docx-tbl-having-tables.docx")
+	if err != nil {
+		t.Skip("no ../shared/testdata/office")
+	}
+	base := converter(t)
+	c := &Converter{cfg: base.cfg, font: base.font}
+	if c.Capabilities().Can(KindDOCX, "pdf") {
+		t.Fatal("DOCX to PDF announced without an office engine")
+	}
+	_, err = c.Convert(context.Background(), "pdf", docx, wire.Options{})
+	wantError(t, err, fail.UnsupportedOperation, "its office engines are off")
+	engine := &fakeOffice{}
+	c.SetOfficeEngine(engine)
+	caps := c.Capabilities()
+	if !caps.Can(KindDOCX, "pdf") || !caps.Can(KindDOCX, "odt") || !caps.Can(KindXLS, "xlsx") || caps.Can(KindDOCX, "xlsx") {
+		t.Errorf("with an office engine: %v", caps)
+	}
+	res, err := c.Convert(context.Background(), "pdf", docx, wire.Options{PDFA: true, Pages: "1-2", Landscape: true})
+	if err != nil || string(res.Output) != "%PDF-1.7 from docx" || res.Kind != KindDOCX {
+		t.Fatalf("%q %v", res.Output, err)
+	}
+	if j := engine.jobs[0]; !j.PDFA || j.Pages != "1-2" || !j.Landscape || j.To != "pdf" {
+		t.Errorf("the engine got %+v", j)
+	}
+	for _, tt := range []struct {
+		err      error
+		password string
+		code     fail.Code
+		want     string
+	}{
+		{fmt.Errorf("x: %w", ErrDocumentPassword), "", fail.BadRequest, "the DOCX is password-protected: give its password with the option password"},
+		{ErrDocumentPassword, "nope", fail.BadRequest, "the password given does not open the DOCX"},
+		{ErrDocumentUnreadable, "", fail.ConversionFailed, "corrupt DOCX: LibreOffice cannot open it"},
+		{ErrEngineCrashed, "", fail.ConversionFailed, "LibreOffice stopped on the DOCX"},
+	} {
+		engine.err = tt.err
+		_, err := c.Convert(context.Background(), "pdf", docx, wire.Options{Password: tt.password})
+		wantError(t, err, tt.code, tt.want)
+	}
+	// A bomb never reaches the engine.
+	engine.err, engine.jobs = nil, nil
+	small := &Converter{cfg: Config{MaxOfficeInflate: 1 << 10}.WithDefaults(), font: base.font}
+	small.SetOfficeEngine(engine)
+	_, err = small.Convert(context.Background(), "pdf", docx, wire.Options{})
+	wantError(t, err, fail.LimitExceeded, "max-office-inflate")
+	if len(engine.jobs) != 0 {
+		t.Error("the engine got a document over the limit")
+	}
+}
