@@ -390,7 +390,7 @@ func TestFormatsStatusOpenAPI(t *testing.T) {
 			t.Errorf("input %+v, want targets %v", in, want)
 		}
 	}
-	if f.Auth != "bearer" || !slices.Equal(targetNames(f), append(slices.Clone(images), "pdf", "txt")) || len(types) != len(wantInputs) {
+	if f.Auth != "bearer" || !slices.Equal(targetNames(f), append(slices.Clone(images), "pdf", "txt", "docx", "odt", "xlsx", "ods", "pptx", "odp")) || len(types) != len(wantInputs) {
 		t.Errorf("formats %+v: inputs %v", f, types)
 	}
 	for _, tg := range f.Targets {
@@ -703,6 +703,8 @@ func expectedFormats() (images []string, inputs map[string][]string) {
 		}
 		return out
 	}
+	// The office documents' conversions are in the registry, but no worker
+	// of the test cluster runs LibreOffice: none is offered.
 	inputs = map[string][]string{"pdf": {"txt", "jpg", "png", "webp", "tiff", "avif", "pdf"}, "text": {"pdf"}, "files": {"pdf"}}
 	for kind, own := range map[string]string{"jpeg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "tiff": "tiff", "heic": "heic", "avif": "avif", "jxl": "jxl",
 		"bmp": "", "ico": "", "jp2": "", "psd": "", "pnm": "", "svg": "", "tga": ""} {
@@ -715,7 +717,8 @@ func expectedFormats() (images []string, inputs map[string][]string) {
 // resizes; the encoders differ.
 func expectedOptions(images []string, to string) []string {
 	if !slices.Contains(images, to) {
-		return map[string][]string{"pdf": {"page_size", "margin", "page", "pages", "split", "password"}, "txt": {"pages"}}[to] // page: of an image
+		return map[string][]string{"pdf": {"page_size", "margin", "page", "pages", "split", "password", "pdfa", "landscape", "fit_width"}, "txt": {"pages"},
+			"docx": {"password"}, "odt": {"password"}, "xlsx": {"password"}, "ods": {"password"}, "pptx": {"password"}, "odp": {"password"}}[to] // page: of an image
 	}
 	want := []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}
 	want = append(want, map[string][]string{"jpg": {"quality"}, "png": {"effort"}, "webp": {"quality", "lossless", "effort"},

@@ -61,6 +61,7 @@ func startStack(t testing.TB, opts stackOptions) *stack {
 	t.Cleanup(srv.Close)
 	if !opts.deadMaster {
 		cl.WaitReady(t)
+		waitOffered(t, s)
 	}
 	return &stack{web: s, srv: srv, master: m, logs: cl.Logs}
 }
@@ -116,4 +117,20 @@ func pngFile(t testing.TB, w, h int) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// waitOffered waits until the web tier knows what the workers announce, so
+// that what it offers does not depend on when a test asks; there is nothing
+// to wait for when it cannot have the master's status.
+func waitOffered(t testing.TB, s *Server) {
+	t.Helper()
+	if _, problem := s.masterStatus(context.Background()); problem != "" {
+		return // no status to learn it from: the registry stands
+	}
+	for deadline := time.Now().Add(10 * time.Second); s.offered.get(context.Background()) == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the workers' conversions are not known after 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
