@@ -31,7 +31,7 @@ func init() {
 	}
 	Register(Conversion{
 		Name: "text-pdf", From: []Kind{KindText}, To: []string{"pdf"},
-		Options: []string{"page_size"}, Engine: "fpdf", Family: "pdf", Limits: []string{"max-text-pages"},
+		Options: []string{"page_size", "from"}, Engine: "fpdf", Family: "pdf", Limits: []string{"max-text-pages"},
 		Original: true, Run: (*Converter).textToPDF,
 	})
 	Register(Conversion{
@@ -67,6 +67,11 @@ func init() {
 			Run:    (*Converter).filesToPDF,
 		})
 		registerOffice()
+		Register(Conversion{
+			Name: "html-pdf", From: []Kind{KindHTML, KindMarkdown}, To: []string{"pdf"},
+			Options: []string{"page_size", "landscape", "margin", "pages", "from"}, Engine: "Chromium", Family: "html",
+			Limits: []string{"max-body", "job-timeout"}, Run: (*Converter).convertWebPage,
+		})
 	}()
 	Register(Conversion{
 		Name: "pdf-text", From: []Kind{KindPDF}, To: []string{"txt"},
@@ -91,18 +96,22 @@ func imageKinds() []Kind {
 // formats (officeconv.go).
 func registerOffice() {
 	writer := []Kind{KindDOCX, KindDOC, KindODT}
-	calc := []Kind{KindXLSX, KindXLS, KindODS}
+	calc := []Kind{KindXLSX, KindXLS, KindODS, KindCSV}
 	impress := []Kind{KindPPTX, KindPPT, KindODP}
 	Register(Conversion{
-		Name: "office-pdf", From: officeKinds, To: []string{"pdf"},
-		Options: []string{"pages", "pdfa", "landscape", "page_size", "fit_width", "password"}, Engine: "LibreOffice", Family: "office",
+		Name: "office-pdf", From: append(slices.Clone(officeKinds), KindCSV), To: []string{"pdf"},
+		Options: []string{"pages", "pdfa", "landscape", "page_size", "fit_width", "password", "from"}, Engine: "LibreOffice", Family: "office",
 		Limits: []string{"max-office-inflate", "job-timeout"}, Run: (*Converter).convertOffice,
 	})
 	for _, family := range [][]Kind{writer, calc, impress} {
 		for _, to := range []Kind{family[0], family[2]} {
+			opts := []string{"password"}
+			if slices.Contains(family, KindCSV) {
+				opts = append(opts, "from")
+			}
 			Register(Conversion{
 				Name: "office-" + string(to), From: family, To: []string{string(to)},
-				Options: []string{"password"}, Engine: "LibreOffice", Family: "office",
+				Options: opts, Engine: "LibreOffice", Family: "office",
 				Limits: []string{"max-office-inflate", "job-timeout"}, Run: (*Converter).convertOffice,
 			})
 		}

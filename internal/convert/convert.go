@@ -262,7 +262,7 @@ func (c *Converter) offers(conv Conversion) bool {
 	case "office":
 		return c.officeEngine() != nil
 	case "html":
-		return false // Chromium's engine comes next (issue 16)
+		return c.browserEngine() != nil
 	}
 	return true
 }
@@ -314,7 +314,10 @@ func (c *Converter) Run(ctx context.Context, job Job) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, cancelled(ctx)
 	}
-	kind := Detect(input)
+	kind, err := KindFor(Detect(input), opts)
+	if err != nil {
+		return Result{Kind: Detect(input)}, err
+	}
 	if job.Files != nil {
 		kind = KindFiles
 	}

@@ -112,6 +112,9 @@ var kinds = []KindInfo{
 	{KindXLS, "Excel 97–2003 workbook (XLS)", "XLS", "application/vnd.ms-excel", "an OLE2 compound file with a Workbook (or Book) stream", false, ole2Is(KindXLS)},
 	{KindPPT, "PowerPoint 97–2003 presentation (PPT)", "PPT", "application/vnd.ms-powerpoint", `an OLE2 compound file with a "PowerPoint Document" stream`, false, ole2Is(KindPPT)},
 	{KindOLE2, "legacy Office document (DOC, XLS or PPT)", "OLE2", "application/x-ole-storage", "starts with D0 CF 11 E0 A1 B1 1A E1, its streams past the first bytes read", false, prefix(ole2Magic)},
+	{KindHTML, "web page (HTML)", "HTML", "text/html", "starts, past a byte-order mark, white space and comments, with <!DOCTYPE html> or <html>", false, isHTML},
+	{KindMarkdown, "Markdown text", "Markdown", "text/markdown", "a text sent with from=markdown", false, nil},
+	{KindCSV, "CSV table", "CSV", "text/csv", "a text sent with from=csv", false, nil},
 	{KindFiles, "several files", "files", "multipart/mixed", "a job of several files: v2's CONVERT_FILES, several file parts in the HTTP API", false, nil},
 	{KindText, "text", "text", "text/plain", "valid UTF-8 without NUL bytes", false, nil},
 }

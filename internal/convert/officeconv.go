@@ -51,7 +51,8 @@ var (
 // engines are the engines a converter runs besides those linked in;
 // set once they pass their self-test, so they may arrive after the start.
 type engines struct {
-	office atomic.Pointer[OfficeEngine]
+	office  atomic.Pointer[OfficeEngine]
+	browser atomic.Pointer[BrowserEngine]
 }
 
 // SetOfficeEngine gives the converter its office engine (nil takes it away):

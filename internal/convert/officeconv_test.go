@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
@@ -76,5 +77,53 @@ func TestOfficeConversions(t *testing.T) {
 	wantError(t, err, fail.LimitExceeded, "max-office-inflate")
 	if len(engine.jobs) != 0 {
 		t.Error("the engine got a document over the limit")
+	}
+}
+
+// fakeBrowser stands in for Chromium.
+type fakeBrowser struct{ jobs []BrowserJob }
+
+func (f *fakeBrowser) Convert(_ context.Context, job BrowserJob) ([]byte, error) {
+	f.jobs = append(f.jobs, job)
+	return []byte("%PDF-1.7 printed"), nil
+}
+
+// A web page is told from its first bytes; Markdown and CSV are texts the
+// request names (from=); from=text reads a web page as text; a v1.0 client's
+// web page is a text, as it was to the original system.
+func TestWebPagesAndNamedTexts(t *testing.T) {
+	for in, want := range map[string]bool{
+		"<!DOCTYPE html><p>x": true, "\xEF\xBB\xBF  <!-- c --> <HTML lang=en>": true, "<html>": true,
+		"<htmlx>": false, "hello <html>": false, "<!-- unclosed <html>": false,
+	} {
+		if got := isHTML([]byte(in)); got != want {
+			t.Errorf("isHTML(%q) = %v", in, got)
+		}
+	}
+	base := converter(t)
+	c := &Converter{cfg: base.cfg, font: base.font}
+	browser, office := &fakeBrowser{}, &fakeOffice{}
+	c.SetBrowserEngine(browser)
+	c.SetOfficeEngine(office)
+	page := []byte("<!doctype html><h1>Hi</h1>")
+	if res, err := c.Convert(context.Background(), "pdf", page, wire.Options{Landscape: true, Margin: "0.5in"}); err != nil || res.Kind != KindHTML {
+		t.Fatalf("HTML: %v, %v", res.Kind, err)
+	}
+	if j := browser.jobs[0]; j.Markdown || !j.Landscape || j.MarginPt != 36 {
+		t.Errorf("the browser got %+v", j)
+	}
+	if _, err := c.Convert(context.Background(), "pdf", []byte("# Title\n\n| a | b |\n"), wire.Options{From: "markdown"}); err != nil || !browser.jobs[1].Markdown {
+		t.Errorf("Markdown: %v", err)
+	}
+	if res, err := c.Convert(context.Background(), "xlsx", []byte("a,b\n1,2\n"), wire.Options{From: "csv"}); err != nil || res.Kind != KindCSV || office.jobs[0].From != "csv" {
+		t.Errorf("CSV to XLSX: %v %v", res.Kind, err)
+	}
+	if res, err := c.Convert(context.Background(), "pdf", page, wire.Options{From: "text"}); err != nil || res.Kind != KindText || len(browser.jobs) != 2 {
+		t.Errorf("from=text: %v %v", res.Kind, err)
+	}
+	_, err := c.Convert(context.Background(), "pdf", mustEncode(t, testfiles.Photo(8, 8), testfiles.PNG), wire.Options{From: "csv"})
+	wantError(t, err, fail.BadRequest, "from=csv reads a text as CSV; this file is a PNG image")
+	if res, err := c.Run(context.Background(), Job{Target: "pdf", Input: page, V1: true}); err != nil || len(browser.jobs) != 2 {
+		t.Errorf("a v1.0 web page: %v %v", res.Kind, err)
 	}
 }

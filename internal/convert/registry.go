@@ -257,6 +257,10 @@ func Plan(from Kind, to string, opts wire.Options, head []byte) (Conversion, err
 // PlanV1 is Plan for a request of a protocol v1.0 client (one relayed by a
 // master included), which takes no options and gets no V2Only conversion.
 func PlanV1(from Kind, to string, head []byte) (Conversion, error) {
+	if from == KindHTML {
+		// The original system drew a web page's source as text.
+		from = KindText
+	}
 	conv, err := Plan(from, to, wire.Options{}, head)
 	if err == nil && conv.V2Only {
 		return Conversion{}, mismatch(from, to, head)
@@ -336,7 +340,8 @@ func convertibleLabels() []string {
 	var labels, office, images []string
 	for _, info := range kinds {
 		switch {
-		case len(TargetsFrom(info.Kind)) == 0, info.Kind == KindFiles, info.Kind == KindOLE2:
+		case len(TargetsFrom(info.Kind)) == 0, info.Kind == KindFiles, info.Kind == KindOLE2,
+			info.Kind == KindMarkdown, info.Kind == KindCSV: // texts, which "text" names
 		case slices.Contains(officeKinds, info.Kind):
 			office = append(office, info.Short)
 		case info.Image:

@@ -152,7 +152,11 @@ func (m *Master) route(j *job) error {
 		return m.clientFailed(j, err)
 	}
 	j.head = head[:n]
-	j.need.kind = convert.DetectHead(j.head, uint64(n) == j.req.Size)
+	kind, err := convert.KindFor(convert.DetectHead(j.head, uint64(n) == j.req.Size), j.req.Options)
+	if err != nil {
+		return fail.As(err)
+	}
+	j.need.kind = kind
 	return m.routable(j)
 }
 

@@ -717,8 +717,8 @@ func expectedFormats() (images []string, inputs map[string][]string) {
 // resizes; the encoders differ.
 func expectedOptions(images []string, to string) []string {
 	if !slices.Contains(images, to) {
-		return map[string][]string{"pdf": {"page_size", "margin", "page", "pages", "split", "password", "pdfa", "landscape", "fit_width"}, "txt": {"pages"},
-			"docx": {"password"}, "odt": {"password"}, "xlsx": {"password"}, "ods": {"password"}, "pptx": {"password"}, "odp": {"password"}}[to] // page: of an image
+		return map[string][]string{"pdf": {"page_size", "from", "margin", "page", "pages", "split", "password", "pdfa", "landscape", "fit_width"}, "txt": {"pages"},
+			"docx": {"password"}, "odt": {"password"}, "xlsx": {"password", "from"}, "ods": {"password", "from"}, "pptx": {"password"}, "odp": {"password"}}[to] // page: of an image
 	}
 	want := []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}
 	want = append(want, map[string][]string{"jpg": {"quality"}, "png": {"effort"}, "webp": {"quality", "lossless", "effort"},

@@ -64,7 +64,13 @@ type Options struct {
 	PDFA bool `json:"pdfa,omitempty"`
 	// FitWidth fits each sheet of a spreadsheet one page wide.
 	FitWidth bool `json:"fit_width,omitempty"`
+	// From says what a text is, which its bytes cannot: "csv" or "markdown";
+	// "text" reads an HTML file as the text it is.
+	From string `json:"from,omitempty"`
 }
+
+// The values of Options.From.
+var FromValues = []string{"csv", "markdown", "text"}
 
 // String describes the options for logs, without the password.
 func (o Options) String() string {
@@ -336,6 +342,16 @@ var optionSpecs = []OptionSpec{
 			}
 			return ""
 		}},
+	{Name: "from", Doc: "what a text is, which its bytes cannot say: a CSV table or Markdown; text reads an HTML file as plain text", Values: strings.Join(FromValues, ", "),
+		isSet: func(o Options) bool { return o.From != "" },
+		set: func(o *Options, v string) error {
+			o.From = strings.ToLower(strings.TrimSpace(v))
+			if msg := checkFrom(*o); msg != "" {
+				return errors.New(strings.TrimPrefix(msg, "options."))
+			}
+			return nil
+		},
+		check: checkFrom},
 	{Name: "landscape", Doc: "pages turned sideways (office documents, web pages)", Values: "true or false", Bool: true,
 		isSet: func(o Options) bool { return o.Landscape },
 		set:   func(o *Options, v string) error { return setBool(&o.Landscape, "landscape", v) }},
@@ -416,6 +432,14 @@ func ParseColour(s string) (Colour, error) {
 		return Colour{uint8(n >> 16), uint8(n >> 8), uint8(n)}, nil
 	}
 	return Colour{}, fmt.Errorf(`%q is not a colour; use white, black, "#rrggbb" or "r,g,b"`, printable(s))
+}
+
+// checkFrom checks from against FromValues.
+func checkFrom(o Options) string {
+	if !slices.Contains(FromValues, o.From) {
+		return fmt.Sprintf("options.from: %q is none of %s", printable(o.From), strings.Join(FromValues, ", "))
+	}
+	return ""
 }
 
 // checkSplit checks split: "each" or page ranges, and not with pages.
