@@ -107,8 +107,6 @@ type Server struct {
 	jobs     atomic.Int64 // jobs between header and answer, queued or converting
 	finished atomic.Int64 // jobs ended, for noticing a worker gone idle after work
 	draining atomic.Bool
-	// capabilities is what the converter offers, announced to masters.
-	capabilities map[string][]string
 	// stopping is done once a graceful stop is asked for: idle v2 connections
 	// are then closed, so that a master's pooled connections do not hold it up.
 	stopping context.Context
@@ -126,10 +124,6 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	s := &Server{cfg: cfg, conv: conv, slots: make(chan struct{}, cfg.Concurrency), log: cfg.Logger}
-	s.capabilities = map[string][]string{}
-	for kind, targets := range conv.Capabilities() {
-		s.capabilities[string(kind)] = targets
-	}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -181,11 +175,21 @@ func (s *Server) releaseWhenIdle(ctx context.Context) {
 	}
 }
 
-// Status is what the worker tells a master's probe about itself.
+// Status is what the worker tells a master's probe about itself. What it
+// converts is read each time: an engine that starts after the worker (or
+// stops) changes it.
 func (s *Server) Status() wire.WorkerStatus {
+	converts := map[string][]string{}
+	for kind, targets := range s.conv.Capabilities() {
+		converts[string(kind)] = targets
+	}
 	return wire.WorkerStatus{Capacity: s.cfg.Concurrency, InFlight: int(s.jobs.Load()), Draining: s.draining.Load(),
-		Converts: s.capabilities}
+		Converts: converts}
 }
+
+// Converter is the worker's converter, to which engines are given once they
+// run (convert.Converter.SetOfficeEngine, SetBrowserEngine).
+func (s *Server) Converter() *convert.Converter { return s.conv }
 
 // Ready is nil while the worker takes jobs, for the admin listener's /readyz.
 func (s *Server) Ready() error {
