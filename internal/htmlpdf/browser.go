@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -74,7 +75,7 @@ func (p *Pool) flags(dir string) []chromedp.ExecAllocatorOption {
 		chromedp.Flag("disable-crash-reporter", true),
 		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("disable-client-side-phishing-detection", true),
-		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,CertificateTransparencyComponentUpdater,NetworkTimeServiceQuerying,InterestFeedContentSuggestions,DialMediaRouteProvider"),
+		chromedp.Flag("disable-features", disabledFeatures),
 		chromedp.Flag("no-pings", true),
 		chromedp.Flag("metrics-recording-only", true),
 		chromedp.Flag("safebrowsing-disable-auto-update", true),
@@ -194,6 +195,14 @@ func (p *Pool) launch(gen int) (*browser, error) {
 		}
 		err = br.setup(bctx, p.cfg.off&layerFetch == 0)
 	}
+	if err == nil {
+		// The tab the browser starts with (in the profile on disk) is not
+		// used: the pool's tabs have browser contexts of their own. Closing
+		// it saves a renderer.
+		if c := chromedp.FromContext(bctx); c.Target != nil {
+			_, err = cdp.Call(bctx, br.b, target.CloseTarget, target.CloseTargetParams{TargetID: c.Target.TargetID})
+		}
+	}
 	if err != nil {
 		close(br.dead)
 		br.cancel()
@@ -267,16 +276,14 @@ func (br *browser) watch(p *Pool) {
 	for {
 		select {
 		case <-br.b.LostConnection:
-			br.markDead()
-			p.mu.Lock()
-			expected := br.retired || p.closed
-			p.retireLocked(br)
-			p.mu.Unlock()
-			if !expected {
-				p.log.Warn("Chromium exited; the next document starts another", "pid", br.pid)
-			}
+			p.lost(br)
 			return
 		case <-br.dead:
+			select {
+			case <-br.b.LostConnection:
+				p.lost(br)
+			default:
+			}
 			return
 		case <-tick.C:
 			if err := br.ping(10 * time.Second); err != nil {
@@ -289,6 +296,18 @@ func (br *browser) watch(p *Pool) {
 				failures = 0
 			}
 		}
+	}
+}
+
+// lost takes a browser whose connection dropped out of service.
+func (p *Pool) lost(br *browser) {
+	p.mu.Lock()
+	expected := br.retired || p.closed
+	p.retireLocked(br)
+	p.mu.Unlock()
+	br.markDead()
+	if !expected {
+		p.log.Warn("Chromium exited; the next document starts another", "pid", br.pid)
 	}
 }
 
@@ -338,7 +357,7 @@ func (br *browser) kill() {
 // processes lists the browser's processes: those that have its user-data
 // folder on their command line (Chromium passes it to every child).
 func processes(dir string) []int {
-	want := []byte("--user-data-dir=" + dir + "\x00")
+	want := []byte("--user-data-dir=" + dir)
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -350,11 +369,28 @@ func processes(dir string) []int {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, want) {
+		if err == nil && hasFlag(cmdline, want) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+// hasFlag reports whether the command line holds the flag, as an argument of
+// its own (NUL-separated) or as a word of the single line a zygote's child
+// writes over its arguments.
+func hasFlag(cmdline, flag []byte) bool {
+	for rest := cmdline; ; {
+		i := bytes.Index(rest, flag)
+		if i < 0 {
+			return false
+		}
+		end := i + len(flag)
+		if (i == 0 || rest[i-1] == 0 || rest[i-1] == ' ') && (end == len(rest) || rest[end] == 0 || rest[end] == ' ') {
+			return true
+		}
+		rest = rest[end:]
+	}
 }
 
 // killLeftovers kills the processes of a browser that outlived it (the zygote
@@ -423,3 +459,12 @@ func (w *limitedWriter) String() string {
 }
 
 var errNoPDF = errors.New("Chromium returned no PDF")
+
+// disabledFeatures are Chromium features that would reach out (translation,
+// media router, hints, autofill, certificate lists, network time) or cost
+// memory for nothing in a headless printer (the omnibox's WebUI pop-up that
+// every window preloads: a renderer of about 50 MB each; the spare renderer).
+const disabledFeatures = "Translate,MediaRouter,OptimizationHints,AutofillServerCommunication," +
+	"CertificateTransparencyComponentUpdater,NetworkTimeServiceQuerying,InterestFeedContentSuggestions," +
+	"DialMediaRouteProvider,WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup," +
+	"PreloadTopChromeWebUI,SpareRendererForSitePerProcess"

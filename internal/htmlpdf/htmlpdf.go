@@ -48,6 +48,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -378,6 +379,21 @@ func (p *Pool) classify(ctx context.Context, br *browser, t *tab, err error) err
 			return err
 		}
 	}
+	if ctx.Err() == nil {
+		// The browser's or the renderer's death can reach the job before
+		// the news of it: wait for the news a moment.
+		var crashed <-chan struct{}
+		if t != nil {
+			crashed = t.crashed
+		}
+		select {
+		case <-br.b.LostConnection:
+			p.lost(br)
+		case <-br.dead:
+		case <-crashed:
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
 	p.mu.Lock()
 	closed := p.closed
 	p.mu.Unlock()
@@ -391,7 +407,8 @@ func (p *Pool) classify(ctx context.Context, br *browser, t *tab, err error) err
 		p.crashes.Add(1)
 		return fmt.Errorf("%w: the tab's renderer crashed (%v)", ErrCrashed, err)
 	case ctx.Err() != nil:
-		return p.ctxError(ctx, "converting")
+		stage, _, _ := strings.Cut(err.Error(), ":")
+		return p.ctxError(ctx, stage)
 	}
 	return fmt.Errorf("htmlpdf: %w", err)
 }

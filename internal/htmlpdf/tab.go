@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto"
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	jsonv2 "github.com/chromedp/cdproto/cdp/jsonv2"
 	"github.com/chromedp/cdproto/emulation"
@@ -20,6 +20,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
+
+var debugEvents = false
 
 // tab is a page of the browser, in a browser context of its own (an
 // in-memory profile: no cookie, cache or storage is shared with other tabs or
@@ -63,6 +65,9 @@ func (br *browser) newTab(ctx context.Context, p *Pool) (*tab, error) {
 func (t *tab) setup(ctx context.Context, tg *chromedp.Target) error {
 	t.target = tg
 	err := chromedp.Listen(ctx, func(ev any) {
+		if debugEvents {
+			fmt.Printf("EVENT %T %+v\n", ev, ev)
+		}
 		switch ev := ev.(type) {
 		case *inspector.EventTargetCrashed, *inspector.EventDetached:
 			t.crashOnce.Do(func() { close(t.crashed) })
