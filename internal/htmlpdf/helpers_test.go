@@ -21,7 +21,7 @@ func newPool(t testing.TB, cfg Config) *Pool {
 		t.Skipf("Chromium test skipped: %v", err)
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		cfg.Logger = newPoolLogger(t)
 	}
 	p := New(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -35,6 +35,10 @@ func newPool(t testing.TB, cfg Config) *Pool {
 		}
 	})
 	return p
+}
+
+func newPoolLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 type testWriter struct{ t testing.TB }

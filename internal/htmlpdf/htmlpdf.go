@@ -276,6 +276,12 @@ func (p *Pool) SelfTest(ctx context.Context) error {
 // Convert prints one document to PDF. The job ends at ctx's deadline, or
 // after Config.Timeout when ctx has none.
 func (p *Pool) Convert(ctx context.Context, job Job) ([]byte, error) {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
 	params, err := job.params()
 	if err != nil {
 		return nil, err
@@ -552,6 +558,7 @@ func (p *Pool) Close() error {
 		select {
 		case t := <-p.slots:
 			t.close(&p.bg)
+			p.slots <- nil
 		default:
 		}
 	}

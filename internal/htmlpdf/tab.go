@@ -13,9 +13,13 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	jsonv2 "github.com/chromedp/cdproto/cdp/jsonv2"
+	"github.com/chromedp/cdproto/css"
+	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/inspector"
 	cdpio "github.com/chromedp/cdproto/io"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -83,6 +87,13 @@ func (t *tab) setup(ctx context.Context, tg *chromedp.Target) error {
 	})
 	if err != nil {
 		return err
+	}
+	// chromedp turns on domains for its queries and its view of the DOM
+	// (it fetches the document at every change); the pool needs none of it.
+	for _, method := range []string{dom.Disable.Method, css.Disable.Method, network.Disable.Method, log.Disable.Method, runtime.Disable.Method} {
+		if err := tg.Call(ctx, method, cdp.Empty{}, nil); err != nil {
+			return fmt.Errorf("%s: %w", method, err)
+		}
 	}
 	if _, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !t.br.js}); err != nil {
 		return fmt.Errorf("turning JavaScript off: %w", err)
