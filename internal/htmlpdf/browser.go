@@ -41,6 +41,7 @@ type browser struct {
 		Warn(string, ...any)
 	}
 	js      bool
+	started time.Time
 	docs    atomic.Int64
 	blocked *atomic.Int64
 
@@ -97,11 +98,15 @@ func (p *Pool) flags(dir string) []chromedp.ExecAllocatorOption {
 				cmd.SysProcAttr = &syscall.SysProcAttr{}
 			}
 			cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-			cmd.Env = []string{}
+			// Its home is the private folder: the crash reporter's database
+			// (minidumps hold a renderer's memory, so the document), the
+			// certificate store and every cache stay there and go with it.
+			cmd.Env = []string{"HOME=" + dir, "XDG_CONFIG_HOME=" + filepath.Join(dir, ".config"),
+				"XDG_CACHE_HOME=" + filepath.Join(dir, ".cache"), "XDG_DATA_HOME=" + filepath.Join(dir, ".local")}
 			for _, kv := range os.Environ() {
 				k, _, _ := strings.Cut(kv, "=")
 				switch {
-				case k == "PATH", k == "HOME", k == "TMPDIR", k == "TZ", k == "LANG",
+				case k == "PATH", k == "TMPDIR", k == "TZ", k == "LANG",
 					strings.HasPrefix(k, "LC_"), strings.HasPrefix(k, "FONTCONFIG_"):
 					cmd.Env = append(cmd.Env, kv)
 				}
@@ -121,7 +126,7 @@ func (p *Pool) flags(dir string) []chromedp.ExecAllocatorOption {
 			chromedp.Flag("webrtc-ip-handling-policy", "disable_non_proxied_udp"),
 		)
 	}
-	if shmTooSmall() {
+	if !shmUsable() {
 		// Chromium's shared memory goes to the temporary folder instead of a
 		// /dev/shm too small for it (64 MB in a default container).
 		opts = append(opts, chromedp.Flag("disable-dev-shm-usage", true))
@@ -129,13 +134,25 @@ func (p *Pool) flags(dir string) []chromedp.ExecAllocatorOption {
 	return opts
 }
 
-// shmTooSmall reports whether /dev/shm holds less than 512 MiB.
-func shmTooSmall() bool {
+// shmUsable reports whether /dev/shm is a writable memory file system of at
+// least 512 MiB.
+func shmUsable() bool {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs("/dev/shm", &st); err != nil {
-		return true
+		return false
 	}
-	return int64(st.Bsize)*int64(st.Blocks) < 512<<20
+	const tmpfsMagic = 0x01021994
+	return st.Type == tmpfsMagic && int64(st.Bsize)*int64(st.Blocks) >= 512<<20 && syscall.Access("/dev/shm", 2) == nil
+}
+
+// profileBase is where the browser's private folder goes: /dev/shm, a file
+// system in memory, when it is usable, so that nothing of the browser's
+// reaches a disk; else the temporary folder.
+func profileBase() string {
+	if shmUsable() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
 }
 
 // launch starts a browser and connects to it.
@@ -156,7 +173,7 @@ func (p *Pool) launch(gen int) (*browser, error) {
 	if !isExecutable(p.path) {
 		return nil, fmt.Errorf("%w: %s is not an executable file", ErrUnavailable, p.path)
 	}
-	dir, err := os.MkdirTemp("", "fileconv-chromium-")
+	dir, err := os.MkdirTemp(profileBase(), "fileconv-chromium-")
 	if err != nil {
 		return nil, fmt.Errorf("htmlpdf: the browser's folder: %w", err)
 	}
@@ -167,7 +184,7 @@ func (p *Pool) launch(gen int) (*browser, error) {
 	logf := func(format string, args ...any) { p.log.Debug("chromedp: " + fmt.Sprintf(format, args...)) }
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(logf), chromedp.WithErrorf(logf))
 	br := &browser{
-		gen: gen, dir: dir, ctx: bctx, log: p.log, js: p.cfg.JavaScript,
+		gen: gen, dir: dir, ctx: bctx, log: p.log, js: p.cfg.JavaScript, started: started,
 		dead: make(chan struct{}), blocked: &p.blocked,
 	}
 	br.cancel = func() {
@@ -270,7 +287,7 @@ func truncate(s string, n int) string {
 // watch marks the browser dead when its connection drops, and pings it every
 // 15 seconds: one that does not answer twice in a row is killed.
 func (br *browser) watch(p *Pool) {
-	tick := time.NewTicker(15 * time.Second)
+	tick := time.NewTicker(p.cfg.pingEvery)
 	defer tick.Stop()
 	failures := 0
 	for {
@@ -286,7 +303,7 @@ func (br *browser) watch(p *Pool) {
 			}
 			return
 		case <-tick.C:
-			if err := br.ping(10 * time.Second); err != nil {
+			if err := br.ping(min(10*time.Second, p.cfg.pingEvery)); err != nil {
 				if failures++; failures >= 2 {
 					p.log.Warn("Chromium stopped answering; killing it", "pid", br.pid, "err", err)
 					p.kill(br)
@@ -306,7 +323,20 @@ func (p *Pool) lost(br *browser) {
 	p.retireLocked(br)
 	p.mu.Unlock()
 	br.markDead()
-	if !expected {
+	if expected {
+		return
+	}
+	// Start the next browser now, unless this one died young (a browser
+	// that keeps dying then starts only when a job asks for it).
+	if time.Since(br.started) > p.cfg.youngDeath {
+		p.log.Warn("Chromium exited; starting another", "pid", br.pid)
+		p.mu.Lock()
+		if !p.closed && p.br == nil {
+			p.startLocked()
+			p.warm()
+		}
+		p.mu.Unlock()
+	} else {
 		p.log.Warn("Chromium exited; the next document starts another", "pid", br.pid)
 	}
 }

@@ -105,6 +105,58 @@ func TestKilledBrowser(t *testing.T) {
 	}
 }
 
+// TestSupervision: a browser that dies while idle is replaced at once, with
+// its tabs, without waiting for a job.
+func TestSupervision(t *testing.T) {
+	p := newPool(t, Config{Tabs: 2, youngDeath: time.Nanosecond})
+	pid := p.Stats().PID
+	dir := p.br.dir
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for p.Stats().PID == 0 || p.Stats().PID == pid {
+		if time.Now().After(deadline) {
+			t.Fatal("no new browser 10 s after the kill")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the tabs open
+	if pids := processes(dir); len(pids) > 0 {
+		t.Errorf("the killed browser left processes: %v", pids)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the killed browser left its folder")
+	}
+	tabs := []*tab{<-p.slots, <-p.slots}
+	for _, tb := range tabs {
+		if tb == nil || tb.br != p.br {
+			t.Error("a tab is not ready on the new browser")
+		}
+		p.slots <- tb
+	}
+	works(t, p, "AFTER-RESTART")
+}
+
+// TestWedgedBrowser: a browser that stops answering (SIGSTOP) is killed and
+// replaced.
+func TestWedgedBrowser(t *testing.T) {
+	p := newPool(t, Config{Tabs: 1, youngDeath: time.Nanosecond, pingEvery: 300 * time.Millisecond})
+	pid := p.Stats().PID
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	deadline := time.Now().Add(30 * time.Second)
+	for p.Stats().PID == 0 || p.Stats().PID == pid {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatal("the stopped browser was not replaced in 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("the wedged browser %d still exists", pid)
+	}
+	works(t, p, "AFTER-WEDGE")
+}
+
 // TestKilledRenderer: a renderer killed from outside fails its job with
 // ErrCrashed; the browser keeps running.
 func TestKilledRenderer(t *testing.T) {

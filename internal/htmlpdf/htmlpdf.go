@@ -31,13 +31,25 @@
 //
 // # Processes
 //
-// One Chromium (headless, a private user-data folder in the temporary folder,
-// removed when the browser stops) serves Config.Tabs tabs, each converting one
-// document at a time. The browser starts at Start or on first use. A job that
-// passes its deadline loses its tab (the tab is closed, which ends its
-// renderer process) and the browser is checked; a browser that crashes,
-// stops answering or exits is replaced on the next job; the browser is also
-// replaced after Config.Recycle documents or above Config.MaxMemory.
+// One Chromium (headless; its user-data folder, which is also its HOME, is
+// private, in /dev/shm when that is a memory file system of 512 MiB or more,
+// else in the temporary folder, and removed when the browser stops) serves
+// Config.Tabs tabs, each converting one document at a time, each in a
+// browser context of its own (in memory: no cookie, storage or cache shared
+// or written). Between two documents a tab goes back to a new about:blank, so
+// nothing of a document (timers, workers, a scheduled refresh) reaches the
+// next. The browser starts at Start or on first use; Start also opens the
+// tabs. A job that passes its deadline loses its tab (closing it ends its
+// renderer, even one in an endless loop) and the browser is pinged; a
+// browser that exits, crashes or does not answer two pings 15 s apart is
+// killed and replaced at once with its tabs; a browser is also replaced after
+// Config.Recycle documents or above Config.MaxMemory. Chromium gets no
+// variable of the worker's environment but PATH, TMPDIR, TZ, LANG, LC_* and
+// FONTCONFIG_*, and dies with the worker (PR_SET_PDEATHSIG).
+//
+// Chromium runs without its sandbox (--no-sandbox) only when the worker runs
+// as root, where Chromium refuses to start with it; as any other user the
+// sandbox stays on.
 package htmlpdf
 
 import (
@@ -79,6 +91,12 @@ type Config struct {
 
 	// off turns protections off, for the tests that check each one alone.
 	off layers
+	// youngDeath: a browser that dies sooner after its start is not
+	// restarted until a job needs it (default 10 s; the tests change it).
+	youngDeath time.Duration
+	// pingEvery is how often the browser is asked whether it answers
+	// (default 15 s).
+	pingEvery time.Duration
 }
 
 // layers names the network protections (see the package documentation).
@@ -214,6 +232,12 @@ func New(cfg Config) *Pool {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.pingEvery == 0 {
+		cfg.pingEvery = 15 * time.Second
+	}
+	if cfg.youngDeath == 0 {
+		cfg.youngDeath = 10 * time.Second
 	}
 	p := &Pool{cfg: cfg, log: cfg.Logger.With("engine", "chromium"), slots: make(chan *tab, cfg.Tabs)}
 	for range cfg.Tabs {
@@ -512,6 +536,19 @@ func (p *Pool) recycle(br *browser, why string) {
 	p.log.Info("recycling Chromium", "pid", br.pid, "after", why)
 	p.retireLocked(br)
 	p.startLocked()
+	p.warm()
+}
+
+// warm opens the tabs of the next browser in the background, so that the
+// jobs after a recycle or a crash find them ready.
+func (p *Pool) warm() {
+	p.bg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*startTimeout)
+		defer cancel()
+		if err := p.Start(ctx); err != nil && !errors.Is(err, ErrClosed) {
+			p.log.Debug("the next browser's tabs did not open", "err", err)
+		}
+	})
 }
 
 // check looks at a browser after a job failed in it: one that does not answer
@@ -528,12 +565,18 @@ func (p *Pool) check(br *browser) {
 	})
 }
 
-// kill ends a browser at once; the next job starts another.
+// kill ends a browser at once and starts the next.
 func (p *Pool) kill(br *browser) {
 	p.mu.Lock()
 	p.retireLocked(br)
 	p.mu.Unlock()
 	br.kill()
+	p.mu.Lock()
+	if !p.closed && p.br == nil {
+		p.startLocked()
+		p.warm()
+	}
+	p.mu.Unlock()
 }
 
 // Close stops the browser and removes its folder. Jobs in flight fail with

@@ -38,7 +38,6 @@ type tab struct {
 
 	crashOnce sync.Once
 	crashed   chan struct{}
-	jobs      int
 }
 
 // newTab opens a tab and sets it up: scripts on or off, dialogs answered,
@@ -146,7 +145,6 @@ func (t *tab) convert(ctx context.Context, doc string, pp printParams, max int64
 		cancel()
 	}()
 	tg := t.target
-	t.jobs++
 	tree, err := cdp.Call(ctx, tg, page.GetFrameTree, cdp.Empty{})
 	if err != nil {
 		return nil, err
