@@ -65,8 +65,8 @@ func (p *Pool) flags(dir string) []chromedp.ExecAllocatorOption {
 		// Chromium refuses to start as root with its sandbox: the sandbox
 		// drops privileges a root process keeps, and Chromium treats a root
 		// browser as a misconfiguration. A worker that runs as another user
-		// keeps the sandbox.
-		chromedp.Flag("no-sandbox", os.Geteuid() == 0),
+		// keeps the sandbox (unless the operator says NoSandbox).
+		chromedp.Flag("no-sandbox", os.Geteuid() == 0 || p.cfg.NoSandbox),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-default-apps", true),

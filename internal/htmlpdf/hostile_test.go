@@ -223,3 +223,41 @@ func TestHostileDocuments(t *testing.T) {
 		})
 	}
 }
+
+// TestMisbehavingScripts: with JavaScript on, a page's print(), close(),
+// reload and pop-ups neither break the job nor the tab.
+func TestMisbehavingScripts(t *testing.T) {
+	p := newPool(t, Config{Tabs: 1, JavaScript: true})
+	for _, c := range []struct {
+		script  string
+		wantErr error
+	}{
+		{`window.print()`, nil},
+		{`addEventListener("load", () => print())`, nil},
+		{`window.close()`, nil},
+		{`setTimeout(() => window.close(), 0)`, nil},
+		{`document.body.append(document.createElement("iframe")); frames[0].print(); frames[0].close()`, nil},
+		{`open("about:blank"); open("https://example.com/")`, nil},
+		{`history.pushState({}, "", "/elsewhere")`, nil},
+		{`window.stop()`, nil},
+		{`location.reload()`, ErrUnreadable},
+	} {
+		pdf, took, err := convertWithin(p, "<p>MISBEHAVE</p><script>"+c.script+"</script>", 10*time.Second)
+		switch {
+		case c.wantErr != nil:
+			if !errors.Is(err, c.wantErr) {
+				t.Errorf("%s: want %v, got %v", c.script, c.wantErr, err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", c.script, err)
+		case !strings.Contains(pdfText(t, pdf), "MISBEHAVE"):
+			t.Errorf("%s: the text is missing", c.script)
+		default:
+			t.Logf("%s: converted in %v", c.script, took.Round(time.Millisecond))
+		}
+		works(t, p, "AFTER")
+	}
+	if s := p.Stats(); s.Starts != 1 {
+		t.Errorf("%d browser starts", s.Starts)
+	}
+}

@@ -48,8 +48,9 @@
 // FONTCONFIG_*, and dies with the worker (PR_SET_PDEATHSIG).
 //
 // Chromium runs without its sandbox (--no-sandbox) only when the worker runs
-// as root, where Chromium refuses to start with it; as any other user the
-// sandbox stays on.
+// as root, where Chromium refuses to start with it (its sandbox drops the
+// privileges of a normal user, which root keeps), or when Config.NoSandbox
+// says so; as any other user the sandbox stays on.
 package htmlpdf
 
 import (
@@ -75,6 +76,10 @@ type Config struct {
 	JavaScript bool
 	// ChromiumPath is the browser to run. Default: see LookPath.
 	ChromiumPath string
+	// NoSandbox runs Chromium without its sandbox also when the worker is
+	// not root (a container without user namespaces, where the sandbox
+	// cannot start). As root it always runs without.
+	NoSandbox bool
 	// Recycle is how many documents a browser converts before it is replaced
 	// (default 500).
 	Recycle int

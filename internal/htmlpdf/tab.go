@@ -97,6 +97,15 @@ func (t *tab) setup(ctx context.Context, tg *chromedp.Target) error {
 	if _, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !t.br.js}); err != nil {
 		return fmt.Errorf("turning JavaScript off: %w", err)
 	}
+	if t.br.js {
+		// A page's own print() would make ours fail ("already being
+		// printed"), and its close() would close the tab: both do nothing.
+		if _, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: neutralize, RunImmediately: new(true),
+		}); err != nil {
+			return fmt.Errorf("preparing the page: %w", err)
+		}
+	}
 	if id := chromedp.FromContext(ctx).BrowserContextID; id != "" {
 		if _, err := cdp.Call(ctx, t.br.b, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
 			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorDeny, BrowserContextID: id,
@@ -106,6 +115,15 @@ func (t *tab) setup(ctx context.Context, tg *chromedp.Target) error {
 	}
 	return nil
 }
+
+// neutralize runs before the scripts of every document and frame, with
+// JavaScript on.
+const neutralize = `(() => {
+	const nothing = function () {};
+	for (const name of ["print", "close"]) {
+		try { Object.defineProperty(window, name, {value: nothing, writable: false, configurable: false}) } catch (e) {}
+	}
+})()`
 
 func (t *tab) hasCrashed() bool {
 	select {
@@ -160,6 +178,10 @@ func (t *tab) convert(ctx context.Context, doc string, pp printParams, max int64
 	for {
 		res, err := cdp.Call(ctx, tg, runtime.Evaluate, runtime.EvaluateParams{Expression: readyExpr, ReturnByValue: new(true)})
 		if err != nil {
+			var cerr *cdproto.Error
+			if errors.As(err, &cerr) && strings.Contains(cerr.Message, "navigated") {
+				return nil, fmt.Errorf("%w: the document navigated away from itself", ErrUnreadable)
+			}
 			return nil, fmt.Errorf("waiting for the document to load: %w", err)
 		}
 		if string(res.Result.Value) == "true" {
