@@ -29,7 +29,6 @@ const startTimeout = 30 * time.Second
 
 // browser is one Chromium process and what the pool knows of it.
 type browser struct {
-	gen    int
 	dir    string // the private user-data folder
 	pid    int
 	ctx    context.Context // the browser's chromedp context
@@ -156,7 +155,7 @@ func profileBase() string {
 }
 
 // launch starts a browser and connects to it.
-func (p *Pool) launch(gen int) (*browser, error) {
+func (p *Pool) launch() (*browser, error) {
 	p.mu.Lock()
 	if p.path == "" {
 		p.path = p.cfg.ChromiumPath
@@ -184,7 +183,7 @@ func (p *Pool) launch(gen int) (*browser, error) {
 	logf := func(format string, args ...any) { p.log.Debug("chromedp: " + fmt.Sprintf(format, args...)) }
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(logf), chromedp.WithErrorf(logf))
 	br := &browser{
-		gen: gen, dir: dir, ctx: bctx, log: p.log, js: p.cfg.JavaScript, started: started,
+		dir: dir, ctx: bctx, log: p.log, js: p.cfg.JavaScript, started: started,
 		dead: make(chan struct{}), blocked: &p.blocked,
 	}
 	br.cancel = func() {
@@ -233,7 +232,7 @@ func (p *Pool) launch(gen int) (*browser, error) {
 	p.starts.Add(1)
 	p.log.Info("Chromium started", "pid", br.pid, "path", p.path, "tabs", p.cfg.Tabs,
 		"javascript", p.cfg.JavaScript, "took", time.Since(started).Round(time.Millisecond))
-	go br.watch(p)
+	p.bg.Go(func() { br.watch(p) })
 	return br, nil
 }
 

@@ -46,7 +46,7 @@ func TestInfiniteLoop(t *testing.T) {
 	p := newPool(t, Config{Tabs: 1, JavaScript: true})
 	for name, html := range loops {
 		t.Run(name, func(t *testing.T) {
-			const deadline = 3 * time.Second
+			const deadline = 2 * time.Second
 			_, took, err := convertWithin(p, html, deadline)
 			if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("want ErrTimeout, got %v", err)
@@ -205,7 +205,7 @@ func TestHostileDocuments(t *testing.T) {
 	wide := `<table>` + strings.Repeat("<tr>"+strings.Repeat("<td>cell</td>", 200)+"</tr>", 2000) + `</table>`
 	for name, html := range map[string]string{"huge": huge, "deep": deep, "tall": tall, "wide table": wide} {
 		t.Run(name, func(t *testing.T) {
-			const deadline = 10 * time.Second
+			const deadline = 6 * time.Second
 			pdf, took, err := convertWithin(p, html, deadline)
 			switch {
 			case err == nil:

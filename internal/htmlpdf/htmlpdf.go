@@ -84,7 +84,8 @@ type Config struct {
 	// (default 500).
 	Recycle int
 	// MaxMemory replaces the browser when its processes use more than this
-	// many bytes (proportional set size, summed) after a document. 0: no limit.
+	// many bytes (proportional set size, summed; looked at every 10
+	// documents). 0: no limit.
 	MaxMemory int64
 	// MaxOutput is the largest PDF returned, in bytes (default 256 MiB).
 	MaxOutput int64
@@ -203,13 +204,14 @@ type Pool struct {
 	cfg   Config
 	log   *slog.Logger
 	slots chan *tab // Tabs entries; nil until a tab is made
-	bg    sync.WaitGroup
+	// active counts the calls of Start and Convert in progress, bg the
+	// goroutines of the pool. Close waits for both.
+	active, bg sync.WaitGroup
 
 	mu       sync.Mutex
 	path     string
 	br       *browser // the current browser; nil when none runs
 	starting *startCall
-	gen      int
 	closed   bool
 
 	starts, docs, crashes, timeouts, recycles, blocked atomic.Int64
@@ -254,6 +256,10 @@ func New(cfg Config) *Pool {
 // Start starts the browser and opens its tabs, so that the first documents
 // find them warm.
 func (p *Pool) Start(ctx context.Context) error {
+	if !p.enter() {
+		return ErrClosed
+	}
+	defer p.active.Done()
 	br, err := p.acquire(ctx)
 	if err != nil {
 		return err
@@ -305,12 +311,10 @@ func (p *Pool) SelfTest(ctx context.Context) error {
 // Convert prints one document to PDF. The job ends at ctx's deadline, or
 // after Config.Timeout when ctx has none.
 func (p *Pool) Convert(ctx context.Context, job Job) ([]byte, error) {
-	p.mu.Lock()
-	closed := p.closed
-	p.mu.Unlock()
-	if closed {
+	if !p.enter() {
 		return nil, ErrClosed
 	}
+	defer p.active.Done()
 	params, err := job.params()
 	if err != nil {
 		return nil, err
@@ -372,6 +376,17 @@ func (p *Pool) Convert(ctx context.Context, job Job) ([]byte, error) {
 	p.docs.Add(1)
 	p.done(br, t, true)
 	return pdf, nil
+}
+
+// enter counts a call of Start or Convert, unless the pool is closed.
+func (p *Pool) enter() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.active.Add(1)
+	return true
 }
 
 // done gives the tab back to its slot after a job, cleaned for the next one
@@ -485,10 +500,8 @@ func (p *Pool) startLocked() *startCall {
 	}
 	sc := &startCall{done: make(chan struct{})}
 	p.starting = sc
-	p.gen++
-	gen := p.gen
 	p.bg.Go(func() {
-		br, err := p.launch(gen)
+		br, err := p.launch()
 		p.mu.Lock()
 		p.starting = nil
 		switch {
@@ -595,11 +608,15 @@ func (p *Pool) Close() error {
 	p.closed = true
 	br := p.br
 	p.br = nil
-	p.mu.Unlock()
 	if br != nil {
 		br.retired = true
+	}
+	p.mu.Unlock()
+	if br != nil {
 		br.stop()
 	}
+	// Jobs in flight fail fast now that their browser is gone.
+	p.active.Wait()
 	// Free the tabs that wait in their slots; jobs in flight put theirs back
 	// after their browser stopped.
 	for range p.cfg.Tabs {

@@ -201,3 +201,35 @@ func TestTimingsAndMemory(t *testing.T) {
 		t.Error("no memory measured")
 	}
 }
+
+// TestCloseInFlight: Close during a job ends the job with ErrClosed at once.
+func TestCloseInFlight(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Skip(err)
+	}
+	p := New(Config{Tabs: 1, JavaScript: true, Logger: newPoolLogger(t)})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := convertWithin(p, `<script>while(true){}</script>`, 60*time.Second)
+		errc <- err
+	}()
+	time.Sleep(700 * time.Millisecond)
+	begin := time.Now()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(begin); took > 10*time.Second {
+		t.Errorf("Close took %v", took)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("the job in flight: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job in flight did not end")
+	}
+}
