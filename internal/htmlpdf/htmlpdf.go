@@ -4,8 +4,11 @@
 //
 // # Nothing is fetched
 //
-// A document can only show what it holds. Every layer below blocks every
-// request on its own; the tests turn each one on alone and check it:
+// A document can only show what it holds. The tests (TestNothingFetched)
+// print a page that tries 28 ways to reach a local server or file (every tag
+// that loads, CSS, a preconnect, and with JavaScript fetch, XHR, WebSocket,
+// EventSource, beacon, import(), a worker, WebRTC), with every layer, with
+// each layer alone, and with none (which reaches the server every way):
 //
 //  1. The document is never loaded from a URL: it is written into a blank tab
 //     (Page.setDocumentContent on about:blank), so it has an opaque origin, no
@@ -15,19 +18,24 @@
 //     default-src 'none'; images, fonts, stylesheets and media only from
 //     data: (and blob:) URLs inside it; no frames but srcdoc, no workers, no
 //     connections (fetch, XHR, WebSocket, EventSource); scripts inline only,
-//     and only when JavaScript is on.
+//     and only when JavaScript is on. Alone it misses a preconnect (a
+//     connection with no request) and WebRTC.
 //  3. The browser intercepts every request of every tab and worker
 //     (Fetch.enable on the browser session, pattern "*") and fails it before
 //     it leaves; a navigation is aborted, so the page stays the document.
+//     Alone it misses WebSockets, a preconnect and WebRTC.
 //  4. The network stack can reach nothing: --host-resolver-rules="MAP *
 //     ~NOTFOUND" (no name or address resolves, not even 127.0.0.1), a proxy
 //     that does not exist for every URL including loopback
 //     (--proxy-server, --proxy-bypass-list=<-loopback>), WebRTC limited to that
 //     proxy, no background networking, no component updates, no extensions,
-//     no crash reports, downloads denied.
+//     crash reports only into the private folder, downloads denied. Alone it
+//     stops every way tried.
 //
 // JavaScript is off unless Config.JavaScript turns it on
-// (Emulation.setScriptExecutionDisabled); <noscript> then shows.
+// (Emulation.setScriptExecutionDisabled; <noscript> content shows). With it
+// on, a page's print() and close() do nothing, dialogs are answered at once,
+// pop-ups are refused, and a script that never ends ends with the job.
 //
 // # Processes
 //

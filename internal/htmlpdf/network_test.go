@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -33,13 +35,21 @@ func newSink(t *testing.T) *sink {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		fmt.Fprint(w, "SERVER-SECRET-BODY")
 	})
-	s.plain = httptest.NewServer(handler)
+	s.plain = httptest.NewUnstartedServer(handler)
+	s.plain.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.hit("tcp-connection")
+		}
+	}
+	s.plain.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.plain.Start()
 	s.tls = httptest.NewUnstartedServer(handler)
 	s.tls.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			s.hit("tls-connection")
 		}
 	}
+	s.tls.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s.tls.StartTLS()
 	var err error
 	if s.udp, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
@@ -89,6 +99,8 @@ func hostileHTML(s *sink, secretFile string) string {
 <link rel="preload" href="U/link-preload" as="image">
 <link rel="prefetch" href="U/link-prefetch">
 <link rel="icon" href="U/link-icon">
+<link rel="preconnect" href="U/">
+<link rel="dns-prefetch" href="LOCALHOST/">
 <link rel="stylesheet" href="data:text/css,.data-css::after%7Bcontent:'DATA-CSS-APPLIED'%7D">
 <style>
 @import url("U/css-import");
@@ -143,7 +155,7 @@ var networkVectors = []struct {
 	{"input-image", false},
 	{"script-src", true}, {"js-fetch", true}, {"js-xhr-sync", true}, {"js-websocket", true},
 	{"js-eventsource", true}, {"js-beacon", true}, {"js-image", true}, {"js-import", true},
-	{"js-worker-fetch", true}, {"udp-packet", true},
+	{"js-worker-fetch", true}, {"udp-packet", true}, {"tcp-connection", false},
 }
 
 // secretFile is a local file whose content must never reach a PDF.
@@ -173,8 +185,11 @@ func TestNothingFetched(t *testing.T) {
 		gaps []string
 	}{
 		{"every protection", 0, nil},
-		{"only the content policy", layerFetch | layerFlags, []string{"udp-packet"}},
-		{"only the interception", layerPolicy | layerFlags, []string{"js-websocket", "udp-packet"}},
+		// A preconnect opens a connection with no request: neither the policy
+		// nor the interception sees it; WebRTC is in no policy; the
+		// interception does not see WebSockets. The network flags stop all.
+		{"only the content policy", layerFetch | layerFlags, []string{"tcp-connection", "udp-packet"}},
+		{"only the interception", layerPolicy | layerFlags, []string{"tcp-connection", "js-websocket", "udp-packet"}},
 		{"only the network flags", layerPolicy | layerFetch, nil},
 		{"no protection", all, nil},
 	}
