@@ -16,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // sink is a set of local servers that record every attempt to reach them:
@@ -158,6 +161,34 @@ var networkVectors = []struct {
 	{"js-worker-fetch", true}, {"udp-packet", true}, {"tcp-connection", false},
 }
 
+// watchOpens counts the opens and reads of a file (inotify); each call of
+// the returned func gives the count since the last one.
+func watchOpens(t *testing.T, path string) func() int {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_OPEN|unix.IN_ACCESS); err != nil {
+		t.Fatal(err)
+	}
+	return func() int {
+		n := 0
+		buf := make([]byte, 4096)
+		for {
+			k, err := unix.Read(fd, buf)
+			if k <= 0 || err != nil {
+				return n
+			}
+			for off := 0; off+unix.SizeofInotifyEvent <= k; {
+				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				n++
+				off += unix.SizeofInotifyEvent + int(ev.Len)
+			}
+		}
+	}
+}
+
 // secretFile is a local file whose content must never reach a PDF.
 func secretFile(t *testing.T) (path, secret string) {
 	secret = "FILE-SECRET-" + rand.Text()
@@ -177,6 +208,10 @@ func TestNothingFetched(t *testing.T) {
 	s := newSink(t)
 	path, secret := secretFile(t)
 	doc := hostileHTML(s, path)
+	opens := watchOpens(t, path)
+	if _, err := os.ReadFile(path); err != nil || opens() == 0 {
+		t.Fatalf("the watch on %s sees no read of it (%v)", path, err)
+	}
 	all := layerPolicy | layerFetch | layerFlags
 	cases := []struct {
 		name string
@@ -205,6 +240,9 @@ func TestNothingFetched(t *testing.T) {
 				// Give what the page started time to arrive.
 				time.Sleep(500 * time.Millisecond)
 				hits := s.reset()
+				if n := opens(); n > 0 {
+					hits["file-opened"] = n
+				}
 				text := pdfText(t, pdf)
 				for _, want := range []string{"VISIBLE-BODY", "DATA-CSS-APPLIED"} {
 					if !strings.Contains(text, want) {
@@ -252,6 +290,7 @@ func TestNothingFetched(t *testing.T) {
 func TestNavigationAway(t *testing.T) {
 	s := newSink(t)
 	path, secret := secretFile(t)
+	opens := watchOpens(t, path)
 	for _, js := range []bool{false, true} {
 		p := newPool(t, Config{Tabs: 1, JavaScript: js})
 		for _, target := range []string{s.plain.URL + "/meta-refresh", "file://" + path, "file:///etc/passwd"} {
@@ -263,6 +302,9 @@ func TestNavigationAway(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 			if hits := s.reset(); len(hits) > 0 {
 				t.Errorf("js=%v %s: requests arrived: %v", js, target, hits)
+			}
+			if n := opens(); n > 0 {
+				t.Errorf("js=%v %s: the file was opened %d times", js, target, n)
 			}
 			if err != nil {
 				t.Logf("js=%v %s: %v", js, target, err)
