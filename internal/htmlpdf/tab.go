@@ -25,8 +25,6 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-var debugEvents = false
-
 // tab is a page of the browser, in a browser context of its own (an
 // in-memory profile: no cookie, cache or storage is shared with other tabs or
 // written to disk), that converts one document at a time.
@@ -68,9 +66,6 @@ func (br *browser) newTab(ctx context.Context, p *Pool) (*tab, error) {
 func (t *tab) setup(ctx context.Context, tg *chromedp.Target) error {
 	t.target = tg
 	err := chromedp.Listen(ctx, func(ev any) {
-		if debugEvents {
-			fmt.Printf("EVENT %T %+v\n", ev, ev)
-		}
 		switch ev := ev.(type) {
 		case *inspector.EventTargetCrashed, *inspector.EventDetached:
 			t.crashOnce.Do(func() { close(t.crashed) })
