@@ -16,10 +16,14 @@ DEB_BUILD := libvips-dev libpoppler-glib-dev libqpdf-dev pkg-config gcc
 # qpdf (the command: encrypts test files, checks outputs) and poppler-utils
 # (pdftotext reads outputs back) check internal/qpdf.
 DEB_TEST  := python3 iproute2 chromium qpdf poppler-utils
+# Engines the worker runs (make up and make test): Chromium prints HTML and
+# Markdown to PDF (internal/htmlpdf), with fonts for every script (Noto: Latin,
+# Greek, Cyrillic, Arabic, Hebrew, Indic, Thai...; Noto CJK; colour emoji; DejaVu).
+DEB_RUN   := chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
-.PHONY: all build up test vet fmt deps test-deps fuzz bench clean perf-report soak vips-compare pdf-compare
+.PHONY: all build up test vet fmt deps run-deps test-deps fuzz bench clean perf-report soak vips-compare pdf-compare
 
 all: build
 
@@ -31,7 +35,16 @@ deps:
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_BUILD); \
 	fi
 
-test-deps: deps
+# run-deps installs the engines only when Chromium or a font family is missing.
+run-deps:
+	@if ! command -v chromium >/dev/null || ! command -v fc-list >/dev/null \
+		|| ! fc-list -q "Noto Sans" || ! fc-list -q "Noto Sans CJK SC" \
+		|| ! fc-list -q "Noto Color Emoji" || ! fc-list -q "DejaVu Sans"; then \
+		echo "installing Debian packages: $(DEB_RUN)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_RUN); \
+	fi
+
+test-deps: deps run-deps
 	@if ! command -v python3 >/dev/null || ! command -v ip >/dev/null || ! command -v chromium >/dev/null \
 		|| ! command -v qpdf >/dev/null || ! command -v pdftotext >/dev/null; then \
 		echo "installing Debian packages: $(DEB_TEST)"; \
@@ -41,7 +54,7 @@ test-deps: deps
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/fileconv
 
-up: build
+up: build run-deps
 	./$(BIN) up
 
 test: test-deps
