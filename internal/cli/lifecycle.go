@@ -32,9 +32,11 @@ type servers struct {
 	stopLog *slog.Logger
 
 	wg, adminWG sync.WaitGroup
-	mu          sync.Mutex
-	errs        []error
-	adminErr    error
+	// afterDrain runs once the servers have drained: the engines' stops.
+	afterDrain []func()
+	mu         sync.Mutex
+	errs       []error
+	adminErr   error
 }
 
 // runServers runs what start starts with the shared lifecycle, and returns once
@@ -69,6 +71,9 @@ func (s *servers) serve(ln net.Listener, serve func(ctx, hardStop context.Contex
 	})
 }
 
+// onStop runs f once the servers have drained.
+func (s *servers) onStop(f func()) { s.afterDrain = append(s.afterDrain, f) }
+
 // admin starts the admin HTTP listener on addr, unless it is "off". A failure
 // of the admin listener alone leaves the servers running: it is reported when
 // they stop.
@@ -88,6 +93,9 @@ func (s *servers) wait() error {
 		s.stopLog.Info("stopping: finishing jobs in flight", "grace", s.grace)
 	}
 	s.wg.Wait()
+	for _, f := range s.afterDrain {
+		f()
+	}
 	s.stopAdmin()
 	s.adminWG.Wait()
 	s.mu.Lock()

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fileconv/fileconv/internal/convert"
+	"github.com/fileconv/fileconv/internal/engines"
 	"github.com/fileconv/fileconv/internal/master"
 	"github.com/fileconv/fileconv/internal/metrics"
 	"github.com/fileconv/fileconv/internal/tlsconf"
@@ -210,6 +211,8 @@ type workerFlags struct {
 	jobTimeout  time.Duration
 	ioTimeout   time.Duration
 	conv        convertFlags
+	browserTabs int
+	javascript  bool
 }
 
 func (w *workerFlags) register(fs *flag.FlagSet) {
@@ -217,7 +220,14 @@ func (w *workerFlags) register(fs *flag.FlagSet) {
 	fs.Var(&w.maxBody, "max-body", "largest file accepted (e.g. 256MiB)")
 	fs.DurationVar(&w.jobTimeout, "job-timeout", worker.DefaultJobTimeout, "longest a job may take on a worker, from its header to its answer")
 	fs.DurationVar(&w.ioTimeout, "io-timeout", worker.DefaultIOTimeout, "longest wait for the peer on any read or write")
+	fs.IntVar(&w.browserTabs, "browser-tabs", convert.DefaultConcurrency(), "web pages and Markdown printed at once by the worker's Chromium")
+	fs.BoolVar(&w.javascript, "javascript", false, "let web pages' inline scripts run while they print (off: no script runs; a page never reaches the network either way)")
 	w.conv.register(fs)
+}
+
+// engines starts the engines that run beside the worker's process.
+func (w *workerFlags) engines(log *slog.Logger) *engines.Engines {
+	return engines.Start(engines.Config{Families: w.conv.cfg.Engines, BrowserTabs: w.browserTabs, JavaScript: w.javascript, Logger: log})
 }
 
 func (w *workerFlags) config(tlsConf *tls.Config, log *slog.Logger) worker.Config {
@@ -277,6 +287,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	eng := wf.engines(log)
+	defer eng.Close()
+	eng.Attach(w.Converter())
 	return runTier(ctx, tier{
 		name: "worker", listen: listen, admin: adminAddr, grace: sv.grace, log: log, registry: reg,
 		ready: w.Ready, status: func() any { return w.Status() }, serve: w.Serve,

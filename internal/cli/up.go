@@ -138,6 +138,9 @@ func (u *upFlags) startWorkers(srv *servers, paths tlsconf.PKIPaths, reg *promet
 		return nil, err
 	}
 	u.wf.concurrency = 1
+	// One set of engines (one Chromium) serves every worker of the process.
+	eng := u.wf.engines(log.With("tier", "engines"))
+	srv.onStop(func() { eng.Close() })
 	var addrs []string
 	for i := range u.workers {
 		cfg := u.wf.config(workerTLS, log.With("tier", "worker", "worker", i+1))
@@ -147,6 +150,7 @@ func (u *upFlags) startWorkers(srv *servers, paths tlsconf.PKIPaths, reg *promet
 		if err != nil {
 			return nil, err
 		}
+		eng.Attach(w.Converter())
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("start worker %d: %w", i+1, err)

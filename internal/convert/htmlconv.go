@@ -80,7 +80,10 @@ func (c *Converter) convertWebPage(ctx context.Context, in Input) (Result, error
 		PageSize: c.opts.PageSize, Landscape: c.opts.Landscape, MarginPt: margin, Pages: c.opts.Pages})
 	if err != nil {
 		what := in.Kind.Info().Short
+		var ce *Error
 		switch {
+		case errors.As(err, &ce):
+			return Result{}, ce
 		case ctx.Err() != nil:
 			return Result{}, cancelled(ctx)
 		case errors.Is(err, ErrDocumentUnreadable):

@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Web pages and Markdown to PDF through fileconv up, once its Chromium has
+// passed its self-test: the HTTP API prints a page that asks for a picture
+// on this machine (no request reaches it), send prints a Markdown file named
+// with --from.
+func TestUpConvertsWebPages(t *testing.T) {
+	if _, err := exec.LookPath("chromium"); err != nil {
+		t.Skip("no Chromium here (Debian chromium): web pages are not converted")
+	}
+	var requests atomic.Int32
+	watched := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
+	defer watched.Close()
+	dir := t.TempDir()
+	addr, api := upWithWeb(t, dir)
+	waitOffers(t, api, "html", "pdf")
+
+	page := `<!DOCTYPE html><html><body><h1>Quarterly report</h1><img src="` + watched.URL + `/spy.png"><p>Ελληνικά 日本語</p></body></html>`
+	resp, out := api.convert("to=pdf&name=report.html", []byte(page))
+	if ct := resp.Header.Get("Content-Type"); ct != "application/pdf" {
+		t.Errorf("a web page answered %s", ct)
+	}
+	if text := pdfText(t, out); !strings.Contains(text, "Quarterly report") || !strings.Contains(text, "Ελληνικά") {
+		t.Errorf("the PDF reads %q", text)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("printing the page made %d requests to a server on this machine", n)
+	}
+
+	md := "# Notes\n\n| fruit | count |\n|---|---|\n| apples | 3 |\n\n```\ncode block\n```\n"
+	if err := os.WriteFile(filepath.Join(dir, "notes.md"), []byte(md), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, dir, "send", "--addr", addr, "--to", "pdf", "--from", "markdown", "notes.md"); code != 0 {
+		t.Fatalf("send --from markdown: exit %d\n%s", code, errOut)
+	}
+	if text := pdfText(t, readFile(t, filepath.Join(dir, "notes.pdf"))); !strings.Contains(text, "apples") || !strings.Contains(text, "code block") || strings.Contains(text, "|---|") {
+		t.Errorf("the Markdown's PDF reads %q", text)
+	}
+}
+
+// waitOffers waits until the web tier offers kind → target, which it does
+// once a worker announces it: here, once an engine has passed its self-test.
+func waitOffers(t *testing.T, api apiCaller, kind, target string) {
+	t.Helper()
+	url := strings.Replace(api.base, "/convert", "/formats", 1)
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct {
+			Inputs []struct {
+				Type    string   `json:"type"`
+				Targets []string `json:"targets"`
+			} `json:"inputs"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&f)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range f.Inputs {
+			if in.Type == kind && slices.Contains(in.Targets, target) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 90 s the cluster does not offer %s to %s: %+v", kind, target, f.Inputs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// pdfText is the text of a PDF as pdftotext (poppler-utils) reads it.
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	cmd := exec.Command("pdftotext", "-enc", "UTF-8", "-", "-")
+	cmd.Stdin = strings.NewReader(string(pdf))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
+}
