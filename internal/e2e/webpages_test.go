@@ -53,34 +53,36 @@ func TestUpConvertsWebPages(t *testing.T) {
 	}
 }
 
-// waitOffers waits until the web tier offers kind → target, which it does
-// once a worker announces it: here, once an engine has passed its self-test.
+// waitOffers waits until a worker announces kind → target in the master's
+// status (through the web tier's /api/v1/status): here, once an engine has
+// passed its self-test.
 func waitOffers(t *testing.T, api apiCaller, kind, target string) {
 	t.Helper()
-	url := strings.Replace(api.base, "/convert", "/formats", 1)
+	url := strings.Replace(api.base, "/convert", "/status", 1)
 	for deadline := time.Now().Add(90 * time.Second); ; {
 		resp, err := http.Get(url)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var f struct {
-			Inputs []struct {
-				Type    string   `json:"type"`
-				Targets []string `json:"targets"`
-			} `json:"inputs"`
+		var st struct {
+			Master struct {
+				Workers []struct {
+					Converts map[string][]string `json:"converts"`
+				} `json:"workers"`
+			} `json:"master"`
 		}
-		err = json.NewDecoder(resp.Body).Decode(&f)
+		err = json.NewDecoder(resp.Body).Decode(&st)
 		resp.Body.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, in := range f.Inputs {
-			if in.Type == kind && slices.Contains(in.Targets, target) {
+		for _, w := range st.Master.Workers {
+			if slices.Contains(w.Converts[kind], target) {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 90 s the cluster does not offer %s to %s: %+v", kind, target, f.Inputs)
+			t.Fatalf("after 90 s no worker converts %s to %s: %+v", kind, target, st.Master.Workers)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
