@@ -44,26 +44,14 @@ type BrowserEngine interface {
 
 // SetBrowserEngine gives the converter its browser engine (nil takes it
 // away).
-func (c *Converter) SetBrowserEngine(e BrowserEngine) {
-	if c.engines == nil {
-		c.engines = &engines{}
-	}
-	if e == nil {
-		c.engines.browser.Store(nil)
-		return
-	}
-	c.engines.browser.Store(&e)
-}
+func (c *Converter) SetBrowserEngine(e BrowserEngine) { c.engineSlots().browser.set(e) }
 
 // browserEngine is the browser engine, or nil.
 func (c *Converter) browserEngine() BrowserEngine {
 	if c.engines == nil {
 		return nil
 	}
-	if e := c.engines.browser.Load(); e != nil {
-		return *e
-	}
-	return nil
+	return c.engines.browser.get()
 }
 
 // convertWebPage prints an HTML or Markdown document with the browser engine.

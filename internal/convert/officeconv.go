@@ -51,32 +51,49 @@ var (
 // engines are the engines a converter runs besides those linked in;
 // set once they pass their self-test, so they may arrive after the start.
 type engines struct {
-	office  atomic.Pointer[OfficeEngine]
-	browser atomic.Pointer[BrowserEngine]
+	office  engineSlot[OfficeEngine]
+	browser engineSlot[BrowserEngine]
+}
+
+// engineSlot holds an engine that may come and go while jobs run.
+type engineSlot[T comparable] struct{ p atomic.Pointer[T] }
+
+func (s *engineSlot[T]) set(e T) {
+	var none T
+	if e == none {
+		s.p.Store(nil)
+		return
+	}
+	s.p.Store(&e)
+}
+
+func (s *engineSlot[T]) get() T {
+	if e := s.p.Load(); e != nil {
+		return *e
+	}
+	var none T
+	return none
+}
+
+// engineSlots are the converter's engines; a converter made without New
+// (in tests) gets them on first use.
+func (c *Converter) engineSlots() *engines {
+	if c.engines == nil {
+		c.engines = &engines{}
+	}
+	return c.engines
 }
 
 // SetOfficeEngine gives the converter its office engine (nil takes it away):
 // from then on it announces and runs the office conversions.
-func (c *Converter) SetOfficeEngine(e OfficeEngine) {
-	if c.engines == nil {
-		c.engines = &engines{} // a converter made without New, in tests
-	}
-	if e == nil {
-		c.engines.office.Store(nil)
-		return
-	}
-	c.engines.office.Store(&e)
-}
+func (c *Converter) SetOfficeEngine(e OfficeEngine) { c.engineSlots().office.set(e) }
 
 // officeEngine is the office engine, or nil.
 func (c *Converter) officeEngine() OfficeEngine {
 	if c.engines == nil {
 		return nil
 	}
-	if e := c.engines.office.Load(); e != nil {
-		return *e
-	}
-	return nil
+	return c.engines.office.get()
 }
 
 // officeKinds are the kinds LibreOffice reads.
