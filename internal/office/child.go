@@ -27,6 +27,9 @@ const (
 	childParentEnv  = "FILECONV_INTERNAL_OFFICE_PARENT"
 	childInstallEnv = "FILECONV_INTERNAL_OFFICE_INSTALL"
 	childMemEnv     = "FILECONV_INTERNAL_OFFICE_MEMORY"
+	// childTestEnv weakens the child for tests (testHooks); a pool sets it
+	// only when its Config says so, which only this package's tests can.
+	childTestEnv = "FILECONV_INTERNAL_OFFICE_TEST"
 )
 
 // The child reads jobs from fd 3 and answers on fd 4: LibreOffice writes
@@ -55,6 +58,9 @@ type wireJob struct {
 	PageSize  string `json:"page_size,omitempty"`
 	FitWidth  bool   `json:"fit_width,omitempty"`
 	Password  string `json:"password,omitempty"`
+	// TestLoadOptions replace the load options when the child runs with
+	// childTestEnv=load-options.
+	TestLoadOptions string `json:"test_load_options,omitempty"`
 }
 
 // Failure kinds in answers.
@@ -217,7 +223,7 @@ func (c *child) start() error {
 		return errors.New("no LibreOffice folder given")
 	}
 	profile := filepath.Join(c.dir, "profile")
-	if err := writeProfile(profile); err != nil {
+	if err := writeProfile(profile, os.Getenv(childTestEnv) == "bare-profile"); err != nil {
 		return fmt.Errorf("write the profile: %w", err)
 	}
 	if err := os.MkdirAll(c.jobs, 0o700); err != nil {
@@ -271,7 +277,11 @@ func (c *child) convert(job wireJob, input []byte) (out []byte, err error) {
 	if err := writeNew(inPath, input); err != nil {
 		return nil, err
 	}
-	doc, err := c.load(inPath, job.Password)
+	options := "Batch=true" // no dialog waits for an answer
+	if job.TestLoadOptions != "" && os.Getenv(childTestEnv) == "load-options" {
+		options = job.TestLoadOptions
+	}
+	doc, err := c.load(inPath, options, job.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -305,12 +315,17 @@ func (c *child) convert(job wireJob, input []byte) (out []byte, err error) {
 		if err := writeNew(mid, b); err != nil {
 			return nil, err
 		}
-		if doc, err = c.load(mid, ""); err != nil {
+		if doc, err = c.load(mid, options, ""); err != nil {
 			return nil, err
 		}
 	}
 	outPath := filepath.Join(c.jobs, "output."+job.To)
 	if err := doc.saveAs(fileURL(outPath), job.To, saveOptions(job)); err != nil {
+		if job.Pages != "" {
+			// LibreOffice's PDF export fails on a range of pages the
+			// document does not have.
+			return nil, fail(failUnsupported, "pages %s: the document has no such pages", job.Pages)
+		}
 		return nil, fail(failOther, "LibreOffice could not write the %s: %s", strings.ToUpper(job.To), clean(err))
 	}
 	out, err = os.ReadFile(outPath)
@@ -327,9 +342,8 @@ func (c *child) convert(job wireJob, input []byte) (out []byte, err error) {
 }
 
 // load opens a file of the job folder.
-func (c *child) load(path, password string) (lokDoc, error) {
-	// Batch: no dialog waits for an answer.
-	doc, asked, err := lokLoad(fileURL(path), "Batch=true", password)
+func (c *child) load(path, options, password string) (lokDoc, error) {
+	doc, asked, err := lokLoad(fileURL(path), options, password)
 	if err != nil {
 		switch {
 		case asked > 0 && password == "":

@@ -95,13 +95,6 @@ func changeLayout(tag string, job wireJob) string {
 		}
 		attrs[m[1]] = m[2]
 	}
-	// Writer's header and footer layouts and the like have no page
-	// orientation or number format: leave them.
-	if _, ok := attrs["style:print-orientation"]; !ok {
-		if _, ok := attrs["fo:page-width"]; !ok {
-			return tag
-		}
-	}
 	set := func(name, value string) {
 		if _, ok := attrs[name]; !ok {
 			names = append(names, name)

@@ -85,6 +85,16 @@ type Config struct {
 	// WorkDir is where each process's private folder is made; it must be on
 	// a memory-backed file system (default /dev/shm).
 	WorkDir string
+
+	test testHooks
+}
+
+// testHooks weaken the pool for tests that show a protection works by
+// turning it off (positive controls). Only this package's tests set them.
+type testHooks struct {
+	noNetNS     bool // no network namespace
+	bareProfile bool // a profile without profileSettings
+	loadOptions bool // the child takes Job.loadOptions
 }
 
 // Job is one conversion.
@@ -109,6 +119,8 @@ type Job struct {
 	FitWidth bool
 	// Password opens a password-protected document.
 	Password string
+
+	loadOptions string // LibreOfficeKit load options (tests, with testHooks.loadOptions)
 }
 
 // Errors a conversion returns, errors.Is-able. Their messages are for the

@@ -461,7 +461,13 @@ func (p *Pool) spawn(dir string) (*proc, error) {
 	// hold up Wait.
 	cmd.WaitDelay = 2 * time.Second
 	isolated := false
-	if p.isolation.Load() != 2 {
+	if p.cfg.test.bareProfile {
+		cmd.Env = append(cmd.Env, childTestEnv+"=bare-profile")
+	}
+	if p.cfg.test.loadOptions {
+		cmd.Env = append(cmd.Env, childTestEnv+"=load-options")
+	}
+	if p.isolation.Load() != 2 && !p.cfg.test.noNetNS {
 		cmd.SysProcAttr = isolatedAttr()
 		err = cmd.Start()
 		if err == nil {
@@ -507,6 +513,7 @@ func (pr *proc) exchange(job Job) (wireAnswer, []byte, error) {
 	j := wireJob{
 		Size: len(job.Input), From: job.From, To: job.To, Pages: job.Pages, PDFA: job.PDFA,
 		Landscape: job.Landscape, PageSize: strings.ToLower(job.PageSize), FitWidth: job.FitWidth, Password: job.Password,
+		TestLoadOptions: job.loadOptions,
 	}
 	if err := writeFrame(w, j, job.Input); err != nil {
 		return wireAnswer{}, nil, fmt.Errorf("send the document: %w", err)

@@ -57,13 +57,17 @@ const calcFormulaBar = `<item oor:path="/org.openoffice.Office.Views/Windows"><n
 <item oor:path="/org.openoffice.Office.Views/Windows"><node oor:name="26100" oor:op="replace"><prop oor:name="Visible" oor:op="fuse"><value>false</value></prop></node></item>
 `
 
-// registryModifications is the profile's user/registrymodifications.xcu.
-func registryModifications() string {
+// registryModifications is the profile's user/registrymodifications.xcu;
+// a bare one (tests' positive controls) has only the Calc fix.
+func registryModifications(bare bool) string {
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 `)
 	for _, s := range profileSettings {
+		if bare {
+			break
+		}
 		fmt.Fprintf(&b, `<item oor:path="%s"><prop oor:name="%s" oor:op="fuse"><value>%s</value></prop></item>`+"\n", s.path, s.name, s.value)
 	}
 	b.WriteString(calcFormulaBar)
@@ -72,10 +76,10 @@ func registryModifications() string {
 }
 
 // writeProfile makes a fresh profile in dir.
-func writeProfile(dir string) error {
+func writeProfile(dir string, bare bool) error {
 	user := filepath.Join(dir, "user")
 	if err := os.MkdirAll(user, 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(user, "registrymodifications.xcu"), []byte(registryModifications()), 0o600)
+	return os.WriteFile(filepath.Join(user, "registrymodifications.xcu"), []byte(registryModifications(bare)), 0o600)
 }
