@@ -20,7 +20,8 @@
 //     with ErrCrashed, and is replaced;
 //   - a process is replaced after Config.Recycle documents, or when its
 //     resident memory passes Config.MaxMemory after a job;
-//   - a process may not use more than 4×MaxMemory of data (RLIMIT_DATA);
+//   - a process may not use more than 4×MaxMemory of data, and no less
+//     than 2 GiB (RLIMIT_DATA);
 //   - a process whose worker dies exits within a second.
 //
 // # Documents never reach a disk
@@ -73,8 +74,8 @@ type Config struct {
 	// replaced (default 200).
 	Recycle int
 	// MaxMemory: a process whose resident memory passes it after a job is
-	// replaced (default 1 GiB). A process may use at most 4×MaxMemory of
-	// data while converting; past it the job fails.
+	// replaced (default 1 GiB). A process may use at most 4×MaxMemory (and
+	// no less than 2 GiB) of data while converting; past it the job fails.
 	MaxMemory int64
 	// Logger gets process starts, replacements and warnings (default
 	// slog.Default()). Documents, their names and passwords are never logged.
@@ -222,9 +223,12 @@ type Stats struct {
 	Recycled  int64 // replaced after Recycle documents or above MaxMemory
 	Killed    int64 // killed at a job's deadline
 	Crashed   int64 // died on a job or while starting
-	// RSS is each running process's resident memory, in bytes; PeakRSS the
-	// largest seen after a job; StartSeconds the last warm start's duration.
+	// RSS is each running process's resident memory, in bytes, and Private
+	// the part of it that is the process's own (the rest, about 150 MB, is
+	// LibreOffice's libraries, shared by every process); PeakRSS the largest
+	// RSS seen after a job; StartSeconds the last warm start's duration.
 	RSS          []int64
+	Private      []int64
 	PeakRSS      int64
 	StartSeconds float64
 	// Isolated: processes start in their own network namespace.
@@ -278,6 +282,11 @@ func Available() error {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// dataLimit is a process's RLIMIT_DATA.
+func (c Config) dataLimit() int64 {
+	return max(4*c.MaxMemory, 2<<30)
 }
 
 func (c Config) withDefaults() Config {

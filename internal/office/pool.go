@@ -314,7 +314,9 @@ func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	for pr := range p.procs {
 		s.Processes++
-		s.RSS = append(s.RSS, pr.rss())
+		rss, private := pr.memory()
+		s.RSS = append(s.RSS, rss)
+		s.Private = append(s.Private, private)
 	}
 	p.mu.Unlock()
 	return s
@@ -446,7 +448,7 @@ func (p *Pool) spawn(dir string) (*proc, error) {
 		childEnv+"="+dir,
 		childParentEnv+"="+strconv.Itoa(os.Getpid()),
 		childInstallEnv+"="+p.install,
-		childMemEnv+"="+strconv.FormatInt(4*p.cfg.MaxMemory, 10),
+		childMemEnv+"="+strconv.FormatInt(p.cfg.dataLimit(), 10),
 		"SAL_USE_VCLPLUGIN=svp", // headless rendering; LibreOfficeKit crashes without it
 		// LibreOffice's signal handlers and Go's preemption signal do not mix.
 		"GODEBUG=asyncpreemptoff=1",
@@ -558,17 +560,32 @@ func (pr *proc) retire() {
 
 // rss is the process's resident memory in bytes (0 once it is gone).
 func (pr *proc) rss() int64 {
+	rss, _ := pr.memory()
+	return rss
+}
+
+// memory is the process's resident memory and the part of it that is its
+// own (anonymous and shared memory; the rest is LibreOffice's libraries,
+// shared by every process), in bytes.
+func (pr *proc) memory() (rss, private int64) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pr.pid) + "/status")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
+		name, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch name {
+		case "VmRSS":
+			rss = kb << 10
+		case "RssAnon", "RssShmem":
+			private += kb << 10
 		}
 	}
-	return 0
+	return rss, private
 }
 
 // state describes how the process ended, for logs.
