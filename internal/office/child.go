@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -205,6 +206,11 @@ func runChild(dir string) int {
 	}
 }
 
+// testHook says whether the pool started this child with a test hook.
+func testHook(name string) bool {
+	return slices.Contains(strings.Split(os.Getenv(childTestEnv), ","), name)
+}
+
 // exitWithParent ends a child whose worker is gone, even in the middle of a
 // LibreOffice call, and removes its folder.
 func exitWithParent(parent int, dir string) {
@@ -223,7 +229,7 @@ func (c *child) start() error {
 		return errors.New("no LibreOffice folder given")
 	}
 	profile := filepath.Join(c.dir, "profile")
-	if err := writeProfile(profile, os.Getenv(childTestEnv) == "bare-profile"); err != nil {
+	if err := writeProfile(profile, testHook("bare-profile")); err != nil {
 		return fmt.Errorf("write the profile: %w", err)
 	}
 	if err := os.MkdirAll(c.jobs, 0o700); err != nil {
@@ -273,12 +279,17 @@ func (c *child) convert(job wireJob, input []byte) (out []byte, err error) {
 			return nil, fail(failUnreadable, "the CSV file cannot be read: %v", err)
 		}
 	}
+	if job.From == "html" {
+		if input, err = cleanHTML(input); err != nil {
+			return nil, fail(failUnreadable, "the HTML page cannot be read: %v", err)
+		}
+	}
 	inPath := filepath.Join(c.jobs, "input."+ext)
 	if err := writeNew(inPath, input); err != nil {
 		return nil, err
 	}
 	options := "Batch=true" // no dialog waits for an answer
-	if job.TestLoadOptions != "" && os.Getenv(childTestEnv) == "load-options" {
+	if job.TestLoadOptions != "" && testHook("load-options") {
 		options = job.TestLoadOptions
 	}
 	doc, err := c.load(inPath, options, job.Password)

@@ -463,11 +463,15 @@ func (p *Pool) spawn(dir string) (*proc, error) {
 	// hold up Wait.
 	cmd.WaitDelay = 2 * time.Second
 	isolated := false
+	var hooks []string
 	if p.cfg.test.bareProfile {
-		cmd.Env = append(cmd.Env, childTestEnv+"=bare-profile")
+		hooks = append(hooks, "bare-profile")
 	}
 	if p.cfg.test.loadOptions {
-		cmd.Env = append(cmd.Env, childTestEnv+"=load-options")
+		hooks = append(hooks, "load-options")
+	}
+	if len(hooks) > 0 {
+		cmd.Env = append(cmd.Env, childTestEnv+"="+strings.Join(hooks, ","))
 	}
 	if p.isolation.Load() != 2 && !p.cfg.test.noNetNS {
 		cmd.SysProcAttr = isolatedAttr()
