@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -44,7 +45,11 @@ func init() {
 	if dir, ok := os.LookupEnv(childEnv); ok {
 		// LibreOfficeKit is called from the main thread only.
 		runtime.LockOSThread()
-		os.Exit(runChild(dir))
+		code := runChild(dir)
+		// The folder goes with the process, however it ends (the pool
+		// removes it too when it kills one).
+		os.RemoveAll(dir)
+		exit(code)
 	}
 }
 
@@ -139,6 +144,9 @@ type child struct {
 // runChild serves jobs until fd 3 closes and returns the exit code.
 func runChild(dir string) int {
 	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "fileconv office: "+format+"\n", a...) }
+	// Its output goes to the worker: when the worker dies, a write must not
+	// kill the child before it has removed its folder.
+	signal.Ignore(syscall.SIGPIPE)
 	if n, err := strconv.ParseUint(os.Getenv(childMemEnv), 10, 64); err == nil && n > 0 {
 		if err := syscall.Setrlimit(syscall.RLIMIT_DATA, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
 			logf("cannot set the memory limit: %v", err)
@@ -206,6 +214,12 @@ func runChild(dir string) int {
 	}
 }
 
+// exit ends the child at once: os.Exit's hooks (the race detector's report,
+// under -race) can wait forever on LibreOffice's threads.
+func exit(code int) {
+	syscall.Exit(code)
+}
+
 // testHook says whether the pool started this child with a test hook.
 func testHook(name string) bool {
 	return slices.Contains(strings.Split(os.Getenv(childTestEnv), ","), name)
@@ -217,7 +231,7 @@ func exitWithParent(parent int, dir string) {
 	for {
 		if os.Getppid() != parent {
 			os.RemoveAll(dir)
-			os.Exit(3)
+			exit(3)
 		}
 		time.Sleep(time.Second)
 	}

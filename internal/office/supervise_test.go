@@ -1,10 +1,12 @@
 package office
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -229,9 +231,12 @@ func TestLazyStart(t *testing.T) {
 	}
 }
 
-// TestWorkerGone: a process whose worker dies exits by itself (and removes
-// its folder) within seconds. The "worker" here is a shell that starts a
-// child with this test binary's environment variables and is then killed.
+// TestWorkerGone: a warm process whose worker dies exits by itself (and
+// removes its folder) within seconds, even when its jobs pipe stays open and
+// its output goes to a closed pipe. The "worker" here is a shell that starts
+// a child with this test binary's environment variables (its answers on a
+// FIFO this test reads, its jobs on a pipe from a sleeping process) and is
+// then killed.
 func TestWorkerGone(t *testing.T) {
 	needOffice(t)
 	exe, err := os.Executable()
@@ -247,9 +252,11 @@ func TestWorkerGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// sh starts the child in the background, its fd 3 a pipe from a sleeping
-	// process (no job ever comes), prints its pid and waits.
-	cmd := exec.Command("sh", "-c", `sleep 600 | "$0" 3<&0 4>/dev/null & echo $! ; wait`, exe)
+	fifo := filepath.Join(t.TempDir(), "answers")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", `sleep 600 | `+childParentEnv+`=$$ "$0" 3<&0 4>"$1" & echo $! ; wait`, exe, fifo)
 	cmd.Env = append(os.Environ(), childEnv+"="+dir, childInstallEnv+"="+install, "SAL_USE_VCLPLUGIN=svp", "GODEBUG=asyncpreemptoff=1",
 		"HOME="+dir, "TMPDIR="+dir)
 	out, err := cmd.StdoutPipe()
@@ -266,10 +273,18 @@ func TestWorkerGone(t *testing.T) {
 		t.Fatalf("the shell printed %q", buf[:n])
 	}
 	defer syscall.Kill(child, syscall.SIGKILL)
-	time.Sleep(500 * time.Millisecond)
+	answers, err := os.Open(fifo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer answers.Close()
+	var ready wireAnswer
+	if err := readFrame(bufio.NewReader(answers), &ready); err != nil || !ready.Ready {
+		t.Fatalf("the child did not get warm: %+v %v", ready, err)
+	}
 	cmd.Process.Kill() // the worker dies
-	cmd.Wait()
-	if !waitFor(10*time.Second, func() bool { return gone(child) || isZombie(child) }) {
+	cmd.Wait()         // and its end of the child's output closes
+	if !waitFor(5*time.Second, func() bool { return gone(child) || isZombie(child) }) {
 		t.Errorf("the child %d of a dead worker still runs", child)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -285,4 +300,23 @@ func isZombie(pid int) bool {
 	}
 	i := strings.LastIndexByte(string(b), ')')
 	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// TestPipeClosed: a process whose jobs pipe closes (its worker died, and
+// the pipe with it) exits and removes its folder.
+func TestPipeClosed(t *testing.T) {
+	p := newPool(t, Config{Processes: 1})
+	pid := onlyPid(t, p)
+	dir := folderOf(p, pid)
+	p.mu.Lock()
+	for pr := range p.procs {
+		pr.jobsW.Close()
+	}
+	p.mu.Unlock()
+	if !waitFor(10*time.Second, func() bool { return gone(pid) || isZombie(pid) }) {
+		t.Errorf("process %d runs on after its jobs pipe closed", pid)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("its folder is still there: %v", err)
+	}
 }
