@@ -376,7 +376,10 @@ func (c *child) load(path, options, password string) (lokDoc, error) {
 		case asked > 0:
 			return lokDoc{}, fail(failPassword, "the password does not open the document")
 		}
-		return lokDoc{}, fail(failUnreadable, "LibreOffice cannot read the document: %s", clean(err))
+		// LibreOffice's own words ("loadComponentFromURL returned an empty
+		// reference", "type detection failed") go to the worker's debug log.
+		fmt.Fprintf(os.Stderr, "load: %s\n", clean(err))
+		return lokDoc{}, fail(failUnreadable, "LibreOffice cannot open the file: it is damaged, or not the type it was sent as")
 	}
 	return doc, nil
 }

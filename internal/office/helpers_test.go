@@ -3,6 +3,7 @@ package office
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -204,7 +205,7 @@ func soffice(t testing.TB, name string, data []byte, to string) []byte {
 	t.Helper()
 	sofficeMu.Lock()
 	defer sofficeMu.Unlock()
-	key := fmt.Sprintf("%s|%s|%x", name, to, data[:min(len(data), 64)])
+	key := sofficeKey(name, to, data)
 	if b, ok := sofficeCache[key]; ok {
 		return b
 	}
@@ -232,6 +233,10 @@ func soffice(t testing.TB, name string, data []byte, to string) []byte {
 	}
 	sofficeCache[key] = b
 	return b
+}
+
+func sofficeKey(name, to string, data []byte) string {
+	return fmt.Sprintf("%s|%s|%x", name, to, sha256.Sum256(data))
 }
 
 // typeOf is a file's type from its name.

@@ -85,6 +85,9 @@ func (p *Pool) launch() error {
 		return ErrClosed
 	}
 	if p.launched {
+		if p.install == "" {
+			return p.startErr // LibreOffice is missing
+		}
 		return nil
 	}
 	p.launched = true
@@ -127,6 +130,9 @@ func (p *Pool) slot(first chan<- error) {
 		if !reported {
 			first <- err
 			reported = true
+		}
+		if errors.Is(err, ErrClosed) {
+			return
 		}
 		if err != nil {
 			p.crashed.Add(1)
@@ -210,6 +216,11 @@ func (p *Pool) run(ctx context.Context, pr *proc, job Job) ([]byte, error) {
 			pr.retire()
 			return nil, ErrClosed
 		default:
+		}
+		if ctx.Err() != nil { // the deadline, as the process died
+			p.killed.Add(1)
+			pr.retire()
+			return nil, fmt.Errorf("the %s was not converted in time: %w", strings.ToUpper(job.From), ctx.Err())
 		}
 		p.crashed.Add(1)
 		p.log.Warn("a LibreOffice process stopped during a job", "pid", pr.pid, "from", job.From, "to", job.To, "state", pr.state(), "err", r.err)
@@ -404,7 +415,8 @@ func (p *Pool) startProc() (*proc, error) {
 	case <-time.After(2 * time.Minute):
 		r.err = errors.New("it did not start in 2 minutes")
 	case <-p.done:
-		r.err = ErrClosed
+		pr.stop()
+		return nil, ErrClosed
 	}
 	if r.err == nil && !r.a.Ready {
 		r.err = errors.New(r.a.Message)

@@ -274,7 +274,7 @@ func soffice2(t *testing.T, name string, data []byte, lt *linkTargets) ([]string
 	t.Helper()
 	lt.reached()
 	sofficeMu.Lock()
-	delete(sofficeCache, fmt.Sprintf("%s|%s|%x", name, "pdf", data[:min(len(data), 64)]))
+	delete(sofficeCache, sofficeKey(name, "pdf", data))
 	sofficeMu.Unlock()
 	soffice(t, name, data, "pdf")
 	return lt.reached()
@@ -429,5 +429,31 @@ func TestCleanHTML(t *testing.T) {
 	latin1 := []byte("<html><head><meta charset=\"iso-8859-1\"></head><body><p>K\xf6ln</p></body></html>")
 	if out, _ := cleanHTML(latin1); !strings.Contains(string(out), "Köln") || !strings.Contains(string(out), `<meta charset="utf-8"/>`) || strings.Contains(string(out), "iso-8859-1") {
 		t.Errorf("a Latin-1 page became %s", out)
+	}
+}
+
+// TestIsolatedUnprivileged: a worker that is not root starts its processes
+// in a user namespace with their own network namespace. (Run the test
+// binary as another user to see it: setpriv --reuid=65534 --regid=65534
+// --clear-groups ./office.test -test.run Unprivileged.)
+func TestIsolatedUnprivileged(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("as a user that is not root only")
+	}
+	p := newPool(t, Config{Processes: 1})
+	if !p.Stats().Isolated {
+		t.Skip("the kernel refuses unprivileged user namespaces here")
+	}
+	self, _ := os.Readlink("/proc/self/ns/net")
+	selfUser, _ := os.Readlink("/proc/self/ns/user")
+	pid := onlyPid(t, p)
+	ns, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	user, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/user")
+	if ns == self || user == selfUser {
+		t.Errorf("the process's namespaces (net %s, user %s) are the worker's", ns, user)
+	}
+	out := convert(t, p, Job{Input: selfTestXLSX, From: "xlsx", To: "pdf"})
+	if !strings.Contains(pdftotext(t, out), "fileconv") {
+		t.Error("the conversion lost its text")
 	}
 }
