@@ -8,8 +8,17 @@ BIN       := bin/fileconv
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/fileconv/fileconv/internal/cli.Version=$(VERSION)
 # cgo: libvips for images, poppler-glib for PDF text, qpdf for PDF merge, split,
-# repair and decrypt (internal/qpdf).
-DEB_BUILD := libvips-dev libpoppler-glib-dev libqpdf-dev pkg-config gcc
+# repair and decrypt (internal/qpdf), LibreOfficeKit's headers for office
+# documents (internal/office dlopens LibreOffice at run time: the binary does
+# not link it).
+DEB_BUILD := libvips-dev libpoppler-glib-dev libqpdf-dev libreofficekit-dev pkg-config gcc
+# The office engine, at run time (make up, the tests): LibreOffice without its
+# GUI (Writer, Calc, Impress) and fonts metric-compatible with Calibri, Cambria,
+# Arial, Times New Roman, plus Noto for every script (CJK included).
+DEB_OFFICE := libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui \
+	libreoffice-impress-nogui fonts-crosextra-carlito fonts-crosextra-caladea \
+	fonts-liberation2 fonts-noto-core fonts-noto-cjk
+LO_PROGRAM := /usr/lib/libreoffice/program
 # Test-only tools: python3 runs the original-protocol client in the end-to-end tests;
 # iproute2 (ip netns, veth) builds the multi-host cluster test's network;
 # chromium runs the web page's browser tests (internal/web, through chromedp);
@@ -23,14 +32,15 @@ DEB_RUN   := chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji font
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
-.PHONY: all build up test vet fmt deps run-deps test-deps fuzz bench clean perf-report soak vips-compare pdf-compare
+.PHONY: all build up test vet fmt deps run-deps office-deps test-deps fuzz bench clean perf-report soak vips-compare pdf-compare
 
 all: build
 
 # deps installs the build's Debian packages only when pkg-config cannot find them,
 # so a machine that has them never needs root or the network here.
 deps:
-	@if ! pkg-config --exists vips poppler-glib libqpdf 2>/dev/null || ! command -v gcc >/dev/null; then \
+	@if ! pkg-config --exists vips poppler-glib libqpdf 2>/dev/null || ! command -v gcc >/dev/null \
+		|| [ ! -f /usr/include/LibreOfficeKit/LibreOfficeKitInit.h ]; then \
 		echo "installing Debian packages: $(DEB_BUILD)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_BUILD); \
 	fi
@@ -44,7 +54,16 @@ run-deps:
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_RUN); \
 	fi
 
-test-deps: deps run-deps
+# office-deps installs LibreOffice and the fonts when a module or the CJK
+# fonts are missing.
+office-deps:
+	@if [ ! -f $(LO_PROGRAM)/libswlo.so ] || [ ! -f $(LO_PROGRAM)/libsclo.so ] || [ ! -f $(LO_PROGRAM)/libsdlo.so ] \
+		|| [ ! -d /usr/share/fonts/opentype/noto ] || [ ! -d /usr/share/fonts/truetype/crosextra ]; then \
+		echo "installing Debian packages: $(DEB_OFFICE)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_OFFICE); \
+	fi
+
+test-deps: deps run-deps office-deps
 	@if ! command -v python3 >/dev/null || ! command -v ip >/dev/null || ! command -v chromium >/dev/null \
 		|| ! command -v qpdf >/dev/null || ! command -v pdftotext >/dev/null; then \
 		echo "installing Debian packages: $(DEB_TEST)"; \
@@ -54,7 +73,7 @@ test-deps: deps run-deps
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/fileconv
 
-up: build run-deps
+up: build run-deps office-deps
 	./$(BIN) up
 
 test: test-deps
