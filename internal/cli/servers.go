@@ -21,6 +21,7 @@ import (
 	"github.com/fileconv/fileconv/internal/engines"
 	"github.com/fileconv/fileconv/internal/master"
 	"github.com/fileconv/fileconv/internal/metrics"
+	"github.com/fileconv/fileconv/internal/office"
 	"github.com/fileconv/fileconv/internal/tlsconf"
 	"github.com/fileconv/fileconv/internal/worker"
 )
@@ -213,6 +214,8 @@ type workerFlags struct {
 	conv        convertFlags
 	browserTabs int
 	javascript  bool
+	office      office.Config
+	officeMem   byteSize
 }
 
 func (w *workerFlags) register(fs *flag.FlagSet) {
@@ -221,13 +224,19 @@ func (w *workerFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&w.jobTimeout, "job-timeout", worker.DefaultJobTimeout, "longest a job may take on a worker, from its header to its answer")
 	fs.DurationVar(&w.ioTimeout, "io-timeout", worker.DefaultIOTimeout, "longest wait for the peer on any read or write")
 	fs.IntVar(&w.browserTabs, "browser-tabs", convert.DefaultConcurrency(), "web pages and Markdown printed at once by the worker's Chromium")
+	fs.IntVar(&w.office.Processes, "office-processes", convert.DefaultConcurrency(), "warm LibreOffice processes, each converting one office document at a time")
+	fs.IntVar(&w.office.Recycle, "office-recycle", 200, "documents a LibreOffice process converts before it is replaced")
+	w.officeMem = 1 << 30
+	fs.Var(&w.officeMem, "office-max-memory", "a LibreOffice process whose resident memory passes this after a document is replaced")
 	fs.BoolVar(&w.javascript, "javascript", false, "let web pages' inline scripts run while they print (off: no script runs; a page never reaches the network either way)")
 	w.conv.register(fs)
 }
 
 // engines starts the engines that run beside the worker's process.
 func (w *workerFlags) engines(log *slog.Logger) *engines.Engines {
-	return engines.Start(engines.Config{Families: w.conv.cfg.Engines, BrowserTabs: w.browserTabs, JavaScript: w.javascript, Logger: log})
+	oc := w.office
+	oc.MaxMemory = int64(w.officeMem)
+	return engines.Start(engines.Config{Families: w.conv.cfg.Engines, BrowserTabs: w.browserTabs, JavaScript: w.javascript, Office: oc, Logger: log})
 }
 
 func (w *workerFlags) config(tlsConf *tls.Config, log *slog.Logger) worker.Config {

@@ -1,6 +1,6 @@
 // Package engines starts the conversion engines that run as processes of
-// their own beside a worker — Chromium for web pages and Markdown (and,
-// next, LibreOffice) — self-tests each, and gives each that works to the
+// their own beside a worker — LibreOffice for office documents, Chromium for
+// web pages and Markdown — self-tests each, and gives each that works to the
 // workers' converters, which from then on announce its conversions. An
 // engine that is missing or fails its self-test is logged and left out: the
 // worker runs without its conversions and says so (issue 16).
@@ -18,6 +18,7 @@ import (
 	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/htmlpdf"
+	"github.com/fileconv/fileconv/internal/office"
 )
 
 // Config says which engines to start and how.
@@ -29,7 +30,10 @@ type Config struct {
 	BrowserTabs int
 	// JavaScript lets web pages' inline scripts run; off by default.
 	JavaScript bool
-	Logger     *slog.Logger
+	// Office is the LibreOffice pool's settings (processes, recycling,
+	// memory); its Logger is set here.
+	Office office.Config
+	Logger *slog.Logger
 }
 
 // selfTestTimeout bounds an engine's start and self-test.
@@ -41,7 +45,9 @@ type Engines struct {
 	mu      sync.Mutex
 	convs   []*convert.Converter
 	browser convert.BrowserEngine // once it passed its self-test
+	office  convert.OfficeEngine  // once it passed its self-test
 	pool    *htmlpdf.Pool
+	offices *office.Pool
 	stop    context.CancelFunc
 	done    sync.WaitGroup
 }
@@ -59,7 +65,36 @@ func Start(cfg Config) *Engines {
 			e.done.Go(func() { e.startBrowser(ctx) })
 		}
 	}
+	if on(cfg.Families, "office") {
+		if err := office.Available(); err != nil {
+			e.log.Warn("office documents are not converted here: LibreOffice is missing", "err", err)
+		} else {
+			oc := cfg.Office
+			oc.Logger = e.log.With("engine", "libreoffice")
+			e.offices = office.New(oc)
+			e.done.Go(func() { e.startOffice(ctx) })
+		}
+	}
 	return e
+}
+
+// startOffice starts LibreOffice's warm processes and hands them to the
+// converters once a document of each family converts.
+func (e *Engines) startOffice(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, selfTestTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := e.offices.SelfTest(ctx); err != nil {
+		e.log.Warn("office documents are not converted here: LibreOffice failed its self-test", "err", err)
+		return
+	}
+	e.log.Info("engine ready", "engine", "libreoffice", "took", time.Since(start).Round(time.Millisecond))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.office = officeEngine{e.offices}
+	for _, c := range e.convs {
+		c.SetOfficeEngine(e.office)
+	}
 }
 
 func cmpLogger(l *slog.Logger) *slog.Logger {
@@ -101,6 +136,9 @@ func (e *Engines) Attach(conv *convert.Converter) {
 	if e.browser != nil {
 		conv.SetBrowserEngine(e.browser)
 	}
+	if e.office != nil {
+		conv.SetOfficeEngine(e.office)
+	}
 }
 
 // Close stops the engines; the converters lose them first.
@@ -110,12 +148,17 @@ func (e *Engines) Close() error {
 	e.mu.Lock()
 	for _, c := range e.convs {
 		c.SetBrowserEngine(nil)
+		c.SetOfficeEngine(nil)
 	}
 	e.mu.Unlock()
+	var errs []error
 	if e.pool != nil {
-		return e.pool.Close()
+		errs = append(errs, e.pool.Close())
 	}
-	return nil
+	if e.offices != nil {
+		errs = append(errs, e.offices.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // browser is Chromium's pool as the converter's browser engine.
