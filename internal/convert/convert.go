@@ -270,8 +270,12 @@ func (c *Converter) offers(conv Conversion) bool {
 // notOffered is the error of a conversion this converter does not run.
 func (c *Converter) notOffered(conv Conversion, from Kind, to string) error {
 	why := "disabled"
-	if !slices.Contains(c.cfg.Disable, conv.Name) {
+	switch {
+	case slices.Contains(c.cfg.Disable, conv.Name):
+	case c.cfg.Engines != nil && !slices.Contains(c.cfg.Engines, conv.Family):
 		why = "its " + conv.Family + " engines are off: --engines"
+	default:
+		why = "its engine, " + conv.Engine + ", is not running here"
 	}
 	return fail.New(fail.UnsupportedOperation, fmt.Sprintf("this worker does not convert %s to %s (%s)", from.Label(), to, why))
 }

@@ -40,7 +40,7 @@ func TestOfficeConversions(t *testing.T) {
 		t.Fatal("DOCX to PDF announced without an office engine")
 	}
 	_, err = c.Convert(context.Background(), "pdf", docx, wire.Options{})
-	wantError(t, err, fail.UnsupportedOperation, "its office engines are off")
+	wantError(t, err, fail.UnsupportedOperation, "its engine, LibreOffice, is not running here")
 	engine := &fakeOffice{}
 	c.SetOfficeEngine(engine)
 	caps := c.Capabilities()

@@ -51,8 +51,11 @@ type Cluster struct {
 	ClientTLS *tls.Config
 	Logs      *LogBuffer
 	Workers   []string // the real workers' addresses
-	Master    *master.Master
-	PKI       tlsconf.PKIPaths
+	// Servers are the real workers, in the order of Workers: a test gives
+	// one an engine through its Converter.
+	Servers []*worker.Server
+	Master  *master.Master
+	PKI     tlsconf.PKIPaths
 	// Stop asks the master for a graceful stop; HardStop ends its grace period,
 	// cutting the jobs still in flight; Stopped is closed when its Serve has
 	// returned.
@@ -113,7 +116,10 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if workers == 0 && opts.DeadWorkers == 0 && len(opts.FakeWorkers) == 0 {
 		workers = 1
 	}
-	var live []string
+	var (
+		live    []string
+		servers []*worker.Server
+	)
 	for i := range workers {
 		cfg := worker.Config{TLS: workerTLS, Concurrency: 2, Logger: log.With("tier", "worker", "worker", i)}
 		if opts.Worker != nil {
@@ -126,6 +132,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		ln := listen(t)
 		addrs = append(addrs, ln.Addr().String())
 		live = append(live, ln.Addr().String())
+		servers = append(servers, w)
 		wg.Go(func() { w.Serve(ctx, ctx, ln) })
 	}
 
@@ -166,7 +173,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Cluster{Addr: ln.Addr().String(), ClientTLS: clientTLS, Logs: logs, Workers: live, Master: m, PKI: p, Stop: stopMaster, HardStop: hardStop, Stopped: stopped}
+	return &Cluster{Addr: ln.Addr().String(), ClientTLS: clientTLS, Logs: logs, Workers: live, Servers: servers, Master: m, PKI: p, Stop: stopMaster, HardStop: hardStop, Stopped: stopped}
 }
 
 // Client returns a client of the cluster with its token, closed when the test ends.
