@@ -94,6 +94,7 @@ type Config struct {
 // turning it off (positive controls). Only this package's tests set them.
 type testHooks struct {
 	noNetNS     bool // no network namespace
+	noLandlock  bool // no Landlock
 	bareProfile bool // a profile without profileSettings
 	loadOptions bool // the child takes Job.loadOptions
 }
@@ -233,7 +234,9 @@ type Stats struct {
 	StartSeconds float64
 	// Isolated: processes start in their own network namespace.
 	Isolated bool
-	Version  string // LibreOffice's version, once a process has started
+	// FilesLimited: Landlock limits the processes' file access (landlock.go).
+	FilesLimited bool
+	Version      string // LibreOffice's version, once a process has started
 }
 
 // installCandidates are the folders Available looks in.
