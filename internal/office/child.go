@@ -86,6 +86,8 @@ type wireAnswer struct {
 	Ready   bool   `json:"ready,omitempty"`
 	Version string `json:"version,omitempty"`
 	Millis  int64  `json:"ms,omitempty"`
+	// Landlock is the ABI version the child's file access is limited with.
+	Landlock int `json:"landlock,omitempty"`
 }
 
 func writeFrame(w *bufio.Writer, header any, body []byte) error {
@@ -137,8 +139,9 @@ func selfTestJobs() []Job {
 }
 
 type child struct {
-	dir  string // the private folder
-	jobs string // its job folder
+	dir      string // the private folder
+	jobs     string // its job folder
+	landlock int    // the Landlock ABI its file access is limited with, 0 for none
 }
 
 // runChild serves jobs until fd 3 closes and returns the exit code.
@@ -181,7 +184,7 @@ func runChild(dir string) int {
 			return 1
 		}
 	}
-	if err := writeFrame(w, wireAnswer{Ready: true, Version: lokVersion(), Millis: time.Since(start).Milliseconds()}, nil); err != nil {
+	if err := writeFrame(w, wireAnswer{Ready: true, Version: lokVersion(), Millis: time.Since(start).Milliseconds(), Landlock: c.landlock}, nil); err != nil {
 		return 1
 	}
 	for {
@@ -243,11 +246,22 @@ func (c *child) start() error {
 		return errors.New("no LibreOffice folder given")
 	}
 	profile := filepath.Join(c.dir, "profile")
+	// LibreOffice run by root writes the shared extensions' cache
+	// (/var/spool/libreoffice on Debian), which Landlock forbids, and which
+	// processes should not share: each keeps its own.
+	os.Setenv("UNO_SHARED_PACKAGES_CACHE", fileURL(filepath.Join(profile, "shared-packages")))
 	if err := writeProfile(profile, testHook("bare-profile")); err != nil {
 		return fmt.Errorf("write the profile: %w", err)
 	}
 	if err := os.MkdirAll(c.jobs, 0o700); err != nil {
 		return err
+	}
+	if !testHook("no-landlock") {
+		abi, err := restrictFiles(c.dir, install)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "fileconv office: LibreOffice runs without Landlock (its file access is not limited): %v\n", err)
+		}
+		c.landlock = abi
 	}
 	return lokInit(install, fileURL(profile))
 }

@@ -37,7 +37,8 @@
 // process itself, or by the pool after killing it). Nothing is written
 // elsewhere: TMPDIR and HOME point into the folder, the profile turns off
 // autosave, recovery copies and lock files. (A memfd referenced as
-// /proc/self/fd/N does not work: LibreOffice's type detection fails on it.)
+// /proc/self/fd/N does not work: LibreOffice's type detection fails on it,
+// and saving to one fails.)
 //
 // # Macros never run, nothing is fetched
 //
@@ -45,13 +46,49 @@
 // profileSettings: macro security "very high" and macro execution disabled
 // (on top of LibreOfficeKit loading every document with MacroExecutionMode
 // NEVER_EXECUTE), Basic off, links never updated in Writer and Calc, linked
-// content of untrusted documents blocked (BlockUntrustedRefererLinks), no
-// recalculation of spreadsheet formulas on load, rare legacy formats refused.
-// As a second wall, processes start in a new network namespace
-// (CLONE_NEWNET, with CLONE_NEWUSER when the worker is not root) that has no
-// interface but a loopback that is down: nothing can be fetched even if a
-// setting were missed. Where the kernel refuses namespaces, processes start
-// without one and the pool logs a warning; Stats.Isolated says which.
+// content of untrusted documents blocked (BlockUntrustedRefererLinks: this
+// is the setting that stops a DOCX's or ODT's linked picture, remote or
+// local), no recalculation of spreadsheet formulas on load, rare legacy
+// formats refused. HTML is cleaned before LibreOffice sees it (html.go): its
+// import fetches style sheets whatever the settings say.
+//
+// Two walls stand behind the settings, in case one was missed:
+//   - the network: processes start in a new network namespace (CLONE_NEWNET,
+//     with CLONE_NEWUSER when the worker is not root) whose only interface
+//     is a loopback that is down;
+//   - local files: Landlock (landlock.go) limits each process to its folder,
+//     the system's read-only trees and a few files of /etc, so no document
+//     makes LibreOffice read the worker's keys, /tmp or users' files.
+//
+// Where the kernel refuses either, processes start without it and the pool
+// logs a warning; Stats.Isolated and Stats.FilesLimited say which.
+//
+// # What converts, and the options
+//
+// Inputs: DOCX, DOC, ODT, RTF, HTML (Writer), XLSX, XLS, ODS, CSV (Calc),
+// PPTX, PPT, ODP (Impress). Targets: PDF from every input; DOCX and ODT from
+// text documents, XLSX and ODS from spreadsheets (CSV included), PPTX and
+// ODP from presentations. Options:
+//   - Pages ("1-3,7") and PDFA (PDF/A-2b) are the PDF export's own settings
+//     (PageRange, SelectPdfVersion), for every family; pages the document
+//     does not have give ErrUnsupported;
+//   - Landscape and PageSize (A4, Letter) turn and resize every page style
+//     of text documents and spreadsheets; FitWidth scales every sheet to
+//     one page wide (odfpage.go). Presentations keep their slides;
+//   - Password opens encrypted documents (ODF, and MS Office's own, like
+//     Word 97's); without it, or with a wrong one, ErrPassword.
+//
+// # Calc through LibreOfficeKit with Debian's -nogui packages
+//
+// Every spreadsheet failed to load ("loadComponentFromURL returned an empty
+// reference") while soffice --convert-to converted them: a view made
+// through LibreOfficeKit is a visible one, and Calc builds its formula bar
+// from modules/scalc/ui/inputbar.ui, a file the -nogui packages leave out
+// (they ship no .ui file of the modules). soffice --convert-to loads
+// documents hidden and never builds the bar. The profile hides the formula
+// bar (profile.go), and every spreadsheet loads. CSV goes through csv.go:
+// Calc's CSV import asks for its import dialog, whose library the -nogui
+// packages leave out too.
 package office
 
 import (
@@ -84,7 +121,10 @@ type Config struct {
 	// /usr/lib/libreoffice/program, /opt/libreoffice*/program that holds it).
 	InstallDir string
 	// WorkDir is where each process's private folder is made; it must be on
-	// a memory-backed file system (default /dev/shm).
+	// a memory-backed file system (default /dev/shm). A process holds its
+	// profile (about 1 MB) and, during a job, the input, the output and
+	// LibreOffice's temporary files: give it a few times the largest
+	// document per process (a container's default /dev/shm is 64 MB).
 	WorkDir string
 
 	test testHooks
@@ -94,6 +134,7 @@ type Config struct {
 // turning it off (positive controls). Only this package's tests set them.
 type testHooks struct {
 	noNetNS     bool // no network namespace
+	noLandlock  bool // no Landlock
 	bareProfile bool // a profile without profileSettings
 	loadOptions bool // the child takes Job.loadOptions
 }
@@ -233,7 +274,9 @@ type Stats struct {
 	StartSeconds float64
 	// Isolated: processes start in their own network namespace.
 	Isolated bool
-	Version  string // LibreOffice's version, once a process has started
+	// FilesLimited: Landlock limits the processes' file access (landlock.go).
+	FilesLimited bool
+	Version      string // LibreOffice's version, once a process has started
 }
 
 // installCandidates are the folders Available looks in.

@@ -43,6 +43,8 @@ type Pool struct {
 
 	// isolation: 0 unknown, 1 namespaces work, 2 they do not.
 	isolation atomic.Int32
+	// landlock: 0 unknown, 1 the last process started limited, 2 not.
+	landlock atomic.Int32
 }
 
 // New makes a pool; it starts nothing yet.
@@ -317,6 +319,7 @@ func (p *Pool) Stats() Stats {
 		PeakRSS:      p.peakRSS.Load(),
 		StartSeconds: time.Duration(p.startNanos.Load()).Seconds(),
 		Isolated:     p.isolation.Load() == 1,
+		FilesLimited: p.landlock.Load() == 1,
 	}
 	s.Restarts = s.Recycled + s.Killed + s.Crashed
 	if v, ok := p.version.Load().(string); ok {
@@ -426,6 +429,11 @@ func (p *Pool) startProc() (*proc, error) {
 		return nil, fmt.Errorf("start LibreOffice: %w (%s)", r.err, pr.state())
 	}
 	p.startNanos.Store(int64(time.Since(start)))
+	if r.a.Landlock > 0 {
+		p.landlock.Store(1)
+	} else if p.landlock.Swap(2) != 2 && !p.cfg.test.noLandlock {
+		p.log.Warn("LibreOffice processes run without Landlock: their file access is not limited (kernel before 5.13, or Landlock off)")
+	}
 	if r.a.Version != "" {
 		p.version.Store(r.a.Version)
 	}
@@ -481,6 +489,9 @@ func (p *Pool) spawn(dir string) (*proc, error) {
 	}
 	if p.cfg.test.loadOptions {
 		hooks = append(hooks, "load-options")
+	}
+	if p.cfg.test.noLandlock {
+		hooks = append(hooks, "no-landlock")
 	}
 	if len(hooks) > 0 {
 		cmd.Env = append(cmd.Env, childTestEnv+"="+strings.Join(hooks, ","))

@@ -229,7 +229,7 @@ func TestNoFetch(t *testing.T) {
 		}
 	})
 
-	bare := newPool(t, Config{Processes: 1, test: testHooks{bareProfile: true, noNetNS: true}})
+	bare := newPool(t, Config{Processes: 1, test: testHooks{bareProfile: true, noNetNS: true, noLandlock: true}})
 	t.Run("positive control: a bare profile fetches and reads", func(t *testing.T) {
 		// The linked section and sheet, the ODS's external reference and
 		// WEBSERVICE, and the cleaned HTML are not fetched even with a bare
@@ -247,7 +247,20 @@ func TestNoFetch(t *testing.T) {
 		}
 	})
 
-	profileOnly := newPool(t, Config{Processes: 1, test: testHooks{noNetNS: true}})
+	t.Run("Landlock alone: nothing local is read", func(t *testing.T) {
+		p := newPool(t, Config{Processes: 1, test: testHooks{bareProfile: true, noNetNS: true}})
+		if !p.Stats().FilesLimited {
+			t.Skip("no Landlock here")
+		}
+		for _, kind := range []string{"docx", "odt"} {
+			convert(t, p, linkDocs(t, lt.local())[kind])
+			if _, files := lt.reached(); len(files) > 0 {
+				t.Errorf("%s: files %q were read", kind, files)
+			}
+		}
+	})
+
+	profileOnly := newPool(t, Config{Processes: 1, test: testHooks{noNetNS: true, noLandlock: true}})
 	for name, p := range map[string]*Pool{"profile alone": profileOnly, "pool": pool(t)} {
 		t.Run(name, func(t *testing.T) {
 			for _, base := range []string{lt.remote(), lt.local()} {
@@ -316,7 +329,7 @@ func TestMacrosNeverRun(t *testing.T) {
 		return err == nil
 	}
 	t.Run("positive control: macros enabled", func(t *testing.T) {
-		p := newPool(t, Config{Processes: 1, test: testHooks{bareProfile: true, loadOptions: true}})
+		p := newPool(t, Config{Processes: 1, test: testHooks{bareProfile: true, loadOptions: true, noLandlock: true}})
 		if !run(t, p, enable) {
 			t.Fatal("the macro did not run with macros enabled: the test proves nothing")
 		}
@@ -327,7 +340,7 @@ func TestMacrosNeverRun(t *testing.T) {
 		}
 	})
 	t.Run("profile alone, macros asked for", func(t *testing.T) {
-		p := newPool(t, Config{Processes: 1, test: testHooks{loadOptions: true}})
+		p := newPool(t, Config{Processes: 1, test: testHooks{loadOptions: true, noLandlock: true}})
 		if run(t, p, enable) {
 			t.Error("the macro ran: the profile's DisableMacrosExecution did not stop it")
 		}
@@ -393,8 +406,8 @@ func TestIsolated(t *testing.T) {
 		t.Skip("as root only (a user namespace is used otherwise)")
 	}
 	p := pool(t)
-	if !p.Stats().Isolated {
-		t.Fatal("the processes are not isolated")
+	if s := p.Stats(); !s.Isolated || !s.FilesLimited {
+		t.Fatalf("the processes are not isolated: %+v", s)
 	}
 	self, _ := os.Readlink("/proc/self/ns/net")
 	for _, pid := range p.pids() {

@@ -259,6 +259,9 @@ func TestWorkerGone(t *testing.T) {
 	cmd := exec.Command("sh", "-c", `sleep 600 | `+childParentEnv+`=$$ "$0" 3<&0 4>"$1" & echo $! ; wait`, exe, fifo)
 	cmd.Env = append(os.Environ(), childEnv+"="+dir, childInstallEnv+"="+install, "SAL_USE_VCLPLUGIN=svp", "GODEBUG=asyncpreemptoff=1",
 		"HOME="+dir, "TMPDIR="+dir)
+	// The shell, its sleep and the child in a group of their own, ended
+	// together at the end.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +275,7 @@ func TestWorkerGone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the shell printed %q", buf[:n])
 	}
-	defer syscall.Kill(child, syscall.SIGKILL)
+	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	answers, err := os.Open(fifo)
 	if err != nil {
 		t.Fatal(err)
