@@ -464,7 +464,7 @@ func (p *Pool) spawn(dir string) (*proc, error) {
 	defer jobsR.Close()
 	defer answersW.Close()
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(childEnviron(),
 		childEnv+"="+dir,
 		childParentEnv+"="+strconv.Itoa(os.Getpid()),
 		childInstallEnv+"="+p.install,
@@ -526,6 +526,20 @@ func (p *Pool) spawn(dir string) (*proc, error) {
 		answers:  bufio.NewReaderSize(answersR, 64<<10),
 		retired:  make(chan struct{}),
 	}, nil
+}
+
+// childEnviron is what a child keeps of the worker's environment: the
+// locale, the time zone and PATH. The worker's own settings (a token file's
+// path, credentials in variables) do not reach LibreOffice.
+func childEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "LANG" || k == "LANGUAGE" || strings.HasPrefix(k, "LC_") || k == "TZ" || k == "PATH" {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // cloneCmd is a fresh exec.Cmd like c (an exec.Cmd starts once).
