@@ -171,13 +171,23 @@ func (p *Pool) Convert(ctx context.Context, job Job) ([]byte, error) {
 		return nil, err
 	}
 	var pr *proc
-	select {
-	case pr = <-p.idle:
-	case <-ctx.Done():
-		p.failed.Add(1)
-		return nil, fmt.Errorf("no LibreOffice process was free in time: %w", ctx.Err())
-	case <-p.done:
-		return nil, ErrClosed
+	for pr == nil {
+		select {
+		case pr = <-p.idle:
+		case <-ctx.Done():
+			p.failed.Add(1)
+			return nil, fmt.Errorf("no LibreOffice process was free in time: %w", ctx.Err())
+		case <-p.done:
+			return nil, ErrClosed
+		}
+		if !pr.alive() {
+			// It died waiting (the OOM killer, say): not this job's fault.
+			p.crashed.Add(1)
+			p.log.Warn("a LibreOffice process died between jobs", "pid", pr.pid)
+			pr.kill()
+			pr.retire()
+			pr = nil
+		}
 	}
 	out, err := p.run(ctx, pr, job)
 	if err != nil {
@@ -627,6 +637,17 @@ func (pr *proc) memory() (rss, private int64) {
 		}
 	}
 	return rss, private
+}
+
+// alive says whether the process still runs (it is not reaped until kill,
+// so a dead one is a zombie).
+func (pr *proc) alive() bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pr.pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
 }
 
 // state describes how the process ended, for logs.
