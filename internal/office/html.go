@@ -44,6 +44,8 @@ var urlAttributes = map[string]bool{
 // blankGIF is a transparent 1×1 GIF.
 const blankGIF = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 
+var elementName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9:-]*$`)
+
 var cssImport = regexp.MustCompile(`(?i)@import[^;]*;?`)
 
 // cleanHTML returns the page with nothing left to fetch, in UTF-8.
@@ -79,6 +81,11 @@ func cleanNode(n *html.Node) {
 			n.RemoveChild(c)
 		default:
 			if c.Type == html.ElementNode {
+				if !elementName.MatchString(c.Data) {
+					// "<a<video>" makes an element of that name, which
+					// another parser may read otherwise: a span it is.
+					c.Data, c.DataAtom = "span", atom.Span
+				}
 				cleanAttributes(c)
 			}
 			if c.Type == html.TextNode && n.Type == html.ElementNode && n.DataAtom == atom.Style {
@@ -138,8 +145,10 @@ func cleanAttributes(n *html.Node) {
 	n.Attr = keep
 }
 
-// cleanCSS drops @import rules and every url() that is not a data: URL.
+// cleanCSS drops @import rules and every url() that is not a data: URL, and
+// the "<" that style sheets never need (no parser can read markup in it).
 func cleanCSS(css string) string {
+	css = strings.ReplaceAll(css, "<", " ")
 	css = cssImport.ReplaceAllString(css, "")
 	var b strings.Builder
 	for {

@@ -256,7 +256,7 @@ func (j *Job) check() error {
 
 // Stats describes a pool, for docs and metrics.
 type Stats struct {
-	Processes int   // processes running (warm or starting)
+	Processes int   // warm processes, busy or idle (not those starting)
 	Ready     int   // warm processes waiting for a job
 	Jobs      int64 // documents converted
 	Failed    int64 // jobs that failed (any reason)

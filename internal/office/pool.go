@@ -171,13 +171,23 @@ func (p *Pool) Convert(ctx context.Context, job Job) ([]byte, error) {
 		return nil, err
 	}
 	var pr *proc
-	select {
-	case pr = <-p.idle:
-	case <-ctx.Done():
-		p.failed.Add(1)
-		return nil, fmt.Errorf("no LibreOffice process was free in time: %w", ctx.Err())
-	case <-p.done:
-		return nil, ErrClosed
+	for pr == nil {
+		select {
+		case pr = <-p.idle:
+		case <-ctx.Done():
+			p.failed.Add(1)
+			return nil, fmt.Errorf("no LibreOffice process was free in time: %w", ctx.Err())
+		case <-p.done:
+			return nil, ErrClosed
+		}
+		if !pr.alive() {
+			// It died waiting (the OOM killer, say): not this job's fault.
+			p.crashed.Add(1)
+			p.log.Warn("a LibreOffice process died between jobs", "pid", pr.pid)
+			pr.kill()
+			pr.retire()
+			pr = nil
+		}
 	}
 	out, err := p.run(ctx, pr, job)
 	if err != nil {
@@ -464,7 +474,7 @@ func (p *Pool) spawn(dir string) (*proc, error) {
 	defer jobsR.Close()
 	defer answersW.Close()
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(childEnviron(),
 		childEnv+"="+dir,
 		childParentEnv+"="+strconv.Itoa(os.Getpid()),
 		childInstallEnv+"="+p.install,
@@ -526,6 +536,20 @@ func (p *Pool) spawn(dir string) (*proc, error) {
 		answers:  bufio.NewReaderSize(answersR, 64<<10),
 		retired:  make(chan struct{}),
 	}, nil
+}
+
+// childEnviron is what a child keeps of the worker's environment: the
+// locale, the time zone and PATH. The worker's own settings (a token file's
+// path, credentials in variables) do not reach LibreOffice.
+func childEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "LANG" || k == "LANGUAGE" || strings.HasPrefix(k, "LC_") || k == "TZ" || k == "PATH" {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // cloneCmd is a fresh exec.Cmd like c (an exec.Cmd starts once).
@@ -613,6 +637,17 @@ func (pr *proc) memory() (rss, private int64) {
 		}
 	}
 	return rss, private
+}
+
+// alive says whether the process still runs (it is not reaped until kill,
+// so a dead one is a zombie).
+func (pr *proc) alive() bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pr.pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
 }
 
 // state describes how the process ended, for logs.

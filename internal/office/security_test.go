@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -395,6 +396,13 @@ func TestDocumentsStayInMemory(t *testing.T) {
 	for _, v := range []string{"HOME=" + dir + "/home", "TMPDIR=" + dir + "/tmp"} {
 		if !bytes.Contains(env, []byte(v+"\x00")) {
 			t.Errorf("the process's environment lacks %s", v)
+		}
+	}
+	// The worker's own variables stay with the worker.
+	for _, kv := range bytes.Split(env, []byte{0}) {
+		k, _, _ := strings.Cut(string(kv), "=")
+		if k != "" && !strings.HasPrefix(k, "FILECONV_INTERNAL_OFFICE") && !slices.Contains([]string{"HOME", "TMPDIR", "PATH", "LANG", "LANGUAGE", "TZ", "SAL_USE_VCLPLUGIN", "GODEBUG", "UNO_SHARED_PACKAGES_CACHE"}, k) && !strings.HasPrefix(k, "LC_") {
+			t.Errorf("the process's environment has %s", k)
 		}
 	}
 }

@@ -323,3 +323,21 @@ func TestPipeClosed(t *testing.T) {
 		t.Errorf("its folder is still there: %v", err)
 	}
 }
+
+// TestDiedWhileIdle: a process that dies between jobs is replaced, and the
+// next job converts on another one.
+func TestDiedWhileIdle(t *testing.T) {
+	p := newPool(t, Config{Processes: 1})
+	pid := onlyPid(t, p)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(5*time.Second, func() bool { return isZombie(pid) })
+	out := convert(t, p, Job{Input: selfTestDOCX, From: "docx", To: "pdf"})
+	if pdfPages(t, out) != 1 {
+		t.Error("the job did not convert")
+	}
+	if s := p.Stats(); s.Crashed != 1 || s.Failed != 0 {
+		t.Errorf("stats: %+v; want one crash and no failed job", s)
+	}
+}
