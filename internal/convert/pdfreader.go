@@ -3,8 +3,6 @@ package convert
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/childframe"
 	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/libvips"
 	"github.com/fileconv/fileconv/internal/wire"
@@ -106,7 +105,7 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 	r, w := bufio.NewReader(in), bufio.NewWriter(out)
 	for {
 		var job pdfJob
-		if err := readFrame(r, &job); err != nil {
+		if err := childframe.Read(r, &job); err != nil {
 			if errors.Is(err, io.EOF) {
 				return 0
 			}
@@ -129,7 +128,7 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 			answer = pdfAnswer{Failed: true, Code: ce.Code, Message: ce.Message}
 			res.Output = nil
 		}
-		if err := writeFrame(w, answer, res.Output); err != nil {
+		if err := childframe.Write(w, answer, res.Output); err != nil {
 			return 1
 		}
 	}
@@ -164,35 +163,6 @@ func exitWithParent(parent int) {
 		}
 		time.Sleep(time.Second)
 	}
-}
-
-func writeFrame(w *bufio.Writer, header any, body []byte) error {
-	h, err := json.Marshal(header)
-	if err != nil {
-		return err
-	}
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(h)))
-	w.Write(n[:])
-	w.Write(h)
-	w.Write(body)
-	return w.Flush()
-}
-
-func readFrame(r *bufio.Reader, header any) error {
-	var n [4]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return err
-	}
-	size := binary.BigEndian.Uint32(n[:])
-	if size > 1<<16 {
-		return fmt.Errorf("frame header of %d bytes", size)
-	}
-	h := make([]byte, size)
-	if _, err := io.ReadFull(r, h); err != nil {
-		return fmt.Errorf("frame header: %w", err)
-	}
-	return json.Unmarshal(h, header)
 }
 
 // pdfReaders keeps idle readers for the next jobs.
@@ -292,11 +262,11 @@ func (r *pdfReader) stop() {
 // back in the answer.
 func (r *pdfReader) read(job pdfJob, input []byte) (pdfAnswer, []byte, error) {
 	w := bufio.NewWriter(r.in)
-	if err := writeFrame(w, job, input); err != nil {
+	if err := childframe.Write(w, job, input); err != nil {
 		return pdfAnswer{}, nil, fmt.Errorf("send the PDF to its reader: %w", err)
 	}
 	var answer pdfAnswer
-	if err := readFrame(r.out, &answer); err != nil {
+	if err := childframe.Read(r.out, &answer); err != nil {
 		return pdfAnswer{}, nil, fmt.Errorf("read the answer of the PDF reader: %w", err)
 	}
 	text := make([]byte, answer.Size)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fileconv/fileconv/internal/childframe"
 	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -155,7 +156,7 @@ func TestPDFReaderEndsWithItsWorker(t *testing.T) {
 	pdf := formsBomb(18)
 	var job bytes.Buffer
 	w := bufio.NewWriter(&job)
-	if err := writeFrame(w, pdfJob{Size: len(pdf)}, pdf); err != nil {
+	if err := childframe.Write(w, pdfJob{Size: len(pdf)}, pdf); err != nil {
 		t.Fatal(err)
 	}
 	jobFile := filepath.Join(t.TempDir(), "job")

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	_ "embed"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/fileconv/fileconv/internal/childframe"
 )
 
 // childEnv, when set, makes the process a LibreOffice child of a Pool; its
@@ -90,35 +91,6 @@ type wireAnswer struct {
 	Landlock int `json:"landlock,omitempty"`
 }
 
-func writeFrame(w *bufio.Writer, header any, body []byte) error {
-	h, err := json.Marshal(header)
-	if err != nil {
-		return err
-	}
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(h)))
-	w.Write(n[:])
-	w.Write(h)
-	w.Write(body)
-	return w.Flush()
-}
-
-func readFrame(r *bufio.Reader, header any) error {
-	var n [4]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return err
-	}
-	size := binary.BigEndian.Uint32(n[:])
-	if size > 1<<16 {
-		return fmt.Errorf("frame header of %d bytes", size)
-	}
-	h := make([]byte, size)
-	if _, err := io.ReadFull(r, h); err != nil {
-		return fmt.Errorf("frame header: %w", err)
-	}
-	return json.Unmarshal(h, header)
-}
-
 // The self-test documents, made by LibreOffice from the flat OpenDocument
 // files beside them (soffice --convert-to docx selftest.fodt, and so on).
 var (
@@ -173,23 +145,23 @@ func runChild(dir string) int {
 	start := time.Now()
 	if err := c.start(); err != nil {
 		logf("%v", err)
-		writeFrame(w, wireAnswer{Fail: failOther, Message: err.Error()}, nil)
+		childframe.Write(w, wireAnswer{Fail: failOther, Message: err.Error()}, nil)
 		return 1
 	}
 	// Warm every module before taking jobs.
 	for _, j := range selfTestJobs() {
 		if _, err := c.convert(wireJob{From: j.From, To: j.To}, j.Input); err != nil {
 			logf("warming up with a %s: %v", j.From, err)
-			writeFrame(w, wireAnswer{Fail: failOther, Message: fmt.Sprintf("the %s self-test failed: %v", strings.ToUpper(j.From), err)}, nil)
+			childframe.Write(w, wireAnswer{Fail: failOther, Message: fmt.Sprintf("the %s self-test failed: %v", strings.ToUpper(j.From), err)}, nil)
 			return 1
 		}
 	}
-	if err := writeFrame(w, wireAnswer{Ready: true, Version: lokVersion(), Millis: time.Since(start).Milliseconds(), Landlock: c.landlock}, nil); err != nil {
+	if err := childframe.Write(w, wireAnswer{Ready: true, Version: lokVersion(), Millis: time.Since(start).Milliseconds(), Landlock: c.landlock}, nil); err != nil {
 		return 1
 	}
 	for {
 		var job wireJob
-		if err := readFrame(r, &job); err != nil {
+		if err := childframe.Read(r, &job); err != nil {
 			if errors.Is(err, io.EOF) {
 				return 0
 			}
@@ -211,7 +183,7 @@ func runChild(dir string) int {
 			}
 			output = nil
 		}
-		if err := writeFrame(w, answer, output); err != nil {
+		if err := childframe.Write(w, answer, output); err != nil {
 			return 1
 		}
 	}

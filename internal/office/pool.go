@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/fileconv/fileconv/internal/childframe"
 )
 
 // Pool is a set of warm LibreOffice processes. Its methods are safe for
@@ -419,7 +421,7 @@ func (p *Pool) startProc() (*proc, error) {
 	got := make(chan ready, 1)
 	go func() {
 		var a wireAnswer
-		err := readFrame(pr.answers, &a)
+		err := childframe.Read(pr.answers, &a)
 		got <- ready{a, err}
 	}()
 	var r ready
@@ -568,11 +570,11 @@ func (pr *proc) exchange(job Job) (wireAnswer, []byte, error) {
 		Landscape: job.Landscape, PageSize: strings.ToLower(job.PageSize), FitWidth: job.FitWidth, Password: job.Password,
 		TestLoadOptions: job.loadOptions,
 	}
-	if err := writeFrame(w, j, job.Input); err != nil {
+	if err := childframe.Write(w, j, job.Input); err != nil {
 		return wireAnswer{}, nil, fmt.Errorf("send the document: %w", err)
 	}
 	var a wireAnswer
-	if err := readFrame(pr.answers, &a); err != nil {
+	if err := childframe.Read(pr.answers, &a); err != nil {
 		return wireAnswer{}, nil, fmt.Errorf("read the answer: %w", err)
 	}
 	out := make([]byte, a.Size)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fileconv/fileconv/internal/childframe"
 )
 
 // bigSheet is a CSV that LibreOffice takes a long time over (tens of
@@ -282,7 +284,7 @@ func TestWorkerGone(t *testing.T) {
 	}
 	defer answers.Close()
 	var ready wireAnswer
-	if err := readFrame(bufio.NewReader(answers), &ready); err != nil || !ready.Ready {
+	if err := childframe.Read(bufio.NewReader(answers), &ready); err != nil || !ready.Ready {
 		t.Fatalf("the child did not get warm: %+v %v", ready, err)
 	}
 	cmd.Process.Kill() // the worker dies
