@@ -95,7 +95,7 @@ func imageKinds() []Kind {
 // to PDF, and each family's documents between Microsoft's and OpenDocument's
 // formats (officeconv.go).
 func registerOffice() {
-	writer := []Kind{KindDOCX, KindDOC, KindODT}
+	writer := []Kind{KindDOCX, KindDOC, KindODT, KindRTF}
 	calc := []Kind{KindXLSX, KindXLS, KindODS, KindCSV}
 	impress := []Kind{KindPPTX, KindPPT, KindODP}
 	Register(Conversion{

@@ -140,7 +140,7 @@ func TestUnknownInput(t *testing.T) {
 		if want := "unrecognised input: expected a JPEG, PNG or WEBP image, UTF-8 text or a PDF"; ce.TextV1() != want {
 			t.Errorf("%v: v1.0 message %q, want %q", op, ce.TextV1(), want)
 		}
-		if want := "ZIP archive: this cluster does not convert ZIP; it converts PDF, web page (HTML), text, office documents (DOCX, XLSX, PPTX, ODT, ODS, ODP, DOC, XLS, PPT) and images (JPEG, PNG, WEBP, GIF, TIFF, BMP, ICO, HEIC, AVIF, JPEG XL, JPEG 2000, PSD, PNM, SVG, TGA)"; ce.Message != want {
+		if want := "ZIP archive: this cluster does not convert ZIP; it converts PDF, web page (HTML), text, office documents (DOCX, XLSX, PPTX, ODT, ODS, ODP, DOC, XLS, PPT, RTF) and images (JPEG, PNG, WEBP, GIF, TIFF, BMP, ICO, HEIC, AVIF, JPEG XL, JPEG 2000, PSD, PNM, SVG, TGA)"; ce.Message != want {
 			t.Errorf("%v: message %q, want %q", op, ce.Message, want)
 		}
 	}

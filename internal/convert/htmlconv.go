@@ -106,13 +106,13 @@ func isHTML(b []byte) bool {
 
 // KindFor is the kind a job's input is converted as: the kind detected, or,
 // for a text, the kind from= names (a CSV, a Markdown file); from=text reads
-// an HTML file as the text it is.
+// an HTML or RTF file as the text it is.
 func KindFor(detected Kind, opts wire.Options) (Kind, error) {
 	want := Kind(opts.From)
 	switch {
 	case want == "":
 		return detected, nil
-	case want == KindText && (detected == KindHTML || detected == KindText):
+	case want == KindText && (detected == KindHTML || detected == KindRTF || detected == KindText):
 		return KindText, nil
 	case detected == KindText && want != KindText:
 		return want, nil

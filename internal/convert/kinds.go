@@ -112,6 +112,8 @@ var kinds = []KindInfo{
 	{KindXLS, "Excel 97–2003 workbook (XLS)", "XLS", "application/vnd.ms-excel", "an OLE2 compound file with a Workbook (or Book) stream", false, ole2Is(KindXLS)},
 	{KindPPT, "PowerPoint 97–2003 presentation (PPT)", "PPT", "application/vnd.ms-powerpoint", `an OLE2 compound file with a "PowerPoint Document" stream`, false, ole2Is(KindPPT)},
 	{KindOLE2, "legacy Office document (DOC, XLS or PPT)", "OLE2", "application/x-ole-storage", "starts with D0 CF 11 E0 A1 B1 1A E1, its streams past the first bytes read", false, prefix(ole2Magic)},
+	// RTF is 7-bit text, so it is told before text is.
+	{KindRTF, "Rich Text document (RTF)", "RTF", "application/rtf", `starts with "{\rtf"`, false, prefix(`{\rtf`)},
 	{KindHTML, "web page (HTML)", "HTML", "text/html", "starts, past a byte-order mark, white space and comments, with <!DOCTYPE html> or <html>", false, isHTML},
 	{KindMarkdown, "Markdown text", "Markdown", "text/markdown", "a text sent with from=markdown", false, nil},
 	{KindCSV, "CSV table", "CSV", "text/csv", "a text sent with from=csv", false, nil},

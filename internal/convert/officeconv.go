@@ -97,7 +97,7 @@ func (c *Converter) officeEngine() OfficeEngine {
 }
 
 // officeKinds are the kinds LibreOffice reads.
-var officeKinds = []Kind{KindDOCX, KindXLSX, KindPPTX, KindODT, KindODS, KindODP, KindDOC, KindXLS, KindPPT, KindOLE2}
+var officeKinds = []Kind{KindDOCX, KindXLSX, KindPPTX, KindODT, KindODS, KindODP, KindDOC, KindXLS, KindPPT, KindOLE2, KindRTF}
 
 // officeZipKinds are the office kinds that are ZIPs.
 var officeZipKinds = []Kind{KindDOCX, KindXLSX, KindPPTX, KindODT, KindODS, KindODP}

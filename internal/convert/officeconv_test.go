@@ -126,4 +126,15 @@ func TestWebPagesAndNamedTexts(t *testing.T) {
 	if res, err := c.Run(context.Background(), Job{Target: "pdf", Input: page, V1: true}); err != nil || len(browser.jobs) != 2 {
 		t.Errorf("a v1.0 web page: %v %v", res.Kind, err)
 	}
+	// RTF is Writer's, unless it is read as the text it is.
+	rtf := []byte(`{\rtf1\ansi{\fonttbl{\f0 Arial;}}\f0 Hello}`)
+	if res, err := c.Convert(context.Background(), "docx", rtf, wire.Options{}); err != nil || res.Kind != KindRTF || office.jobs[1].From != "rtf" {
+		t.Errorf("RTF to DOCX: %v %v", res.Kind, err)
+	}
+	if res, err := c.Convert(context.Background(), "pdf", rtf, wire.Options{From: "text"}); err != nil || res.Kind != KindText || len(office.jobs) != 2 {
+		t.Errorf("RTF from=text: %v %v", res.Kind, err)
+	}
+	if _, err := c.Run(context.Background(), Job{Target: "pdf", Input: rtf, V1: true}); err != nil || len(office.jobs) != 2 {
+		t.Errorf("a v1.0 RTF: %v", err)
+	}
 }

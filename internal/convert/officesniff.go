@@ -31,6 +31,9 @@ const (
 	// KindOLE2 is a legacy Office document told apart from the others only
 	// by streams past the bytes at hand.
 	KindOLE2 Kind = "ole2"
+	// KindRTF is a Rich Text Format document: a text whose first group is
+	// {\rtf, which Word and WordPad write and LibreOffice's Writer reads.
+	KindRTF Kind = "rtf"
 )
 
 // zipLocalHeader is the signature of a ZIP entry's local header.

@@ -257,8 +257,8 @@ func Plan(from Kind, to string, opts wire.Options, head []byte) (Conversion, err
 // PlanV1 is Plan for a request of a protocol v1.0 client (one relayed by a
 // master included), which takes no options and gets no V2Only conversion.
 func PlanV1(from Kind, to string, head []byte) (Conversion, error) {
-	if from == KindHTML {
-		// The original system drew a web page's source as text.
+	if from == KindHTML || from == KindRTF {
+		// The original system drew a web page's or an RTF file's source as text.
 		from = KindText
 	}
 	conv, err := Plan(from, to, wire.Options{}, head)
