@@ -32,7 +32,7 @@ DEB_RUN   := chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji font
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
-.PHONY: all build up test vet fmt deps run-deps office-deps test-deps fuzz bench clean perf-report soak vips-compare pdf-compare
+.PHONY: all build up test vet fmt deps run-deps office-deps test-deps fuzz bench clean perf-report soak vips-compare pdf-compare office-compare
 
 all: build
 
@@ -141,6 +141,12 @@ pdf-compare: build
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_PDF_BENCH); \
 	fi
 	BIN=$(BIN) GO=$(GO) bash internal/bench/pdf-compare.sh 2>&1 | tee pdf-compare.md
+
+# office-compare: DOCX -> PDF documents per second through up against a loop of
+# soffice --headless --convert-to pdf on the same files (docs/performance.md,
+# "Office documents"; about two minutes).
+office-compare: build office-deps
+	BIN=$(BIN) bash internal/bench/office-compare.sh 2>&1 | tee office-compare.md
 
 # soak: 10 minutes of load at saturation against fileconv up, sampling goroutines
 # and memory; not in CI. Needs curl or wget.

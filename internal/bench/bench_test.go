@@ -58,10 +58,10 @@ func TestBenchPercentile(t *testing.T) {
 func TestBenchInputSizes(t *testing.T) {
 	in := &bench.Inputs{}
 	noise := &bench.Inputs{Image: bench.ImageNoise}
-	for _, kind := range []string{"jpeg", "png", "webp", "text", "pdf", "gif", "tiff", "heic", "avif", "jxl", "svg"} {
+	for _, kind := range []string{"jpeg", "png", "webp", "text", "pdf", "gif", "tiff", "heic", "avif", "jxl", "svg", "html"} {
 		for _, size := range []int{40_000, 100_000} {
 			for _, src := range []*bench.Inputs{in, noise} {
-				if src == noise && (kind == "text" || kind == "pdf") {
+				if src == noise && (kind == "text" || kind == "pdf" || kind == "html") {
 					continue
 				}
 				if src == noise && (kind == "gif" || kind == "svg") {
@@ -110,6 +110,15 @@ func TestBenchParseConversions(t *testing.T) {
 	mixed, err := bench.ParseConversions("HEIC→JPEG,tif-png,all")
 	if err != nil || len(mixed) != 10 || mixed[0].Name != "heic-jpg" || mixed[1].Name != "tiff-png" || mixed[2].Name != "jpg-png" {
 		t.Fatalf("mixed: %v, %v", mixed, err)
+	}
+	office, err := bench.ParseConversions("office")
+	if err != nil || len(office) != len(bench.OfficeConversions) {
+		t.Fatalf("office: %d, %v", len(office), err)
+	}
+	for _, c := range office {
+		if c.NeedsFiles() != (c.Input != "html") {
+			t.Errorf("%s: needs files %v", c.Name, c.NeedsFiles())
+		}
 	}
 }
 

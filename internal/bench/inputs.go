@@ -6,6 +6,7 @@ package bench
 
 import (
 	"fmt"
+	"html"
 	"image"
 	"slices"
 	"strings"
@@ -62,15 +63,34 @@ var ImageConversions = []Conversion{
 	{"png-pdf", "PNG→PDF", "png", "pdf"},
 }
 
+// OfficeConversions are documents printed to PDF by LibreOffice and
+// Chromium: "office". A generated document would measure nothing a user
+// sends, so the office ones take real documents (--files); a web page is
+// generated.
+var OfficeConversions = []Conversion{
+	{"docx-pdf", "DOCX→PDF", "docx", "pdf"},
+	{"xlsx-pdf", "XLSX→PDF", "xlsx", "pdf"},
+	{"pptx-pdf", "PPTX→PDF", "pptx", "pdf"},
+	{"odt-pdf", "ODT→PDF", "odt", "pdf"},
+	{"html-pdf", "HTML→PDF", "html", "pdf"},
+}
+
+// NeedsFiles reports whether c has no generated input: its documents come
+// from --files.
+func (c Conversion) NeedsFiles() bool {
+	return slices.ContainsFunc(OfficeConversions, func(o Conversion) bool { return o == c }) && c.Input != "html"
+}
+
 // ParseConversions reads a comma-separated list of names such as
 // "jpg-png,heic-jpg" (also "jpg→png" or "JPG-PNG"), where "all" stands for
-// Conversions and "images" for ImageConversions; empty means all.
+// Conversions, "images" for ImageConversions and "office" for
+// OfficeConversions; empty means all.
 func ParseConversions(s string) ([]Conversion, error) {
 	if strings.TrimSpace(s) == "" {
 		return Conversions, nil
 	}
 	var out []Conversion
-	known := slices.Concat(Conversions, ImageConversions)
+	known := slices.Concat(Conversions, ImageConversions, OfficeConversions)
 	for _, name := range strings.Split(s, ",") {
 		name = strings.ToLower(strings.TrimSpace(name))
 		name = strings.NewReplacer("→", "-", "jpeg", "jpg", "text", "txt", "tiff", "tiff", "tif", "tiff", "2", "-").Replace(name)
@@ -81,10 +101,13 @@ func ParseConversions(s string) ([]Conversion, error) {
 		case "images":
 			out = append(out, ImageConversions...)
 			continue
+		case "office":
+			out = append(out, OfficeConversions...)
+			continue
 		}
 		i := slices.IndexFunc(known, func(c Conversion) bool { return c.Name == name })
 		if i < 0 {
-			return nil, fmt.Errorf("unknown conversion %q: use all, images or some of %s", name, conversionNames(known))
+			return nil, fmt.Errorf("unknown conversion %q: use all, images, office or some of %s", name, conversionNames(known))
 		}
 		out = append(out, known[i])
 	}
@@ -172,6 +195,8 @@ func generate(kind, img string, size int) ([]byte, error) {
 		return []byte(testfiles.Paragraphs(size)), nil
 	case "pdf":
 		return testfiles.PDFOfSize(size)
+	case "html":
+		return webPage(size), nil
 	}
 	return nil, fmt.Errorf("unknown input kind %q", kind)
 }
@@ -189,4 +214,21 @@ func noiseOfSize(f testfiles.Format, target int) ([]byte, error) {
 		return nil, fmt.Errorf("noise: %w", err)
 	}
 	return b, nil
+}
+
+// webPage is a web page of about size bytes: paragraphs of text under a
+// heading. The markup's share depends on the paragraphs, so the text is
+// sized once more from the first try.
+func webPage(size int) []byte {
+	page := func(text int) []byte {
+		var b strings.Builder
+		b.WriteString("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Report</title></head><body>\n<h1>Report</h1>\n")
+		for _, p := range strings.Split(testfiles.Paragraphs(text), "\n\n") {
+			b.WriteString("<p>" + html.EscapeString(p) + "</p>\n")
+		}
+		b.WriteString("</body></html>\n")
+		return []byte(b.String())
+	}
+	first := page(size)
+	return page(max(1, size*size/len(first)))
 }

@@ -61,7 +61,7 @@ func Start(cfg Config) *Engines {
 		if err := htmlpdf.Available(); err != nil {
 			e.log.Warn("web pages and Markdown are not converted here: Chromium is missing", "err", err)
 		} else {
-			e.pool = htmlpdf.New(htmlpdf.Config{Tabs: cfg.BrowserTabs, JavaScript: cfg.JavaScript, Logger: e.log.With("engine", "chromium")})
+			e.pool = htmlpdf.New(htmlpdf.Config{Tabs: cfg.BrowserTabs, JavaScript: cfg.JavaScript, Logger: e.log})
 			e.done.Go(func() { e.startBrowser(ctx) })
 		}
 	}
@@ -70,7 +70,7 @@ func Start(cfg Config) *Engines {
 			e.log.Warn("office documents are not converted here: LibreOffice is missing", "err", err)
 		} else {
 			oc := cfg.Office
-			oc.Logger = e.log.With("engine", "libreoffice")
+			oc.Logger = e.log
 			e.offices = office.New(oc)
 			e.done.Go(func() { e.startOffice(ctx) })
 		}

@@ -54,7 +54,7 @@ func New(cfg Config) *Pool {
 	cfg = cfg.withDefaults()
 	return &Pool{
 		cfg:      cfg,
-		log:      cfg.Logger.With("engine", "office"),
+		log:      cfg.Logger.With("engine", "libreoffice"),
 		procs:    map[*proc]struct{}{},
 		idle:     make(chan *proc, cfg.Processes),
 		done:     make(chan struct{}),
