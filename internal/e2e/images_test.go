@@ -149,13 +149,20 @@ func sendHEIC(t *testing.T, dir, addr string, heic sample) {
 // returns the master's address and a caller of the HTTP API.
 func upWithWeb(t *testing.T, dir string) (string, apiCaller) {
 	t.Helper()
+	addr, api, _ := upWithWebFlags(t, dir)
+	return addr, api
+}
+
+// upWithWebFlags is upWithWeb with more flags for up; it returns up's process too.
+func upWithWebFlags(t *testing.T, dir string, flags ...string) (string, apiCaller, *process) {
+	t.Helper()
 	addr, webAddr := freeAddr(t), freeAddr(t)
-	up := start(t, dir, "up", "--listen", addr, "--workers", "2", "--admin", "off", "--web", webAddr)
+	up := start(t, dir, append([]string{"up", "--listen", addr, "--workers", "2", "--admin", "off", "--web", webAddr}, flags...)...)
 	m := tokenLine.FindStringSubmatch(waitBanner(t, up))
 	if m == nil {
 		t.Fatalf("no token in the banner:\n%s", up.out())
 	}
-	return addr, apiCaller{t: t, base: "http://" + webAddr + "/api/v1/convert", token: m[1]}
+	return addr, apiCaller{t: t, base: "http://" + webAddr + "/api/v1/convert", token: m[1]}, up
 }
 
 // apiCaller posts files to the HTTP API of up's web tier.
@@ -175,9 +182,22 @@ func (a apiCaller) convert(query string, body []byte) (*http.Response, []byte) {
 // anything but 200.
 func (a apiCaller) post(query, contentType string, body []byte) (*http.Response, []byte) {
 	a.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, a.base+"?"+query, bytes.NewReader(body))
+	resp, out, err := a.try(query, contentType, body)
 	if err != nil {
 		a.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		a.t.Fatalf("POST ?%s: %s: %.300s", query, resp.Status, out)
+	}
+	return resp, out
+}
+
+// try sends a request of contentType (none when empty) and returns whatever
+// the API answers; it may run outside the test's goroutine.
+func (a apiCaller) try(query, contentType string, body []byte) (*http.Response, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, a.base+"?"+query, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -187,17 +207,11 @@ func (a apiCaller) post(query, contentType string, body []byte) (*http.Response,
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		a.t.Fatal(err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		a.t.Fatalf("POST ?%s: %s: %.300s", query, resp.Status, out)
-	}
-	return resp, out
+	return resp, out, err
 }
 
 // riffChunks counts the top-level chunks of a WEBP file (a RIFF container) by
