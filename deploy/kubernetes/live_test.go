@@ -110,44 +110,76 @@ func healthcheck(t *testing.T, bin, cmd string, admin string) bool {
 	return err == nil
 }
 
-// The manifests' worker and master settings run as real processes: the probes
-// the kubelet would send pass, the image's HEALTHCHECK passes against both and
-// fails once a process is gone, and SIGTERM ends each within its grace.
+// process is one Deployment's container started by the test.
+type process struct {
+	name  string
+	cmd   *exec.Cmd
+	admin int
+	ctr   *corev1.Container
+}
+
+// The manifests' master and worker settings, the worker's of every pool, run
+// as real processes: the probes the kubelet would send pass, the image's
+// HEALTHCHECK passes against each and fails once a process is gone, and
+// SIGTERM ends each within its grace.
 func TestManifestSettingsRunAndProbe(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a worker and a master")
+		t.Skip("starts a worker per pool and a master")
 	}
 	if _, err := os.Stat("/bin/sh"); err != nil {
 		t.Skip("no /bin/sh")
 	}
 	c := renderCluster(t, "base")
-	wctr := &c.deployment("worker").Spec.Template.Spec.Containers[0]
 	mctr := &c.deployment("master").Spec.Template.Spec.Containers[0]
 	bin := fileconvOnPath(t)
 	hc := healthcheckCommand(t)
-
-	wJobs, wAdmin, mFront, mAdmin := freePort(t), freePort(t), freePort(t), freePort(t)
 	addr := func(host string, port int) string { return fmt.Sprintf("%s:%d", host, port) }
-	worker := start(t, bin, wctr, map[string]string{
-		"FILECONV_LISTEN": addr("127.0.0.1", wJobs),
-		"FILECONV_ADMIN":  addr("127.0.0.1", wAdmin),
-	})
-	probe(t, wctr.LivenessProbe, wAdmin, 200)
-	probe(t, wctr.ReadinessProbe, wAdmin, 200)
+
+	var workers []process
+	var jobAddrs []string
+	for _, w := range c.workers() {
+		wctr := &w.Spec.Template.Spec.Containers[0]
+		wJobs, wAdmin := freePort(t), freePort(t)
+		override := map[string]string{
+			"FILECONV_LISTEN": addr("127.0.0.1", wJobs),
+			"FILECONV_ADMIN":  addr("127.0.0.1", wAdmin),
+		}
+		// Every other setting of the pool is the manifest's, so the binary
+		// parses its LibreOffice and Chromium settings too; but the engines
+		// themselves are not started here (internal/office and
+		// internal/htmlpdf test them): seconds of CPU for nothing this test
+		// checks.
+		if fams := engines(wctr); runs(fams, "office") || runs(fams, "html") {
+			override["FILECONV_ENGINES"] = "images,pdf"
+		}
+		named := *wctr // its log lines say which pool
+		named.Name = w.Name
+		cmd := start(t, bin, &named, override)
+		probe(t, wctr.LivenessProbe, wAdmin, 200)
+		probe(t, wctr.ReadinessProbe, wAdmin, 200)
+		workers = append(workers, process{w.Name, cmd, wAdmin, wctr})
+		jobAddrs = append(jobAddrs, addr("127.0.0.1", wJobs))
+	}
+	if len(workers) == 0 {
+		t.Fatal("no worker Deployment")
+	}
+	mFront, mAdmin := freePort(t), freePort(t)
 	master := start(t, bin, mctr, map[string]string{
 		"FILECONV_LISTEN":  addr("127.0.0.1", mFront),
 		"FILECONV_ADMIN":   addr("127.0.0.1", mAdmin),
-		"FILECONV_WORKERS": addr("127.0.0.1", wJobs),
+		"FILECONV_WORKERS": strings.Join(jobAddrs, ","),
 		"FILECONV_TOKENS":  "manifest-test-token",
 	})
 	probe(t, mctr.LivenessProbe, mAdmin, 200)
-	// Ready once the master has found its worker healthy.
+	// Ready once the master has found a worker healthy.
 	probe(t, mctr.ReadinessProbe, mAdmin, 200)
 
 	// The HEALTHCHECK takes the port from FILECONV_ADMIN as the manifests set it
 	// (0.0.0.0:port), or tries the default ports.
-	if !healthcheck(t, bin, hc, addr("0.0.0.0", wAdmin)) {
-		t.Error("HEALTHCHECK fails against a running worker")
+	for _, w := range workers {
+		if !healthcheck(t, bin, hc, addr("0.0.0.0", w.admin)) {
+			t.Errorf("HEALTHCHECK fails against a running worker (%s)", w.name)
+		}
 	}
 	if !healthcheck(t, bin, hc, addr("0.0.0.0", mAdmin)) {
 		t.Error("HEALTHCHECK fails against a running master")
@@ -156,12 +188,7 @@ func TestManifestSettingsRunAndProbe(t *testing.T) {
 		t.Error("HEALTHCHECK fails with the admin listener off")
 	}
 
-	for _, p := range []struct {
-		name  string
-		cmd   *exec.Cmd
-		admin int
-		ctr   *corev1.Container
-	}{{"master", master, mAdmin, mctr}, {"worker", worker, wAdmin, wctr}} {
+	for _, p := range append([]process{{"master", master, mAdmin, mctr}}, workers...) {
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,8 @@
 // the kustomize overlays are rendered by a small subset of kustomize (resources,
 // components, strategic-merge patches, images, secretGenerator), and each render
 // is checked for consistency: labels and selectors, ports, probes, flags, the
-// worker discovery name and its certificate, termination timing and memory.
+// worker pools and their engines, the worker discovery name and its
+// certificate, termination timing and memory.
 package kubernetes
 
 import (

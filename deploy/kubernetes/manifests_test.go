@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/fileconv/fileconv/internal/convert"
 	"github.com/fileconv/fileconv/internal/master"
 )
 
@@ -51,6 +53,16 @@ const (
 	processBase   = 128 << 20
 	// The master's buffer per client connection.
 	connBuffer = 64 << 10
+	// Measured in docs/operations.md (Engines beside the worker, and pools of
+	// workers): a warm LibreOffice process is 230–241 MB resident idle;
+	// Chromium with 2 tabs 360 MiB idle and 450–470 MiB after 100 documents.
+	officeIdle        = 256 << 20
+	browserPerTwoTabs = 512 << 20
+	// --office-max-memory's default.
+	defaultOfficeMaxMemory = 1 << 30
+	// Chromium puts its files in /dev/shm only when it holds at least this
+	// much, else in TMPDIR (internal/htmlpdf, shmUsable).
+	chromiumShmFloor = 512 << 20
 )
 
 func TestEveryManifestDecodesStrictly(t *testing.T) {
@@ -179,6 +191,17 @@ func (c *cluster) deployment(component string) *appsv1.Deployment {
 	return nil
 }
 
+// workers returns the worker Deployments: one per pool.
+func (c *cluster) workers() []*appsv1.Deployment {
+	var ws []*appsv1.Deployment
+	for _, d := range c.deployments() {
+		if d.Spec.Template.Labels["app.kubernetes.io/component"] == "worker" {
+			ws = append(ws, d)
+		}
+	}
+	return ws
+}
+
 // selected returns the Deployments whose pods a selector selects.
 func (c *cluster) selected(sel labels.Selector) []*appsv1.Deployment {
 	var out []*appsv1.Deployment
@@ -209,6 +232,35 @@ func (c *cluster) selectedBy(what string, ls *metav1.LabelSelector) *appsv1.Depl
 	return ds[0]
 }
 
+// selectedAll returns every Deployment a selector selects the pods of, at least
+// one: a Service or a NetworkPolicy may cover several (the worker pools).
+func (c *cluster) selectedAll(what string, ls *metav1.LabelSelector) []*appsv1.Deployment {
+	c.t.Helper()
+	sel, err := metav1.LabelSelectorAsSelector(ls)
+	if err != nil {
+		c.t.Errorf("%s: %v", what, err)
+		return nil
+	}
+	if sel.Empty() {
+		c.t.Errorf("%s: empty selector", what)
+		return nil
+	}
+	ds := c.selected(sel)
+	if len(ds) == 0 {
+		c.t.Errorf("%s selects no Deployment's pods", what)
+	}
+	return ds
+}
+
+func deploymentNames(ds []*appsv1.Deployment) []string {
+	var n []string
+	for _, d := range ds {
+		n = append(n, d.Name)
+	}
+	slices.Sort(n)
+	return n
+}
+
 func (c *cluster) service(name string) *corev1.Service {
 	for _, o := range c.byKind["Service"] {
 		if o.name == name {
@@ -224,6 +276,39 @@ func env(ctr *corev1.Container) map[string]string {
 		m[e.Name] = e.Value
 	}
 	return m
+}
+
+// setting returns a container's value for a flag: from its args (--name=v or
+// --name v), which win as on a command line, else from its environment.
+func setting(ctr *corev1.Container, name string) (string, bool) {
+	for i := 1; i < len(ctr.Args); i++ { // Args[0] is the subcommand
+		a := ctr.Args[i]
+		if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			return v, true
+		}
+		if a == "--"+name && i+1 < len(ctr.Args) {
+			return ctr.Args[i+1], true
+		}
+	}
+	v, ok := env(ctr)["FILECONV_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))]
+	return v, ok
+}
+
+// engines returns a worker's --engines as families; nil (unset or empty)
+// means every family, as the binary reads it.
+func engines(ctr *corev1.Container) []string {
+	v, _ := setting(ctr, "engines")
+	var fams []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			fams = append(fams, f)
+		}
+	}
+	return fams
+}
+
+func runs(families []string, family string) bool {
+	return families == nil || slices.Contains(families, family)
 }
 
 func containerPort(ctr *corev1.Container, p intstr.IntOrString) (int32, bool) {
@@ -319,9 +404,13 @@ func TestSelectorsMatchLabels(t *testing.T) {
 		for _, o := range c.byKind["PodDisruptionBudget"] {
 			c.selectedBy("PodDisruptionBudget "+o.name, o.obj.(*policyv1.PodDisruptionBudget).Spec.Selector)
 		}
+		covered := map[string]bool{}
 		for _, o := range c.byKind["NetworkPolicy"] {
 			np := o.obj.(*networkingv1.NetworkPolicy)
-			d := c.selectedBy("NetworkPolicy "+o.name, &np.Spec.PodSelector)
+			ds := c.selectedAll("NetworkPolicy "+o.name, &np.Spec.PodSelector)
+			for _, d := range ds {
+				covered[d.Name] = true
+			}
 			for _, rule := range np.Spec.Ingress {
 				for _, peer := range rule.From {
 					if peer.PodSelector != nil {
@@ -329,12 +418,20 @@ func TestSelectorsMatchLabels(t *testing.T) {
 					}
 				}
 				for _, p := range rule.Ports {
-					if d != nil && p.Port != nil {
+					for _, d := range ds {
+						if p.Port == nil {
+							continue
+						}
 						if _, ok := containerPort(&d.Spec.Template.Spec.Containers[0], *p.Port); !ok {
 							t.Errorf("NetworkPolicy %s: port %s is not a port of %s", o.name, p.Port.String(), d.Name)
 						}
 					}
 				}
+			}
+		}
+		for _, w := range c.workers() {
+			if !covered[w.Name] {
+				t.Errorf("no NetworkPolicy covers %s: its job port would be open to every pod", w.Name)
 			}
 		}
 		for _, d := range []string{"master", "worker"} {
@@ -349,21 +446,19 @@ func TestServicesReachContainerPorts(t *testing.T) {
 	forEachRender(t, func(t *testing.T, c *cluster) {
 		for _, o := range c.byKind["Service"] {
 			svc := o.obj.(*corev1.Service)
-			d := c.selectedBy("Service "+svc.Name, &metav1.LabelSelector{MatchLabels: svc.Spec.Selector})
-			if d == nil {
-				continue
-			}
-			ctr := &d.Spec.Template.Spec.Containers[0]
-			listen := env(ctr)["FILECONV_LISTEN"]
-			_, listenPort := hostPort(t, d.Name+" FILECONV_LISTEN", listen)
-			for _, p := range svc.Spec.Ports {
-				n, ok := containerPort(ctr, p.TargetPort)
-				if !ok {
-					t.Errorf("Service %s port %s: targetPort %s is no port of %s", svc.Name, p.Name, p.TargetPort.String(), d.Name)
-					continue
-				}
-				if n != listenPort {
-					t.Errorf("Service %s port %s reaches container port %d; %s listens on %s", svc.Name, p.Name, n, d.Name, listen)
+			for _, d := range c.selectedAll("Service "+svc.Name, &metav1.LabelSelector{MatchLabels: svc.Spec.Selector}) {
+				ctr := &d.Spec.Template.Spec.Containers[0]
+				listen := env(ctr)["FILECONV_LISTEN"]
+				_, listenPort := hostPort(t, d.Name+" FILECONV_LISTEN", listen)
+				for _, p := range svc.Spec.Ports {
+					n, ok := containerPort(ctr, p.TargetPort)
+					if !ok {
+						t.Errorf("Service %s port %s: targetPort %s is no port of %s", svc.Name, p.Name, p.TargetPort.String(), d.Name)
+						continue
+					}
+					if n != listenPort {
+						t.Errorf("Service %s port %s reaches container port %d; %s listens on %s", svc.Name, p.Name, n, d.Name, listen)
+					}
 				}
 			}
 		}
@@ -434,6 +529,18 @@ func TestContainersMatchTheBinary(t *testing.T) {
 						if _, ok := flags[name]; !ok {
 							t.Errorf("%s: --%s is no flag of `fileconv %s`", what, name, command)
 						}
+					}
+				}
+			}
+			// A worker pool is what its engines make it: each names them, with
+			// families the binary knows (it would refuse to start otherwise).
+			if command == "worker" {
+				if v, ok := setting(ctr, "engines"); !ok || len(engines(ctr)) == 0 {
+					t.Errorf("%s: --engines (FILECONV_ENGINES) %q: name the pool's engines; without them a worker runs every engine its image holds, and the pools are alike", what, v)
+				}
+				for _, f := range engines(ctr) {
+					if !slices.Contains(convert.Families, f) {
+						t.Errorf("%s: --engines names %q; the binary's families are %v", what, f, convert.Families)
 					}
 				}
 			}
@@ -563,16 +670,15 @@ func TestSecretsExistOrAreDocumentedAsExternal(t *testing.T) {
 	}
 }
 
-// The masters find every worker pod through the headless Service, and the
-// workers' certificate names what the masters dial.
+// The masters find every worker pod of every pool through the one headless
+// Service, and the workers' certificate names what the masters dial.
 func TestWorkerDiscoveryAndCertificates(t *testing.T) {
 	forEachRender(t, func(t *testing.T, c *cluster) {
-		m, w := c.deployment("master"), c.deployment("worker")
-		if m == nil || w == nil {
+		m, workers := c.deployment("master"), c.workers()
+		if m == nil || len(workers) == 0 {
 			t.Fatal("no master or worker Deployment")
 		}
-		me, we := env(&m.Spec.Template.Spec.Containers[0]), env(&w.Spec.Template.Spec.Containers[0])
-		_, workerListen := hostPort(t, "worker FILECONV_LISTEN", we["FILECONV_LISTEN"])
+		me := env(&m.Spec.Template.Spec.Containers[0])
 		entries := strings.Split(me["FILECONV_WORKERS"], ",")
 		if len(entries) != 1 {
 			t.Fatalf("FILECONV_WORKERS %q: want the headless Service's name", me["FILECONV_WORKERS"])
@@ -592,11 +698,16 @@ func TestWorkerDiscoveryAndCertificates(t *testing.T) {
 		if svc.Spec.PublishNotReadyAddresses {
 			t.Errorf("Service %s publishes not-ready addresses: draining workers would stay in DNS", svcName)
 		}
-		if d := c.selectedBy("Service "+svcName, &metav1.LabelSelector{MatchLabels: svc.Spec.Selector}); d != w {
-			t.Errorf("Service %s does not select the workers", svcName)
+		// Every pool behind the one name: the masters route by what each worker
+		// announces, so a pool left out would get no job.
+		if ds := c.selectedAll("Service "+svcName, &metav1.LabelSelector{MatchLabels: svc.Spec.Selector}); !slices.Equal(deploymentNames(ds), deploymentNames(workers)) {
+			t.Errorf("Service %s selects %v, want every worker pool %v", svcName, deploymentNames(ds), deploymentNames(workers))
 		}
-		if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == port }) || port != workerListen {
-			t.Errorf("FILECONV_WORKERS port %d; Service %s ports %v; workers listen on %d", port, svcName, svc.Spec.Ports, workerListen)
+		for _, w := range workers {
+			_, workerListen := hostPort(t, w.Name+" FILECONV_LISTEN", env(&w.Spec.Template.Spec.Containers[0])["FILECONV_LISTEN"])
+			if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == port }) || port != workerListen {
+				t.Errorf("FILECONV_WORKERS port %d; Service %s ports %v; %s listens on %d", port, svcName, svc.Spec.Ports, w.Name, workerListen)
+			}
 		}
 		var webMaster string
 		if web := c.deployment("web"); web != nil {
@@ -625,15 +736,21 @@ func TestWorkerDiscoveryAndCertificates(t *testing.T) {
 			t.Errorf("%s: no Certificate writes its tls Secret", d.Name)
 			return nil
 		}
-		wc, mc := certFor(w), certFor(m)
-		if wc == nil || mc == nil {
+		mc := certFor(m)
+		if mc == nil {
 			return
 		}
-		if !slices.Contains(wc.Spec.DNSNames, host) {
-			t.Errorf("worker Certificate dnsNames %v lack %s, the name the masters dial and verify", wc.Spec.DNSNames, host)
-		}
-		if !slices.Contains(wc.Spec.Usages, "server auth") {
-			t.Errorf("worker Certificate usages %v lack server auth", wc.Spec.Usages)
+		var wc *certificate
+		for _, w := range workers {
+			if wc = certFor(w); wc == nil {
+				return
+			}
+			if !slices.Contains(wc.Spec.DNSNames, host) {
+				t.Errorf("%s: Certificate %s's dnsNames %v lack %s, the name the masters dial and verify", w.Name, wc.Name, wc.Spec.DNSNames, host)
+			}
+			if !slices.Contains(wc.Spec.Usages, "server auth") {
+				t.Errorf("%s: Certificate %s's usages %v lack server auth", w.Name, wc.Name, wc.Spec.Usages)
+			}
 		}
 		if !slices.Contains(mc.Spec.Usages, "server auth") || !slices.Contains(mc.Spec.Usages, "client auth") {
 			t.Errorf("master Certificate usages %v: the master presents it to clients (server auth) and to workers (client auth)", mc.Spec.Usages)
@@ -715,27 +832,35 @@ func TestGracefulTermination(t *testing.T) {
 	})
 }
 
+// Each worker pool has its own autoscaler and disruption budget: pools differ
+// in what they convert and in their size, so one must not scale or drain the
+// other.
 func TestAutoscalerAndDisruptionBudgets(t *testing.T) {
 	forEachRender(t, func(t *testing.T, c *cluster) {
-		w := c.deployment("worker")
 		hpas := c.byKind["HorizontalPodAutoscaler"]
-		if len(hpas) != 1 {
-			t.Fatalf("%d HorizontalPodAutoscalers, want 1 (workers)", len(hpas))
+		targeted := map[string]int{}
+		for _, o := range hpas {
+			hpa := o.obj.(*autoscalingv2.HorizontalPodAutoscaler)
+			ref := hpa.Spec.ScaleTargetRef
+			if ref.APIVersion != "apps/v1" || ref.Kind != "Deployment" || !slices.Contains(deploymentNames(c.workers()), ref.Name) {
+				t.Errorf("HPA %s targets %v, want a worker Deployment", hpa.Name, ref)
+			}
+			targeted[ref.Name]++
+			if hpa.Spec.MinReplicas == nil || *hpa.Spec.MinReplicas < 1 || *hpa.Spec.MinReplicas > hpa.Spec.MaxReplicas {
+				t.Errorf("HPA %s replicas %v..%d", hpa.Name, hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas)
+			}
+			if len(hpa.Spec.Metrics) != 1 || hpa.Spec.Metrics[0].Resource == nil || hpa.Spec.Metrics[0].Resource.Name != corev1.ResourceCPU ||
+				hpa.Spec.Metrics[0].Resource.Target.Type != autoscalingv2.UtilizationMetricType {
+				t.Errorf("HPA %s metrics %+v: want CPU utilization", hpa.Name, hpa.Spec.Metrics)
+			}
 		}
-		hpa := hpas[0].obj.(*autoscalingv2.HorizontalPodAutoscaler)
-		ref := hpa.Spec.ScaleTargetRef
-		if ref.APIVersion != "apps/v1" || ref.Kind != "Deployment" || w == nil || ref.Name != w.Name {
-			t.Errorf("HPA targets %v, want the worker Deployment", ref)
-		}
-		if w != nil && w.Spec.Replicas != nil {
-			t.Errorf("worker Deployment sets replicas: each apply would undo the autoscaler's count")
-		}
-		if hpa.Spec.MinReplicas == nil || *hpa.Spec.MinReplicas < 1 || *hpa.Spec.MinReplicas > hpa.Spec.MaxReplicas {
-			t.Errorf("HPA replicas %v..%d", hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas)
-		}
-		if len(hpa.Spec.Metrics) != 1 || hpa.Spec.Metrics[0].Resource == nil || hpa.Spec.Metrics[0].Resource.Name != corev1.ResourceCPU ||
-			hpa.Spec.Metrics[0].Resource.Target.Type != autoscalingv2.UtilizationMetricType {
-			t.Errorf("HPA metrics %+v: want CPU utilization", hpa.Spec.Metrics)
+		for _, w := range c.workers() {
+			if targeted[w.Name] != 1 {
+				t.Errorf("%s: %d HorizontalPodAutoscalers, want 1", w.Name, targeted[w.Name])
+			}
+			if w.Spec.Replicas != nil {
+				t.Errorf("%s sets replicas: each apply would undo the autoscaler's count", w.Name)
+			}
 		}
 		pdbs := map[string]bool{}
 		for _, o := range c.byKind["PodDisruptionBudget"] {
@@ -747,52 +872,33 @@ func TestAutoscalerAndDisruptionBudgets(t *testing.T) {
 				}
 			}
 		}
-		for _, name := range []string{"master", "worker"} {
-			if d := c.deployment(name); d != nil && !pdbs[d.Name] {
+		for _, d := range append(c.workers(), c.deployment("master")) {
+			if d != nil && !pdbs[d.Name] {
 				t.Errorf("no PodDisruptionBudget for %s", d.Name)
 			}
 		}
-		if m := c.deployment("master"); m != nil && m.Spec.Replicas != nil && *m.Spec.Replicas < 2 && !strings.Contains(hpas[0].file, "dev") {
+		dev := slices.ContainsFunc(hpas, func(o *object) bool { return strings.Contains(o.file, "dev") })
+		if m := c.deployment("master"); m != nil && m.Spec.Replicas != nil && *m.Spec.Replicas < 2 && !dev {
 			t.Errorf("%d master replicas: several stand behind the Service outside development", *m.Spec.Replicas)
 		}
 	})
 }
 
 // Memory limits hold what the settings let a process hold (docs/operations.md,
-// Capacity planning), and the worker's concurrency matches its cores.
+// Capacity planning), for each worker pool with the engines it runs, and each
+// worker's concurrency, LibreOffice processes and Chromium tabs match its cores.
 func TestResourcesFitTheSettings(t *testing.T) {
 	forEachRender(t, func(t *testing.T, c *cluster) {
-		m, w := c.deployment("master"), c.deployment("worker")
-		mc, wc := &m.Spec.Template.Spec.Containers[0], &w.Spec.Template.Spec.Containers[0]
-		me, we := env(mc), env(wc)
+		m := c.deployment("master")
+		mc := &m.Spec.Template.Spec.Containers[0]
+		me := env(mc)
 		masters := int64(1)
 		if m.Spec.Replicas != nil {
 			masters = int64(*m.Spec.Replicas)
 		}
-		conc, err := strconv.ParseInt(we["FILECONV_CONCURRENCY"], 10, 64)
-		if err != nil {
-			t.Fatalf("worker FILECONV_CONCURRENCY %q: set it (the default is the node's cores, not the pod's)", we["FILECONV_CONCURRENCY"])
-		}
-		cpu := wc.Resources.Requests[corev1.ResourceCPU]
-		if cores := int64(math.Ceil(cpu.AsApproximateFloat64())); conc > cores {
-			t.Errorf("worker concurrency %d > %d requested cores", conc, cores)
-		}
-		wBody := size(t, "worker FILECONV_MAX_BODY", we["FILECONV_MAX_BODY"], 256<<20)
 		mBody := size(t, "master FILECONV_MAX_BODY", me["FILECONV_MAX_BODY"], 256<<20)
-		if mBody > wBody {
-			t.Errorf("master accepts %d-byte files, workers only %d", mBody, wBody)
-		}
-		pixels := size(t, "FILECONV_MAX_PIXELS", we["FILECONV_MAX_PIXELS"], defaultMaxPixels)
-		pdfMemory := size(t, "FILECONV_MAX_PDF_MEMORY", we["FILECONV_MAX_PDF_MEMORY"], defaultMaxPDFMemory)
-		// Each master sends a worker up to its capacity (the concurrency); the
-		// jobs waiting for a slot hold their bodies too. A conversion is an image
-		// in libvips or a PDF in its reader process.
-		need := masters*conc*wBody + conc*max(pixels*bytesPerPixel, pdfMemory) + processBase
-		if limit := wc.Resources.Limits[corev1.ResourceMemory]; limit.Cmp(*resource.NewQuantity(need, resource.BinarySI)) < 0 {
-			t.Errorf("worker memory limit %s < %d MiB (%d masters × %d jobs × %d MiB bodies + %d conversions of %d px)",
-				limit.String(), need>>20, masters, conc, wBody>>20, conc, pixels)
-		} else {
-			t.Logf("worker: needs %d MiB of %s", need>>20, limit.String())
+		for _, w := range c.workers() {
+			checkWorkerResources(t, w, masters, mBody)
 		}
 		if web := c.deployment("web"); web != nil {
 			ctr := &web.Spec.Template.Spec.Containers[0]
@@ -810,6 +916,164 @@ func TestResourcesFitTheSettings(t *testing.T) {
 		mneed := conns*connBuffer + retry + processBase
 		if limit := mc.Resources.Limits[corev1.ResourceMemory]; limit.Cmp(*resource.NewQuantity(mneed, resource.BinarySI)) < 0 {
 			t.Errorf("master memory limit %s < %d MiB (%d connections × 64 KiB + %d MiB retry buffers)", limit.String(), mneed>>20, conns, retry>>20)
+		}
+	})
+}
+
+// checkWorkerResources checks one worker pool's CPU and memory against its
+// settings and the engines it runs.
+func checkWorkerResources(t *testing.T, w *appsv1.Deployment, masters, mBody int64) {
+	t.Helper()
+	wc := &w.Spec.Template.Spec.Containers[0]
+	we := func(flag string) string { v, _ := setting(wc, flag); return v }
+	cpu := wc.Resources.Requests[corev1.ResourceCPU]
+	cores := int64(math.Ceil(cpu.AsApproximateFloat64()))
+	// Settings whose default is the node's core count (runtime.NumCPU), not
+	// the pod's share: they must be set, and no higher than the cores.
+	perCore := func(flag string) int64 {
+		n, err := strconv.ParseInt(we(flag), 10, 64)
+		if err != nil || n < 1 {
+			t.Errorf("%s: --%s %q: set it (the default is the node's cores, not the pod's)", w.Name, flag, we(flag))
+			return 1
+		}
+		if n > cores {
+			t.Errorf("%s: --%s %d > %d requested cores", w.Name, flag, n, cores)
+		}
+		return n
+	}
+	conc := perCore("concurrency")
+	families := engines(wc)
+	wBody := size(t, w.Name+" FILECONV_MAX_BODY", we("max-body"), 256<<20)
+	if mBody > wBody {
+		t.Errorf("master accepts %d-byte files, %s only %d", mBody, w.Name, wBody)
+	}
+	pixels := size(t, w.Name+" FILECONV_MAX_PIXELS", we("max-pixels"), defaultMaxPixels)
+	pdfMemory := size(t, w.Name+" FILECONV_MAX_PDF_MEMORY", we("max-pdf-memory"), defaultMaxPDFMemory)
+	// Each master sends a worker up to its capacity (the concurrency); the
+	// jobs waiting for a slot hold their bodies too. A slot converts an image
+	// in libvips, a PDF in its reader process or, on a pool that runs
+	// LibreOffice, a document in a process that is replaced when it ends above
+	// --office-max-memory.
+	slot := max(pixels*bytesPerPixel, pdfMemory)
+	need := masters*conc*wBody + processBase
+	terms := []string{fmt.Sprintf("%d masters × %d jobs × %d MiB bodies", masters, conc, wBody>>20)}
+	if runs(families, "office") {
+		procs := perCore("office-processes")
+		officeMax := size(t, w.Name+" FILECONV_OFFICE_MAX_MEMORY", we("office-max-memory"), defaultOfficeMaxMemory)
+		slot = max(slot, officeMax)
+		need += procs * officeIdle
+		terms = append(terms, fmt.Sprintf("%d idle LibreOffice processes", procs))
+	}
+	if runs(families, "html") {
+		tabs := perCore("browser-tabs")
+		need += (tabs + 1) / 2 * browserPerTwoTabs
+		terms = append(terms, fmt.Sprintf("Chromium with %d tabs", tabs))
+	}
+	need += conc * slot
+	terms = append(terms, fmt.Sprintf("%d conversions of %d MiB", conc, slot>>20))
+	if mem := memoryVolumes(t, w); mem > 0 {
+		need += mem
+		terms = append(terms, fmt.Sprintf("%d MiB of memory-backed volumes", mem>>20))
+	}
+	if limit := wc.Resources.Limits[corev1.ResourceMemory]; limit.Cmp(*resource.NewQuantity(need, resource.BinarySI)) < 0 {
+		t.Errorf("%s: memory limit %s < %d MiB (%s, and the process)", w.Name, limit.String(), need>>20, strings.Join(terms, " + "))
+	} else {
+		t.Logf("%s: needs %d MiB of %s", w.Name, need>>20, limit.String())
+	}
+}
+
+// memoryVolumes sums the size limits of the memory-backed emptyDirs a
+// Deployment's container mounts: what is written there is charged to the
+// container's memory.
+func memoryVolumes(t *testing.T, d *appsv1.Deployment) int64 {
+	t.Helper()
+	mounted := map[string]bool{}
+	for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+		mounted[m.Name] = true
+	}
+	var sum int64
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.EmptyDir == nil || v.EmptyDir.Medium != corev1.StorageMediumMemory || !mounted[v.Name] {
+			continue
+		}
+		if v.EmptyDir.SizeLimit == nil {
+			t.Errorf("%s: memory-backed volume %s has no sizeLimit: what is written there could take the whole memory limit", d.Name, v.Name)
+			continue
+		}
+		sum += v.EmptyDir.SizeLimit.Value()
+	}
+	return sum
+}
+
+// At least two worker pools: one without LibreOffice and Chromium (images and
+// PDFs, in little memory) and one with both; together they run every family
+// of engines, so every conversion has workers. A pool with LibreOffice or
+// Chromium gives them a memory-backed /dev/shm (LibreOffice refuses a work
+// folder off tmpfs, and a container's own is 64 MB) large enough for Chromium
+// to use it, and a writable TMPDIR under its read-only root.
+func TestWorkerPools(t *testing.T) {
+	forEachRender(t, func(t *testing.T, c *cluster) {
+		var small, full bool
+		ran := map[string]bool{}
+		for _, w := range c.workers() {
+			spec := w.Spec.Template.Spec
+			ctr := &spec.Containers[0]
+			fams := engines(ctr)
+			for _, f := range convert.Families {
+				ran[f] = ran[f] || runs(fams, f)
+			}
+			office, html := runs(fams, "office"), runs(fams, "html")
+			small = small || !office && !html
+			full = full || office && html
+			for _, s := range []struct{ flag, family string }{
+				{"office-processes", "office"}, {"office-recycle", "office"}, {"office-max-memory", "office"},
+				{"browser-tabs", "html"}, {"javascript", "html"},
+			} {
+				if _, ok := setting(ctr, s.flag); ok && !runs(fams, s.family) {
+					t.Errorf("%s sets --%s but runs no %s engine (--engines %s)", w.Name, s.flag, s.family, strings.Join(fams, ","))
+				}
+			}
+			if !office && !html {
+				continue
+			}
+			volumes := map[string]corev1.Volume{}
+			for _, v := range spec.Volumes {
+				volumes[v.Name] = v
+			}
+			mountedAt := func(path string) (corev1.Volume, bool) {
+				for _, m := range ctr.VolumeMounts {
+					if m.MountPath == path && !m.ReadOnly {
+						v, ok := volumes[m.Name]
+						return v, ok
+					}
+				}
+				return corev1.Volume{}, false
+			}
+			shm, ok := mountedAt("/dev/shm")
+			switch {
+			case !ok:
+				t.Errorf("%s runs LibreOffice or Chromium without a /dev/shm volume: the container's is 64 MB", w.Name)
+			case shm.EmptyDir == nil || shm.EmptyDir.Medium != corev1.StorageMediumMemory:
+				t.Errorf("%s: /dev/shm is not a memory-backed emptyDir: LibreOffice refuses a work folder off tmpfs", w.Name)
+			case html && (shm.EmptyDir.SizeLimit == nil || shm.EmptyDir.SizeLimit.Value() < chromiumShmFloor):
+				t.Errorf("%s: /dev/shm sizeLimit %v: under %d MiB Chromium writes its files to TMPDIR instead", w.Name, shm.EmptyDir.SizeLimit, chromiumShmFloor>>20)
+			}
+			if sc := ctr.SecurityContext; sc != nil && sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem {
+				if tmp, ok := mountedAt("/tmp"); !ok || tmp.EmptyDir == nil {
+					t.Errorf("%s: read-only root without a writable /tmp for the engines", w.Name)
+				}
+			}
+		}
+		if !small {
+			t.Error("no worker pool without LibreOffice and Chromium: image and PDF workers would carry their memory")
+		}
+		if !full {
+			t.Error("no worker pool runs both LibreOffice and Chromium (--engines office,html)")
+		}
+		for _, f := range convert.Families {
+			if !ran[f] {
+				t.Errorf("no worker pool runs the %s engines: their conversions would have no worker", f)
+			}
 		}
 	})
 }
