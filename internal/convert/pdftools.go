@@ -140,7 +140,9 @@ func (c *Converter) pdfToolHere(tool pdfTool, name string, files []File) (Result
 			inputs[i] = c.qpdfInput(f.Data)
 		}
 		out, err := qpdf.Merge(inputs)
-		return c.pdfResult(out, err)
+		res, err := c.pdfResult(out, err)
+		res.Warnings = append(res.Warnings, leftWarnings(out.Left, files)...)
+		return res, err
 	case toolSplit:
 		return c.splitPDF(name, files[0].Data)
 	}
@@ -172,6 +174,7 @@ func (c *Converter) rewritePDF(pdf []byte) (Result, error) {
 	out, err := qpdf.Merge(inputs)
 	out.Repaired = out.Repaired || parts[0].Repaired
 	out.Warnings = append(parts[0].Warnings, out.Warnings...)
+	out.Left = parts[0].Left
 	return c.pdfResult(out, err)
 }
 
@@ -265,7 +268,30 @@ func (c *Converter) pdfResult(out qpdf.Output, err error) (Result, error) {
 		}
 		res.Warnings = []string{"the PDF was damaged and has been repaired: check that nothing is missing" + detail}
 	}
+	if merged := len(out.Left) > 0 && out.Left[0].Input > 0; !merged {
+		res.Warnings = append(res.Warnings, leftWarnings(out.Left, nil)...)
+	}
 	return res, nil
+}
+
+// leftWarnings says which parts of the inputs, kept by the document rather
+// than by its pages, are not in a PDF made of their pages: of files, merged,
+// or of the one PDF cut or split when files is nil.
+func leftWarnings(left []qpdf.LeftBehind, files []File) []string {
+	var warnings []string
+	for _, l := range left {
+		whose, into := "the PDF's", "the pages taken from it"
+		if files != nil {
+			whose, into = files[l.Input].Name+": its", "the merged PDF"
+		}
+		switch l.Part {
+		case qpdf.Outline:
+			warnings = append(warnings, fmt.Sprintf("%s bookmarks (outline) are not in %s", whose, into))
+		case qpdf.Form:
+			warnings = append(warnings, fmt.Sprintf("%s form fields are not in %s: what was filled in still shows, but can no longer be edited", whose, into))
+		}
+	}
+	return warnings
 }
 
 // qpdfError is the client's error for what qpdf said about the PDF what.

@@ -84,6 +84,36 @@ func TestMergeFiles(t *testing.T) {
 	}
 }
 
+// TestLeftBehindWarnings: merging, splitting and picking pages keep pages,
+// not a document's bookmarks, and the result says so, naming the file.
+func TestLeftBehindWarnings(t *testing.T) {
+	outlined, err := testfiles.OutlinedPDF("first page", "second page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := mustPDF(t, "plain page")
+	c := converter(t)
+	files := []File{{Name: "plain.pdf", Data: plain}, {Name: "book.pdf", Data: outlined}}
+	res, err := c.Run(context.Background(), Job{Target: "pdf", Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"file 2 (book.pdf): its bookmarks (outline) are not in the merged PDF"}
+	if !slices.Equal(res.Warnings, want) {
+		t.Errorf("merge: warnings %q; want %q", res.Warnings, want)
+	}
+	want = []string{"the PDF's bookmarks (outline) are not in the pages taken from it"}
+	for _, opts := range []wire.Options{{Pages: "2"}, {Pages: "1,2"}, {Split: wire.SplitEach}} {
+		res, err := c.Run(context.Background(), Job{Target: "pdf", Input: outlined, Options: opts})
+		if err != nil || !slices.Equal(res.Warnings, want) {
+			t.Errorf("%+v: warnings %q, %v; want %q", opts, res.Warnings, err, want)
+		}
+	}
+	if res, err := c.Run(context.Background(), Job{Target: "pdf", Input: outlined}); err != nil || len(res.Warnings) != 0 {
+		t.Errorf("a rewrite keeps the outline, yet warns %q (%v)", res.Warnings, err)
+	}
+}
+
 // TestSplitAndPick: split=each, and pages= picking pages into one PDF.
 func TestSplitAndPick(t *testing.T) {
 	pdf, err := testfiles.PDF(5)

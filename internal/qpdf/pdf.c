@@ -74,3 +74,29 @@ void fc_raise_version(qpdf_data dst, qpdf_data src) {
 		return;
 	qpdf_set_minimum_pdf_version_and_extension(dst, v, level);
 }
+
+// fc_has_items reports whether dict's key holds a non-empty array.
+static int fc_has_items(qpdf_data q, qpdf_oh dict, const char *key) {
+	qpdf_oh a = qpdf_oh_get_key(q, dict, key);
+	int yes = qpdf_oh_is_array(q, a) && qpdf_oh_get_array_n_items(q, a) > 0;
+	qpdf_oh_release(q, a);
+	return yes;
+}
+
+// fc_document_parts says which parts of q that belong to the document, not
+// to a page, hold something: 1, an outline (bookmarks) with an entry; 2, a
+// form with a field. Copying pages leaves them behind.
+int fc_document_parts(qpdf_data q) {
+	int parts = 0;
+	qpdf_oh root = qpdf_get_root(q);
+	qpdf_oh outlines = qpdf_oh_get_key(q, root, "/Outlines");
+	if (qpdf_oh_is_dictionary(q, outlines) && qpdf_oh_has_key(q, outlines, "/First"))
+		parts |= 1;
+	qpdf_oh form = qpdf_oh_get_key(q, root, "/AcroForm");
+	if (qpdf_oh_is_dictionary(q, form) && fc_has_items(q, form, "/Fields"))
+		parts |= 2;
+	qpdf_oh_release(q, form);
+	qpdf_oh_release(q, outlines);
+	qpdf_oh_release(q, root);
+	return parts;
+}

@@ -7,3 +7,4 @@ qpdf_data fc_new(void);
 QPDF_ERROR_CODE fc_add_pages(qpdf_data dst, qpdf_data src, int first, int last);
 QPDF_ERROR_CODE fc_init_write(qpdf_data q);
 void fc_raise_version(qpdf_data dst, qpdf_data src);
+int fc_document_parts(qpdf_data q);

@@ -47,6 +47,38 @@ type Output struct {
 	// it (it warned); Warnings holds the first of its messages.
 	Repaired bool
 	Warnings []string
+	// Left names the parts of the inputs that belong to the document, not to
+	// a page, and so were not copied with the pages: for Merge, of which
+	// input; for Split, of the one input.
+	Left []LeftBehind
+}
+
+// LeftBehind is a part of an input that an output does not hold.
+type LeftBehind struct {
+	// Input is the index of the input in Merge's inputs (0 for Split).
+	Input int
+	Part  DocumentPart
+}
+
+// DocumentPart is a part of a PDF that belongs to the document, not to a page.
+type DocumentPart int
+
+// The document parts that copying pages leaves behind.
+const (
+	Outline DocumentPart = 1 << iota // the bookmarks
+	Form                             // the form's fields (filled-in values still show on the pages)
+)
+
+// leftBehind lists the document parts of src, input i, that hold something.
+func (src *doc) leftBehind(i int) []LeftBehind {
+	var left []LeftBehind
+	parts := DocumentPart(C.fc_document_parts(src.q))
+	for _, p := range []DocumentPart{Outline, Form} {
+		if parts&p != 0 {
+			left = append(left, LeftBehind{Input: i, Part: p})
+		}
+	}
+	return left
 }
 
 // maxWarnings bounds Output.Warnings: a badly damaged file draws thousands.
@@ -135,6 +167,9 @@ func Merge(inputs []Input) (Output, error) {
 	if err != nil {
 		return Output{}, fmt.Errorf("qpdf: merge: %w", err)
 	}
+	for i, src := range srcs {
+		out.Left = append(out.Left, src.leftBehind(i)...)
+	}
 	return out, nil
 }
 
@@ -168,6 +203,7 @@ func Split(in Input, ranges []Range) ([]Output, error) {
 		if err != nil {
 			return nil, fmt.Errorf("qpdf: split: pages %d-%d: %w", r.First, r.last(n), err)
 		}
+		out.Left = src.leftBehind(0)
 		outs = append(outs, out)
 	}
 	return outs, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -265,6 +266,43 @@ func TestMergeKeepsAnnotations(t *testing.T) {
 	}
 	if text := pdftotext(t, out.PDF); !strings.Contains(text, "A page with a form") {
 		t.Errorf("merged text %q lacks the form page's", text)
+	}
+}
+
+// TestLeftBehind: a merge and a split say which inputs had an outline or a
+// form's fields, which copying pages leaves behind; an empty outline and a
+// form without fields are nothing lost.
+func TestLeftBehind(t *testing.T) {
+	outlined := rawPDF(
+		"<< /Type /Catalog /Pages 2 0 R /Outlines 5 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources "+helvetica+" /Contents 4 0 R >>",
+		textContent("A page with a bookmark"),
+		"<< /Type /Outlines /First 6 0 R /Last 6 0 R /Count 1 >>",
+		"<< /Title (Chapter 1) /Parent 5 0 R /Dest [3 0 R /Fit] >>",
+	)
+	hollow := rawPDF(
+		"<< /Type /Catalog /Pages 2 0 R /Outlines << /Type /Outlines /Count 0 >> /AcroForm << /Fields [] >> >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+	)
+	out, err := Merge([]Input{{PDF: generated(t, 1)}, {PDF: outlined}, {PDF: hollow}, {PDF: formPDF()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []LeftBehind{{Input: 1, Part: Outline}, {Input: 3, Part: Form}}
+	if !slices.Equal(out.Left, want) {
+		t.Errorf("merge left %v behind; want %v", out.Left, want)
+	}
+	parts, err := Split(Input{PDF: outlined}, []Range{{First: 1, Last: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []LeftBehind{{Part: Outline}}; !slices.Equal(parts[0].Left, want) {
+		t.Errorf("split left %v behind; want %v", parts[0].Left, want)
+	}
+	if out, err := Rewrite(Input{PDF: outlined}); err != nil || len(out.Left) != 0 {
+		t.Errorf("a rewrite keeps the whole document: %v, %v", out.Left, err)
 	}
 }
 

@@ -34,16 +34,20 @@ func PDF(pages int) ([]byte, error) {
 	for i := range texts {
 		texts[i] = PageText(i + 1)
 	}
-	return pdfOf(texts, "", 12)
+	return pdfOf(texts, "", 12, false)
 }
 
 // TextPDF returns a one-page-per-string document.
-func TextPDF(pages ...string) ([]byte, error) { return pdfOf(pages, "", 12) }
+func TextPDF(pages ...string) ([]byte, error) { return pdfOf(pages, "", 12, false) }
+
+// OutlinedPDF is TextPDF with a bookmark to each page ("Page 1", …), as a
+// document's outline.
+func OutlinedPDF(pages ...string) ([]byte, error) { return pdfOf(pages, "", 12, true) }
 
 // EncryptedPDF returns a one-page document that cannot be opened without
 // userPassword (RC4 encryption, as fpdf writes it).
 func EncryptedPDF(userPassword string) ([]byte, error) {
-	return pdfOf([]string{PageText(1)}, userPassword, 12)
+	return pdfOf([]string{PageText(1)}, userPassword, 12, false)
 }
 
 var (
@@ -67,7 +71,7 @@ func PDFOfSize(targetBytes int) ([]byte, error) {
 	}
 	// Each round rescales the text by the ratio of target to actual size.
 	b, err := fitSize(targetBytes, 10, 3*float64(targetBytes), func(textBytes float64) ([]byte, error) {
-		return pdfOf(pagesOf(Paragraphs(int(textBytes))), "", 6.5)
+		return pdfOf(pagesOf(Paragraphs(int(textBytes))), "", 6.5, false)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("PDF of size: %w", err)
@@ -93,7 +97,7 @@ func pagesOf(text string) []string {
 	return pages
 }
 
-func pdfOf(pages []string, password string, fontPt float64) ([]byte, error) {
+func pdfOf(pages []string, password string, fontPt float64, bookmarks bool) ([]byte, error) {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCreationDate(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
 	pdf.SetModificationDate(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -103,8 +107,11 @@ func pdfOf(pages []string, password string, fontPt float64) ([]byte, error) {
 	}
 	pdf.AddUTF8FontFromBytes("DejaVuSans", "", dejavusans.TTF)
 	pdf.SetFont("DejaVuSans", "", fontPt)
-	for _, text := range pages {
+	for i, text := range pages {
 		pdf.AddPage()
+		if bookmarks {
+			pdf.Bookmark(fmt.Sprintf("Page %d", i+1), 0, -1)
+		}
 		pdf.MultiCell(0, fontPt*0.45, text, "", "L", false)
 	}
 	var buf bytes.Buffer
