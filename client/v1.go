@@ -21,6 +21,14 @@ const maxErrorMessage = 64 << 10
 // starts with those bytes cannot be told from one.
 func (c *Client) convertV1(ctx context.Context, target string, name string, in *source, output io.Writer, opts Options, p *reporter) (Result, error) {
 	res := Result{Protocol: wire.Version10}
+	if opts.From == "text" {
+		// from=text asks for what v1.0 always does with a text, a web page
+		// or an RTF file: draw it as text. So `fileconv send --from text
+		// notes.csv`, which turns off reading it as a table, works with a
+		// v1.0 server too (which, unlike v2, cannot refuse it for a file
+		// that is no text).
+		opts.From = ""
+	}
 	if opts.ConvertOptions != (ConvertOptions{}) {
 		return res, fmt.Errorf("protocol v1.0 carries no options (quality, lossless, page size, pages): use a server that speaks v2: %w", ErrUnsupported)
 	}

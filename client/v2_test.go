@@ -389,6 +389,16 @@ func TestV1Fallback(t *testing.T) {
 	if !errors.Is(err, ErrUnsupported) {
 		t.Errorf("options over v1.0: %v", err)
 	}
+	// from=text is what v1.0 does anyway; from=csv cannot travel.
+	var out bytes.Buffer
+	_, err = c.Convert(context.Background(), TextToPDF, "a.csv", strings.NewReader("a,b"), &out, Options{ConvertOptions: ConvertOptions{From: "text"}})
+	if err != nil || out.String() != "A,B" {
+		t.Errorf("from=text over v1.0: %q, %v", out.String(), err)
+	}
+	_, err = c.Convert(context.Background(), TextToPDF, "a.csv", strings.NewReader("a,b"), io.Discard, Options{ConvertOptions: ConvertOptions{From: "csv"}})
+	if !errors.Is(err, ErrUnsupported) {
+		t.Errorf("from=csv over v1.0: %v", err)
+	}
 
 	// With v2 required, the refusal is an error that says what to do.
 	strict := s.client()

@@ -79,7 +79,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if f.merge {
 		jobs, send, err = prepareMerge(c, operands, f, to, where)
 	} else {
-		jobs, err = prepareJobs(operands, f, to, interactive, stdout)
+		jobs, err = prepareJobs(operands, f, to, interactive, stdout, stderr)
 	}
 	if err != nil {
 		return err
@@ -167,8 +167,9 @@ func (f *sendFlags) reporter(stdout, stderr io.Writer) sendReporter {
 }
 
 // prepareJobs expands the operands into jobs, each with its target (asked for
-// in a menu when interactive), its kind where that matters, and its output.
-func prepareJobs(operands []string, f sendFlags, to string, interactive bool, menuOut io.Writer) ([]*sendJob, error) {
+// in a menu when interactive), its kind where that matters, the reading its
+// name proposes (said on notices), and its output.
+func prepareJobs(operands []string, f sendFlags, to string, interactive bool, menuOut, notices io.Writer) ([]*sendJob, error) {
 	jobs := expandArgs(operands, f.recursive)
 	for _, j := range jobs {
 		if j.err != nil {
@@ -188,10 +189,17 @@ func prepareJobs(operands []string, f sendFlags, to string, interactive bool, me
 				continue
 			}
 		}
+		if f.proposesReading() {
+			if err := proposeReading(j); err != nil {
+				j.err = err
+				continue
+			}
+		}
 		if j.root != "" && !interactive && !fits(j.kind, to) {
 			j.skip = fmt.Sprintf("%s, not converted to %s", strings.TrimPrefix(describeKind(j.kind), "a "), to)
 		}
 	}
+	announceReadings(notices, jobs)
 	if interactive {
 		if err := chooseTargets(jobs, stdin, menuOut); err != nil {
 			return nil, err
@@ -272,6 +280,9 @@ func runJobs(ctx context.Context, jobs []*sendJob, send sendFunc, opts client.Op
 		wg.Go(func() {
 			for j := range work {
 				o := opts
+				if j.from != "" {
+					o.From = j.from
+				}
 				o.Progress = func(p client.Progress) { rep.progress(j, p) }
 				t0 := time.Now()
 				res, out, err := send(ctx, j, o)

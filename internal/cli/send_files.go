@@ -23,6 +23,9 @@ type sendJob struct {
 	root string
 	to   string
 	kind convert.Kind
+	// from is the reading its name proposes for a text (from=csv), sent
+	// with the file's options.
+	from string
 	size int64
 	out  string
 	// skip says why a file found under a directory is not sent.

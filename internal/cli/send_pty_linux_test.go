@@ -145,6 +145,13 @@ func TestSendMenuOnATerminal(t *testing.T) {
 	if code != 0 || !strings.Contains(screen, "doc.pdf -> doc.txt") || !strings.Contains(screen, "  1. txt (plain text)") {
 		t.Errorf("exit %d:\n%q", code, screen)
 	}
+	// A .csv is offered a table's targets, and the screen says why.
+	writeFiles(t, dir, map[string][]byte{"sales.csv": []byte("a,b\n1,2\n")})
+	screen, code = terminalRun(t, s, "Choice (1, 2, 3): ", "xlsx\r", "sales.csv")
+	if code != 0 || !strings.Contains(screen, "sales.csv -> sales.xlsx") || !strings.Contains(screen, "sales.csv is read as a CSV table, from its name (--from text sends it as plain text)") ||
+		!strings.Contains(screen, "sales.csv (a CSV table). Convert to:\r\n  1. pdf") {
+		t.Errorf("exit %d:\n%q", code, screen)
+	}
 	// A wrong answer is asked again.
 	screen, code = terminalRun(t, s, "Choice (1-9): ", "12\r1\r", "photo.png", "--force")
 	if code != 0 || !strings.Contains(screen, `"12" is not one of the choices`) || !strings.Contains(screen, "photo.png -> photo.jpg") {

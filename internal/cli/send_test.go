@@ -92,7 +92,12 @@ func refusal(req wire.ConvertRequest, body []byte) *wire.ErrorResponse {
 	if req.Token != "tok" {
 		return &wire.ErrorResponse{Code: fail.Unauthorized, Message: "Invalid authentication token"}
 	}
-	if _, err := convert.Plan(convert.Detect(body), req.Target, req.Options, body); err != nil {
+	// As a worker does: what the file is read as, then the conversion.
+	kind, err := convert.KindFor(convert.Detect(body), req.Options)
+	if err == nil {
+		_, err = convert.Plan(kind, req.Target, req.Options, body)
+	}
+	if err != nil {
 		e := fail.As(err)
 		return &wire.ErrorResponse{Code: e.Code, Message: e.Message}
 	}

@@ -46,6 +46,7 @@ func TestUpConvertsOfficeDocuments(t *testing.T) {
 	if n := pdfPages(t, readFile(t, filepath.Join(dir, "tables.pdf"))); n < 1 {
 		t.Errorf("the DOCX made %d pages", n)
 	}
+	sendCSV(t, dir, addr)
 	resp, out := api.convert("to=pdf&name=chart.pptx", pptx)
 	if ct := resp.Header.Get("Content-Type"); ct != "application/pdf" {
 		t.Errorf("a PPTX answered %s", ct)

@@ -17,7 +17,7 @@ import (
 // Web pages and Markdown to PDF through fileconv up, once its Chromium has
 // passed its self-test: the HTTP API prints a page that asks for a picture
 // on this machine (no request reaches it), send prints a Markdown file named
-// with --from.
+// with --from, and again without, read as its name proposes.
 func TestUpConvertsWebPages(t *testing.T) {
 	if _, err := exec.LookPath("chromium"); err != nil {
 		t.Skip("no Chromium here (Debian chromium): web pages are not converted")
@@ -50,6 +50,14 @@ func TestUpConvertsWebPages(t *testing.T) {
 	}
 	if text := pdfText(t, readFile(t, filepath.Join(dir, "notes.pdf"))); !strings.Contains(text, "apples") || !strings.Contains(text, "code block") || strings.Contains(text, "|---|") {
 		t.Errorf("the Markdown's PDF reads %q", text)
+	}
+	// Without --from, the name proposes Markdown, and send says so.
+	_, errOut, code := run(t, dir, "send", "--addr", addr, "--to", "pdf", "--force", "notes.md")
+	if code != 0 || !strings.Contains(errOut, "notes.md is read as Markdown, from its name (--from text sends it as plain text)") {
+		t.Fatalf("send notes.md: exit %d\n%s", code, errOut)
+	}
+	if text := pdfText(t, readFile(t, filepath.Join(dir, "notes.pdf"))); strings.Contains(text, "|---|") {
+		t.Errorf("notes.md, read as Markdown from its name, reads %q", text)
 	}
 }
 

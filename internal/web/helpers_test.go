@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,11 @@ import (
 	"github.com/fileconv/fileconv/internal/testcluster"
 
 	"github.com/fileconv/fileconv/client"
+	"github.com/fileconv/fileconv/internal/convert"
+	"github.com/fileconv/fileconv/internal/engines"
+	"github.com/fileconv/fileconv/internal/htmlpdf"
 	"github.com/fileconv/fileconv/internal/master"
+	"github.com/fileconv/fileconv/internal/office"
 	"github.com/fileconv/fileconv/internal/testfiles"
 )
 
@@ -34,11 +39,21 @@ type stackOptions struct {
 	master  func(*master.Config)
 	// deadMaster leaves the master's address closed.
 	deadMaster bool
+	// engines are the families of engines ("office", "html") the first
+	// worker runs. LibreOffice takes seconds to start, so only the tests
+	// that convert office documents ask for it.
+	engines []string
 }
 
 func startStack(t testing.TB, opts stackOptions) *stack {
 	t.Helper()
+	if len(opts.engines) > 0 {
+		needEngines(t, opts.engines)
+	}
 	cl := testcluster.Start(t, testcluster.Options{Workers: max(opts.workers, 1), Master: opts.master, DeadMaster: opts.deadMaster})
+	if len(opts.engines) > 0 {
+		startEngines(t, cl, opts.engines)
+	}
 	c := &client.Client{Addr: cl.Addr, Token: testcluster.Token, TLSConfig: cl.ClientTLS, MaxRetries: 1, RetryBackoff: 10 * time.Millisecond, MaxIdleConns: 8}
 	t.Cleanup(func() { c.Close() })
 	callers, err := master.ParseTokens(strings.NewReader(callerToken + "\n"))
@@ -132,5 +147,54 @@ func waitOffered(t testing.TB, s *Server) {
 			t.Fatal("the workers' conversions are not known after 10s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// needEngines skips the test when an engine of families is not installed,
+// before anything starts.
+func needEngines(t testing.TB, families []string) {
+	t.Helper()
+	if slices.Contains(families, "office") {
+		if err := office.Available(); err != nil {
+			t.Skipf("skipped: this test converts office documents and LibreOffice is not installed here (/usr/lib/libreoffice/program; make test-deps installs it): %v", err)
+		}
+	}
+	if slices.Contains(families, "html") {
+		if err := htmlpdf.Available(); err != nil {
+			t.Skipf("skipped: this test converts Markdown and Chromium is not installed here (make test-deps installs it): %v", err)
+		}
+	}
+}
+
+// startEngines gives the cluster's first worker the engines of families,
+// one LibreOffice process and one Chromium tab, as fileconv up would.
+func startEngines(t testing.TB, cl *testcluster.Cluster, families []string) {
+	t.Helper()
+	e := engines.Start(engines.Config{
+		Families: families, BrowserTabs: 1, Office: office.Config{Processes: 1},
+		Logger: slog.New(slog.NewTextHandler(cl.Logs, nil)).With("tier", "engines"),
+	})
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Logf("stop the engines: %v", err)
+		}
+	})
+	e.Attach(cl.Servers[0].Converter())
+}
+
+// waitConverts waits until some worker announces each conversion of pairs
+// (from, to, from, to...) to the web tier: engines announce theirs once
+// their self-test passes, seconds after the worker starts.
+func waitConverts(t testing.TB, s *stack, pairs ...string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute) // engines.selfTestTimeout, and a probe
+	for i := 0; i < len(pairs); i += 2 {
+		from, to := convert.Kind(pairs[i]), pairs[i+1]
+		for !s.web.offered.get(context.Background()).Can(from, to) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no worker converts %s to %s after 3 minutes; logs:\n%s", from, to, s.logs.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }

@@ -42,6 +42,9 @@
   }
   function announce(text) { $("#announce").textContent = text; }
   function inputInfo(type) { return state.formats && state.formats.inputs.find((i) => i.type === type); }
+  // kindOf is what a file is converted as: what the server detected, or, for
+  // a text, what the person reads it as (a CSV table, Markdown).
+  function kindOf(row) { return row.readAs || row.type; }
   function outputName(name, to) {
     const dot = name.lastIndexOf(".");
     const base = dot > 0 ? name.slice(0, dot) : (name || "file");
@@ -109,10 +112,41 @@
         row.type = "error";
         row.detectError = e.message;
       }
+      proposeReadAs(row);
       fillTargets(row);
     }
     updateToolbar();
     announce(files.length + (files.length === 1 ? " file added" : " files added"));
+  }
+
+  // READ_AS are what a text may be read as. Its bytes cannot say it is a
+  // table or Markdown, and the server reads a text as plain text unless
+  // from= says otherwise; a name is only a hint, so the page proposes from
+  // it, shows what it proposed, and lets the person change it.
+  const READ_AS = [
+    { from: "csv", label: "CSV table", name: /\.csv$/i },
+    { from: "markdown", label: "Markdown", name: /\.(md|markdown)$/i },
+  ];
+
+  // proposeReadAs offers a text the readings the cluster converts, the one
+  // its name suggests chosen; any other file is read as what it is.
+  function proposeReadAs(row) {
+    const box = $(".read-as", row.el);
+    const choices = row.type === "text" ? READ_AS.filter((r) => inputInfo(r.from)) : [];
+    const byName = choices.find((r) => r.name.test(row.file.name));
+    row.readAs = byName ? byName.from : "";
+    box.hidden = choices.length === 0;
+    if (box.hidden) return;
+    const sel = $(".read-as-select", box);
+    sel.textContent = "";
+    for (const r of [{ from: "", label: "plain text" }, ...choices]) {
+      const opt = document.createElement("option");
+      opt.value = r.from;
+      opt.textContent = r.label;
+      sel.appendChild(opt);
+    }
+    sel.value = row.readAs;
+    $(".read-as-why", box).textContent = byName ? "(proposed from its name)" : "";
   }
 
   function renderRow(row) {
@@ -129,6 +163,15 @@
     label.textContent = "Convert " + row.file.name + " to";
     $(".convert", li).setAttribute("aria-label", "Convert " + row.file.name);
     $(".remove", li).setAttribute("aria-label", "Remove " + row.file.name);
+    const readAs = $(".read-as-select", li);
+    readAs.id = "read-as-" + row.id;
+    $(".read-as-label", li).htmlFor = readAs.id;
+    readAs.setAttribute("aria-label", "Read as (" + row.file.name + ")");
+    readAs.addEventListener("change", () => {
+      row.readAs = readAs.value;
+      $(".read-as-why", li).textContent = "";
+      fillTargets(row);
+    });
     $(".progress", li).setAttribute("aria-label", "Progress of " + row.file.name);
     $(".convert", li).addEventListener("click", () => enqueue(row));
     $(".remove", li).addEventListener("click", () => removeRow(row));
@@ -140,10 +183,13 @@
     $("#files").appendChild(li);
   }
 
+  // fillTargets offers the targets of what the file is read as, keeping the
+  // chosen one when it still fits.
   function fillTargets(row) {
     const li = row.el;
     const sel = $(".target", li);
-    const info = inputInfo(row.type);
+    const info = inputInfo(kindOf(row));
+    const chosen = sel.value;
     sel.textContent = "";
     if (!info) {
       $(".type", li).textContent = row.type === "unknown" ? "not recognised" : (row.kindName || "unknown type");
@@ -152,7 +198,7 @@
       setState(row, "failed", notConvertible(row), 0);
       return;
     }
-    $(".type", li).textContent = info.name;
+    $(".type", li).textContent = row.kindName || info.name;
     for (const to of info.targets) {
       const t = state.formats.targets.find((x) => x.to === to);
       const opt = document.createElement("option");
@@ -161,7 +207,7 @@
       if (t) opt.title = t.description;
       sel.appendChild(opt);
     }
-    sel.value = info.default;
+    sel.value = info.targets.includes(chosen) ? chosen : info.default;
     setState(row, "new", "Ready", 0);
     fillOptions(row);
   }
@@ -220,8 +266,9 @@
     showProgress(job.el, status, text, percent);
     showWarnings(job);
     if (job.file) {
-      $(".convert", job.el).disabled = busy(job) || !inputInfo(job.type);
-      $(".target", job.el).disabled = busy(job) || !inputInfo(job.type);
+      $(".convert", job.el).disabled = busy(job) || !inputInfo(kindOf(job));
+      $(".target", job.el).disabled = busy(job) || !inputInfo(kindOf(job));
+      $(".read-as-select", job.el).disabled = busy(job);
     }
     if (status !== "done") dropDownload(job);
     updateToolbar();
@@ -286,7 +333,7 @@
 
   function updateToolbar() {
     const rows = state.rows;
-    const convertible = rows.filter((r) => inputInfo(r.type) && (r.status === "new" || r.status === "failed"));
+    const convertible = rows.filter((r) => inputInfo(kindOf(r)) && (r.status === "new" || r.status === "failed"));
     const done = rows.filter((r) => r.status === "done");
     const failed = rows.filter((r) => r.status === "failed");
     const running = rows.filter((r) => r.status === "running" || r.status === "queued");
@@ -305,7 +352,7 @@
 
   // ---- converting -------------------------------------------------------------
   function enqueue(row) {
-    if (!inputInfo(row.type) || row.status === "queued" || row.status === "running") return;
+    if (!inputInfo(kindOf(row)) || row.status === "queued" || row.status === "running") return;
     setState(row, "queued", "Waiting…", 0);
     state.queue.push(row);
     pump();
@@ -324,7 +371,8 @@
 
   async function convert(row) {
     const to = $(".target", row.el).value;
-    const url = "/api/v1/convert?to=" + encodeURIComponent(to) + "&name=" + encodeURIComponent(row.file.name) + optionQuery(row);
+    const from = row.readAs ? "&from=" + encodeURIComponent(row.readAs) : "";
+    const url = "/api/v1/convert?to=" + encodeURIComponent(to) + "&name=" + encodeURIComponent(row.file.name) + from + optionQuery(row);
     const res = await transfer(row, url, row.file);
     if (res) settle(row, res, outputName(row.file.name, to));
   }
@@ -410,9 +458,25 @@
   // ---- one PDF of several files ----------------------------------------------
   // pdfRows splits the list into the files that can go into one PDF, in list
   // order, and the others, which the page names rather than drop silently.
+  // A combined PDF reads every text as plain text (a request of several
+  // files carries no from=), so a text read as a table or as Markdown is
+  // left out too (read) rather than come out as something else than its row
+  // says.
   function pdfRows() {
     const fits = (r) => { const info = inputInfo(r.type); return !!info && info.targets.includes("pdf"); };
-    return { use: state.rows.filter(fits), skip: state.rows.filter((r) => !fits(r)) };
+    return {
+      use: state.rows.filter((r) => fits(r) && !r.readAs),
+      skip: state.rows.filter((r) => !fits(r)),
+      read: state.rows.filter((r) => fits(r) && r.readAs),
+    };
+  }
+
+  // leftOut says which files a combined PDF leaves out, and why.
+  function leftOut(skip, read) {
+    const parts = [];
+    if (skip.length) parts.push("Left out, as they cannot become PDF: " + fileNames(skip) + ".");
+    if (read.length) parts.push("Left out, as a combined PDF reads texts as plain text: " + fileNames(read) + " (read it as plain text to include it).");
+    return parts.join(" ");
   }
 
   function fileNames(rows) { return joinWords(rows.map((r) => r.file.name), "and"); }
@@ -420,16 +484,17 @@
   // updateCombine offers the button only when there is something to combine,
   // and tells beforehand what it takes and what it leaves out.
   function updateCombine() {
-    const { use, skip } = pdfRows();
+    const { use, skip, read } = pdfRows();
+    const out = skip.concat(read);
     $("#combine").disabled = use.length < 2 || busy(combined);
     $("#combine-hint").textContent = use.length < 2 ? "Needs two or more files that convert to PDF." :
-      "Joins " + use.length + " files into one PDF, in list order" + (skip.length ? "; leaves out " + fileNames(skip) : "") + ".";
+      "Joins " + use.length + " files into one PDF, in list order" + (out.length ? "; leaves out " + fileNames(out) : "") + ".";
   }
 
   // combine takes the files as they are now: a file added later waits for the
   // next click rather than change a request already on its way.
   function combine() {
-    const { use, skip } = pdfRows();
+    const { use, skip, read } = pdfRows();
     if (use.length < 2 || busy(combined)) return;
     const form = new FormData();
     form.append("to", "pdf");
@@ -438,12 +503,12 @@
     combined.el.hidden = false;
     $(".details", combined.el).textContent = fileNames(use) + ", in this order";
     const left = $(".left-out", combined.el);
-    left.hidden = skip.length === 0;
-    left.textContent = skip.length ? "Left out, as they cannot become PDF: " + fileNames(skip) + "." : "";
+    left.textContent = leftOut(skip, read);
+    left.hidden = left.textContent === "";
     setState(combined, "queued", "Waiting…", 0);
     state.queue.push(combined);
     pump();
-    if (skip.length) announce("Combining " + use.length + " files; left out: " + fileNames(skip));
+    if (skip.length || read.length) announce("Combining " + use.length + " files; left out: " + fileNames(skip.concat(read)));
   }
 
   async function sendCombined() {
