@@ -81,7 +81,7 @@ func (c *Converter) convertWebPage(ctx context.Context, in Input) (Result, error
 		}
 		return Result{}, &Error{Code: fail.Internal, Cause: err, Message: fmt.Sprintf("internal error: the browser engine failed on the %s", what)}
 	}
-	return Result{Output: out}, nil
+	return Result{Output: out, Warnings: webPageWarnings(in.Data, in.Kind == KindMarkdown, engine)}, nil
 }
 
 // isHTML matches a document that starts, past a byte-order mark, white

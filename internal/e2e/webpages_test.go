@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +40,11 @@ func TestUpConvertsWebPages(t *testing.T) {
 	}
 	if n := requests.Load(); n != 0 {
 		t.Errorf("printing the page made %d requests to a server on this machine", n)
+	}
+	// The picture is missing from the PDF, and the answer says so.
+	warning, _ := url.PathUnescape(resp.Header.Get("X-Fileconv-Warnings"))
+	if !strings.Contains(warning, "the page names 1 picture to load ("+watched.URL+"/spy.png)") {
+		t.Errorf("the answer's warning: %q", warning)
 	}
 
 	md := "# Notes\n\n| fruit | count |\n|---|---|\n| apples | 3 |\n\n```\ncode block\n```\n"

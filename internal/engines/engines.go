@@ -164,6 +164,9 @@ func (e *Engines) Close() error {
 // browser is Chromium's pool as the converter's browser engine.
 type browser struct{ pool *htmlpdf.Pool }
 
+// RunsScripts says whether Chromium runs a page's scripts (--javascript).
+func (b browser) RunsScripts() bool { return b.pool.JavaScript() }
+
 func (b browser) Convert(ctx context.Context, job convert.BrowserJob) ([]byte, error) {
 	html := job.Input
 	if job.Markdown {

@@ -316,6 +316,9 @@ func (p *Pool) SelfTest(ctx context.Context) error {
 	return nil
 }
 
+// JavaScript reports whether the pool's tabs run a page's scripts.
+func (p *Pool) JavaScript() bool { return p.cfg.JavaScript }
+
 // Convert prints one document to PDF. The job ends at ctx's deadline, or
 // after Config.Timeout when ctx has none.
 func (p *Pool) Convert(ctx context.Context, job Job) ([]byte, error) {
