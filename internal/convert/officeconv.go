@@ -119,7 +119,11 @@ func (c *Converter) convertOffice(ctx context.Context, in Input) (Result, error)
 	if err != nil {
 		return Result{}, c.officeError(ctx, in.Kind, err)
 	}
-	return Result{Output: out}, nil
+	res := Result{Output: out}
+	if isOfficeZip(in.Kind) {
+		res.Warnings = officeLinkWarnings(in.Kind, in.Data)
+	}
+	return res, nil
 }
 
 func isOfficeZip(k Kind) bool {
