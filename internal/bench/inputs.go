@@ -59,6 +59,8 @@ var ImageConversions = []Conversion{
 	{"jpg-jxl", "JPG→JXL", "jpeg", "jxl"},
 	// A PDF's first page as a picture, and a photo as a PDF.
 	{"pdf-png", "PDF→PNG", "pdf", "png"},
+	// qpdf rewriting a PDF (repaired, compressed, object streams).
+	{"pdf-pdf", "PDF→PDF", "pdf", "pdf"},
 	{"jpg-pdf", "JPG→PDF", "jpeg", "pdf"},
 	{"png-pdf", "PNG→PDF", "png", "pdf"},
 }

@@ -8,7 +8,7 @@
 #
 # It measures, in one run, for each DOCX of DOCS:
 #  a. fileconv: `fileconv bench --conversions docx-pdf --files …` through
-#     `fileconv up` (one worker, one LibreOffice process per core), 2 clients
+#     `fileconv up` (a worker and a LibreOffice process per core), 2 clients
 #     at once (one per core), REQUESTS requests a repetition, the median of 3;
 #  b. soffice, one loop: LOOPS runs of soffice, one after the other, with a
 #     profile made beforehand (its first run makes it, which is not counted);
@@ -44,16 +44,25 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "—"; else printf 
 echo "office-compare: $(date -u +%F) commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null), $(soffice --version 2>/dev/null | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # a. fileconv through up, once its LibreOffice has passed its self-test.
-"$BIN" up --listen 127.0.0.1:$PORT --workers 1 --admin off --web off --dir state >up.log 2>&1 &
+"$BIN" up --listen 127.0.0.1:$PORT --admin off --web off --dir state >up.log 2>&1 &
 UP=$!
 trap 'kill -INT $UP 2>/dev/null; wait $UP 2>/dev/null' EXIT
 for _ in $(seq 150); do grep -q 'engine ready.*libreoffice' up.log && break; sleep 0.2; done
 grep -q 'engine ready.*libreoffice' up.log || { echo "office-compare: fileconv up's LibreOffice did not start" >&2; cat up.log >&2; exit 1; }
+# The master learns what the worker converts at its next look at it.
+mkdir -p probe
+for _ in $(seq 60); do
+	"$BIN" send --addr 127.0.0.1:$PORT --ca state/ca.pem --token-file state/token --to pdf --force -o probe "${docs[0]}" >probe.log 2>&1 && break
+	sleep 0.5
+done
+ls probe/*.pdf >/dev/null 2>&1 || { echo "office-compare: the master offers no DOCX to PDF" >&2; cat probe.log >&2; exit 1; }
 files=$(IFS=,; echo "${docs[*]}")
 echo "office-compare: fileconv bench, ${#docs[@]} DOCX, 2 clients, $REQUESTS requests × 3" >&2
 "$BIN" bench --addr 127.0.0.1:$PORT --ca state/ca.pem --token-file state/token --conversions docx-pdf \
 	--files "$files" --sweep sizes --base-concurrency 2 --requests "$REQUESTS" --repeat 3 --quiet --out bench >bench.log 2>&1 ||
 	{ echo "office-compare: fileconv bench failed" >&2; cat bench.log >&2; exit 1; }
+awk -F, 'NR > 1 && $10 > 0 { bad = 1 } END { exit bad }' bench/bench.csv ||
+	{ echo "office-compare: some conversions failed" >&2; cat bench.log >&2; exit 1; }
 kill -INT $UP; wait $UP 2>/dev/null
 trap - EXIT
 # Column 12 is req_per_s, column 22 the file's name (bench.csv's header).
