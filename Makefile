@@ -10,8 +10,10 @@ LDFLAGS   := -X github.com/fileconv/fileconv/internal/cli.Version=$(VERSION)
 # cgo: libvips for images, poppler-glib for PDF text, qpdf for PDF merge, split,
 # repair and decrypt (internal/qpdf), LibreOfficeKit's headers for office
 # documents (internal/office dlopens LibreOffice at run time: the binary does
-# not link it).
-DEB_BUILD := libvips-dev libpoppler-glib-dev libqpdf-dev libreofficekit-dev pkg-config gcc
+# not link it), Tesseract for OCR (internal/ocr; its English model, which the
+# worker's self-test reads, comes with it).
+DEB_BUILD := libvips-dev libpoppler-glib-dev libqpdf-dev libreofficekit-dev libtesseract-dev \
+	tesseract-ocr-eng pkg-config gcc
 # The office engine, at run time (make up, the tests): LibreOffice without its
 # GUI (Writer, Calc, Impress) and fonts metric-compatible with Calibri, Cambria,
 # Arial, Times New Roman, plus Noto for every script (CJK included).
@@ -39,8 +41,9 @@ all: build
 # deps installs the build's Debian packages only when pkg-config cannot find them,
 # so a machine that has them never needs root or the network here.
 deps:
-	@if ! pkg-config --exists vips poppler-glib libqpdf 2>/dev/null || ! command -v gcc >/dev/null \
-		|| [ ! -f /usr/include/LibreOfficeKit/LibreOfficeKitInit.h ]; then \
+	@if ! pkg-config --exists vips poppler-glib libqpdf tesseract 2>/dev/null || ! command -v gcc >/dev/null \
+		|| [ ! -f /usr/include/LibreOfficeKit/LibreOfficeKitInit.h ] \
+		|| [ ! -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ]; then \
 		echo "installing Debian packages: $(DEB_BUILD)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_BUILD); \
 	fi

@@ -30,7 +30,7 @@ func TestMenuAndHelpFollowTheRegistry(t *testing.T) {
 	if jobs[0].to != "shout" {
 		t.Errorf("chose %q", jobs[0].to)
 	}
-	if help := targetHelp(); !strings.Contains(help, "shout (from text)") || !strings.Contains(help, "txt (from PDF)") {
+	if help := targetHelp(); !strings.Contains(help, "shout (from text)") || !strings.Contains(help, "txt (from PDF, JPEG, PNG") {
 		t.Errorf("--to help: %s", help)
 	}
 }

@@ -132,7 +132,7 @@ func TestSendProgressOnATerminal(t *testing.T) {
 func TestSendMenuOnATerminal(t *testing.T) {
 	dir, s := sendEnv(t)
 	writeFiles(t, dir, map[string][]byte{"photo.png": pngData, "doc.pdf": pdfData})
-	screen, code := terminalRun(t, s, "Choice (1-9): ", "3\r", "photo.png")
+	screen, code := terminalRun(t, s, "Choice (1-10): ", "3\r", "photo.png")
 	if code != 0 || !strings.Contains(screen, "photo.png -> photo.webp") {
 		t.Fatalf("exit %d:\n%s", code, screen)
 	}
@@ -153,7 +153,7 @@ func TestSendMenuOnATerminal(t *testing.T) {
 		t.Errorf("exit %d:\n%q", code, screen)
 	}
 	// A wrong answer is asked again.
-	screen, code = terminalRun(t, s, "Choice (1-9): ", "12\r1\r", "photo.png", "--force")
+	screen, code = terminalRun(t, s, "Choice (1-10): ", "12\r1\r", "photo.png", "--force")
 	if code != 0 || !strings.Contains(screen, `"12" is not one of the choices`) || !strings.Contains(screen, "photo.png -> photo.jpg") {
 		t.Errorf("exit %d:\n%q", code, screen)
 	}

@@ -172,6 +172,7 @@ func (c *convertFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.cfg.MaxFrames, "max-frames", convert.DefaultMaxFrames, "most frames of an animation or pages of a multi-page image, checked before decoding; the frames converted together are also bounded to 4 × max-pixels")
 	fs.IntVar(&c.cfg.MaxPDFDPI, "max-pdf-dpi", convert.DefaultMaxPDFDPI, "highest resolution a PDF's pages are rendered at (dpi option of PDF to images); each page's pixels are also checked against max-pixels before rendering")
 	fs.IntVar(&c.cfg.MaxPDFPages, "max-pdf-pages", convert.DefaultMaxPDFPages, "most pages of a PDF converted to text")
+	fs.IntVar(&c.cfg.MaxOCRPages, "max-ocr-pages", convert.DefaultMaxOCRPages, "most pages of a PDF one job reads by OCR (the rest are left as they are, with a warning)")
 	c.cfg.MaxPDFInflate = convert.DefaultMaxPDFInflate
 	fs.Var((*byteSize)(&c.cfg.MaxPDFInflate), "max-pdf-inflate", "most bytes the compressed streams of a PDF may decode to, checked before text extraction (e.g. 256MiB)")
 	fs.IntVar(&c.cfg.MaxPDFNesting, "max-pdf-nesting", convert.DefaultMaxPDFNesting, "deepest nesting of arrays and dictionaries in a PDF, 1-500 (graphics states and marked content: 16 times as deep)")

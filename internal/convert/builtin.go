@@ -75,8 +75,15 @@ func init() {
 	}()
 	Register(Conversion{
 		Name: "pdf-text", From: []Kind{KindPDF}, To: []string{"txt"},
-		Options: []string{"pages"}, Engine: "poppler", Family: "pdf", Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
+		Options: []string{"pages", "ocr", "lang"}, Engine: "poppler, Tesseract", Family: "pdf",
+		Limits:   []string{"max-pdf-pages", "max-ocr-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
 		Original: true, Run: (*Converter).pdfToText,
+	})
+	// A picture's text, by OCR (ocrconv.go).
+	Register(Conversion{
+		Name: "image-text", From: imageKinds(), To: []string{"txt"},
+		Options: []string{"lang", "page"}, Engine: "Tesseract", Family: "ocr",
+		Limits: []string{"max-pixels", "max-image-memory"}, Run: (*Converter).imageToText,
 	})
 }
 

@@ -30,6 +30,10 @@ type Config struct {
 	MaxFrames int
 	// MaxPDFPages bounds the pages of a PDF input for PDF → TXT. Default 2000.
 	MaxPDFPages int
+	// MaxOCRPages bounds the pages of a PDF a job reads by OCR, at a second
+	// or two a page and core. Default 100; the pages past it are left as they
+	// are, and the result says so.
+	MaxOCRPages int
 	// MaxOfficeInflate bounds what the parts of an office document's ZIP
 	// (DOCX, XLSX, PPTX, ODT, ODS, ODP) unpack to, checked before LibreOffice
 	// opens it. Default 512 MiB.
@@ -93,6 +97,7 @@ const (
 	DefaultMaxPixels        = 64_000_000
 	DefaultMaxFrames        = 1000
 	DefaultMaxPDFPages      = 2000
+	DefaultMaxOCRPages      = 100
 	DefaultMaxFiles         = 50
 	DefaultMaxOfficeInflate = 512 << 20
 	DefaultMaxPDFInflate    = 256 << 20
@@ -113,6 +118,7 @@ func (c Config) WithDefaults() Config {
 	c.MaxPixels = cmp.Or(c.MaxPixels, DefaultMaxPixels)
 	c.MaxFrames = cmp.Or(c.MaxFrames, DefaultMaxFrames)
 	c.MaxPDFPages = cmp.Or(c.MaxPDFPages, DefaultMaxPDFPages)
+	c.MaxOCRPages = cmp.Or(c.MaxOCRPages, DefaultMaxOCRPages)
 	c.MaxFiles = cmp.Or(c.MaxFiles, DefaultMaxFiles)
 	c.MaxOfficeInflate = cmp.Or(c.MaxOfficeInflate, DefaultMaxOfficeInflate)
 	c.MaxPDFInflate = cmp.Or(c.MaxPDFInflate, DefaultMaxPDFInflate)
@@ -139,6 +145,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max frames %d: must be positive", c.MaxFrames)
 	case c.MaxPDFPages < 0:
 		return fmt.Errorf("max PDF pages %d: must be positive", c.MaxPDFPages)
+	case c.MaxOCRPages < 0:
+		return fmt.Errorf("max OCR pages %d: must be positive", c.MaxOCRPages)
 	case c.MaxFiles < 0 || c.MaxFiles > wire.MaxFiles:
 		return fmt.Errorf("max files %d: must be 1 to %d", c.MaxFiles, wire.MaxFiles)
 	case c.MaxOfficeInflate < 0:
@@ -221,6 +229,9 @@ type Converter struct {
 	pdfChecked bool
 	// engines is shared by the copies a job makes of its converter.
 	engines *engines
+	// ocrThreads is how many of a job's pages a reader reads by OCR at once
+	// (pdfJob.Threads).
+	ocrThreads int
 }
 
 // New validates cfg (after WithDefaults) and prepares what every conversion
@@ -246,7 +257,7 @@ func (c *Converter) Config() Config { return c.cfg }
 // Families are the groups of engines a worker may run (--engines): images
 // (libvips), pdf (poppler, qpdf, fpdf), office (LibreOffice), html
 // (Chromium).
-var Families = []string{"images", "pdf", "office", "html"}
+var Families = []string{"images", "pdf", "office", "html", "ocr"}
 
 // Capabilities lists what this converter offers: every registry entry not
 // disabled by Config.Disable whose family of engines it runs.
@@ -263,6 +274,8 @@ func (c *Converter) offers(conv Conversion) bool {
 		return c.officeEngine() != nil
 	case "html":
 		return c.browserEngine() != nil
+	case "ocr":
+		return c.ocrOn()
 	}
 	return true
 }

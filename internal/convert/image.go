@@ -110,16 +110,8 @@ func (c *Converter) convertImageHere(ctx context.Context, in Input) (Result, err
 	}
 	job := &imageJob{ctx: ctx, c: c, kind: in.Kind, input: in.Data, target: target, settings: settings}
 	defer job.close()
-	for _, step := range imageSteps {
-		if ctx.Err() != nil {
-			return Result{}, cancelled(ctx)
-		}
-		if err := step.run(job); err != nil {
-			return Result{}, err
-		}
-	}
-	if ctx.Err() != nil {
-		return Result{}, cancelled(ctx)
+	if err := job.prepare(); err != nil {
+		return Result{}, err
 	}
 	out, err := target.save(job.img, job.settings)
 	if err != nil {
@@ -128,6 +120,22 @@ func (c *Converter) convertImageHere(ctx context.Context, in Input) (Result, err
 		return Result{}, corrupt(job.kind, vipsError(err))
 	}
 	return Result{Output: out, Warnings: job.warnings, Frames: job.frames}, nil
+}
+
+// prepare takes the job through imageSteps, up to the saving.
+func (j *imageJob) prepare() error {
+	for _, step := range imageSteps {
+		if j.ctx.Err() != nil {
+			return cancelled(j.ctx)
+		}
+		if err := step.run(j); err != nil {
+			return err
+		}
+	}
+	if j.ctx.Err() != nil {
+		return cancelled(j.ctx)
+	}
+	return nil
 }
 
 func (j *imageJob) close() {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -59,6 +60,8 @@ type pdfJob struct {
 	Tool  pdfTool  `json:"tool,omitempty"`
 	Sizes []int    `json:"sizes,omitempty"`
 	Names []string `json:"names,omitempty"`
+	// Threads is how many pages the job may read by OCR at once.
+	Threads int `json:"threads,omitempty"`
 }
 
 // files cuts the input of a qpdf job into its files; a job of inconsistent
@@ -117,7 +120,7 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 			fmt.Fprintf(os.Stderr, "fileconv PDF reader: read the PDF: %v\n", err)
 			return 1
 		}
-		c := &Converter{cfg: job.Config.WithDefaults(), opts: job.Options}
+		c := &Converter{cfg: job.Config.WithDefaults(), opts: job.Options, ocrThreads: max(1, job.Threads)}
 		res, err := c.readerJob(job, input)
 		if errors.Is(err, errReaderBroken) {
 			return 1
@@ -142,6 +145,12 @@ func (c *Converter) readerJob(job pdfJob, input []byte) (Result, error) {
 	switch {
 	case job.Tool != "":
 		return c.pdfToolHere(job.Tool, job.Name, job.files(input))
+	case job.Target == "txt":
+		if err := libvips.StartPlain(); err != nil {
+			fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
+			return Result{}, errReaderBroken
+		}
+		return c.imageToTextHere(context.Background(), Input{Kind: job.Kind, Target: job.Target, Data: input, Name: job.Name})
 	case job.Target != "":
 		if err := libvips.StartPlain(); err != nil {
 			fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
@@ -231,7 +240,11 @@ func startPDFReader(mem int64) (*pdfReader, error) {
 		return nil, fmt.Errorf("find this program to start a PDF reader: %w", err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), pdfReaderEnv+"="+strconv.FormatInt(mem, 10), pdfReaderParentEnv+"="+strconv.Itoa(os.Getpid()))
+	cmd.Env = append(os.Environ(), pdfReaderEnv+"="+strconv.FormatInt(mem, 10), pdfReaderParentEnv+"="+strconv.Itoa(os.Getpid()),
+		// Tesseract (OCR) on one thread: a job reads its pages in parallel
+		// itself, on the cores that are free (ocrconv.go). OpenMP reads this
+		// when the process starts.
+		"OMP_THREAD_LIMIT=1")
 	// Poppler's notes on damaged files ("Syntax Error: ...") go where the
 	// worker's own stderr goes, as when it ran in the worker.
 	cmd.Stderr = readerStderr
@@ -279,10 +292,21 @@ func (r *pdfReader) read(job pdfJob, input []byte) (pdfAnswer, []byte, error) {
 // pdfToText handles operation 5 in a PDF reader process, which is killed if ctx
 // ends first.
 func (c *Converter) pdfToText(ctx context.Context, in Input) (Result, error) {
-	if c.cfg.PDFInProcess {
-		return c.pdfToTextHere(ctx, in.Data)
+	threads, release := 1, func() {}
+	if c.opts.OCR != wire.OCRNever && c.ocrOn() {
+		// Whether any page needs OCR is known only in the reader: the
+		// threads free now are the job's, one at least.
+		var n int
+		n, release = takeOCRSlots(runtime.NumCPU())
+		threads = max(1, n)
 	}
-	return c.inReader(ctx, pdfJob{Size: len(in.Data), Config: c.cfg, Options: c.opts}, in)
+	defer release()
+	if c.cfg.PDFInProcess {
+		here := *c
+		here.ocrThreads = threads
+		return here.pdfToTextHere(ctx, in.Data)
+	}
+	return c.inReader(ctx, pdfJob{Size: len(in.Data), Config: c.cfg, Options: c.opts, Threads: threads}, in)
 }
 
 // inReader runs job in a reader process, which is killed if ctx ends first.

@@ -65,8 +65,7 @@ func (c *Converter) pdfToTextHere(ctx context.Context, input []byte) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
-	var out bytes.Buffer
-	first := true
+	var texts []pageText
 	for i := 0; i < n; i++ {
 		if pages != nil && !pages.Contains(i+1) {
 			continue
@@ -74,32 +73,117 @@ func (c *Converter) pdfToTextHere(ctx context.Context, input []byte) (Result, er
 		if ctx.Err() != nil {
 			return Result{}, cancelled(ctx)
 		}
-		if !first {
-			out.WriteByte('\n')
-		}
-		first = false
-		if err := appendPageText(&out, doc, i); err != nil {
+		t, err := readPageText(doc, i)
+		if err != nil {
 			return Result{}, err
 		}
+		texts = append(texts, t)
 	}
-	return Result{Output: out.Bytes()}, nil
+	warnings, err := c.ocrPages(ctx, input, texts)
+	if err != nil {
+		return Result{}, err
+	}
+	var out bytes.Buffer
+	for i, t := range texts {
+		if i > 0 {
+			out.WriteByte('\n')
+		}
+		out.WriteString(t.text)
+	}
+	return Result{Output: out.Bytes(), Warnings: warnings}, nil
 }
 
-func appendPageText(out *bytes.Buffer, doc *C.PopplerDocument, i int) error {
+// pageText is a page's text, its index (from 0) and its size in points.
+type pageText struct {
+	index         int
+	text          string
+	width, height float64
+}
+
+func readPageText(doc *C.PopplerDocument, i int) (pageText, error) {
 	page := C.poppler_document_get_page(doc, C.int(i))
 	if page == nil {
 		// Poppler returns no page for one whose object is missing or broken.
-		return &Error{Code: fail.ConversionFailed, Message: fmt.Sprintf("corrupt PDF: page %d cannot be read", i+1)}
+		return pageText{}, &Error{Code: fail.ConversionFailed, Message: fmt.Sprintf("corrupt PDF: page %d cannot be read", i+1)}
 	}
 	defer C.g_object_unref(C.gpointer(page))
+	t := pageText{index: i}
+	var w, h C.double
+	C.poppler_page_get_size(page, &w, &h)
+	t.width, t.height = float64(w), float64(h)
 	text := C.poppler_page_get_text(page)
 	if text == nil {
-		return nil // a page without text, e.g. a scanned image
+		return t, nil // a page without text, e.g. a scanned image
 	}
 	defer C.g_free(C.gpointer(text))
-	out.WriteString(C.GoString(text))
-	return nil
+	t.text = C.GoString(text)
+	return t, nil
 }
+
+// ocrPages reads by OCR the pages that ocr= asks for (by default those with
+// no text), in place, and says what it could not read.
+func (c *Converter) ocrPages(ctx context.Context, pdf []byte, texts []pageText) ([]string, error) {
+	var want []int // positions in texts
+	for i, t := range texts {
+		if c.opts.OCR == wire.OCRAlways || strings.TrimSpace(t.text) == "" {
+			want = append(want, i)
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	numbers := func(at []int) []int {
+		var ns []int
+		for _, i := range at {
+			ns = append(ns, texts[i].index+1)
+		}
+		return ns
+	}
+	switch {
+	case c.opts.OCR == wire.OCRNever:
+		return []string{fmt.Sprintf("%s %s no text layer, and ocr=never was asked: %s empty in the text",
+			pagesWord(numbers(want)), hasHave(len(want)), isAre(len(want)))}, nil
+	case !c.ocrOn():
+		return []string{fmt.Sprintf("%s %s no text layer, and this worker has no OCR (Tesseract) to read %s: %s empty in the text",
+			pagesWord(numbers(want)), hasHave(len(want)), itThem(len(want)), isAre(len(want)))}, nil
+	}
+	lang, err := c.ocrLanguages()
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	if over := len(want) - c.cfg.MaxOCRPages; over > 0 {
+		warnings = append(warnings, fmt.Sprintf("%s not read by OCR: a job reads at most %d pages so (max-ocr-pages)",
+			pagesWord(numbers(want[c.cfg.MaxOCRPages:])), c.cfg.MaxOCRPages))
+		want = want[:c.cfg.MaxOCRPages]
+	}
+	jobs := make([]pdfPageOCR, len(want))
+	for k, i := range want {
+		jobs[k] = pdfPageOCR{index: texts[i].index, width: texts[i].width, height: texts[i].height}
+	}
+	read, err := c.ocrPDFPages(ctx, pdf, jobs, lang, c.ocrThreads)
+	if err != nil {
+		return nil, err
+	}
+	var illegible []int
+	for _, i := range want {
+		text := read[texts[i].index]
+		if strings.TrimSpace(text) == "" {
+			illegible = append(illegible, i)
+			continue
+		}
+		texts[i].text = text
+	}
+	if len(illegible) > 0 {
+		warnings = append(warnings, fmt.Sprintf("%s %s no legible text, even read by OCR", pagesWord(numbers(illegible)), holdHolds(len(illegible))))
+	}
+	return warnings, nil
+}
+
+func hasHave(n int) string   { return map[bool]string{true: "has", false: "have"}[n == 1] }
+func isAre(n int) string     { return map[bool]string{true: "it is", false: "they are"}[n == 1] }
+func itThem(n int) string    { return map[bool]string{true: "it", false: "them"}[n == 1] }
+func holdHolds(n int) string { return map[bool]string{true: "holds", false: "hold"}[n == 1] }
 
 // popplerOpenError turns the GError of a failed open into an *Error, freeing it.
 func popplerOpenError(gerr *C.GError) *Error {

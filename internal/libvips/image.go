@@ -324,6 +324,22 @@ func (img *Image) Save(suffix string) ([]byte, error) {
 	return C.GoBytes(buf, C.int(n)), nil
 }
 
+// XRes is the image's horizontal resolution in pixels per inch, as its file
+// says (libvips' default is 72).
+func (img *Image) XRes() float64 { return float64(img.p.Xres) * 25.4 }
+
+// Pixels computes the image and returns its samples, row after row, band
+// after band within a pixel.
+func (img *Image) Pixels() ([]byte, error) {
+	var n C.size_t
+	buf := C.vips_image_write_to_memory(img.p, &n)
+	if buf == nil {
+		return nil, lastError()
+	}
+	defer C.g_free(C.gpointer(buf))
+	return C.GoBytes(buf, C.int(n)), nil
+}
+
 // lastError takes libvips' error buffer and clears it. The buffer is shared by
 // the whole process; convert picks the line that concerns the file.
 func lastError() error {

@@ -663,7 +663,7 @@ func TestDetect(t *testing.T) {
 	}
 	png := pngFile(t, 8, 8)
 	if in, resp := detect("/api/v1/detect?size=100000", png[:32]); resp.StatusCode != 200 || in.Type != "png" ||
-		in.Name != "PNG image" || !slices.Equal(in.Targets, []string{"jpg", "webp", "gif", "tiff", "avif", "heic", "jxl", "pdf", "png"}) || in.Default != "jpg" {
+		in.Name != "PNG image" || !slices.Equal(in.Targets, []string{"jpg", "webp", "gif", "tiff", "avif", "heic", "jxl", "pdf", "txt", "png"}) || in.Default != "jpg" {
 		t.Errorf("PNG head: %s %+v", resp.Status, in)
 	}
 	// A kind the workers tell apart but do not convert: named, with no targets.
@@ -697,7 +697,9 @@ func TestDetect(t *testing.T) {
 func expectedFormats() (images []string, inputs map[string][]string) {
 	images = []string{"jpg", "png", "webp", "gif", "tiff", "avif", "heic", "jxl"}
 	imageTargets := func(own string) []string {
-		out := append(slices.DeleteFunc(slices.Clone(images), func(s string) bool { return s == own }), "pdf")
+		// txt: OCR, which the test cluster's workers run (Tesseract is a
+		// build dependency).
+		out := append(slices.DeleteFunc(slices.Clone(images), func(s string) bool { return s == own }), "pdf", "txt")
 		if own != "" {
 			out = append(out, own)
 		}
@@ -717,7 +719,7 @@ func expectedFormats() (images []string, inputs map[string][]string) {
 // resizes; the encoders differ.
 func expectedOptions(images []string, to string) []string {
 	if !slices.Contains(images, to) {
-		return map[string][]string{"pdf": {"page_size", "from", "margin", "page", "pages", "split", "password", "pdfa", "landscape", "fit_width"}, "txt": {"pages"},
+		return map[string][]string{"pdf": {"page_size", "from", "margin", "page", "pages", "split", "password", "pdfa", "landscape", "fit_width"}, "txt": {"pages", "ocr", "lang", "page"},
 			"docx": {"password"}, "odt": {"password"}, "xlsx": {"password", "from"}, "ods": {"password", "from"}, "pptx": {"password"}, "odp": {"password"}}[to] // page: of an image
 	}
 	want := []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}

@@ -200,7 +200,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("convert: %v", err)
 	}
-	if pngType != "PNG image" || !slices.Equal(pngTargets, []string{"jpg", "webp", "gif", "tiff", "avif", "heic", "jxl", "pdf", "png"}) || !slices.Equal(txtTargets, []string{"pdf"}) {
+	if pngType != "PNG image" || !slices.Equal(pngTargets, []string{"jpg", "webp", "gif", "tiff", "avif", "heic", "jxl", "pdf", "txt", "png"}) || !slices.Equal(txtTargets, []string{"pdf"}) {
 		t.Errorf("PNG row: type %q targets %v; text row targets %v", pngType, pngTargets, txtTargets)
 	}
 	errText, err := chromedp.Run(ctx, chromedp.Text(row("broken.png")+` .state`))

@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,10 +68,40 @@ type Options struct {
 	// From says what a text is, which its bytes cannot: "csv" or "markdown";
 	// "text" reads an HTML file as the text it is.
 	From string `json:"from,omitempty"`
+	// OCR says which pages of a PDF are read by OCR for their text: "auto"
+	// (those without text; the default), "always" or "never".
+	OCR string `json:"ocr,omitempty"`
+	// Lang is the language set OCR reads: "eng" (the default), "eng+deu", …
+	Lang string `json:"lang,omitempty"`
 }
 
 // The values of Options.From.
 var FromValues = []string{"csv", "markdown", "text"}
+
+// The values of Options.OCR.
+const (
+	OCRAuto   = "auto"
+	OCRAlways = "always"
+	OCRNever  = "never"
+)
+
+// OCRValues are the values of Options.OCR.
+var OCRValues = []string{OCRAuto, OCRAlways, OCRNever}
+
+// DefaultLang is the OCR language set when a request gives none.
+const DefaultLang = "eng"
+
+// OCRLang is the request's OCR language set.
+func (o Options) OCRLang() string {
+	if o.Lang == "" {
+		return DefaultLang
+	}
+	return o.Lang
+}
+
+// langSetRE is an OCR language set: Tesseract's names ("eng", "chi_sim"),
+// at most 8, joined with "+". Which are installed, a worker knows.
+var langSetRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{1,31}(\+[A-Za-z][A-Za-z0-9_]{1,31}){0,7}$`)
 
 // String describes the options for logs, without the password.
 func (o Options) String() string {
@@ -352,6 +383,26 @@ var optionSpecs = []OptionSpec{
 			return nil
 		},
 		check: checkFrom},
+	{Name: "ocr", Doc: "which pages of a PDF OCR reads for their text: those without a text layer, every page, or none", Values: "auto (the default), always, never",
+		isSet: func(o Options) bool { return o.OCR != "" },
+		set: func(o *Options, v string) error {
+			o.OCR = strings.ToLower(strings.TrimSpace(v))
+			if msg := checkOCR(*o); msg != "" {
+				return errors.New(strings.TrimPrefix(msg, "options."))
+			}
+			return nil
+		},
+		check: checkOCR},
+	{Name: "lang", Doc: "the languages OCR reads, as Tesseract names them; /api/v1/formats lists those installed", Values: `eng (the default), or several joined with "+": eng+deu`,
+		isSet: func(o Options) bool { return o.Lang != "" },
+		set: func(o *Options, v string) error {
+			o.Lang = strings.TrimSpace(v)
+			if msg := checkLang(*o); msg != "" {
+				return errors.New(strings.TrimPrefix(msg, "options."))
+			}
+			return nil
+		},
+		check: checkLang},
 	{Name: "landscape", Doc: "pages turned sideways (office documents, web pages)", Values: "true or false", Bool: true,
 		isSet: func(o Options) bool { return o.Landscape },
 		set:   func(o *Options, v string) error { return setBool(&o.Landscape, "landscape", v) }},
@@ -438,6 +489,20 @@ func ParseColour(s string) (Colour, error) {
 func checkFrom(o Options) string {
 	if !slices.Contains(FromValues, o.From) {
 		return fmt.Sprintf("options.from: %q is none of %s", printable(o.From), strings.Join(FromValues, ", "))
+	}
+	return ""
+}
+
+func checkOCR(o Options) string {
+	if !slices.Contains(OCRValues, o.OCR) {
+		return fmt.Sprintf("options.ocr: %q is none of %s", printable(o.OCR), strings.Join(OCRValues, ", "))
+	}
+	return ""
+}
+
+func checkLang(o Options) string {
+	if !langSetRE.MatchString(o.Lang) {
+		return fmt.Sprintf(`options.lang: %q is not a language set: Tesseract's names (eng, deu, chi_sim), up to 8 joined with "+"`, printable(o.Lang))
 	}
 	return ""
 }

@@ -64,6 +64,9 @@ type WorkerStatus struct {
 	// targets. A worker that sends none (one from before capabilities) is taken
 	// to do the original conversions.
 	Converts map[string][]string `json:"converts,omitempty"`
+	// OCRLanguages are the languages the worker's OCR reads (Tesseract's
+	// names); none when it has no OCR.
+	OCRLanguages []string `json:"ocr_languages,omitempty"`
 }
 
 // IsProbe reports whether h is the master's health probe.

@@ -184,7 +184,7 @@ func (s *Server) Status() wire.WorkerStatus {
 		converts[string(kind)] = targets
 	}
 	return wire.WorkerStatus{Capacity: s.cfg.Concurrency, InFlight: int(s.jobs.Load()), Draining: s.draining.Load(),
-		Converts: converts}
+		Converts: converts, OCRLanguages: s.conv.OCRLanguages()}
 }
 
 // Converter is the worker's converter, to which engines are given once they

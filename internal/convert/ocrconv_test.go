@@ -1,0 +1,116 @@
+package convert
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/ocr"
+	"github.com/fileconv/fileconv/internal/testfiles"
+	"github.com/fileconv/fileconv/internal/wire"
+)
+
+func skipWithoutOCR(t testing.TB) {
+	t.Helper()
+	if err := ocr.Available(); err != nil {
+		t.Skipf("no OCR here (Debian tesseract-ocr-eng): %v", err)
+	}
+}
+
+// scanOf is a PNG of lines of text as a 300 dpi scan shows them.
+func scanOf(t testing.TB, lines ...string) []byte {
+	t.Helper()
+	img, err := testfiles.TextImage(50, lines...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustEncode(t, img, testfiles.PNG)
+}
+
+func spaced(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// A picture's text, and a PDF's pages without text, are read by OCR;
+// ocr=never and a worker without OCR say what is missing instead.
+func TestOCR(t *testing.T) {
+	skipWithoutOCR(t)
+	c := converter(t)
+	ctx := context.Background()
+	scan := scanOf(t, "Invoice number 4711", "Total due: 99 euros")
+	res, err := c.Convert(ctx, "txt", scan, wire.Options{})
+	if err != nil || spaced(string(res.Output)) != "Invoice number 4711 Total due: 99 euros" {
+		t.Fatalf("PNG to text: %q, %v", res.Output, err)
+	}
+	// A scanned PDF: the PNG as a page, then a text page after it.
+	scanned, err := c.Convert(ctx, "pdf", scan, wire.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed, err := c.Run(ctx, Job{Target: "pdf", Files: []File{{Name: "scan.pdf", Data: scanned.Output}, {Name: "notes.txt", Data: []byte("typed notes\n")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = c.Convert(ctx, "txt", mixed.Output, wire.Options{})
+	if err != nil || !strings.Contains(spaced(string(res.Output)), "Invoice number 4711 Total due: 99 euros") || !strings.Contains(string(res.Output), "typed notes") || len(res.Warnings) != 0 {
+		t.Errorf("a scanned page and a text page: %q %q, %v", res.Output, res.Warnings, err)
+	}
+	res, err = c.Convert(ctx, "txt", mixed.Output, wire.Options{OCR: wire.OCRNever})
+	want := []string{"page 1 has no text layer, and ocr=never was asked: it is empty in the text"}
+	if err != nil || strings.Contains(string(res.Output), "Invoice") || !slices.Equal(res.Warnings, want) {
+		t.Errorf("ocr=never: %q %q, %v", res.Output, res.Warnings, err)
+	}
+	res, err = c.Convert(ctx, "txt", mixed.Output, wire.Options{OCR: wire.OCRAlways})
+	if err != nil || !strings.Contains(string(res.Output), "Invoice") || !strings.Contains(string(res.Output), "typed notes") {
+		t.Errorf("ocr=always: %q, %v", res.Output, err)
+	}
+	_, err = c.Convert(ctx, "txt", scan, wire.Options{Lang: "zzz"})
+	wantError(t, err, fail.BadRequest, "lang=zzz: OCR reads only the languages installed on this worker: eng")
+	// A worker whose engines leave OCR out.
+	noOCR := &Converter{cfg: Config{Engines: []string{"images", "pdf"}}.WithDefaults(), font: c.font}
+	res, err = noOCR.Convert(ctx, "txt", mixed.Output, wire.Options{})
+	want = []string{"page 1 has no text layer, and this worker has no OCR (Tesseract) to read it: it is empty in the text"}
+	if err != nil || !slices.Equal(res.Warnings, want) {
+		t.Errorf("without OCR: %q, %v", res.Warnings, err)
+	}
+	_, err = noOCR.Convert(ctx, "txt", scan, wire.Options{})
+	wantError(t, err, fail.UnsupportedOperation, "PNG image to txt", "--engines")
+}
+
+// Past max-ocr-pages the pages stay unread, and the result says which; a
+// blank page is named as holding nothing legible.
+func TestOCRLimits(t *testing.T) {
+	skipWithoutOCR(t)
+	ctx := context.Background()
+	base := converter(t)
+	c := &Converter{cfg: Config{MaxOCRPages: 2}.WithDefaults(), font: base.font}
+	scan, err := base.Convert(ctx, "pdf", scanOf(t, "Page of a scan"), wire.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blank, err := base.Convert(ctx, "pdf", mustEncode(t, testfiles.Photo(8, 8), testfiles.PNG), wire.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []File{{Data: scan.Output}, {Data: blank.Output}, {Data: scan.Output}}
+	three, err := base.Run(ctx, Job{Target: "pdf", Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Convert(ctx, "txt", three.Output, wire.Options{})
+	want := []string{"page 3 not read by OCR: a job reads at most 2 pages so (max-ocr-pages)", "page 2 holds no legible text, even read by OCR"}
+	if err != nil || !slices.Equal(res.Warnings, want) || strings.Count(string(res.Output), "Page of a scan") != 1 {
+		t.Errorf("%q %q, %v", res.Output, res.Warnings, err)
+	}
+}
+
+func TestPageRuns(t *testing.T) {
+	for _, tt := range []struct {
+		in   []int
+		want string
+	}{{[]int{1}, "page 1"}, {[]int{1, 2, 3, 7}, "pages 1–3, 7"}, {[]int{2, 4, 5}, "pages 2, 4–5"}} {
+		if got := pagesWord(tt.in); got != tt.want {
+			t.Errorf("%v: %q", tt.in, got)
+		}
+	}
+}
