@@ -114,3 +114,31 @@ func TestPageRuns(t *testing.T) {
 		}
 	}
 }
+
+// A scanned PDF's pages are read on two threads at once in a reader that
+// has never rendered anything: libvips must be started before them (it was
+// not, once, and half the fresh readers crashed or found no PDF loader).
+// Each converter gets its own reader: readers are kept by memory limit.
+func TestOCRFreshReaders(t *testing.T) {
+	skipWithoutOCR(t)
+	ctx := context.Background()
+	base := converter(t)
+	scan, err := base.Convert(ctx, "pdf", scanOf(t, "Page of a scan"), wire.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := base.Run(ctx, Job{Target: "pdf", Files: []File{{Data: scan.Output}, {Data: scan.Output}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		c, err := New(Config{MaxPDFMemory: base.cfg.MaxPDFMemory + int64(i+1)<<20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Convert(ctx, "txt", two.Output, wire.Options{})
+		if err != nil || strings.Count(string(res.Output), "Page of a scan") != 2 {
+			t.Errorf("fresh reader %d: %q %q, %v", i, res.Output, res.Warnings, err)
+		}
+	}
+}

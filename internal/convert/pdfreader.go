@@ -158,6 +158,16 @@ func (c *Converter) readerJob(job pdfJob, input []byte) (Result, error) {
 		}
 		return c.convertImageHere(context.Background(), Input{Kind: job.Kind, Target: job.Target, Data: input, Name: job.Name})
 	}
+	if c.opts.OCR != wire.OCRNever && c.ocrOn() {
+		// OCR renders pages with libvips (ocrPDFPage), on several threads
+		// at once: libvips must be started before them, or threads racing
+		// into an unstarted libvips crash the reader or find no loader
+		// ("buffer is not in a known format").
+		if err := libvips.StartPlain(); err != nil {
+			fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
+			return Result{}, errReaderBroken
+		}
+	}
 	return c.pdfToTextHere(context.Background(), input)
 }
 
