@@ -34,7 +34,7 @@ DEB_RUN   := chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji font
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
-.PHONY: all build up test vet fmt deps run-deps office-deps test-deps fuzz bench clean perf-report soak vips-compare pdf-compare office-compare
+.PHONY: all build up test vet fmt deps run-deps office-deps test-deps fuzz bench clean perf-report soak vips-compare pdf-compare office-compare ocr-compare
 
 all: build
 
@@ -150,6 +150,19 @@ pdf-compare: build
 # "Office documents"; about two minutes).
 office-compare: build office-deps
 	BIN=$(BIN) bash internal/bench/office-compare.sh 2>&1 | tee office-compare.md
+
+# ocr-compare: text from scans at 300 dpi, fileconv end to end through up
+# against the tesseract command on the same pages (its default OpenMP threads
+# and OMP_THREAD_LIMIT=1): ms per page of a PNG and of a scanned PDF, and a
+# 20-page scan's wall time and cores used (docs/performance.md, "OCR (issue
+# 17)"; about four minutes). It needs tesseract, pdftoppm and hyperfine.
+DEB_OCR_BENCH := tesseract-ocr tesseract-ocr-eng poppler-utils hyperfine
+ocr-compare: build
+	@if ! command -v tesseract >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v hyperfine >/dev/null; then \
+		echo "installing Debian packages: $(DEB_OCR_BENCH)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_OCR_BENCH); \
+	fi
+	BIN=$(BIN) bash internal/bench/ocr-compare.sh 2>&1 | tee ocr-compare.md
 
 # soak: 10 minutes of load at saturation against fileconv up, sampling goroutines
 # and memory; not in CI. Needs curl or wget.
