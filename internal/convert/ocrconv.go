@@ -214,10 +214,20 @@ func (c *Converter) ocrPDFPages(ctx context.Context, pdf []byte, pages []pdfPage
 	return texts, firstErr
 }
 
+// pdfPageOpen lets one OCR thread of the process open a PDF's page at a
+// time. Opening (libvips picks its loader, poppler parses the file) takes
+// about 15 ms of a page's 2.5 s; two threads opening at once in a reader's
+// first job failed about one job in a hundred, somewhere inside libvips or
+// poppler ("libvips failed without a message"), and never did one at a time
+// in 450 jobs. Rendering, the long part, stays parallel.
+var pdfPageOpen sync.Mutex
+
 // ocrPDFPage renders page p of pdf in grey and reads it.
 func (c *Converter) ocrPDFPage(pdf []byte, p pdfPageOCR, lang string) (string, error) {
 	dpi := c.ocrDPIFor(p)
+	pdfPageOpen.Lock()
 	img, err := libvips.Load(pdf, fmt.Sprintf("page=%d,dpi=%d", p.index, dpi))
+	pdfPageOpen.Unlock()
 	if err != nil {
 		return "", corrupt(KindPDF, vipsError(err))
 	}
