@@ -155,7 +155,8 @@ office-compare: build office-deps
 # against the tesseract command on the same pages (its default OpenMP threads
 # and OMP_THREAD_LIMIT=1): ms per page of a PNG and of a scanned PDF, and a
 # 20-page scan's wall time and cores used (docs/performance.md, "OCR (issue
-# 17)"; about four minutes). It needs tesseract, pdftoppm and hyperfine.
+# 17)"; about eight minutes, most of them the tesseract command with its
+# default OpenMP threads). It needs tesseract, pdftoppm and hyperfine.
 DEB_OCR_BENCH := tesseract-ocr tesseract-ocr-eng poppler-utils hyperfine
 ocr-compare: build
 	@if ! command -v tesseract >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v hyperfine >/dev/null; then \

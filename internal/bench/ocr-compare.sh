@@ -1,6 +1,6 @@
 #!/bin/bash
 # ocr-compare: text from scans, fileconv against the tesseract command, for
-# "OCR (issue 17)" in docs/performance.md. Not in CI: it takes about four
+# "OCR (issue 17)" in docs/performance.md. Not in CI: it takes about eight
 # minutes on 2 cores, most of it the tesseract command with its default
 # OpenMP threads, and the answer is the ratio.
 #
