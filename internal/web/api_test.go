@@ -390,6 +390,9 @@ func TestFormatsStatusOpenAPI(t *testing.T) {
 			t.Errorf("input %+v, want targets %v", in, want)
 		}
 	}
+	if !slices.Contains(f.OCRLanguages, "eng") {
+		t.Errorf("formats: OCR languages %v", f.OCRLanguages)
+	}
 	if f.Auth != "bearer" || !slices.Equal(targetNames(f), append(slices.Clone(images), "pdf", "txt", "docx", "odt", "xlsx", "ods", "pptx", "odp")) || len(types) != len(wantInputs) {
 		t.Errorf("formats %+v: inputs %v", f, types)
 	}
