@@ -30,4 +30,3 @@ func TestPoolRoutesByOCRLanguage(t *testing.T) {
 		t.Errorf("the cluster's languages: %v", got)
 	}
 }
-
