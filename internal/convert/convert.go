@@ -256,7 +256,7 @@ func (c *Converter) Config() Config { return c.cfg }
 
 // Families are the groups of engines a worker may run (--engines): images
 // (libvips), pdf (poppler, qpdf, fpdf), office (LibreOffice), html
-// (Chromium).
+// (Chromium), ocr (Tesseract).
 var Families = []string{"images", "pdf", "office", "html", "ocr"}
 
 // Capabilities lists what this converter offers: every registry entry not
