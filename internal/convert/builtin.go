@@ -79,11 +79,12 @@ func init() {
 		Limits:   []string{"max-pdf-pages", "max-ocr-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
 		Original: true, Run: (*Converter).pdfToText,
 	})
-	// A picture's text, by OCR (ocrconv.go).
+	// A picture's text, by OCR (ocrconv.go). Protocol v1.0's operation 5
+	// keeps the original's answer to a picture ("use operation 1, 2 or 3").
 	Register(Conversion{
 		Name: "image-text", From: imageKinds(), To: []string{"txt"},
 		Options: []string{"lang", "page"}, Engine: "Tesseract", Family: "ocr",
-		Limits: []string{"max-pixels", "max-image-memory"}, Run: (*Converter).imageToText,
+		Limits: []string{"max-pixels", "max-image-memory"}, Run: (*Converter).imageToText, V2Only: true,
 	})
 }
 

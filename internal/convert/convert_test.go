@@ -24,6 +24,7 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 		MaxPixels:        DefaultMaxPixels,
 		MaxFrames:        DefaultMaxFrames,
 		MaxPDFPages:      DefaultMaxPDFPages,
+		MaxOCRPages:      DefaultMaxOCRPages,
 		MaxFiles:         DefaultMaxFiles,
 		MaxOfficeInflate: DefaultMaxOfficeInflate,
 		MaxPDFInflate:    DefaultMaxPDFInflate,
