@@ -36,8 +36,8 @@ func init() {
 	})
 	Register(Conversion{
 		Name: "image-pdf", From: imageKinds(), To: []string{"pdf"},
-		Options: []string{"page_size", "margin", "page"}, Engine: "libvips, fpdf", Family: "images",
-		Limits: []string{"max-pixels", "max-frames"},
+		Options: []string{"page_size", "margin", "page", "ocr", "lang"}, Engine: "libvips, fpdf, Tesseract", Family: "images",
+		Limits: []string{"max-pixels", "max-frames", "max-ocr-pages"},
 		Run:    (*Converter).imageToPDF,
 	})
 	// A PDF's pages as pictures: the image pipeline, with poppler (through
@@ -56,8 +56,8 @@ func init() {
 		// several files in one PDF (pdftools.go).
 		Register(Conversion{
 			Name: "pdf-pdf", From: []Kind{KindPDF}, To: []string{"pdf"},
-			Options: []string{"pages", "split", "password"}, Engine: "qpdf", Family: "pdf",
-			Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
+			Options: []string{"pages", "split", "password", "ocr", "lang"}, Engine: "qpdf, Tesseract", Family: "pdf",
+			Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory", "max-ocr-pages"},
 			Run:    (*Converter).pdfToPDF, V2Only: true,
 		})
 		Register(Conversion{

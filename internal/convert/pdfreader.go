@@ -143,6 +143,8 @@ var errReaderBroken = errors.New("the reader cannot go on")
 // readerJob runs one job in the reader.
 func (c *Converter) readerJob(job pdfJob, input []byte) (Result, error) {
 	switch {
+	case job.Tool == toolTextLayer:
+		return c.textLayerJob(job, input)
 	case job.Tool != "":
 		return c.pdfToolHere(job.Tool, job.Name, job.files(input))
 	case job.Target == "txt":

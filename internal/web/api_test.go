@@ -722,7 +722,7 @@ func expectedFormats() (images []string, inputs map[string][]string) {
 // resizes; the encoders differ.
 func expectedOptions(images []string, to string) []string {
 	if !slices.Contains(images, to) {
-		return map[string][]string{"pdf": {"page_size", "from", "margin", "page", "pages", "split", "password", "pdfa", "landscape", "fit_width"}, "txt": {"pages", "ocr", "lang", "page"},
+		return map[string][]string{"pdf": {"page_size", "from", "margin", "page", "ocr", "lang", "pages", "split", "password", "pdfa", "landscape", "fit_width"}, "txt": {"pages", "ocr", "lang", "page"},
 			"docx": {"password"}, "odt": {"password"}, "xlsx": {"password", "from"}, "ods": {"password", "from"}, "pptx": {"password"}, "odp": {"password"}}[to] // page: of an image
 	}
 	want := []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}

@@ -69,7 +69,9 @@ type Options struct {
 	// "text" reads an HTML file as the text it is.
 	From string `json:"from,omitempty"`
 	// OCR says which pages of a PDF are read by OCR for their text: "auto"
-	// (those without text; the default), "always" or "never".
+	// (those without text; the default), "always" or "never". To PDF, it
+	// says which pages get an invisible text layer (a searchable PDF):
+	// none unless asked, since OCR is slow.
 	OCR string `json:"ocr,omitempty"`
 	// Lang is the language set OCR reads: "eng" (the default), "eng+deu", …
 	Lang string `json:"lang,omitempty"`
@@ -383,7 +385,7 @@ var optionSpecs = []OptionSpec{
 			return nil
 		},
 		check: checkFrom},
-	{Name: "ocr", Doc: "which pages of a PDF OCR reads for their text: those without a text layer, every page, or none", Values: "auto (the default), always, never",
+	{Name: "ocr", Doc: "which pages OCR reads: to text, a PDF's pages without a text layer (auto), every page, or none; to PDF, the pages that get an invisible text layer, making a searchable PDF (auto: those without text; an image's pages have none)", Values: "auto (the default to text), always, never (the default to PDF)",
 		isSet: func(o Options) bool { return o.OCR != "" },
 		set: func(o *Options, v string) error {
 			o.OCR = strings.ToLower(strings.TrimSpace(v))
