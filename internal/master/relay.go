@@ -186,12 +186,14 @@ func (m *Master) routable(j *job) error {
 // its languages. A PDF's text is read by OCR only where pages have none, and
 // is still text without it: such a job goes to a worker without OCR when no
 // worker has the languages (with ocr=auto), where its result says what was
-// left unread.
+// left unread. A searchable PDF (to pdf with ocr=always or auto) is OCR or
+// nothing.
 func (m *Master) routeOCR(j *job) error {
 	opts := j.req.Options
-	optional := j.need.kind == convert.KindPDF && opts.OCR != wire.OCRAlways
+	searchable := j.req.Target == "pdf" && (opts.OCR == wire.OCRAlways || opts.OCR == wire.OCRAuto)
+	optional := j.need.kind == convert.KindPDF && opts.OCR != wire.OCRAlways && !searchable
 	switch {
-	case j.req.Target != "txt", j.need.kind == convert.KindPDF && opts.OCR == wire.OCRNever,
+	case j.req.Target != "txt" && !searchable, j.need.kind == convert.KindPDF && opts.OCR == wire.OCRNever,
 		!j.need.kind.IsImage() && j.need.kind != convert.KindPDF:
 		return nil
 	}
@@ -204,7 +206,10 @@ func (m *Master) routeOCR(j *job) error {
 		return nil
 	}
 	have := m.pool.ocrLanguages()
-	if len(have) == 0 {
+	switch {
+	case len(have) == 0 && searchable:
+		return fail.New(fail.UnsupportedOperation, fmt.Sprintf("no worker here makes a searchable PDF (ocr=%s): no worker of this cluster runs OCR (Tesseract)", opts.OCR))
+	case len(have) == 0:
 		return fail.New(fail.UnsupportedOperation, "no worker here reads a PDF's pages by OCR (ocr=always): no worker of this cluster runs OCR (Tesseract)")
 	}
 	return fail.New(fail.UnsupportedOperation, fmt.Sprintf("no worker here reads lang=%s by OCR: the workers' OCR reads %s",
