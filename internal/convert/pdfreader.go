@@ -147,20 +147,22 @@ func (c *Converter) readerJob(job pdfJob, input []byte) (Result, error) {
 		return c.textLayerJob(job, input)
 	case job.Tool != "":
 		return c.pdfToolHere(job.Tool, job.Name, job.files(input))
-	case job.Target == "txt":
-		if err := libvips.StartPlain(); err != nil {
-			fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
-			return Result{}, errReaderBroken
-		}
-		return c.imageToTextHere(context.Background(), Input{Kind: job.Kind, Target: job.Target, Data: input, Name: job.Name})
-	case job.Target != "":
-		if err := libvips.StartPlain(); err != nil {
-			fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
-			return Result{}, errReaderBroken
-		}
-		return c.convertImageHere(context.Background(), Input{Kind: job.Kind, Target: job.Target, Data: input, Name: job.Name})
 	}
-	return c.pdfToTextHere(context.Background(), input)
+	// Images, and a PDF's pages rendered for OCR, go through libvips.
+	if job.Target != "" || c.opts.OCR != wire.OCRNever {
+		if err := libvips.StartPlain(); err != nil {
+			fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
+			return Result{}, errReaderBroken
+		}
+	}
+	in := Input{Kind: job.Kind, Target: job.Target, Data: input, Name: job.Name}
+	switch job.Target {
+	case "":
+		return c.pdfToTextHere(context.Background(), input)
+	case "txt":
+		return c.imageToTextHere(context.Background(), in)
+	}
+	return c.convertImageHere(context.Background(), in)
 }
 
 // exitWithParent ends a reader whose worker is gone (killed, say), even in the
