@@ -11,10 +11,13 @@ LDFLAGS   := -X github.com/fileconv/fileconv/internal/cli.Version=$(VERSION)
 # repair and decrypt (internal/qpdf), LibreOfficeKit's headers for office
 # documents (internal/office dlopens LibreOffice at run time: the binary does
 # not link it), Tesseract for OCR (internal/ocr; its English model, which the
-# worker's self-test reads, comes with it). g++: internal/qpdf lays text layers
-# over pages through qpdf's C++ API (its C API has no form XObjects).
+# worker's self-test reads, comes with it), uchardet to recognise the encoding
+# of a text that is not UTF-8 (internal/textenc: Shift_JIS, GB18030, Big5,
+# EUC-KR, Windows-125x, KOI8-R...; Mozilla's detector, kept by freedesktop.org).
+# g++: internal/qpdf lays text layers over pages through qpdf's C++ API (its C
+# API has no form XObjects).
 DEB_BUILD := libvips-dev libpoppler-glib-dev libqpdf-dev libreofficekit-dev libtesseract-dev \
-	tesseract-ocr-eng pkg-config gcc g++
+	tesseract-ocr-eng libuchardet-dev pkg-config gcc g++
 # The office engine, at run time (make up, the tests): LibreOffice without its
 # GUI (Writer, Calc, Impress) and fonts metric-compatible with Calibri, Cambria,
 # Arial, Times New Roman, plus Noto for every script (CJK included).
@@ -42,7 +45,7 @@ all: build
 # deps installs the build's Debian packages only when pkg-config cannot find them,
 # so a machine that has them never needs root or the network here.
 deps:
-	@if ! pkg-config --exists vips poppler-glib libqpdf tesseract 2>/dev/null || ! command -v gcc >/dev/null || ! command -v g++ >/dev/null \
+	@if ! pkg-config --exists vips poppler-glib libqpdf tesseract uchardet 2>/dev/null || ! command -v gcc >/dev/null || ! command -v g++ >/dev/null \
 		|| [ ! -f /usr/include/LibreOfficeKit/LibreOfficeKitInit.h ] \
 		|| [ ! -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ]; then \
 		echo "installing Debian packages: $(DEB_BUILD)"; \
