@@ -110,6 +110,11 @@ func Decode(b []byte, charset string) (Text, error) {
 	if err := checkBinary(b); err != nil {
 		return Text{}, err
 	}
+	if cut := truncatedUTF8(b); cut > 0 {
+		// UTF-8 cut short inside its last character: a damaged UTF-8 file,
+		// not another encoding's text.
+		return Text{UTF8: append(b[:len(b)-cut:len(b)-cut], "\uFFFD"...), Charset: "utf-8", How: HowUTF8, Invalid: 1}, nil
+	}
 	guess := uchardetGuess(b)
 	if guess == "" || guess == "ASCII" {
 		return Text{}, &Error{Err: ErrUndetected, Message: "the text's encoding was not recognised: it is not UTF-8, and not " +
@@ -168,6 +173,20 @@ func decodeWith(b []byte, enc encoding.Encoding, name string, how How) Text {
 		out = bytes.ToValidUTF8(b, []byte("\uFFFD"))
 	}
 	return Text{UTF8: out, Charset: name, How: how, Invalid: bytes.Count(out, []byte("\uFFFD"))}
+}
+
+// truncatedUTF8 returns how many bytes of an incomplete character end b
+// when b is valid UTF-8 up to them, and 0 otherwise.
+func truncatedUTF8(b []byte) int {
+	for i := 1; i < utf8.UTFMax && i <= len(b); i++ {
+		if utf8.RuneStart(b[len(b)-i]) {
+			if !utf8.FullRune(b[len(b)-i:]) && utf8.Valid(b[:len(b)-i]) {
+				return i
+			}
+			return 0
+		}
+	}
+	return 0
 }
 
 // invalidUTF8 counts the invalid sequences of b as bytes.ToValidUTF8 replaces

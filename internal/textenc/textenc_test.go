@@ -271,6 +271,11 @@ func TestUTF8Cases(t *testing.T) {
 	if err != nil || got.Invalid != 3 || string(got.UTF8) != "caf\uFFFD cr\uFFFDme \uFFFD" {
 		t.Errorf("got %q, %d invalid, %v", got.UTF8, got.Invalid, err)
 	}
+	// UTF-8 cut inside its last character.
+	got, err = Decode([]byte("caf\xc3"), "")
+	if err != nil || got.Charset != "utf-8" || got.Invalid != 1 || string(got.UTF8) != "caf\uFFFD" {
+		t.Errorf("cut UTF-8: got %q %q %d %v", got.UTF8, got.Charset, got.Invalid, err)
+	}
 	// Not UTF-8 and too short to tell: a Latin-1 word.
 	got, err = Decode([]byte("caf\xe9"), "")
 	t.Logf("a short Latin-1 word: %q %q %v", got.UTF8, got.Charset, err)

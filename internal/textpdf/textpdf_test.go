@@ -493,3 +493,29 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// TestNoFonts: on a machine where fontconfig finds no font, Render says so
+// (ErrNoFonts) rather than make a PDF of boxes. The font map is made once per
+// process, so this runs in a child with a configuration that lists no fonts.
+func TestNoFonts(t *testing.T) {
+	if os.Getenv("TEXTPDF_NO_FONTS_CHILD") != "" {
+		_, err := Render(context.Background(), []byte("text"), Options{})
+		if !errors.Is(err, ErrNoFonts) {
+			t.Fatalf("got %v, want ErrNoFonts", err)
+		}
+		return
+	}
+	conf := filepath.Join(t.TempDir(), "fonts.conf")
+	if err := os.WriteFile(conf, []byte(`<?xml version="1.0"?><fontconfig><cachedir>`+t.TempDir()+`</cachedir></fontconfig>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run", "^TestNoFonts$")
+	cmd.Env = append(os.Environ(), "TEXTPDF_NO_FONTS_CHILD=1", "FONTCONFIG_FILE="+conf)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("child: %v\n%s", err, out)
+	}
+}
