@@ -31,7 +31,8 @@ func init() {
 	}
 	Register(Conversion{
 		Name: "text-pdf", From: []Kind{KindText}, To: []string{"pdf"},
-		Options: []string{"page_size", "from"}, Engine: "fpdf", Family: "pdf", Limits: []string{"max-text-pages"},
+		Options: []string{"page_size", "from", "layout", "font_size", "charset"}, Engine: "fpdf, Pango", Family: "pdf",
+		Limits:   []string{"max-text-pages", "max-pdf-memory"},
 		Original: true, Run: (*Converter).textToPDF,
 	})
 	Register(Conversion{

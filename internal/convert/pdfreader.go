@@ -86,6 +86,7 @@ type pdfAnswer struct {
 	Failed   bool      `json:"failed,omitempty"`
 	Warnings []string  `json:"warnings,omitempty"`
 	Frames   int       `json:"frames,omitempty"`
+	Replaced int       `json:"replaced,omitempty"`
 	// ContentType is Result.ContentType.
 	ContentType string `json:"content_type,omitempty"`
 }
@@ -125,7 +126,7 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 		if errors.Is(err, errReaderBroken) {
 			return 1
 		}
-		answer := pdfAnswer{Size: len(res.Output), Warnings: res.Warnings, Frames: res.Frames, ContentType: res.ContentType}
+		answer := pdfAnswer{Size: len(res.Output), Warnings: res.Warnings, Frames: res.Frames, ContentType: res.ContentType, Replaced: res.Replaced}
 		if err != nil {
 			ce := AsError(err)
 			answer = pdfAnswer{Failed: true, Code: ce.Code, Message: ce.Message}
@@ -147,6 +148,8 @@ func (c *Converter) readerJob(job pdfJob, input []byte) (Result, error) {
 		return c.textLayerJob(job, input)
 	case job.Tool != "":
 		return c.pdfToolHere(job.Tool, job.Name, job.files(input))
+	case job.Kind == KindText:
+		return c.textInScriptsHere(context.Background(), input)
 	}
 	// Images, and a PDF's pages rendered for OCR, go through libvips.
 	if job.Target != "" || c.opts.OCR != wire.OCRNever {
@@ -356,5 +359,6 @@ func (c *Converter) inReader(ctx context.Context, job pdfJob, in Input) (Result,
 	if got.answer.Failed {
 		return Result{}, &Error{Code: got.answer.Code, Message: got.answer.Message}
 	}
-	return Result{Output: got.text, Warnings: got.answer.Warnings, Frames: got.answer.Frames, ContentType: got.answer.ContentType}, nil
+	return Result{Output: got.text, Warnings: got.answer.Warnings, Frames: got.answer.Frames, ContentType: got.answer.ContentType,
+		Replaced: got.answer.Replaced}, nil
 }

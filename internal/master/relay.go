@@ -152,7 +152,7 @@ func (m *Master) route(j *job) error {
 		return m.clientFailed(j, err)
 	}
 	j.head = head[:n]
-	kind, err := convert.KindFor(convert.DetectHead(j.head, uint64(n) == j.req.Size), j.req.Options)
+	kind, err := convert.KindFor(convert.DetectRequest(j.head, uint64(n) == j.req.Size, j.req.Options, j.req.FromV1()), j.req.Options)
 	if err != nil {
 		return fail.As(err)
 	}

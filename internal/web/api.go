@@ -737,7 +737,7 @@ func (s *Server) handleDetect(w http.ResponseWriter, r *http.Request) {
 		}
 		whole = size <= int64(len(head))
 	}
-	writeJSON(w, restrict(inputOf(convert.DetectHead(head, whole).Info(), madeTargets()), s.offered.get(r.Context())))
+	writeJSON(w, restrict(inputOf(convert.DetectRequest(head, whole, wire.Options{}, false).Info(), madeTargets()), s.offered.get(r.Context())))
 }
 
 func (s *Server) handleFormats(w http.ResponseWriter, r *http.Request) {
