@@ -17,8 +17,10 @@ import (
 )
 
 // TXT → PDF in every script and encoding (issue 18). A protocol v1.0 client
-// gets the original's conversion: UTF-8 only, through fpdf and DejaVu Sans
-// (textToPDFFast), byte for byte as before. Any other request has its text
+// gets the original's conversion where the original could draw the text:
+// UTF-8 only, through fpdf and DejaVu Sans (textToPDFFast), byte for byte
+// as before; its texts in other scripts are typeset by Pango. Any other
+// request has its text
 // decoded (internal/textenc), then goes
 //   - to the same fast path when DejaVu Sans draws every character and none
 //     needs shaping or bidi, and the layout is the default one: fpdf lays out
@@ -59,7 +61,10 @@ func notTextV2(err *Error, head []byte) {
 
 // textToPDF is the text-pdf conversion.
 func (c *Converter) textToPDF(ctx context.Context, in Input) (Result, error) {
-	if in.V1 {
+	if in.V1 && (!utf8.Valid(in.Data) || c.fastPathFits(in.Data)) {
+		// The original's answers, word for word, to what is not UTF-8; a
+		// UTF-8 text DejaVu cannot draw alone is typeset as for any client,
+		// rather than as boxes (v1.0 carries no warnings, only the PDF).
 		return c.textToPDFFast(ctx, in)
 	}
 	text, err := textenc.Decode(in.Data, c.opts.Charset)
