@@ -11,9 +11,15 @@ LDFLAGS   := -X github.com/fileconv/fileconv/internal/cli.Version=$(VERSION)
 # repair and decrypt (internal/qpdf), LibreOfficeKit's headers for office
 # documents (internal/office dlopens LibreOffice at run time: the binary does
 # not link it), Tesseract for OCR (internal/ocr; its English model, which the
-# worker's self-test reads, comes with it).
+# worker's self-test reads, comes with it), uchardet to recognise the encoding
+# of a text that is not UTF-8 (internal/textenc: Shift_JIS, GB18030, Big5,
+# EUC-KR, Windows-125x, KOI8-R...; Mozilla's detector, kept by freedesktop.org),
+# Pango and Cairo to typeset text in every script as PDF (internal/textpdf:
+# font fallback, shaping, bidi, line breaking; Cairo's PDF surface).
+# g++: internal/qpdf lays text layers over pages through qpdf's C++ API (its C
+# API has no form XObjects).
 DEB_BUILD := libvips-dev libpoppler-glib-dev libqpdf-dev libreofficekit-dev libtesseract-dev \
-	tesseract-ocr-eng pkg-config gcc
+	tesseract-ocr-eng libuchardet-dev libpango1.0-dev libcairo2-dev pkg-config gcc g++
 # The office engine, at run time (make up, the tests): LibreOffice without its
 # GUI (Writer, Calc, Impress) and fonts metric-compatible with Calibri, Cambria,
 # Arial, Times New Roman, plus Noto for every script (CJK included).
@@ -29,8 +35,10 @@ LO_PROGRAM := /usr/lib/libreoffice/program
 DEB_TEST  := python3 iproute2 chromium qpdf poppler-utils
 # Engines the worker runs (make up and make test): Chromium prints HTML and
 # Markdown to PDF (internal/htmlpdf), with fonts for every script (Noto: Latin,
-# Greek, Cyrillic, Arabic, Hebrew, Indic, Thai...; Noto CJK; colour emoji; DejaVu).
-DEB_RUN   := chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core
+# Greek, Cyrillic, Arabic, Hebrew, Indic, Thai...; Noto CJK; colour emoji; DejaVu),
+# which TXT → PDF uses too (internal/textpdf), with Symbola for emoji as
+# outlines, which keep their text in the PDF where colour bitmaps do not.
+DEB_RUN   := chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core fonts-symbola
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
@@ -41,7 +49,7 @@ all: build
 # deps installs the build's Debian packages only when pkg-config cannot find them,
 # so a machine that has them never needs root or the network here.
 deps:
-	@if ! pkg-config --exists vips poppler-glib libqpdf tesseract 2>/dev/null || ! command -v gcc >/dev/null \
+	@if ! pkg-config --exists vips poppler-glib libqpdf tesseract uchardet pangocairo cairo-pdf 2>/dev/null || ! command -v gcc >/dev/null || ! command -v g++ >/dev/null \
 		|| [ ! -f /usr/include/LibreOfficeKit/LibreOfficeKitInit.h ] \
 		|| [ ! -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ]; then \
 		echo "installing Debian packages: $(DEB_BUILD)"; \
@@ -52,7 +60,7 @@ deps:
 run-deps:
 	@if ! command -v chromium >/dev/null || ! command -v fc-list >/dev/null \
 		|| ! fc-list -q "Noto Sans" || ! fc-list -q "Noto Sans CJK SC" \
-		|| ! fc-list -q "Noto Color Emoji" || ! fc-list -q "DejaVu Sans"; then \
+		|| ! fc-list -q "Noto Color Emoji" || ! fc-list -q "DejaVu Sans" || ! fc-list -q "Symbola"; then \
 		echo "installing Debian packages: $(DEB_RUN)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEB_RUN); \
 	fi

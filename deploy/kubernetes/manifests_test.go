@@ -215,18 +215,11 @@ func (c *cluster) selected(sel labels.Selector) []*appsv1.Deployment {
 
 func (c *cluster) selectedBy(what string, ls *metav1.LabelSelector) *appsv1.Deployment {
 	c.t.Helper()
-	sel, err := metav1.LabelSelectorAsSelector(ls)
-	if err != nil {
-		c.t.Errorf("%s: %v", what, err)
-		return nil
-	}
-	if sel.Empty() {
-		c.t.Errorf("%s: empty selector", what)
-		return nil
-	}
-	ds := c.selected(sel)
-	if len(ds) != 1 {
+	ds := c.selectedAll(what, ls)
+	if len(ds) > 1 {
 		c.t.Errorf("%s selects %d Deployments' pods, want 1", what, len(ds))
+	}
+	if len(ds) != 1 {
 		return nil
 	}
 	return ds[0]

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/fileconv/fileconv/internal/convert"
+	"github.com/fileconv/fileconv/internal/wire"
 )
 
 // sendJob is one file of a send: where it comes from, where its result goes,
@@ -136,7 +137,7 @@ func detectFile(path string) (convert.Kind, error) {
 	if n == 0 {
 		return kindEmpty, nil
 	}
-	return convert.DetectHead(b[:n], n < sniffLen), nil
+	return convert.DetectRequest(b[:n], n < sniffLen, wire.Options{}, false), nil
 }
 
 // targets lists the targets of kind, from the conversion registry.

@@ -353,7 +353,9 @@ func TestDetectFile(t *testing.T) {
 	}{
 		{pngData, convert.KindPNG}, {jpegData, convert.KindJPEG}, {webpData, convert.KindWEBP}, {pdfData, convert.KindPDF},
 		{textData, convert.KindText}, {nil, kindEmpty}, {[]byte("a\x00b"), convert.KindUnknown},
-		{[]byte("caf\xc3"), convert.KindUnknown}, {[]byte("GIF89a..."), "gif"},
+		{[]byte("GIF89a..."), "gif"},
+		// Not UTF-8, but text in another encoding, which the server decodes.
+		{[]byte("caf\xe9 cr\xe8me"), convert.KindText}, {[]byte("\xff\xfeh\x00i\x00"), convert.KindText},
 		// A sample may end inside a character.
 		{append(bytes.Repeat([]byte("a"), sniffLen-1), "é"...), convert.KindText},
 	} {

@@ -31,13 +31,14 @@ func init() {
 	}
 	Register(Conversion{
 		Name: "text-pdf", From: []Kind{KindText}, To: []string{"pdf"},
-		Options: []string{"page_size", "from"}, Engine: "fpdf", Family: "pdf", Limits: []string{"max-text-pages"},
+		Options: []string{"page_size", "from", "layout", "font_size", "charset"}, Engine: "fpdf, Pango", Family: "pdf",
+		Limits:   []string{"max-text-pages", "max-pdf-memory"},
 		Original: true, Run: (*Converter).textToPDF,
 	})
 	Register(Conversion{
 		Name: "image-pdf", From: imageKinds(), To: []string{"pdf"},
-		Options: []string{"page_size", "margin", "page"}, Engine: "libvips, fpdf", Family: "images",
-		Limits: []string{"max-pixels", "max-frames"},
+		Options: []string{"page_size", "margin", "page", "ocr", "lang"}, Engine: "libvips, fpdf, Tesseract", Family: "images",
+		Limits: []string{"max-pixels", "max-frames", "max-ocr-pages"},
 		Run:    (*Converter).imageToPDF,
 	})
 	// A PDF's pages as pictures: the image pipeline, with poppler (through
@@ -56,8 +57,8 @@ func init() {
 		// several files in one PDF (pdftools.go).
 		Register(Conversion{
 			Name: "pdf-pdf", From: []Kind{KindPDF}, To: []string{"pdf"},
-			Options: []string{"pages", "split", "password"}, Engine: "qpdf", Family: "pdf",
-			Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
+			Options: []string{"pages", "split", "password", "ocr", "lang"}, Engine: "qpdf, Tesseract", Family: "pdf",
+			Limits: []string{"max-pdf-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory", "max-ocr-pages"},
 			Run:    (*Converter).pdfToPDF, V2Only: true,
 		})
 		Register(Conversion{
@@ -79,11 +80,12 @@ func init() {
 		Limits:   []string{"max-pdf-pages", "max-ocr-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
 		Original: true, Run: (*Converter).pdfToText,
 	})
-	// A picture's text, by OCR (ocrconv.go).
+	// A picture's text, by OCR (ocrconv.go). Protocol v1.0's operation 5
+	// keeps the original's answer to a picture ("use operation 1, 2 or 3").
 	Register(Conversion{
 		Name: "image-text", From: imageKinds(), To: []string{"txt"},
 		Options: []string{"lang", "page"}, Engine: "Tesseract", Family: "ocr",
-		Limits: []string{"max-pixels", "max-image-memory"}, Run: (*Converter).imageToText,
+		Limits: []string{"max-pixels", "max-image-memory"}, Run: (*Converter).imageToText, V2Only: true,
 	})
 }
 

@@ -256,7 +256,7 @@ func (c *Converter) Config() Config { return c.cfg }
 
 // Families are the groups of engines a worker may run (--engines): images
 // (libvips), pdf (poppler, qpdf, fpdf), office (LibreOffice), html
-// (Chromium).
+// (Chromium), ocr (Tesseract).
 var Families = []string{"images", "pdf", "office", "html", "ocr"}
 
 // Capabilities lists what this converter offers: every registry entry not
@@ -331,7 +331,7 @@ func (c *Converter) Run(ctx context.Context, job Job) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, cancelled(ctx)
 	}
-	kind, err := KindFor(Detect(input), opts)
+	kind, err := KindFor(DetectRequest(input, true, opts, job.V1), opts)
 	if err != nil {
 		return Result{Kind: Detect(input)}, err
 	}
@@ -357,7 +357,7 @@ func (c *Converter) Run(ctx context.Context, job Job) (Result, error) {
 		copied.opts = opts
 		tuned = &copied
 	}
-	res, err := conv.Run(tuned, ctx, Input{Kind: kind, Target: target, Data: input, Name: job.Name, Files: job.Files})
+	res, err := conv.Run(tuned, ctx, Input{Kind: kind, Target: target, Data: input, Name: job.Name, Files: job.Files, V1: job.V1})
 	res.Kind = kind
 	if err != nil {
 		return res, AsError(err)

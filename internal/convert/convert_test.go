@@ -24,6 +24,7 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 		MaxPixels:        DefaultMaxPixels,
 		MaxFrames:        DefaultMaxFrames,
 		MaxPDFPages:      DefaultMaxPDFPages,
+		MaxOCRPages:      DefaultMaxOCRPages,
 		MaxFiles:         DefaultMaxFiles,
 		MaxOfficeInflate: DefaultMaxOfficeInflate,
 		MaxPDFInflate:    DefaultMaxPDFInflate,
@@ -171,8 +172,8 @@ func TestNotText(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := convertOp(c, context.Background(), wire.OpTextToPDF, []byte(tt.in))
 			ce := wantError(t, err, fail.TypeMismatch)
-			if ce.Message != tt.want {
-				t.Errorf("message %q, want %q", ce.Message, tt.want)
+			if ce.TextV1() != tt.want {
+				t.Errorf("message %q, want %q", ce.TextV1(), tt.want)
 			}
 		})
 	}

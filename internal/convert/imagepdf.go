@@ -30,6 +30,9 @@ type picture struct {
 
 // imageToPDF makes a PDF of an image, a page per frame.
 func (c *Converter) imageToPDF(ctx context.Context, in Input) (Result, error) {
+	if c.wantsTextLayer() {
+		return c.searchableImage(ctx, in) // ocrpdf.go
+	}
 	pictures, warnings, err := c.pictures(ctx, in)
 	if err != nil {
 		return Result{}, err

@@ -118,7 +118,7 @@ var kinds = []KindInfo{
 	{KindMarkdown, "Markdown text", "Markdown", "text/markdown", "a text sent with from=markdown", false, nil},
 	{KindCSV, "CSV table", "CSV", "text/csv", "a text sent with from=csv", false, nil},
 	{KindFiles, "several files", "files", "multipart/mixed", "a job of several files: v2's CONVERT_FILES, several file parts in the HTTP API", false, nil},
-	{KindText, "text", "text", "text/plain", "valid UTF-8 without NUL bytes", false, nil},
+	{KindText, "text", "text", "text/plain", "valid UTF-8 without NUL bytes; for all but protocol v1.0 clients, also text in an encoding a byte-order mark, uchardet or charset names (UTF-16, Shift_JIS, GB18030, Big5, EUC-KR, Windows-125x, KOI8-R...)", false, nil},
 }
 
 // Kinds lists every kind Detect knows.

@@ -142,3 +142,16 @@ func TestOCRFreshReaders(t *testing.T) {
 		}
 	}
 }
+
+// A page too large for 300 dpi within the pixel limits is read at less.
+func TestOCRDPIFor(t *testing.T) {
+	c := converter(t)
+	if dpi := c.ocrDPIFor(pdfPageOCR{width: 595, height: 842}); dpi != ocrDPI {
+		t.Errorf("A4: %d dpi", dpi)
+	}
+	huge := pdfPageOCR{width: 14400, height: 14400} // 200 inches square, PDF's largest
+	dpi := c.ocrDPIFor(huge)
+	if px := float64(dpi) * 200 * float64(dpi) * 200; dpi < 1 || px > float64(min(c.cfg.MaxPixels, ocr.MaxPixels)) {
+		t.Errorf("a 200-inch page: %d dpi, %.0f pixels", dpi, px)
+	}
+}

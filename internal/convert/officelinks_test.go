@@ -1,8 +1,6 @@
 package convert
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -10,24 +8,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
 
 func zipParts(t testing.TB, parts ...string) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for i := 0; i < len(parts); i += 2 {
-		w, err := zw.Create(parts[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(parts[i+1]))
-	}
-	if err := zw.Close(); err != nil {
+	b, err := testfiles.ZipOf(parts...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return b
 }
 
 const relsNS = `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">`

@@ -86,6 +86,7 @@ type pdfAnswer struct {
 	Failed   bool      `json:"failed,omitempty"`
 	Warnings []string  `json:"warnings,omitempty"`
 	Frames   int       `json:"frames,omitempty"`
+	Replaced int       `json:"replaced,omitempty"`
 	// ContentType is Result.ContentType.
 	ContentType string `json:"content_type,omitempty"`
 }
@@ -125,7 +126,7 @@ func runPDFReader(memLimit string, in io.Reader, out io.Writer) int {
 		if errors.Is(err, errReaderBroken) {
 			return 1
 		}
-		answer := pdfAnswer{Size: len(res.Output), Warnings: res.Warnings, Frames: res.Frames, ContentType: res.ContentType}
+		answer := pdfAnswer{Size: len(res.Output), Warnings: res.Warnings, Frames: res.Frames, ContentType: res.ContentType, Replaced: res.Replaced}
 		if err != nil {
 			ce := AsError(err)
 			answer = pdfAnswer{Failed: true, Code: ce.Code, Message: ce.Message}
@@ -143,32 +144,28 @@ var errReaderBroken = errors.New("the reader cannot go on")
 // readerJob runs one job in the reader.
 func (c *Converter) readerJob(job pdfJob, input []byte) (Result, error) {
 	switch {
+	case job.Tool == toolTextLayer:
+		return c.textLayerJob(job, input)
 	case job.Tool != "":
 		return c.pdfToolHere(job.Tool, job.Name, job.files(input))
-	case job.Target == "txt":
-		if err := libvips.StartPlain(); err != nil {
-			fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
-			return Result{}, errReaderBroken
-		}
-		return c.imageToTextHere(context.Background(), Input{Kind: job.Kind, Target: job.Target, Data: input, Name: job.Name})
-	case job.Target != "":
-		if err := libvips.StartPlain(); err != nil {
-			fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
-			return Result{}, errReaderBroken
-		}
-		return c.convertImageHere(context.Background(), Input{Kind: job.Kind, Target: job.Target, Data: input, Name: job.Name})
+	case job.Kind == KindText:
+		return c.textInScriptsHere(context.Background(), input)
 	}
-	if c.opts.OCR != wire.OCRNever && c.ocrOn() {
-		// OCR renders pages with libvips (ocrPDFPage), on several threads
-		// at once: libvips must be started before them, or threads racing
-		// into an unstarted libvips crash the reader or find no loader
-		// ("buffer is not in a known format").
+	// Images, and a PDF's pages rendered for OCR, go through libvips.
+	if job.Target != "" || c.opts.OCR != wire.OCRNever {
 		if err := libvips.StartPlain(); err != nil {
 			fmt.Fprintf(os.Stderr, "fileconv reader: start libvips: %v\n", err)
 			return Result{}, errReaderBroken
 		}
 	}
-	return c.pdfToTextHere(context.Background(), input)
+	in := Input{Kind: job.Kind, Target: job.Target, Data: input, Name: job.Name}
+	switch job.Target {
+	case "":
+		return c.pdfToTextHere(context.Background(), input)
+	case "txt":
+		return c.imageToTextHere(context.Background(), in)
+	}
+	return c.convertImageHere(context.Background(), in)
 }
 
 // exitWithParent ends a reader whose worker is gone (killed, say), even in the
@@ -362,5 +359,6 @@ func (c *Converter) inReader(ctx context.Context, job pdfJob, in Input) (Result,
 	if got.answer.Failed {
 		return Result{}, &Error{Code: got.answer.Code, Message: got.answer.Message}
 	}
-	return Result{Output: got.text, Warnings: got.answer.Warnings, Frames: got.answer.Frames, ContentType: got.answer.ContentType}, nil
+	return Result{Output: got.text, Warnings: got.answer.Warnings, Frames: got.answer.Frames, ContentType: got.answer.ContentType,
+		Replaced: got.answer.Replaced}, nil
 }

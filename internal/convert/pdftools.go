@@ -34,6 +34,9 @@ func (c *Converter) pdfToPDF(ctx context.Context, in Input) (Result, error) {
 	if err := c.checkPDF(ctx, in.Data); err != nil {
 		return Result{}, err
 	}
+	if c.wantsTextLayer() {
+		return c.searchablePDF(ctx, in) // ocrpdf.go
+	}
 	tool := toolRewrite
 	if c.opts.Split != "" {
 		tool = toolSplit

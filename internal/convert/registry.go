@@ -62,6 +62,9 @@ type Input struct {
 	Name string
 	// Files are the files of a job of several files (Kind is KindFiles).
 	Files []File
+	// V1 marks a protocol v1.0 client's input, which gets the original's
+	// conversion (Job.V1).
+	V1 bool
 }
 
 var registry struct {
@@ -278,6 +281,7 @@ func mismatch(from Kind, to string, head []byte) error {
 		// Someone asking for a PDF of an unrecognised file most likely has a
 		// text in mind; saying where it stops being UTF-8 helps more.
 		if err := notText(head); err != nil {
+			notTextV2(err, head)
 			return err
 		}
 	}

@@ -116,14 +116,14 @@ func isDropped(r rune) bool {
 	return r < 0x20 || (r >= 0x7f && r <= 0x9f)
 }
 
-// textToPDF handles operation 4 with the original's paragraph rule: blank lines
+// textToPDFFast handles operation 4 with the original's paragraph rule: blank lines
 // (empty or only whitespace) separate paragraphs; the lines of a paragraph are
 // joined with a space and wrapped again to the page width.
 //
 // The text is laid out as it is read, so memory beyond the input and the PDF is
 // one output line, and a text too long for max-text-pages stops as soon as it
 // passes the limit, however it is split into lines.
-func (c *Converter) textToPDF(ctx context.Context, in Input) (Result, error) {
+func (c *Converter) textToPDFFast(ctx context.Context, in Input) (Result, error) {
 	input := in.Data
 	input = bytes.TrimPrefix(input, []byte("\uFEFF"))
 	d, err := newTextDoc(c.font, c.opts.PageSize, c.cfg.MaxTextPages)

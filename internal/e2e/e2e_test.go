@@ -720,7 +720,11 @@ func TestServersWriteNoFiles(t *testing.T) {
 		"--token-file", tokens, "--cert", pki+"/master.pem", "--key", pki+"/master-key.pem", "--ca", pki+"/ca.pem", "--admin", "off")
 	waitListening(t, m, addr)
 	inputs(t, dir)
-	for _, c := range [][]string{{"--to", "webp", "photo.png"}, {"--to", "png", "photo.jpg"}, {"--to", "pdf", "notes.txt"}} {
+	// Japanese is typeset by Pango and Cairo in a reader process.
+	if err := os.WriteFile(filepath.Join(dir, "tokyo.txt"), []byte("東京は日本の首都です。\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][]string{{"--to", "webp", "photo.png"}, {"--to", "png", "photo.jpg"}, {"--to", "pdf", "notes.txt"}, {"--to", "pdf", "tokyo.txt"}} {
 		args := append([]string{"send", "--addr", addr, "--ca", "pki/ca.pem", "--token", "a-token", "--force"}, c...)
 		if _, errOut, code := run(t, dir, args...); code != 0 {
 			t.Fatalf("send %v: exit %d: %s", c, code, errOut)

@@ -74,7 +74,7 @@ func (m *Master) probeAll(ctx context.Context) {
 			if !m.pool.isHealthy(b) {
 				m.log.Info("worker healthy again", "worker", b.addr)
 			}
-			m.pool.announced(b, st.Capacity, st.Draining, capabilities(st.Converts))
+			m.pool.announced(b, st.Capacity, st.Draining, capabilities(st.Converts), st.OCRLanguages...)
 		})
 	}
 	wg.Wait()

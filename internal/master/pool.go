@@ -32,12 +32,17 @@ type backend struct {
 	// caps is what the worker announced it converts; nil until it does, and
 	// for a worker from before capabilities, which does the original ones.
 	caps convert.Capabilities
+	// ocrLangs are the languages the worker's OCR reads; none without OCR.
+	ocrLangs []string
 }
 
 // need is what a job asks of a worker: to convert an input of kind to target.
 type need struct {
 	kind   convert.Kind
 	target string
+	// ocrLangs are the languages the worker's OCR must read, for a job that
+	// reads pictures by OCR.
+	ocrLangs []string
 }
 
 // canLocked reports whether b converts what n asks.
@@ -45,6 +50,11 @@ func (b *backend) canLocked(n need) bool {
 	caps := b.caps
 	if caps == nil {
 		caps = originalCaps
+	}
+	for _, lang := range n.ocrLangs {
+		if !slices.Contains(b.ocrLangs, lang) {
+			return false
+		}
 	}
 	return caps.Can(n.kind, n.target)
 }
@@ -313,11 +323,26 @@ func (p *pool) anyCan(job need) bool {
 	return false
 }
 
+// ocrLanguages lists the languages some worker's OCR reads, sorted.
+func (p *pool) ocrLanguages() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var langs []string
+	for _, b := range p.backends {
+		if !b.removed {
+			langs = append(langs, b.ocrLangs...)
+		}
+	}
+	slices.Sort(langs)
+	return slices.Compact(langs)
+}
+
 // announced records what a worker's probe said about itself.
-func (p *pool) announced(b *backend, capacity int, draining bool, caps convert.Capabilities) {
+func (p *pool) announced(b *backend, capacity int, draining bool, caps convert.Capabilities, ocrLangs ...string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b.caps = caps
+	b.ocrLangs = ocrLangs
 	if p.cfg.fixedCapacity == 0 && capacity > 0 {
 		b.capacity = capacity
 		b.announced = true
@@ -364,6 +389,8 @@ type WorkerStatus struct {
 	Since      time.Time `json:"-"`
 	// Converts is what the worker converts: each input kind with its targets.
 	Converts convert.Capabilities `json:"converts"`
+	// OCRLanguages are the languages its OCR reads.
+	OCRLanguages []string `json:"ocr_languages,omitempty"`
 }
 
 func (p *pool) snapshot() (workers []WorkerStatus, waiting int) {
@@ -378,7 +405,7 @@ func (p *pool) snapshot() (workers []WorkerStatus, waiting int) {
 
 func (p *pool) statusLocked(b *backend, now time.Time) WorkerStatus {
 	s := WorkerStatus{Addr: b.addr, Name: b.serverName, InFlight: b.outstanding, Capacity: b.capacity,
-		Announced: b.announced, Jobs: b.jobs, Failures: b.failures, LastError: b.lastError, Converts: b.caps}
+		Announced: b.announced, Jobs: b.jobs, Failures: b.failures, LastError: b.lastError, Converts: b.caps, OCRLanguages: b.ocrLangs}
 	if s.Converts == nil {
 		s.Converts = originalCaps
 	}

@@ -152,7 +152,7 @@ func (m *Master) route(j *job) error {
 		return m.clientFailed(j, err)
 	}
 	j.head = head[:n]
-	kind, err := convert.KindFor(convert.DetectHead(j.head, uint64(n) == j.req.Size), j.req.Options)
+	kind, err := convert.KindFor(convert.DetectRequest(j.head, uint64(n) == j.req.Size, j.req.Options, j.req.FromV1()), j.req.Options)
 	if err != nil {
 		return fail.As(err)
 	}
@@ -173,9 +173,47 @@ func (m *Master) routable(j *job) error {
 		return fail.As(err)
 	}
 	if !m.pool.anyCan(j.need) {
+		if j.need.kind.IsImage() && j.req.Target == "txt" {
+			return fail.New(fail.UnsupportedOperation, fmt.Sprintf(
+				"no worker converts %s to txt here: reading a picture's text needs OCR (Tesseract), which no worker of this cluster runs", j.need.kind.Label()))
+		}
 		return fail.New(fail.UnsupportedOperation, fmt.Sprintf("no worker converts %s to %s here", j.need.kind.Label(), j.req.Target))
 	}
-	return nil
+	return m.routeOCR(j)
+}
+
+// routeOCR sends a job that reads pictures by OCR to a worker whose OCR reads
+// its languages. A PDF's text is read by OCR only where pages have none, and
+// is still text without it: such a job goes to a worker without OCR when no
+// worker has the languages (with ocr=auto), where its result says what was
+// left unread. A searchable PDF (to pdf with ocr=always or auto) is OCR or
+// nothing.
+func (m *Master) routeOCR(j *job) error {
+	opts := j.req.Options
+	searchable := j.req.Target == "pdf" && (opts.OCR == wire.OCRAlways || opts.OCR == wire.OCRAuto)
+	optional := j.need.kind == convert.KindPDF && opts.OCR != wire.OCRAlways && !searchable
+	switch {
+	case j.req.Target != "txt" && !searchable, j.need.kind == convert.KindPDF && opts.OCR == wire.OCRNever,
+		!j.need.kind.IsImage() && j.need.kind != convert.KindPDF:
+		return nil
+	}
+	j.need.ocrLangs = strings.Split(opts.OCRLang(), "+")
+	if m.pool.anyCan(j.need) {
+		return nil
+	}
+	if optional {
+		j.need.ocrLangs = nil
+		return nil
+	}
+	have := m.pool.ocrLanguages()
+	switch {
+	case len(have) == 0 && searchable:
+		return fail.New(fail.UnsupportedOperation, fmt.Sprintf("no worker here makes a searchable PDF (ocr=%s): no worker of this cluster runs OCR (Tesseract)", opts.OCR))
+	case len(have) == 0:
+		return fail.New(fail.UnsupportedOperation, "no worker here reads a PDF's pages by OCR (ocr=always): no worker of this cluster runs OCR (Tesseract)")
+	}
+	return fail.New(fail.UnsupportedOperation, fmt.Sprintf("no worker here reads lang=%s by OCR: the workers' OCR reads %s",
+		wire.Printable(opts.OCRLang()), strings.Join(have, ", ")))
 }
 
 // clientFailed is the end of a job whose client stopped sending its body.

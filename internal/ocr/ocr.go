@@ -153,29 +153,46 @@ func (r *Reader) set(name, value string) {
 // Lang is the reader's language set.
 func (r *Reader) Lang() string { return r.lang }
 
-// Read reads the text of img.
-func (r *Reader) Read(img Gray) (Page, error) {
-	stride := img.Stride
-	if stride == 0 {
-		stride = img.Width
+// stride is the bytes of img's row.
+func (img Gray) stride() int {
+	if img.Stride == 0 {
+		return img.Width
 	}
+	return img.Stride
+}
+
+// check says what is wrong with img, if anything.
+func (img Gray) check() error {
+	stride := img.stride()
 	switch {
 	case img.Width < 1 || img.Height < 1 || stride < img.Width:
-		return Page{}, fmt.Errorf("ocr: a picture of %d×%d pixels (stride %d)", img.Width, img.Height, stride)
+		return fmt.Errorf("ocr: a picture of %d×%d pixels (stride %d)", img.Width, img.Height, stride)
 	case img.Width*img.Height > MaxPixels:
-		return Page{}, fmt.Errorf("ocr: a picture of %d×%d pixels, over %d", img.Width, img.Height, MaxPixels)
+		return fmt.Errorf("ocr: a picture of %d×%d pixels, over %d", img.Width, img.Height, MaxPixels)
 	case len(img.Pix) < stride*(img.Height-1)+img.Width:
-		return Page{}, fmt.Errorf("ocr: %d bytes for a picture of %d×%d", len(img.Pix), img.Width, img.Height)
+		return fmt.Errorf("ocr: %d bytes for a picture of %d×%d", len(img.Pix), img.Width, img.Height)
 	}
-	ppi := img.PPI
-	if ppi <= 0 {
-		ppi = 300
+	return nil
+}
+
+// resolution is img's PPI, 300 when it has none.
+func (img Gray) resolution() int {
+	if img.PPI <= 0 {
+		return 300
+	}
+	return img.PPI
+}
+
+// Read reads the text of img.
+func (r *Reader) Read(img Gray) (Page, error) {
+	if err := img.check(); err != nil {
+		return Page{}, err
 	}
 	var pin runtime.Pinner
 	pin.Pin(unsafe.SliceData(img.Pix))
 	defer pin.Unpin()
-	C.TessBaseAPISetImage(r.api, (*C.uchar)(unsafe.Pointer(unsafe.SliceData(img.Pix))), C.int(img.Width), C.int(img.Height), 1, C.int(stride))
-	C.TessBaseAPISetSourceResolution(r.api, C.int(ppi))
+	C.TessBaseAPISetImage(r.api, (*C.uchar)(unsafe.Pointer(unsafe.SliceData(img.Pix))), C.int(img.Width), C.int(img.Height), 1, C.int(img.stride()))
+	C.TessBaseAPISetSourceResolution(r.api, C.int(img.resolution()))
 	text := C.TessBaseAPIGetUTF8Text(r.api)
 	// Tesseract keeps a pointer to the pixels until the next picture or Clear.
 	defer C.TessBaseAPIClear(r.api)

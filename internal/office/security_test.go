@@ -1,7 +1,6 @@
 package office
 
 import (
-	"archive/zip"
 	"bytes"
 	"fmt"
 	"image"
@@ -21,28 +20,18 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fileconv/fileconv/internal/testfiles"
 )
 
 // zipOf makes a ZIP package of files (name, content), the first stored.
 func zipOf(t testing.TB, files ...string) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
-	for i := 0; i+1 < len(files); i += 2 {
-		h := &zip.FileHeader{Name: files[i], Method: zip.Deflate}
-		if i == 0 && files[i] == "mimetype" {
-			h.Method = zip.Store
-		}
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(files[i+1]))
-	}
-	if err := zw.Close(); err != nil {
+	b, err := testfiles.ZipOf(files...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return b.Bytes()
+	return b
 }
 
 // linkedImageDOCX is a DOCX whose picture is linked (r:link, not embedded)

@@ -578,6 +578,9 @@ type Formats struct {
 	// Conversions are the registry's entries, by the names a worker's
 	// --disable-conversions takes.
 	Conversions []Conversion `json:"conversions"`
+	// OCRLanguages are the languages OCR reads on some worker (lang=), as
+	// Tesseract names them: eng, deu, chi_sim, …
+	OCRLanguages []string `json:"ocr_languages"`
 }
 
 // Conversion is one entry of the conversion registry.
@@ -734,11 +737,13 @@ func (s *Server) handleDetect(w http.ResponseWriter, r *http.Request) {
 		}
 		whole = size <= int64(len(head))
 	}
-	writeJSON(w, restrict(inputOf(convert.DetectHead(head, whole).Info(), madeTargets()), s.offered.get(r.Context())))
+	writeJSON(w, restrict(inputOf(convert.DetectRequest(head, whole, wire.Options{}, false).Info(), madeTargets()), s.offered.get(r.Context())))
 }
 
 func (s *Server) handleFormats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, s.formats(s.offered.get(r.Context())))
+	f := s.formats(s.offered.get(r.Context()))
+	f.OCRLanguages = s.offered.ocrLanguages(r.Context())
+	writeJSON(w, f)
 }
 
 // Status is the answer of GET /api/v1/status.

@@ -390,6 +390,9 @@ func TestFormatsStatusOpenAPI(t *testing.T) {
 			t.Errorf("input %+v, want targets %v", in, want)
 		}
 	}
+	if !slices.Contains(f.OCRLanguages, "eng") {
+		t.Errorf("formats: OCR languages %v", f.OCRLanguages)
+	}
 	if f.Auth != "bearer" || !slices.Equal(targetNames(f), append(slices.Clone(images), "pdf", "txt", "docx", "odt", "xlsx", "ods", "pptx", "odp")) || len(types) != len(wantInputs) {
 		t.Errorf("formats %+v: inputs %v", f, types)
 	}
@@ -671,13 +674,18 @@ func TestDetect(t *testing.T) {
 		in.Targets == nil || len(in.Targets) != 0 || in.Default != "" {
 		t.Errorf("OLE2: %s %+v", resp.Status, in)
 	}
-	// A head cut inside a character is still text; a whole file ending so is not.
+	// A head cut inside a character is still text, and so is a whole file
+	// ending so: damaged UTF-8, which converts with the character replaced.
 	cut := []byte("café au lait"[:4])
 	if in, _ := detect("/api/v1/detect?size=2000", cut); in.Type != "text" || in.Default != "pdf" {
 		t.Errorf("text head cut inside é: %+v", in)
 	}
-	if in, _ := detect("/api/v1/detect", cut); in.Type != "unknown" {
+	if in, _ := detect("/api/v1/detect", cut); in.Type != "text" {
 		t.Errorf("whole file ending inside é: %+v", in)
+	}
+	// Binary data is not text.
+	if in, _ := detect("/api/v1/detect", []byte("\x01\x02\x00\x03binary")); in.Type != "unknown" {
+		t.Errorf("binary: %+v", in)
 	}
 	if _, resp := detect("/api/v1/detect", make([]byte, maxDetectBytes+1)); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("a body over %d bytes: %s", maxDetectBytes, resp.Status)
@@ -719,7 +727,7 @@ func expectedFormats() (images []string, inputs map[string][]string) {
 // resizes; the encoders differ.
 func expectedOptions(images []string, to string) []string {
 	if !slices.Contains(images, to) {
-		return map[string][]string{"pdf": {"page_size", "from", "margin", "page", "pages", "split", "password", "pdfa", "landscape", "fit_width"}, "txt": {"pages", "ocr", "lang", "page"},
+		return map[string][]string{"pdf": {"page_size", "from", "layout", "font_size", "charset", "margin", "page", "ocr", "lang", "pages", "split", "password", "pdfa", "landscape", "fit_width"}, "txt": {"pages", "ocr", "lang", "page"},
 			"docx": {"password"}, "odt": {"password"}, "xlsx": {"password", "from"}, "ods": {"password", "from"}, "pptx": {"password"}, "odp": {"password"}}[to] // page: of an image
 	}
 	want := []string{"width", "height", "fit", "background", "keep_icc", "keep_metadata", "keep_gps"}

@@ -25,6 +25,7 @@ type offered struct {
 	mu    sync.Mutex
 	at    time.Time
 	caps  convert.Capabilities // nil: unknown
+	langs []string             // the languages the workers' OCR reads
 	fetch func(ctx context.Context) (any, string)
 }
 
@@ -40,36 +41,48 @@ func (o *offered) get(ctx context.Context) convert.Capabilities {
 		return nil
 	}
 	// Unknown (no worker probed yet) is asked again next time.
-	o.at, o.caps = time.Now(), workersConvert(status)
+	o.at = time.Now()
+	o.caps, o.langs = workersConvert(status)
 	return o.caps
+}
+
+// ocrLanguages returns the languages some worker's OCR reads.
+func (o *offered) ocrLanguages(ctx context.Context) []string {
+	o.get(ctx)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.langs
 }
 
 // workersConvert reads the union of the workers' conversions from the
 // master's status (master.Status, or its JSON): of the workers that have
 // answered a probe, since the others are listed with the original system's
-// conversions until they do; nil when none has.
-func workersConvert(status any) convert.Capabilities {
+// conversions until they do; nil when none has. langs is the union of the
+// languages their OCR reads, sorted.
+func workersConvert(status any) (union convert.Capabilities, langs []string) {
 	raw, ok := status.(json.RawMessage)
 	if !ok {
 		var err error
 		if raw, err = json.Marshal(status); err != nil {
-			return nil
+			return nil, nil
 		}
 	}
 	var st struct {
 		Workers []struct {
-			Announced bool                 `json:"capacity_announced"`
-			Converts  convert.Capabilities `json:"converts"`
+			Announced    bool                 `json:"capacity_announced"`
+			Converts     convert.Capabilities `json:"converts"`
+			OCRLanguages []string             `json:"ocr_languages"`
 		} `json:"workers"`
 	}
 	if json.Unmarshal(raw, &st) != nil {
-		return nil
+		return nil, nil
 	}
-	union := convert.Capabilities{}
+	union = convert.Capabilities{}
 	for _, w := range st.Workers {
 		if !w.Announced {
 			continue
 		}
+		langs = append(langs, w.OCRLanguages...)
 		for kind, targets := range w.Converts {
 			for _, t := range targets {
 				if !slices.Contains(union[kind], t) {
@@ -78,10 +91,12 @@ func workersConvert(status any) convert.Capabilities {
 			}
 		}
 	}
+	slices.Sort(langs)
+	langs = slices.Compact(langs)
 	if len(union) == 0 {
-		return nil
+		return nil, langs
 	}
-	return union
+	return union, langs
 }
 
 // restrict keeps of in the targets some worker makes from its kind; caps

@@ -21,6 +21,15 @@ type Options struct {
 	Lossless bool `json:"lossless,omitempty"`
 	// PageSize is "A4" or "Letter" for pages made from text; empty means A4.
 	PageSize string `json:"page_size,omitempty"`
+	// Layout is how a text is set on PDF pages: LayoutReflow (paragraphs,
+	// the default) or LayoutPreserve (every line and space, monospaced).
+	Layout string `json:"layout,omitempty"`
+	// FontSize is the size of a text's letters on PDF pages, in points;
+	// 0 means 11 (10 for LayoutPreserve).
+	FontSize float64 `json:"font_size,omitempty"`
+	// Charset names a text's encoding ("shift_jis", "windows-1251"); empty
+	// means UTF-8 or the encoding the server recognises.
+	Charset string `json:"charset,omitempty"`
 	// Pages selects the pages of a PDF, e.g. "1-3,7,10-"; empty means all.
 	Pages string `json:"pages,omitempty"`
 
@@ -69,7 +78,9 @@ type Options struct {
 	// "text" reads an HTML file as the text it is.
 	From string `json:"from,omitempty"`
 	// OCR says which pages of a PDF are read by OCR for their text: "auto"
-	// (those without text; the default), "always" or "never".
+	// (those without text; the default), "always" or "never". To PDF, it
+	// says which pages get an invisible text layer (a searchable PDF):
+	// none unless asked, since OCR is slow.
 	OCR string `json:"ocr,omitempty"`
 	// Lang is the language set OCR reads: "eng" (the default), "eng+deu", …
 	Lang string `json:"lang,omitempty"`
@@ -175,6 +186,22 @@ const (
 	PageSizeLetter = "Letter"
 )
 
+// Layouts of a text on PDF pages (Options.Layout).
+const (
+	LayoutReflow   = "reflow"
+	LayoutPreserve = "preserve"
+)
+
+// Font sizes of a text on PDF pages (Options.FontSize), in points.
+const (
+	MinFontSize = 4
+	MaxFontSize = 72
+)
+
+// charsetRE is the shape of an encoding's name, as IANA and WHATWG spell
+// them; which names a server decodes, it knows.
+var charsetRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:+-]{0,39}$`)
+
 // OptionSpec describes one option: its name on the wire, in the HTTP API and as
 // a CLI flag, what it does, and how a value is set and checked.
 type OptionSpec struct {
@@ -235,6 +262,36 @@ var optionSpecs = []OptionSpec{
 			}
 			return ""
 		}},
+	{Name: "layout", Doc: "how a text is set on PDF pages: paragraphs re-wrapped to the page, or every line and space kept in a monospaced font (code, logs, tables)", Values: LayoutReflow + " (the default) or " + LayoutPreserve,
+		isSet: func(o Options) bool { return o.Layout != "" },
+		set: func(o *Options, v string) error {
+			o.Layout = strings.ToLower(strings.TrimSpace(v))
+			if msg := checkLayout(*o); msg != "" {
+				return errors.New(strings.TrimPrefix(msg, "options."))
+			}
+			return nil
+		},
+		check: checkLayout},
+	{Name: "font_size", Doc: "size of a text's letters on PDF pages, in points", Values: fmt.Sprintf("%d to %d; 11 by default (10 with layout=preserve: 80 columns on A4)", MinFontSize, MaxFontSize),
+		isSet: func(o Options) bool { return o.FontSize != 0 },
+		set: func(o *Options, v string) (err error) {
+			o.FontSize, err = strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || checkFontSize(*o) != "" {
+				return fmt.Errorf("font_size: %q is not a size from %d to %d points", printable(v), MinFontSize, MaxFontSize)
+			}
+			return nil
+		},
+		check: checkFontSize},
+	{Name: "charset", Doc: "the encoding of a text that is not UTF-8, when the server would not recognise it", Values: "an encoding's name: shift_jis, euc-jp, iso-2022-jp, gb18030, big5, euc-kr, windows-1251, iso-8859-7, koi8-r, utf-16le, …",
+		isSet: func(o Options) bool { return o.Charset != "" },
+		set: func(o *Options, v string) error {
+			o.Charset = strings.TrimSpace(v)
+			if msg := checkCharset(*o); msg != "" {
+				return errors.New(strings.TrimPrefix(msg, "options."))
+			}
+			return nil
+		},
+		check: checkCharset},
 	{Name: "width", Doc: "width of the image made, in pixels", Values: "1 to 10000000; alone, the height follows the aspect ratio",
 		isSet: func(o Options) bool { return o.Width != 0 },
 		set:   func(o *Options, v string) error { return setDimension(&o.Width, "width", v) },
@@ -383,7 +440,7 @@ var optionSpecs = []OptionSpec{
 			return nil
 		},
 		check: checkFrom},
-	{Name: "ocr", Doc: "which pages of a PDF OCR reads for their text: those without a text layer, every page, or none", Values: "auto (the default), always, never",
+	{Name: "ocr", Doc: "which pages OCR reads: to text, a PDF's pages without a text layer (auto), every page, or none; to PDF, the pages that get an invisible text layer, making a searchable PDF (auto: those without text; an image's pages have none)", Values: "auto (the default to text), always, never (the default to PDF)",
 		isSet: func(o Options) bool { return o.OCR != "" },
 		set: func(o *Options, v string) error {
 			o.OCR = strings.ToLower(strings.TrimSpace(v))
@@ -489,6 +546,27 @@ func ParseColour(s string) (Colour, error) {
 func checkFrom(o Options) string {
 	if !slices.Contains(FromValues, o.From) {
 		return fmt.Sprintf("options.from: %q is none of %s", printable(o.From), strings.Join(FromValues, ", "))
+	}
+	return ""
+}
+
+func checkLayout(o Options) string {
+	if o.Layout != LayoutReflow && o.Layout != LayoutPreserve {
+		return fmt.Sprintf("options.layout: %q is neither %s nor %s", printable(o.Layout), LayoutReflow, LayoutPreserve)
+	}
+	return ""
+}
+
+func checkFontSize(o Options) string {
+	if !(o.FontSize >= MinFontSize && o.FontSize <= MaxFontSize) {
+		return fmt.Sprintf("options.font_size: %g is out of range; use %d to %d points, or leave it out for 11", o.FontSize, MinFontSize, MaxFontSize)
+	}
+	return ""
+}
+
+func checkCharset(o Options) string {
+	if !charsetRE.MatchString(o.Charset) {
+		return fmt.Sprintf("options.charset: %q is not an encoding's name (such as shift_jis, gb18030, windows-1251)", printable(o.Charset))
 	}
 	return ""
 }
