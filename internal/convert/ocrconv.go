@@ -215,11 +215,12 @@ func (c *Converter) ocrPDFPages(ctx context.Context, pdf []byte, pages []pdfPage
 }
 
 // pdfPageOpen lets one OCR thread of the process open a PDF's page at a
-// time. Opening (libvips picks its loader, poppler parses the file) takes
-// about 15 ms of a page's 2.5 s; two threads opening at once in a reader's
-// first job failed about one job in a hundred, somewhere inside libvips or
+// time, for text (ocrPDFPage) and for a text layer (renderForLayer).
+// Opening (libvips picks its loader, poppler parses the file) takes about
+// 15 ms of a page's 2.5 s; two threads opening at once in a reader's first
+// job failed about one job in a hundred, somewhere inside libvips or
 // poppler ("libvips failed without a message"), and never did one at a time
-// in 450 jobs. Rendering, the long part, stays parallel.
+// in 600 jobs. Rendering, the long part, stays parallel.
 var pdfPageOpen sync.Mutex
 
 // ocrPDFPage renders page p of pdf in grey and reads it.

@@ -365,7 +365,9 @@ func readLayer(p layerPage, lang string) (layer qpdf.Layer, legible bool, err er
 
 // renderForLayer renders page p of pdf at dpi, as PDF → TXT does for OCR.
 func renderForLayer(pdf []byte, p pdfPageOCR, dpi int) (ocr.Gray, error) {
+	pdfPageOpen.Lock() // see pdfPageOpen: one thread opens a page at a time
 	img, err := libvips.Load(pdf, fmt.Sprintf("page=%d,dpi=%d", p.index, dpi))
+	pdfPageOpen.Unlock()
 	if err != nil {
 		return ocr.Gray{}, corrupt(KindPDF, vipsError(err))
 	}
