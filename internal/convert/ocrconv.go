@@ -121,11 +121,7 @@ func (c *Converter) imageToTextHere(ctx context.Context, in Input) (Result, erro
 	if err := job.prepare(); err != nil {
 		return Result{}, err
 	}
-	ppi := job.img.XRes()
-	if ppi < 70 || ppi > 2400 {
-		ppi = ocrDPI // no resolution, or one no scan has
-	}
-	page, err := readPicture(job.img, lang, int(ppi))
+	page, err := readPicture(job.img, lang, layerPPI(job.img.XRes()))
 	if err != nil {
 		return Result{}, corrupt(in.Kind, err)
 	}
@@ -138,27 +134,16 @@ func (c *Converter) imageToTextHere(ctx context.Context, in Input) (Result, erro
 
 // readPicture reads img's text with a Tesseract of lang.
 func readPicture(img *libvips.Image, lang string, ppi int) (ocr.Page, error) {
-	if img.HasAlpha() {
-		if err := img.Flatten(255, 255, 255); err != nil {
-			return ocr.Page{}, vipsError(err)
-		}
-	}
-	if err := img.Colourspace(libvips.BW); err != nil {
-		return ocr.Page{}, vipsError(err)
-	}
-	if err := img.Cast(libvips.Uchar); err != nil {
-		return ocr.Page{}, vipsError(err)
-	}
-	pix, err := img.Pixels()
+	gray, err := grayForLayer(img, ppi)
 	if err != nil {
-		return ocr.Page{}, vipsError(err)
+		return ocr.Page{}, err
 	}
 	r, err := ocr.Get(lang)
 	if err != nil {
 		return ocr.Page{}, err
 	}
 	defer ocr.Put(r)
-	return r.Read(ocr.Gray{Pix: pix, Width: img.Width(), Height: img.Height(), Stride: img.Width() * img.Bands(), PPI: ppi})
+	return r.Read(gray)
 }
 
 // pdfPageOCR is a page of a PDF to read by OCR: its index from 0 and its

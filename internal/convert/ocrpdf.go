@@ -409,7 +409,8 @@ func layerPPI(xres float64) int {
 	return int(xres + 0.5)
 }
 
-// grayForLayer is img in 8-bit grey, flattened on white.
+// grayForLayer is img in 8-bit grey, flattened on white, as Tesseract reads
+// it for a text or a text layer.
 func grayForLayer(img *libvips.Image, ppi int) (ocr.Gray, error) {
 	if img.HasAlpha() {
 		if err := img.Flatten(255, 255, 255); err != nil {
