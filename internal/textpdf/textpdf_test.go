@@ -505,17 +505,5 @@ func TestNoFonts(t *testing.T) {
 		}
 		return
 	}
-	conf := filepath.Join(t.TempDir(), "fonts.conf")
-	if err := os.WriteFile(conf, []byte(`<?xml version="1.0"?><fontconfig><cachedir>`+t.TempDir()+`</cachedir></fontconfig>`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run", "^TestNoFonts$")
-	cmd.Env = append(os.Environ(), "TEXTPDF_NO_FONTS_CHILD=1", "FONTCONFIG_FILE="+conf)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("child: %v\n%s", err, out)
-	}
+	testfiles.RerunWithoutFonts(t, "TestNoFonts", "TEXTPDF_NO_FONTS_CHILD")
 }
