@@ -74,14 +74,20 @@ func init() {
 			Limits: []string{"max-body", "job-timeout"}, Run: (*Converter).convertWebPage,
 		})
 	}()
+	registerText()
+}
+
+// registerText registers the conversions to text: a PDF's (poppler, with OCR
+// for its pages without text) and a picture's (OCR, ocrconv.go).
+func registerText() {
 	Register(Conversion{
 		Name: "pdf-text", From: []Kind{KindPDF}, To: []string{"txt"},
 		Options: []string{"pages", "ocr", "lang"}, Engine: "poppler, Tesseract", Family: "pdf",
 		Limits:   []string{"max-pdf-pages", "max-ocr-pages", "max-pdf-inflate", "max-pdf-nesting", "max-pdf-memory"},
 		Original: true, Run: (*Converter).pdfToText,
 	})
-	// A picture's text, by OCR (ocrconv.go). Protocol v1.0's operation 5
-	// keeps the original's answer to a picture ("use operation 1, 2 or 3").
+	// Protocol v1.0's operation 5 keeps the original's answer to a picture
+	// ("use operation 1, 2 or 3").
 	Register(Conversion{
 		Name: "image-text", From: imageKinds(), To: []string{"txt"},
 		Options: []string{"lang", "page"}, Engine: "Tesseract", Family: "ocr",
