@@ -15,6 +15,7 @@ import (
 	"golang.org/x/image/font/sfnt"
 
 	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/qpdf"
 )
 
 // Page layout of TXT → PDF: A4, 20 mm margins, DejaVu Sans 11 pt.
@@ -279,6 +280,10 @@ func newTextDoc(font *textFont, pageSize string, maxPages int) (*textDoc, error)
 		pageSize = "A4"
 	}
 	pdf := fpdf.New("P", "mm", pageSize, "")
+	// fpdf compresses each page with a new flate writer, a megabyte of
+	// tables zeroed for every page: 100 of 170 ms for a megabyte of text
+	// (docs/performance.md). qpdf compresses the whole file in finish instead.
+	pdf.SetCompression(false)
 	pdf.SetMargins(pageMarginMM, pageMarginMM, pageMarginMM)
 	pdf.SetAutoPageBreak(true, pageMarginMM)
 	pdf.SetCellMargin(0)
@@ -387,5 +392,10 @@ func (d *textDoc) finish() ([]byte, error) {
 	if err := d.pdf.Output(&buf); err != nil {
 		return nil, fmt.Errorf("write the PDF: %w", err)
 	}
-	return buf.Bytes(), nil
+	// The PDF is fpdf's, not a client's: qpdf may read it in this process.
+	out, err := qpdf.Rewrite(qpdf.Input{PDF: buf.Bytes()})
+	if err != nil {
+		return nil, fmt.Errorf("compress the PDF: %w", err)
+	}
+	return out.PDF, nil
 }

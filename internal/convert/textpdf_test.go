@@ -2,13 +2,13 @@ package convert
 
 import (
 	"bytes"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fileconv/fileconv/internal/fail"
+	"github.com/fileconv/fileconv/internal/libvips"
+	"github.com/fileconv/fileconv/internal/qpdf"
 	"github.com/fileconv/fileconv/internal/testfiles"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -39,8 +39,8 @@ func nonEmptyLines(s string) []string {
 func TestTextRoundTripKeepsWords(t *testing.T) {
 	text := testfiles.Paragraphs(30_000)
 	got, res := textRoundTrip(t, text)
-	if !bytes.Contains(res.Output, []byte("/MediaBox [0 0 595.28 841.89]")) {
-		t.Error("the pages are not A4")
+	if w, h := firstPagePt(t, res.Output); w != 595 || h != 842 {
+		t.Errorf("the pages are %d×%d pt, not A4", w, h)
 	}
 	if res.Replaced != 0 {
 		t.Errorf("Replaced = %d, want 0: DejaVu Sans draws Latin, Greek and Cyrillic", res.Replaced)
@@ -222,13 +222,21 @@ func TestFontCoverage(t *testing.T) {
 // pdfPages reads the page count of a PDF written by fpdf.
 func pdfPages(tb testing.TB, pdf []byte) int {
 	tb.Helper()
-	m := regexp.MustCompile(`/Count (\d+)`).FindSubmatch(pdf)
-	if m == nil {
-		tb.Fatal("no /Count in the PDF")
-	}
-	n, err := strconv.Atoi(string(m[1]))
+	n, err := qpdf.Pages(qpdf.Input{PDF: pdf})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return n
+}
+
+// firstPagePt is the size of pdf's first page in points, as poppler renders
+// it at 72 dpi.
+func firstPagePt(tb testing.TB, pdf []byte) (w, h int) {
+	tb.Helper()
+	img, err := libvips.Load(pdf, "page=0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer img.Close()
+	return img.Width(), img.Height()
 }

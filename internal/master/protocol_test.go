@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fileconv/fileconv/client"
+	"github.com/fileconv/fileconv/internal/libvips"
 	"github.com/fileconv/fileconv/internal/master"
 )
 
@@ -151,9 +152,14 @@ func TestV2TypedErrorsAndOptions(t *testing.T) {
 	if _, err := cl.Convert(ctx, client.TextToPDF, "a.txt", strings.NewReader("page one"), &letter, client.Options{ConvertOptions: client.ConvertOptions{PageSize: "Letter"}}); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(letter.Bytes(), []byte("/MediaBox [0 0 612.00 792.00]")) {
-		t.Errorf("a Letter page has no 612x792 media box")
+	page, err := libvips.Load(letter.Bytes(), "page=0")
+	if err != nil {
+		t.Fatal(err)
 	}
+	if page.Width() != 612 || page.Height() != 792 {
+		t.Errorf("a Letter page is %d×%d pt, not 612×792", page.Width(), page.Height())
+	}
+	page.Close()
 
 	var text strings.Builder
 	for i := 1; i <= 40; i++ {
