@@ -170,33 +170,46 @@ func (c *Converter) ocrPDFPages(ctx context.Context, pdf []byte, pages []pdfPage
 	texts := make(map[int]string, len(pages))
 	var mu sync.Mutex
 	var firstErr error
-	next := make(chan pdfPageOCR)
+	err := onThreads(ctx, pages, threads, func(p pdfPageOCR) {
+		text, err := c.ocrPDFPage(pdf, p, lang)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		texts[p.index] = text
+	})
+	if err != nil {
+		return nil, err
+	}
+	return texts, firstErr
+}
+
+// onThreads calls work on each of items, on up to threads goroutines at once
+// (one at least), and hands out no more items once ctx ends: it then returns
+// the client's error for it. work locks what it shares.
+func onThreads[T any](ctx context.Context, items []T, threads int, work func(T)) error {
+	next := make(chan T)
 	var wg sync.WaitGroup
-	for range max(1, min(threads, len(pages))) {
+	for range max(1, min(threads, len(items))) {
 		wg.Go(func() {
-			for p := range next {
-				text, err := c.ocrPDFPage(pdf, p, lang)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				texts[p.index] = text
-				mu.Unlock()
+			for item := range next {
+				work(item)
 			}
 		})
 	}
-	for _, p := range pages {
+	for _, item := range items {
 		if ctx.Err() != nil {
 			break
 		}
-		next <- p
+		next <- item
 	}
 	close(next)
 	wg.Wait()
 	if ctx.Err() != nil {
-		return nil, cancelled(ctx)
+		return cancelled(ctx)
 	}
-	return texts, firstErr
+	return nil
 }
 
 // pdfPageOpen lets one OCR thread of the process open a PDF's page at a

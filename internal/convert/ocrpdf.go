@@ -309,36 +309,22 @@ func (c *Converter) readLayers(ctx context.Context, pages []layerPage, lang stri
 		layers    []qpdf.Layer
 		illegible []int
 		firstErr  error
-		wg        sync.WaitGroup
 	)
-	next := make(chan layerPage)
-	for range max(1, min(c.ocrThreads, len(pages))) {
-		wg.Go(func() {
-			for p := range next {
-				layer, legible, err := readLayer(p, lang)
-				mu.Lock()
-				switch {
-				case err != nil && firstErr == nil:
-					firstErr = err
-				case err == nil && legible:
-					layers = append(layers, layer)
-				case err == nil:
-					illegible = append(illegible, p.label)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for _, p := range pages {
-		if ctx.Err() != nil {
-			break
+	err := onThreads(ctx, pages, c.ocrThreads, func(p layerPage) {
+		layer, legible, err := readLayer(p, lang)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil && firstErr == nil:
+			firstErr = err
+		case err == nil && legible:
+			layers = append(layers, layer)
+		case err == nil:
+			illegible = append(illegible, p.label)
 		}
-		next <- p
-	}
-	close(next)
-	wg.Wait()
-	if ctx.Err() != nil {
-		return nil, nil, cancelled(ctx)
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	slices.SortFunc(layers, func(a, b qpdf.Layer) int { return a.Page - b.Page })
 	slices.Sort(illegible)
