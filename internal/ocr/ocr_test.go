@@ -79,6 +79,16 @@ func TestLanguages(t *testing.T) {
 func TestConcurrent(t *testing.T) {
 	skipWithoutTesseract(t)
 	pic := textPicture(t)
+	onReaders(t, func(r *Reader) {
+		if page, err := r.Read(pic); err != nil || !strings.Contains(page.Text, "quick brown fox") {
+			t.Errorf("%q %v", page.Text, err)
+		}
+	})
+}
+
+// onReaders runs check on three readers of English at once.
+func onReaders(t *testing.T, check func(r *Reader)) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Go(func() {
@@ -88,9 +98,7 @@ func TestConcurrent(t *testing.T) {
 				return
 			}
 			defer Put(r)
-			if page, err := r.Read(pic); err != nil || !strings.Contains(page.Text, "quick brown fox") {
-				t.Errorf("%q %v", page.Text, err)
-			}
+			check(r)
 		})
 	}
 	wg.Wait()

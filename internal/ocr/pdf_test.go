@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -51,20 +50,10 @@ func TestReadPDF(t *testing.T) {
 func TestReadPDFParallel(t *testing.T) {
 	skipWithoutTesseract(t)
 	img := textPicture(t)
-	var wg sync.WaitGroup
-	for range 3 {
-		wg.Go(func() {
-			r, err := Get("eng")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer Put(r)
-			page, pdf, err := r.ReadPDF(img)
-			if err != nil || !strings.Contains(page.Text, "lazy dog") || len(pdf) < 1000 {
-				t.Errorf("%q, %d bytes, %v", page.Text, len(pdf), err)
-			}
-		})
-	}
-	wg.Wait()
+	onReaders(t, func(r *Reader) {
+		page, pdf, err := r.ReadPDF(img)
+		if err != nil || !strings.Contains(page.Text, "lazy dog") || len(pdf) < 1000 {
+			t.Errorf("%q, %d bytes, %v", page.Text, len(pdf), err)
+		}
+	})
 }
