@@ -17,11 +17,7 @@ func TestUpReadsScans(t *testing.T) {
 	if err := ocr.Available(); err != nil {
 		t.Skipf("no OCR here (Debian tesseract-ocr-eng): %v", err)
 	}
-	img, err := testfiles.TextImage(50, "Quarterly statement", "Account 12345")
-	if err != nil {
-		t.Fatal(err)
-	}
-	scan, err := testfiles.Encode(img, testfiles.PNG)
+	scan, err := testfiles.TextPNG(50, "Quarterly statement", "Account 12345")
 	if err != nil {
 		t.Fatal(err)
 	}

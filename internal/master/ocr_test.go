@@ -24,11 +24,7 @@ func TestOCRThroughTheMaster(t *testing.T) {
 	}
 	c := startCluster(t, clusterOptions{Workers: 1})
 	waitAnnounced(t, c, convert.KindPNG, "txt")
-	img, err := testfiles.TextImage(50, "Routing by language")
-	if err != nil {
-		t.Fatal(err)
-	}
-	scan, err := testfiles.Encode(img, testfiles.PNG)
+	scan, err := testfiles.TextPNG(50, "Routing by language")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,11 +21,7 @@ func TestSearchablePDFThroughTheMaster(t *testing.T) {
 	if err := ocr.Available(); err != nil {
 		t.Skipf("no OCR here (Debian tesseract-ocr-eng): %v", err)
 	}
-	img, err := testfiles.TextImage(50, "Searchable through the master")
-	if err != nil {
-		t.Fatal(err)
-	}
-	scan, err := testfiles.Encode(img, testfiles.PNG)
+	scan, err := testfiles.TextPNG(50, "Searchable through the master")
 	if err != nil {
 		t.Fatal(err)
 	}

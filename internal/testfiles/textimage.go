@@ -37,3 +37,12 @@ func TextImage(px float64, lines ...string) (*image.Gray, error) {
 	}
 	return img, nil
 }
+
+// TextPNG is TextImage encoded as a PNG: a scan to send for OCR.
+func TextPNG(px float64, lines ...string) ([]byte, error) {
+	img, err := TextImage(px, lines...)
+	if err != nil {
+		return nil, err
+	}
+	return Encode(img, PNG)
+}

@@ -19,19 +19,11 @@ func TestBrowserOCR(t *testing.T) {
 	if err := ocr.Available(); err != nil {
 		t.Skipf("no OCR here (Debian tesseract-ocr-eng): %v", err)
 	}
-	img, err := testfiles.TextImage(50, "Meeting at noon", "Room 204")
+	scan, err := testfiles.TextPNG(50, "Meeting at noon", "Room 204")
 	if err != nil {
 		t.Fatal(err)
 	}
-	scan, err := testfiles.Encode(img, testfiles.PNG)
-	if err != nil {
-		t.Fatal(err)
-	}
-	white, err := testfiles.TextImage(50) // a sheet with nothing on it
-	if err != nil {
-		t.Fatal(err)
-	}
-	blank, err := testfiles.Encode(white, testfiles.PNG)
+	blank, err := testfiles.TextPNG(50) // a sheet with nothing on it
 	if err != nil {
 		t.Fatal(err)
 	}
