@@ -133,13 +133,7 @@ func (c *Converter) runTextLayer(ctx context.Context, kind Kind, name string, fi
 		// gets the memory of one (max-image-memory).
 		job.Kind, job.Target = kind, "pdf"
 	}
-	var data []byte
-	for _, f := range files {
-		job.Sizes = append(job.Sizes, len(f.Data))
-		job.Names = append(job.Names, f.Name)
-		data = append(data, f.Data...)
-	}
-	job.Size = len(data)
+	data := job.pack(files)
 	return c.inReader(ctx, job, Input{Kind: kind, Data: data})
 }
 

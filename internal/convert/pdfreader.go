@@ -64,6 +64,19 @@ type pdfJob struct {
 	Threads int `json:"threads,omitempty"`
 }
 
+// pack puts files one after another as the job's input, and their sizes and
+// names in the job, for files to cut them apart in the reader.
+func (j *pdfJob) pack(files []File) []byte {
+	var data []byte
+	for _, f := range files {
+		j.Sizes = append(j.Sizes, len(f.Data))
+		j.Names = append(j.Names, f.Name)
+		data = append(data, f.Data...)
+	}
+	j.Size = len(data)
+	return data
+}
+
 // files cuts the input of a qpdf job into its files; a job of inconsistent
 // sizes (a bug) gets none, which qpdf refuses.
 func (j pdfJob) files(input []byte) []File {

@@ -114,13 +114,7 @@ func (c *Converter) runPDFTool(ctx context.Context, tool pdfTool, name string, f
 		return c.pdfToolHere(tool, name, files)
 	}
 	job := pdfJob{Config: c.cfg, Options: c.opts, Tool: tool, Name: name}
-	var data []byte
-	for _, f := range files {
-		job.Sizes = append(job.Sizes, len(f.Data))
-		job.Names = append(job.Names, f.Name)
-		data = append(data, f.Data...)
-	}
-	job.Size = len(data)
+	data := job.pack(files)
 	return c.inReader(ctx, job, Input{Kind: KindPDF, Data: data})
 }
 
