@@ -49,16 +49,9 @@ rm -rf "$OUT"
 mkdir -p "$OUT/pages" "$OUT/out"
 cd "$OUT" || exit 1
 
-# median RUNS ARGS...: the median ms of hyperfine's runs.
-median() {
-	local runs=$1
-	shift
-	hyperfine -N --runs "$runs" --export-csv h.csv "$@" >h.log 2>&1 ||
-		{ echo "ocr-compare: failed: $*" >&2; cat h.log >&2; exit 1; }
-	awk -F, 'NR == 2 { printf "%.0f", $4 * 1000 }' h.csv
-}
-per_page() { awk -v ms="$1" -v n="$2" 'BEGIN { printf "%.0f", ms / n }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "—"; else printf "%.2f", a / b }'; }
+SCRIPT=ocr-compare DIGITS=0
+# shellcheck source=compare-lib.sh
+. "$ROOT/internal/bench/compare-lib.sh"
 # cpu_ticks PID: CPU time (1/100 s) of PID, of its children that ended and of
 # its descendants still running (the readers, which live between jobs).
 cpu_ticks() {

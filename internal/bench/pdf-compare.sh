@@ -51,16 +51,9 @@ mkdir -p "$OUT/in" "$OUT/out"
 cp "$PDFS/pdftex-r-intro.pdf" "$PDFS/libreoffice-28pages.pdf" "$OUT/in/"
 cd "$OUT" || exit 1
 
-# median RUNS ARGS...: the median ms of hyperfine's runs (-N: no shell between).
-median() {
-	local runs=$1
-	shift
-	hyperfine -N --runs "$runs" --export-csv h.csv "$@" >h.log 2>&1 ||
-		{ echo "pdf-compare: failed: $*" >&2; cat h.log >&2; exit 1; }
-	awk -F, 'NR == 2 { printf "%.1f", $4 * 1000 }' h.csv
-}
-per_page() { awk -v ms="$1" -v n="$2" 'BEGIN { printf "%.1f", ms / n }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "—"; else printf "%.2f", a / b }'; }
+SCRIPT=pdf-compare DIGITS=1
+# shellcheck source=compare-lib.sh
+. "$ROOT/internal/bench/compare-lib.sh"
 bytes() { du -cb "$@" | awk 'END { print $1 }'; }
 
 echo "pdf-compare: $(date -u +%F) commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null), $(pdftoppm -v 2>&1 | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
