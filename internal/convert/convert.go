@@ -75,14 +75,17 @@ type Config struct {
 	// in pages, not bytes, and a text of short paragraphs makes a page of every
 	// hundred bytes.
 	MaxTextPages int
-	// JPEGQuality is the JPEG output quality, 1–100. Default 85.
+	// JPEGQuality is the JPEG output quality, 1–100. Default 75, libjpeg's and
+	// Pillow's (so the original system's): 85 made files 1.3 to 1.5 times
+	// larger (docs/performance.md, "JPEG, WEBP and PNG defaults").
 	JPEGQuality int
 	// WEBPQuality is the lossy WEBP output quality, 1–100. Default 80.
 	WEBPQuality int
-	// PNGCompression is the zlib level of PNG output, 1–9. Default 3: PNG encoding is
-	// the slowest step of every conversion to PNG, and on photo-like images level 3
-	// ran about three times faster than zlib's usual 6 for files at most 1.5 %
-	// larger (docs/performance.md has the measurements).
+	// PNGCompression is the zlib level of photos saved as PNG, 1–9 (drawings
+	// and noise get their own: pngPlan). Default 3: PNG encoding is the
+	// slowest step of every conversion to PNG, and on photos level 3 with the
+	// "up" filter ran 1.6 to 4 times faster than zlib's usual 6 with adaptive
+	// filters, for files at most 12 % larger (docs/performance.md).
 	PNGCompression int
 	// Disable names registry entries this converter does not offer.
 	Disable []string
@@ -108,7 +111,7 @@ const (
 	DefaultMaxPDFDPI        = 600
 	DefaultPDFDPI           = 150
 	minPDFMemory            = 128 << 20
-	DefaultJPEGQuality      = 85
+	DefaultJPEGQuality      = 75
 	DefaultWEBPQuality      = 80
 	DefaultPNGCompression   = 3
 )

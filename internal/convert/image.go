@@ -110,6 +110,9 @@ func (c *Converter) convertImageHere(ctx context.Context, in Input) (Result, err
 	}
 	job := &imageJob{ctx: ctx, c: c, kind: in.Kind, input: in.Data, target: target, settings: settings}
 	defer job.close()
+	// OpenJPEG decodes a JPEG 2000 codestream once, in order: a band read
+	// before the save breaks it.
+	job.settings.readOnce = job.resizing() || in.Kind == "jp2"
 	if err := job.prepare(); err != nil {
 		return Result{}, err
 	}

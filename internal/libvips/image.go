@@ -303,8 +303,14 @@ func (img *Image) Embed(x, y, width, height int, background []float64) error {
 // decode an animation once, as its loader reads it frame after frame.
 func (img *Image) Page(k int) (*Image, error) {
 	h := img.PageHeight()
+	return img.Rows(k*h, h)
+}
+
+// Rows is the band of height rows from row top, as an image of its own; img
+// stays as it is.
+func (img *Image) Rows(top, height int) (*Image, error) {
 	var out *C.VipsImage
-	if C.fc_extract(img.p, &out, 0, C.int(k*h), img.p.Xsize, C.int(h)) != 0 {
+	if C.fc_extract(img.p, &out, 0, C.int(top), img.p.Xsize, C.int(height)) != 0 {
 		return nil, lastError()
 	}
 	return &Image{p: out}, nil
