@@ -58,6 +58,18 @@ func (s *V1Sender) Protocol() string { return "v1" }
 func (s *V1Sender) Close() error     { return nil }
 
 func (s *V1Sender) Send(ctx context.Context, target string, input []byte) (int64, error) {
+	return s.exchange(ctx, target, input, io.Discard)
+}
+
+// Fetch performs one conversion and returns its result.
+func (s *V1Sender) Fetch(ctx context.Context, target string, input []byte) ([]byte, error) {
+	var out bytes.Buffer
+	_, err := s.exchange(ctx, target, input, &out)
+	return out.Bytes(), err
+}
+
+// exchange sends input for target and writes the result to out.
+func (s *V1Sender) exchange(ctx context.Context, target string, input []byte, out io.Writer) (int64, error) {
 	op, ok := wire.OperationOf(target)
 	if !ok {
 		return 0, fmt.Errorf("protocol v1.0 has no operation to %s: use v2", target)
@@ -86,7 +98,7 @@ func (s *V1Sender) Send(ctx context.Context, target string, input []byte) (int64
 			}
 		}
 	}
-	n, rerr := readV1Answer(c)
+	n, rerr := readV1Answer(c, out)
 	if ctx.Err() != nil && rerr != nil {
 		return 0, fmt.Errorf("%w: %w", ctx.Err(), rerr)
 	}
@@ -102,7 +114,7 @@ func (s *V1Sender) Send(ctx context.Context, target string, input []byte) (int64
 	return n, rerr
 }
 
-func readV1Answer(r io.Reader) (int64, error) {
+func readV1Answer(r io.Reader, out io.Writer) (int64, error) {
 	size, err := wire.ReadResponseSize(r)
 	if err != nil {
 		return 0, err
@@ -115,7 +127,10 @@ func readV1Answer(r io.Reader) (int64, error) {
 		msg, _ := io.ReadAll(io.LimitReader(r, min(int64(size), 64<<10)))
 		return 0, &client.ServerError{Message: string(msg), Code: fail.FromV1(string(msg)), Protocol: wire.Version10}
 	}
-	n, err := io.CopyN(io.Discard, r, int64(size)-int64(len(prefix)))
+	if _, err := out.Write(prefix); err != nil {
+		return 0, err
+	}
+	n, err := io.CopyN(out, r, int64(size)-int64(len(prefix)))
 	if err != nil {
 		return 0, fmt.Errorf("read result: %w", err)
 	}

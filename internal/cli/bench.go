@@ -30,6 +30,9 @@ type benchFlags struct {
 	duration, timeout, maxPointTime                  time.Duration
 	insecure, inproc, overhead, progress, quiet      bool
 	warmup                                           bool
+	compare                                          compareFlags
+	// images are the picture kinds of --image: one, or with --compare a list.
+	images []string
 }
 
 func (f *benchFlags) register(fs *flag.FlagSet) {
@@ -55,7 +58,7 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "length of each repetition of the steady sweep")
 	fs.DurationVar(&f.maxPointTime, "max-point-time", 5*time.Minute, "no request of a repetition starts after this long")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "longest wait for one request")
-	fs.StringVar(&f.image, "image", bench.ImagePhoto, "images to send: photo (compresses like a photograph) or noise (random pixels)")
+	fs.StringVar(&f.image, "image", bench.ImagePhoto, "images to send: photo (compresses like a photograph) or noise (random pixels); with --compare, both: photo,noise")
 	fs.Var(&f.relaySize, "relay-size", "body size of the relay sweep (default 50MB)")
 	fs.IntVar(&f.masterPID, "master-pid", 0, "process id of a master on this machine: its peak memory (VmHWM) is reset before and read after the run")
 	fs.StringVar(&f.serverPIDs, "server-pid", "", "process ids of the servers on this machine (master and workers, comma-separated): their CPU time per request is reported, and with --overhead set against the in-process conversion's")
@@ -64,6 +67,7 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of this process to the file (useful with --inproc)")
 	fs.BoolVar(&f.progress, "progress", false, "show a progress bar even when stderr is not a terminal")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	f.compare.register(fs)
 }
 
 // runBench is the load tool: it sweeps file sizes, chunk sizes and concurrency
@@ -75,6 +79,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.register(fs)
 	if err := parseNoOperands(fs, args); err != nil {
 		return err
+	}
+	if f.compare.addr != "" && !flagGiven(fs, "protocol") {
+		f.protocol = "v1"
 	}
 	plan, err := f.plan()
 	if err != nil {
@@ -99,6 +106,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", f.masterPID), []byte("5"), 0); err != nil {
 			fmt.Fprintf(stderr, "fileconv bench: cannot reset the master's peak memory (%v); VmHWM counts from its start\n", err)
 		}
+	}
+	if f.compare.addr != "" {
+		return runCompare(ctx, &f, b, plan, stdout, stderr)
 	}
 	points, runErr := f.run(ctx, b, plan, stderr)
 	if len(points) > 0 {
@@ -267,10 +277,35 @@ func (f *benchFlags) plan() (bench.Plan, error) {
 		return pl, fmt.Errorf("%w: --base-concurrency, --repeat and --requests must be at least 1", errUsage)
 	case f.duration <= 0 || f.maxPointTime <= 0 || f.timeout <= 0:
 		return pl, fmt.Errorf("%w: --duration, --max-point-time and --timeout must be positive", errUsage)
-	case f.image != bench.ImagePhoto && f.image != bench.ImageNoise:
-		return pl, fmt.Errorf("%w: --image %q: use photo or noise", errUsage, f.image)
 	}
-	return pl, nil
+	return pl, f.checkCompare(&pl)
+}
+
+// checkCompare reads --image, and checks that a --compare run is what it
+// can measure: the sizes sweep over v1.0, the only protocol both servers speak.
+func (f *benchFlags) checkCompare(pl *bench.Plan) error {
+	f.images = splitList(f.image)
+	for _, image := range f.images {
+		if image != bench.ImagePhoto && image != bench.ImageNoise {
+			return fmt.Errorf("%w: --image %q: use photo or noise", errUsage, image)
+		}
+	}
+	switch {
+	case len(f.images) == 0:
+		return fmt.Errorf("%w: --image: use photo or noise", errUsage)
+	case f.compare.addr == "" && len(f.images) > 1:
+		return fmt.Errorf("%w: --image %s: give one kind of picture (several go with --compare)", errUsage, f.image)
+	case f.compare.addr == "":
+		f.image = f.images[0]
+		return nil
+	case f.inproc || f.overhead:
+		return fmt.Errorf("%w: --compare measures two servers: leave out --inproc and --overhead", errUsage)
+	case f.protocol != "v1":
+		return fmt.Errorf("%w: --compare speaks v1.0 to both servers, as the original system's clients do: leave out --protocol", errUsage)
+	case len(pl.Sweeps) != 1 || pl.Sweeps[0] != bench.SweepSizes:
+		return fmt.Errorf("%w: --compare runs the sizes sweep only: leave out --sweep or give --sweep sizes", errUsage)
+	}
+	return nil
 }
 
 // readFiles reads --files into the plan, which must then have a conversion
