@@ -42,7 +42,7 @@ DEB_RUN   := chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji font
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_FLAGS ?= -race -timeout 20m
 
-.PHONY: all build up test vet fmt deps run-deps office-deps test-deps fuzz bench clean perf-report soak vips-compare pdf-compare office-compare ocr-compare
+.PHONY: all build up test vet fmt deps run-deps office-deps test-deps fuzz bench clean perf-report soak vips-compare pdf-compare office-compare ocr-compare original-compare overhead-report
 
 all: build
 
@@ -158,6 +158,16 @@ pdf-compare: build
 # "Office documents"; about two minutes).
 office-compare: build office-deps
 	BIN=$(BIN) bash internal/bench/office-compare.sh 2>&1 | tee office-compare.md
+
+# original-compare: the original system and fileconv up side by side, the
+# table of docs/performance.md (fileconv bench --compare; about five minutes).
+original-compare: build run-deps
+	BIN=$(BIN) bash internal/bench/original-compare.sh 2>&1 | tee original-compare.txt
+
+# overhead-report: every registry entry through up against in process, at as
+# many clients as cores (fileconv bench --overhead; about ten minutes).
+overhead-report: build run-deps office-deps
+	BIN=$(BIN) bash internal/bench/overhead-report.sh 2>&1 | tee overhead-report.txt
 
 # ocr-compare: text from scans at 300 dpi, fileconv end to end through up
 # against the tesseract command on the same pages (its default OpenMP threads

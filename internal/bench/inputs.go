@@ -77,11 +77,47 @@ var OfficeConversions = []Conversion{
 	{"html-pdf", "HTML→PDF", "html", "pdf"},
 }
 
+// RegistryConversions stand for every entry of the conversion registry but
+// the merging of several files (which one request of the bench cannot
+// send): one pair per entry, on the input its engine is most often given,
+// for --overhead: "registry". TestRegistryConversions keeps the list whole.
+var RegistryConversions = []Conversion{
+	{"png-jpg", "PNG→JPG", "png", "jpg"},
+	{"jpg-png", "JPG→PNG", "jpeg", "png"},
+	{"jpg-webp", "JPG→WEBP", "jpeg", "webp"},
+	{"png-gif", "PNG→GIF", "png", "gif"},
+	{"png-tiff", "PNG→TIFF", "png", "tiff"},
+	{"png-avif", "PNG→AVIF", "png", "avif"},
+	{"jpg-heic", "JPG→HEIC", "jpeg", "heic"},
+	{"jpg-jxl", "JPG→JXL", "jpeg", "jxl"},
+	{"txt-pdf", "TXT→PDF", "text", "pdf"},
+	{"jpg-pdf", "JPG→PDF", "jpeg", "pdf"},
+	{"pdf-txt", "PDF→TXT", "pdf", "txt"},
+	// OCR of a scanned page.
+	{"scan-txt", "scan→TXT", "scan", "txt"},
+	{"pdf-png", "PDF→PNG", "pdf", "png"},
+	{"pdf-jpg", "PDF→JPG", "pdf", "jpg"},
+	{"pdf-webp", "PDF→WEBP", "pdf", "webp"},
+	{"pdf-tiff", "PDF→TIFF", "pdf", "tiff"},
+	{"pdf-avif", "PDF→AVIF", "pdf", "avif"},
+	{"pdf-pdf", "PDF→PDF", "pdf", "pdf"},
+	{"docx-pdf", "DOCX→PDF", "docx", "pdf"},
+	{"odt-docx", "ODT→DOCX", "odt", "docx"},
+	{"docx-odt", "DOCX→ODT", "docx", "odt"},
+	{"xlsx-xlsx", "XLSX→XLSX", "xlsx", "xlsx"},
+	{"xlsx-ods", "XLSX→ODS", "xlsx", "ods"},
+	{"pptx-pptx", "PPTX→PPTX", "pptx", "pptx"},
+	{"pptx-odp", "PPTX→ODP", "pptx", "odp"},
+	{"html-pdf", "HTML→PDF", "html", "pdf"},
+}
+
+// documentKinds are the inputs the bench does not generate: a made-up office
+// document would measure nothing a user sends.
+var documentKinds = []string{"docx", "xlsx", "pptx", "odt"}
+
 // NeedsFiles reports whether c has no generated input: its documents come
 // from --files.
-func (c Conversion) NeedsFiles() bool {
-	return slices.ContainsFunc(OfficeConversions, func(o Conversion) bool { return o == c }) && c.Input != "html"
-}
+func (c Conversion) NeedsFiles() bool { return slices.Contains(documentKinds, c.Input) }
 
 // ParseConversions reads a comma-separated list of names such as
 // "jpg-png,heic-jpg" (also "jpg→png" or "JPG-PNG"), where "all" stands for
@@ -92,7 +128,7 @@ func ParseConversions(s string) ([]Conversion, error) {
 		return Conversions, nil
 	}
 	var out []Conversion
-	known := slices.Concat(Conversions, ImageConversions, OfficeConversions)
+	known := slices.Concat(Conversions, ImageConversions, OfficeConversions, RegistryConversions)
 	for _, name := range strings.Split(s, ",") {
 		name = strings.ToLower(strings.TrimSpace(name))
 		name = strings.NewReplacer("→", "-", "jpeg", "jpg", "text", "txt", "tiff", "tiff", "tif", "tiff", "2", "-").Replace(name)
@@ -106,10 +142,13 @@ func ParseConversions(s string) ([]Conversion, error) {
 		case "office":
 			out = append(out, OfficeConversions...)
 			continue
+		case "registry":
+			out = append(out, RegistryConversions...)
+			continue
 		}
 		i := slices.IndexFunc(known, func(c Conversion) bool { return c.Name == name })
 		if i < 0 {
-			return nil, fmt.Errorf("unknown conversion %q: use all, images, office or some of %s", name, conversionNames(known))
+			return nil, fmt.Errorf("unknown conversion %q: use all, images, office, registry or some of %s", name, conversionNames(known))
 		}
 		out = append(out, known[i])
 	}
@@ -119,7 +158,9 @@ func ParseConversions(s string) ([]Conversion, error) {
 func conversionNames(cs []Conversion) string {
 	var names []string
 	for _, c := range cs {
-		names = append(names, c.Name)
+		if !slices.Contains(names, c.Name) {
+			names = append(names, c.Name)
+		}
 	}
 	return strings.Join(names, ",")
 }
@@ -199,6 +240,8 @@ func generate(kind, img string, size int) ([]byte, error) {
 		return testfiles.PDFOfSize(size)
 	case "html":
 		return webPage(size), nil
+	case "scan":
+		return scan()
 	}
 	return nil, fmt.Errorf("unknown input kind %q", kind)
 }
@@ -233,4 +276,17 @@ func webPage(size int) []byte {
 	}
 	first := page(size)
 	return page(max(1, size*size/len(first)))
+}
+
+// scan is a page of text as a scanner at 300 dpi makes it: 11-point type,
+// forty lines, as a PNG. Its size is its own: OCR's cost is the page's.
+func scan() ([]byte, error) {
+	lines := strings.Split(testfiles.Paragraphs(40*70), " ")
+	var page []string
+	for len(lines) > 0 && len(page) < 40 {
+		n := min(10, len(lines))
+		page = append(page, strings.Join(lines[:n], " "))
+		lines = lines[n:]
+	}
+	return testfiles.TextPNG(46, page...)
 }

@@ -33,6 +33,8 @@ type benchFlags struct {
 	compare                                          compareFlags
 	// images are the picture kinds of --image: one, or with --compare a list.
 	images []string
+	// notes are told on stderr before the run: what the flags left out.
+	notes []string
 }
 
 func (f *benchFlags) register(fs *flag.FlagSet) {
@@ -47,7 +49,7 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.overhead, "overhead", false, "also measure each point of the sizes sweep in the process and report network/in-process throughput")
 	fs.StringVar(&f.sweep, "sweep", "sizes", "sweeps to run, comma-separated: sizes, chunks, concurrency, steady, relay, or all (all but relay)")
 	fs.StringVar(&f.sizes, "sizes", "100KB,1MB,5MB,10MB", "input sizes of the sizes sweep")
-	fs.StringVar(&f.conversions, "conversions", "all", "conversions: all (jpg-png,jpg-webp,png-jpg,png-webp,webp-jpg,webp-png,txt-pdf,pdf-txt), images (heic-jpg,gif-webp,tiff-png,svg-png,png-avif,jpg-avif,jpg-heic,jpg-jxl), office (docx-pdf,xlsx-pdf,pptx-pdf,odt-pdf: with --files; html-pdf), or some of these (the chunks and concurrency sweeps use the first)")
+	fs.StringVar(&f.conversions, "conversions", "all", "conversions: all (jpg-png,jpg-webp,png-jpg,png-webp,webp-jpg,webp-png,txt-pdf,pdf-txt), images (heic-jpg,gif-webp,tiff-png,svg-png,png-avif,jpg-avif,jpg-heic,jpg-jxl), office (docx-pdf,xlsx-pdf,pptx-pdf,odt-pdf: with --files; html-pdf), registry (one pair per registry entry, for --overhead; its office documents with --files), or some of these (the chunks and concurrency sweeps use the first)")
 	fs.StringVar(&f.files, "files", "", "files to send instead of generated inputs, comma-separated: each conversion gets the files of its input's kind (the sizes sweep each, the others the first) and --sizes is not used")
 	fs.StringVar(&f.chunks, "chunks", "4KiB,16KiB,64KiB,256KiB,1MiB", "write sizes of the chunks sweep (sent over v1.0, whose writes the tool controls)")
 	fs.StringVar(&f.concurrency, "concurrency", "1,5,10,15,20,32", "concurrent clients of the concurrency sweep")
@@ -90,6 +92,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	b, err := f.bench()
 	if err != nil {
 		return err
+	}
+	for _, note := range f.notes {
+		fmt.Fprintln(stderr, "fileconv bench: "+note)
 	}
 	if f.cpuprofile != "" {
 		stop, err := startCPUProfile(f.cpuprofile)
@@ -325,11 +330,17 @@ func (f *benchFlags) readFiles(pl *bench.Plan) error {
 		}
 		return fmt.Errorf("%w: --files: no conversion of --conversions reads them (%s)", errUsage, strings.Join(kinds, ", "))
 	}
-	for _, c := range pl.Conversions {
-		if len(pl.Files) == 0 && c.NeedsFiles() {
-			return fmt.Errorf("%w: --conversions %s converts real documents: give some with --files", errUsage, c.Name)
-		}
+	if len(pl.Files) > 0 {
+		return nil
 	}
+	documents := slices.DeleteFunc(slices.Clone(pl.Conversions), func(c bench.Conversion) bool { return !c.NeedsFiles() })
+	if len(documents) == len(pl.Conversions) {
+		return fmt.Errorf("%w: --conversions %s converts real documents: give some with --files", errUsage, documents[0].Name)
+	}
+	for _, c := range documents {
+		f.notes = append(f.notes, fmt.Sprintf("%s left out: it converts real documents, given with --files", c.Name))
+	}
+	pl.Conversions = slices.DeleteFunc(pl.Conversions, bench.Conversion.NeedsFiles)
 	return nil
 }
 
