@@ -161,7 +161,30 @@ type Bench struct {
 	Protocol string
 	Runner   Runner
 
+	// Engines starts LibreOffice and Chromium for the in-process conversions
+	// that need them (NeedsEngines); Close stops them.
+	Engines bool
+
 	inproc *InprocSender
+}
+
+// Close stops what the in-process conversions started.
+func (b *Bench) Close() error {
+	if b.inproc == nil {
+		return nil
+	}
+	return b.inproc.Stop()
+}
+
+// NeedsEngines reports whether a conversion of specs runs on LibreOffice or
+// Chromium, which the in-process conversions start only when asked.
+func NeedsEngines(specs []Spec) bool {
+	for _, s := range specs {
+		if s.Conversion.NeedsFiles() || s.Conversion.Input == "html" {
+			return true
+		}
+	}
+	return false
 }
 
 // inprocRunner is b.Runner with the CPU clock of this process, which is where
@@ -174,7 +197,7 @@ func (b *Bench) inprocRunner() *Runner {
 
 func (b *Bench) inprocSender() (*InprocSender, error) {
 	if b.inproc == nil {
-		s, err := NewInprocSender()
+		s, err := NewInprocSender(b.Engines)
 		if err != nil {
 			return nil, err
 		}

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/fileconv/fileconv/client"
 	"github.com/fileconv/fileconv/internal/convert"
+	"github.com/fileconv/fileconv/internal/engines"
 	"github.com/fileconv/fileconv/internal/fail"
 	"github.com/fileconv/fileconv/internal/wire"
 )
@@ -169,24 +171,43 @@ func (w *countWriter) Write(b []byte) (int, error) { *w += countWriter(len(b)); 
 // InprocSender converts in this process with the converters the workers use: no
 // network, no TLS, no relay. It is the ceiling the network path is compared with.
 type InprocSender struct {
-	c *convert.Converter
+	c       *convert.Converter
+	engines *engines.Engines
 }
 
 // NewInprocSender starts the converters with their default settings, and
 // schedules this process's threads as a worker schedules its own (SCHED_BATCH)
 // so that both convert alike. A worker that cannot change its policy keeps the
-// default one, as this process then does.
-func NewInprocSender() (*InprocSender, error) {
+// default one, as this process then does. With withEngines, the engines that
+// run beside a worker (LibreOffice, Chromium) start too, as a worker's do, and
+// it returns once they have passed their self-tests.
+func NewInprocSender(withEngines bool) (*InprocSender, error) {
 	_ = convert.ScheduleAsBatch()
 	c, err := convert.New(convert.Config{})
 	if err != nil {
 		return nil, err
 	}
-	return &InprocSender{c: c}, nil
+	s := &InprocSender{c: c}
+	if withEngines {
+		s.engines = engines.Start(engines.Config{Logger: slog.New(slog.DiscardHandler)})
+		s.engines.Attach(c)
+		s.engines.WaitStarted()
+	}
+	return s, nil
 }
 
 func (s *InprocSender) Protocol() string { return "inproc" }
-func (s *InprocSender) Close() error     { return nil }
+
+// Close is called after every point; the engines stay until Stop.
+func (s *InprocSender) Close() error { return nil }
+
+// Stop stops the engines.
+func (s *InprocSender) Stop() error {
+	if s.engines == nil {
+		return nil
+	}
+	return s.engines.Close()
+}
 
 func (s *InprocSender) Send(ctx context.Context, target string, input []byte) (int64, error) {
 	res, err := s.c.Convert(ctx, target, input, wire.Options{})

@@ -93,6 +93,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	b.Engines = bench.NeedsEngines(plan.Specs())
+	defer b.Close()
 	for _, note := range f.notes {
 		fmt.Fprintln(stderr, "fileconv bench: "+note)
 	}
@@ -303,6 +305,8 @@ func (f *benchFlags) checkCompare(pl *bench.Plan) error {
 	case f.compare.addr == "":
 		f.image = f.images[0]
 		return nil
+	case f.compare.token == "":
+		return fmt.Errorf("%w: --compare needs --compare-token, the other server's token (the original system's is in its master.py)", errUsage)
 	case f.inproc || f.overhead:
 		return fmt.Errorf("%w: --compare measures two servers: leave out --inproc and --overhead", errUsage)
 	case f.protocol != "v1":

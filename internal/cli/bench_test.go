@@ -80,6 +80,21 @@ func TestBenchFlagMistakes(t *testing.T) {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
 	}
+	// --compare measures two servers over v1.0, the sizes sweep alone.
+	for _, args := range [][]string{
+		{"--image", "photo,noise", "--token", "t"},
+		{"--compare", "127.0.0.1:1", "--token", "t", "--compare-token", "t", "--inproc"},
+		{"--compare", "127.0.0.1:1", "--token", "t", "--compare-token", "t", "--overhead"},
+		{"--compare", "127.0.0.1:1", "--token", "t", "--compare-token", "t", "--protocol", "v2"},
+		{"--compare", "127.0.0.1:1", "--token", "t", "--compare-token", "t", "--sweep", "chunks"},
+		{"--compare", "127.0.0.1:1", "--token", "t", "--insecure"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := runBench(context.Background(), args, &stdout, &stderr)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--") {
+			t.Errorf("%v: %v, want a usage error naming a flag", args, err)
+		}
+	}
 	// v1.0 has no operation to AVIF or HEIC: refused before anything is sent
 	// (nothing listens at the default address here).
 	for _, args := range [][]string{

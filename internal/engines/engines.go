@@ -127,6 +127,10 @@ func (e *Engines) startBrowser(ctx context.Context) {
 	}
 }
 
+// WaitStarted waits until every engine has passed its self-test or failed
+// it, for a process that must not convert before (a benchmark).
+func (e *Engines) WaitStarted() { e.done.Wait() }
+
 // Attach gives conv the engines that run, and those that pass their
 // self-test later.
 func (e *Engines) Attach(conv *convert.Converter) {
