@@ -37,7 +37,7 @@ func TestEncoderTable(t *testing.T) {
 	dir := t.TempDir()
 	pictures := encoderPictures(t, dir)
 	var table strings.Builder
-	fmt.Fprintf(&table, "\n%-14s %-6s %-28s %9s %10s %7s\n", "picture", "to", "settings", "ms", "bytes", "ssim")
+	fmt.Fprintf(&table, "\n%-20s %-5s %-28s %9s %10s %7s\n", "picture", "to", "settings", "ms", "bytes", "ssim")
 	for _, to := range []string{"png", "jpg", "webp"} {
 		for _, pic := range pictures {
 			in := pic.jpeg
@@ -45,14 +45,14 @@ func TestEncoderTable(t *testing.T) {
 				in = pic.png
 			}
 			ms, size, ssim := pillow(t, in, to)
-			fmt.Fprintf(&table, "%-14s %-6s %-28s %9.1f %10d %7.4f\n", pic.name, to, "Pillow (the original)", ms, size, ssim)
+			fmt.Fprintf(&table, "%-20s %-5s %-28s %9.1f %10d %7.4f\n", pic.name, to, "Pillow (the original)", ms, size, ssim)
 			for _, set := range encoderCandidates[to] {
 				ms, out := encodeMedian(t, in, "."+to+strings.Replace(set, "]", ",strip]", 1))
 				ssim, err := imagecmp.SSIM(in, out)
 				if err != nil {
 					t.Fatal(err)
 				}
-				fmt.Fprintf(&table, "%-14s %-6s %-28s %9.1f %10d %7.4f\n", pic.name, to, set, ms, len(out), ssim)
+				fmt.Fprintf(&table, "%-20s %-5s %-28s %9.1f %10d %7.4f\n", pic.name, to, set, ms, len(out), ssim)
 			}
 		}
 	}

@@ -183,6 +183,7 @@ func (c *convertFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.cfg.MaxTextPages, "max-text-pages", convert.DefaultMaxTextPages, "most pages of the PDF made from a text")
 	fs.IntVar(&c.cfg.JPEGQuality, "jpeg-quality", convert.DefaultJPEGQuality, "JPEG output quality, 1-100")
 	fs.IntVar(&c.cfg.WEBPQuality, "webp-quality", convert.DefaultWEBPQuality, "WEBP output quality, 1-100")
+	fs.IntVar(&c.cfg.WEBPEffort, "webp-effort", convert.DefaultWEBPEffort, "WEBP encoding effort (libwebp's method), 1 (fastest) to 6 (smallest): 2 encodes photos about twice as fast as 4, for files 2-6 % larger")
 	fs.IntVar(&c.cfg.PNGCompression, "png-compression", convert.DefaultPNGCompression, "PNG zlib level, 0 (fast, large) to 9 (slow, small)")
 	fs.Func("engines", "families of engines this worker runs, separated by commas: "+strings.Join(convert.Families, ",")+" (default: all that work here)", func(v string) error {
 		c.cfg.Engines = splitList(v)

@@ -58,8 +58,9 @@ type saveSettings struct {
 var imageTargets = []imageTarget{
 	{name: "jpg", label: "JPEG", quality: true, save: saveJPEG},
 	{name: "png", label: "PNG", alpha: true, deep: true, effortMin: 0, effortMax: 9, save: savePNG},
-	// WEBP effort is libwebp's method; 4 is libwebp's and the original system's.
-	{name: "webp", label: "WEBP", alpha: true, frames: true, quality: true, lossless: true, effortMin: 0, effortMax: 6, effortDefault: 4, save: saveWEBP},
+	// WEBP effort is libwebp's method; its default is the converter's
+	// WEBPEffort.
+	{name: "webp", label: "WEBP", alpha: true, frames: true, quality: true, lossless: true, effortMin: 0, effortMax: 6, save: saveWEBP},
 	{name: "gif", label: "GIF", alpha: true, frames: true, effortMin: 1, effortMax: 10, effortDefault: 7, save: saveGIF},
 	{name: "tiff", label: "TIFF", alpha: true, frames: true, deep: true, save: saveTIFF},
 	// AVIF effort 0 (libaom's fastest speed) encodes a 12 MP photo in 0.5 s on
@@ -153,7 +154,7 @@ func (t imageTarget) settings(c *Converter) (saveSettings, error) {
 	}
 	switch t.name {
 	case "webp":
-		s.quality = c.cfg.WEBPQuality
+		s.quality, s.effort = c.cfg.WEBPQuality, c.cfg.WEBPEffort
 	case "avif", "heic":
 		s.quality = defaultModernQuality
 	case "jxl":
