@@ -205,7 +205,7 @@ func (f *benchFlags) run(ctx context.Context, b *bench.Bench, plan bench.Plan, s
 // files written and each point's first error to stdout.
 func writeBenchResults(stdout io.Writer, dir string, points []bench.Point) error {
 	csvFile := filepath.Join(dir, "bench.csv")
-	if err := writeCSVFile(csvFile, points); err != nil {
+	if err := writeFile(csvFile, func(w io.Writer) error { return bench.WriteCSV(w, points) }); err != nil {
 		return err
 	}
 	graphs, err := bench.WriteGraphs(dir, points)
@@ -390,12 +390,13 @@ func sizeList(name, s string, least int64) ([]int, error) {
 	return out, nil
 }
 
-func writeCSVFile(file string, points []bench.Point) error {
+// writeFile creates file and has write fill it.
+func writeFile(file string, write func(io.Writer) error) error {
 	fh, err := os.Create(file)
 	if err != nil {
 		return err
 	}
-	if err := bench.WriteCSV(fh, points); err != nil {
+	if err := write(fh); err != nil {
 		fh.Close()
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 
@@ -62,16 +61,11 @@ func runCompare(ctx context.Context, f *benchFlags, b *bench.Bench, plan bench.P
 		return err
 	}
 	file := filepath.Join(f.out, "compare.csv")
-	fh, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	if err := bench.WriteCompareCSV(fh, pairs); err != nil {
-		fh.Close()
+	if err := writeFile(file, func(w io.Writer) error { return bench.WriteCompareCSV(w, pairs) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nwrote %s\n", file)
-	return fh.Close()
+	return nil
 }
 
 // onePicture keeps the specs that depend on the picture kind, and, for the
