@@ -35,6 +35,7 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 		MaxPDFDPI:        DefaultMaxPDFDPI,
 		JPEGQuality:      DefaultJPEGQuality,
 		WEBPQuality:      DefaultWEBPQuality,
+		WEBPEffort:       DefaultWEBPEffort,
 		PNGCompression:   DefaultPNGCompression,
 	}
 	if got := c.Config(); !reflect.DeepEqual(got, want) {
@@ -51,6 +52,7 @@ func TestNewValidatesAndFillsDefaults(t *testing.T) {
 		{MaxPDFMemory: 1 << 20},
 		{JPEGQuality: 101},
 		{WEBPQuality: -5},
+		{WEBPEffort: 7},
 		{PNGCompression: 10},
 	} {
 		if _, err := New(bad); err == nil {

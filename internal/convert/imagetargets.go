@@ -208,7 +208,10 @@ func savePNG(img *libvips.Image, s saveSettings) ([]byte, error) {
 	case filter == pngFilterByContent && s.readOnce:
 		filter = "up"
 	case filter == pngFilterByContent:
-		level, filter = pngPlan(img, level)
+		var err error
+		if level, filter, err = pngPlan(img, level); err != nil {
+			return nil, err
+		}
 	}
 	return img.Save(fmt.Sprintf(".png[compression=%d,filter=%s,strip=%t]", level, filter, s.strip))
 }
@@ -229,16 +232,19 @@ const pngFilterByContent = "by-content"
 //   - else a photo: photoLevel with the "up" filter, faster than adaptive
 //     filtering on every photo measured and at most 12 % larger than zlib's
 //     level 6 with adaptive filters (Pillow's default).
-func pngPlan(img *libvips.Image, photoLevel int) (level int, filter string) {
+//
+// The band is the first of the picture's pixels decoded: its error is the
+// picture's (a damaged file), which saving it whole would meet again.
+func pngPlan(img *libvips.Image, photoLevel int) (level int, filter string, err error) {
 	rows := min(32, img.Height())
 	band, err := img.Rows((img.Height()-rows)/2, rows)
 	if err != nil {
-		return photoLevel, "up"
+		return 0, "", err
 	}
 	defer band.Close()
 	packed, err := band.Save(".png[compression=1,filter=up,strip=true]")
 	if err != nil {
-		return photoLevel, "up"
+		return 0, "", err
 	}
 	sampleBytes := 1
 	if img.Format() == libvips.Ushort {
@@ -247,11 +253,11 @@ func pngPlan(img *libvips.Image, photoLevel int) (level int, filter string) {
 	kept := float64(len(packed)) / float64(img.Width()*rows*img.Bands()*sampleBytes)
 	switch {
 	case kept >= 0.95:
-		return 0, "none"
+		return 0, "none", nil
 	case kept < 0.1:
-		return max(photoLevel, 6), "all"
+		return max(photoLevel, 6), "all", nil
 	}
-	return photoLevel, "up"
+	return photoLevel, "up", nil
 }
 
 func saveWEBP(img *libvips.Image, s saveSettings) ([]byte, error) {

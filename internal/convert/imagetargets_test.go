@@ -42,8 +42,11 @@ func TestPNGPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		level, filter := pngPlan(img, 3)
+		level, filter, err := pngPlan(img, 3)
 		img.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if level != tc.level || filter != tc.filter {
 			t.Errorf("%s: level %d, filter %s; want %d, %s", tc.name, level, filter, tc.level, tc.filter)
 		}
