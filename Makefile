@@ -114,18 +114,52 @@ clean:
 perf-report: build
 	BIN=$(BIN) GO=$(GO) sh internal/bench/perf-report.sh 2>&1 | tee perf-report.log
 
-# image builds the container image (deploy/Dockerfile: build and runtime stages)
-# and runs its binary once, when a container engine answers; otherwise it says
-# so and succeeds. DOCKER=podman works too.
-DOCKER ?= docker
-IMAGE  ?= fileconv:$(VERSION)
-.PHONY: image
+# image builds the two images of deploy/Dockerfile, $(IMAGE):small (images,
+# PDF) and $(IMAGE):full (and LibreOffice, Chromium, Tesseract), and runs the
+# binary of each once, when a container engine answers (DOCKER=podman works
+# too); otherwise it says so and succeeds. Where no registry gives $(BASE), it
+# makes a Debian base image from Debian's packages (deploy/base-image.sh,
+# debootstrap) and says so. image-deps installs podman and debootstrap.
+DOCKER     ?= docker
+IMAGE      ?= fileconv
+BASE       ?= debian:bookworm-slim
+LOCAL_BASE ?= localhost/fileconv-base:bookworm
+GO_VERSION ?= $(shell $(GO) env GOVERSION | sed 's/^go//')
+# Containers here start with lowered limits only.
+LIMITS     := --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
+# podman: runc, which runs where crun refuses hybrid cgroups; the machine's CA
+# certificates for the build's downloads (mounted, never kept), for networks
+# whose HTTPS passes an inspecting proxy. docker build takes neither.
+ifeq ($(notdir $(DOCKER)),podman)
+ENGINE      := $(DOCKER) --runtime runc
+BUILD_FLAGS := --ignorefile deploy/Dockerfile.dockerignore \
+	--volume /etc/ssl/certs/ca-certificates.crt:/run/fileconv-build-ca.crt:ro --build-arg CA_BUNDLE=/run/fileconv-build-ca.crt
+else
+ENGINE      := $(DOCKER)
+BUILD_FLAGS :=
+endif
+.PHONY: image image-deps
 image:
-	@if $(DOCKER) info >/dev/null 2>&1; then \
-		$(DOCKER) build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t $(IMAGE) . && \
-		$(DOCKER) run --rm $(IMAGE) version; \
-	else \
-		echo "image: skipped: no container engine ('$(DOCKER) info' failed); the Dockerfile is checked by go test ./deploy/..."; \
+	@if ! $(DOCKER) info >/dev/null 2>&1; then \
+		echo "image: skipped: no container engine ('$(DOCKER) info' failed); the Dockerfile is checked by go test ./deploy/..."; exit 0; \
+	fi; \
+	base=$(BASE); \
+	if ! $(DOCKER) image inspect $$base >/dev/null 2>&1 && ! $(DOCKER) pull -q $$base >/dev/null 2>&1; then \
+		base=$(LOCAL_BASE); \
+		echo "image: no registry gives $(BASE): building on $$base, made from Debian's packages"; \
+		$(DOCKER) image inspect $$base >/dev/null 2>&1 || bash deploy/base-image.sh $(DOCKER) $$base || exit 1; \
+	fi; \
+	for variant in small full; do \
+		$(ENGINE) build -f deploy/Dockerfile $(LIMITS) $(BUILD_FLAGS) --build-arg BASE=$$base \
+			--build-arg GO_VERSION=$(GO_VERSION) --build-arg VERSION=$(VERSION) --target $$variant -t $(IMAGE):$$variant . || exit 1; \
+		$(ENGINE) run --rm $(LIMITS) $(IMAGE):$$variant version || exit 1; \
+	done; \
+	$(DOCKER) images --filter reference='$(IMAGE)' --filter reference='localhost/$(IMAGE)'
+
+image-deps:
+	@if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then \
+		echo "installing Debian packages: podman runc debootstrap"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends podman runc debootstrap; \
 	fi
 
 # vips-compare: fileconv end to end against the vips command, pair by pair

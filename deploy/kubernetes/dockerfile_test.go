@@ -121,47 +121,87 @@ func (s stage) aptPackages() []string {
 
 var userRE = regexp.MustCompile(`^(\d+)(?::(\d+))?$`)
 
-// dockerfileUser is the numeric user of the image's final stage.
-func dockerfileUser(t *testing.T) int64 {
+// stageUser is the numeric user a stage's image runs as: its last USER.
+func stageUser(t *testing.T, s stage) int64 {
 	t.Helper()
-	stages := parseDockerfile(t)
-	users := stages[len(stages)-1].all("USER")
-	if len(users) != 1 {
-		t.Fatalf("final stage has %d USER instructions, want 1", len(users))
+	users := s.all("USER")
+	if len(users) == 0 {
+		t.Fatalf("stage %s has no USER", s.name)
 	}
-	m := userRE.FindStringSubmatch(users[0].args)
+	last := users[len(users)-1]
+	m := userRE.FindStringSubmatch(last.args)
 	if m == nil {
-		t.Fatalf("USER %q: want a numeric uid[:gid] (Kubernetes' runAsNonRoot checks numbers only)", users[0].args)
+		t.Fatalf("stage %s: USER %q: want a numeric uid[:gid] (Kubernetes' runAsNonRoot checks numbers only)", s.name, last.args)
 	}
 	uid, _ := strconv.ParseInt(m[1], 10, 64)
 	if uid == 0 {
-		t.Fatalf("USER %q is root", users[0].args)
+		t.Fatalf("stage %s: USER %q is root", s.name, last.args)
 	}
 	return uid
 }
 
+// dockerfileUser is the numeric user of both images, small and full.
+func dockerfileUser(t *testing.T) int64 {
+	t.Helper()
+	small, full := imageStages(t)
+	uid := stageUser(t, small)
+	if full := stageUser(t, full); full != uid {
+		t.Fatalf("small runs as %d, full as %d: the manifests give one runAsUser", uid, full)
+	}
+	return uid
+}
+
+// imageStages are the stages of the two images: small (images, PDF) and
+// full (small and LibreOffice, Chromium, Tesseract's models).
+func imageStages(t *testing.T) (small, full stage) {
+	t.Helper()
+	stages := parseDockerfile(t)
+	if len(stages) != 3 || stages[0].name != "build" || stages[1].name != "small" || stages[2].name != "full" {
+		var names []string
+		for _, s := range stages {
+			names = append(names, s.name)
+		}
+		t.Fatalf("stages %v, want build, small and full", names)
+	}
+	return stages[1], stages[2]
+}
+
 func TestDockerfile(t *testing.T) {
 	stages := parseDockerfile(t)
-	if len(stages) != 2 {
-		t.Fatalf("%d stages, want build and runtime", len(stages))
+	small, full := imageStages(t)
+	build := stages[0]
+	if build.from != small.from || !strings.HasPrefix(build.from, "debian:") {
+		t.Errorf("build FROM %s, small FROM %s: want one Debian base (the libraries' versions must match)", build.from, small.from)
 	}
-	build, run := stages[0], stages[1]
+	if full.from != "small" {
+		t.Errorf("full FROM %s, want small (the same binary and settings, and the engines)", full.from)
+	}
 	goVersion := goDirective(t)
-	if build.name != "build" || !strings.HasPrefix(build.from, "golang:"+goVersion+"-") {
-		t.Errorf("build stage FROM %s AS %s, want golang:%s-<debian> AS build (go.mod says go %s)", build.from, build.name, goVersion, goVersion)
+	var fetchesGo bool
+	for _, in := range build.all("ARG") {
+		if v, ok := strings.CutPrefix(in.args, "GO_VERSION="); ok && !strings.HasPrefix(v, goVersion+".") {
+			t.Errorf("ARG GO_VERSION=%s, want a release of go %s (go.mod)", v, goVersion)
+		}
 	}
-	debian := strings.TrimPrefix(build.from, "golang:"+goVersion+"-")
-	if run.from != "debian:"+debian+"-slim" {
-		t.Errorf("runtime stage FROM %s, want debian:%s-slim, the build stage's Debian (the libraries' versions must match)", run.from, debian)
+	for _, in := range build.all("RUN") {
+		fetchesGo = fetchesGo || strings.Contains(in.args, "/golang.org/toolchain/@v/v0.0.1-go${GO_VERSION}.linux-amd64.zip")
 	}
-	for _, p := range []string{"libvips-dev", "libpoppler-glib-dev", "libqpdf-dev"} {
+	if !fetchesGo {
+		t.Error("the build stage does not take the Go toolchain from the module proxy (golang.org/toolchain)")
+	}
+	for _, p := range []string{"libvips-dev", "libpoppler-glib-dev", "libqpdf-dev", "libtesseract-dev", "g++"} {
 		if !slices.Contains(build.aptPackages(), p) {
 			t.Errorf("build stage does not install %s", p)
 		}
 	}
 	for _, p := range []string{"libvips42", "libpoppler-glib8", "libqpdf29", "ca-certificates"} {
-		if !slices.Contains(run.aptPackages(), p) {
-			t.Errorf("runtime stage does not install %s", p)
+		if !slices.Contains(small.aptPackages(), p) {
+			t.Errorf("small does not install %s", p)
+		}
+	}
+	for _, p := range []string{"libreoffice-writer-nogui", "chromium", "tesseract-ocr-eng", "fonts-noto-cjk"} {
+		if !slices.Contains(full.aptPackages(), p) {
+			t.Errorf("full does not install %s", p)
 		}
 	}
 	var out string
@@ -170,19 +210,19 @@ func TestDockerfile(t *testing.T) {
 			out = m[1]
 		}
 	}
-	copies := run.all("COPY")
+	copies := small.all("COPY")
 	if out == "" || len(copies) != 1 || !strings.Contains(copies[0].args, "--from=build "+out+" ") {
-		t.Errorf("runtime stage should COPY --from=build the binary the build stage makes (%q): %v", out, copies)
+		t.Errorf("small should COPY --from=build the binary the build stage makes (%q): %v", out, copies)
 	}
-	if e := run.all("ENTRYPOINT"); len(e) != 1 || e[0].args != `["fileconv"]` {
+	if e := small.all("ENTRYPOINT"); len(e) != 1 || e[0].args != `["fileconv"]` {
 		t.Errorf("ENTRYPOINT %v, want [\"fileconv\"] (the manifests give the subcommand as args)", e)
 	}
-	if hc := run.all("HEALTHCHECK"); len(hc) != 1 || !strings.Contains(hc[0].args, " CMD ") {
+	if hc := small.all("HEALTHCHECK"); len(hc) != 1 || !strings.Contains(hc[0].args, " CMD ") {
 		t.Errorf("want one HEALTHCHECK ... CMD, have %v", hc)
 	}
 	dockerfileUser(t)
 	var exposed []string
-	for _, e := range run.all("EXPOSE") {
+	for _, e := range small.all("EXPOSE") {
 		exposed = append(exposed, strings.Fields(e.args)...)
 	}
 	for _, p := range []string{"5000", "6000", "9090", "9091"} {
@@ -194,8 +234,8 @@ func TestDockerfile(t *testing.T) {
 
 // healthcheckCommand is the shell command of the HEALTHCHECK.
 func healthcheckCommand(t *testing.T) string {
-	stages := parseDockerfile(t)
-	hc := stages[len(stages)-1].all("HEALTHCHECK")
+	small, _ := imageStages(t)
+	hc := small.all("HEALTHCHECK")
 	if len(hc) != 1 {
 		t.Fatal("no HEALTHCHECK")
 	}
@@ -243,8 +283,8 @@ func TestRuntimePackagesProvideTheLinkedLibraries(t *testing.T) {
 	if !slices.Contains(libs, "libvips.so.42") || !slices.Contains(libs, "libpoppler-glib.so.8") {
 		t.Fatalf("the binary links %v: no libvips/poppler-glib (built without cgo?)", libs)
 	}
-	stages := parseDockerfile(t)
-	installed := stages[len(stages)-1].aptPackages()
+	small, _ := imageStages(t)
+	installed := small.aptPackages()
 	provided := map[string]bool{"libc6": true} // in every Debian image
 	for _, p := range installed {
 		provided[p] = true
@@ -268,7 +308,7 @@ func TestRuntimePackagesProvideTheLinkedLibraries(t *testing.T) {
 		pkg, _, _ := strings.Cut(string(out), ":")
 		pkg, _, _ = strings.Cut(pkg, ",")
 		if !provided[pkg] {
-			t.Errorf("%s comes from %s, which the runtime stage neither installs nor gets through %v", lib, pkg, installed)
+			t.Errorf("%s comes from %s, which the small image neither installs nor gets through %v", lib, pkg, installed)
 		}
 	}
 }
