@@ -152,6 +152,21 @@ func (p *pool) usableLocked(b *backend, now time.Time) bool {
 	return !b.removed && !b.draining && (b.healthy || !now.Before(b.ejectedUntil))
 }
 
+// othersUsable counts the usable workers that cannot do job: when none that
+// can is usable, they tell the client that the cluster is up but not for
+// this conversion.
+func (p *pool) othersUsable(job need) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now, n := p.now(), 0
+	for _, b := range p.backends {
+		if p.usableLocked(b, now) && !b.canLocked(job) {
+			n++
+		}
+	}
+	return n
+}
+
 // waiter is a job queued for a worker slot.
 type waiter struct {
 	need  need

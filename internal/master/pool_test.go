@@ -306,6 +306,13 @@ func TestPoolRoutesByCapability(t *testing.T) {
 	if _, _, err := p.acquire(context.Background(), need{kind: "gif", target: "webp"}, nil); !errors.Is(err, errNoWorker) {
 		t.Errorf("a job no worker can do: %v, want errNoWorker", err)
 	}
+	// What the refusal says: b is up but converts no GIF; both do images.
+	if n := p.othersUsable(gifJob); n != 1 {
+		t.Errorf("%d usable workers that do no GIF, want 1", n)
+	}
+	if n := p.othersUsable(imageJob); n != 0 {
+		t.Errorf("%d usable workers that do no images, want 0", n)
+	}
 }
 
 // A job waiting for the only worker that can do it stops waiting when that

@@ -328,9 +328,17 @@ func (m *Master) noWorker(j *job, err error, failures []string) error {
 		return err
 	}
 	msg := "no worker is available"
-	if len(failures) > 0 {
+	switch others := m.pool.othersUsable(j.need); {
+	case len(failures) > 0:
 		msg += ": " + strings.Join(failures, "; ")
-	} else {
+	case others > 0:
+		rest := fmt.Sprintf("the %d other workers here do not convert it", others)
+		if others == 1 {
+			rest = "the other worker here does not convert it"
+		}
+		msg = fmt.Sprintf("no worker that converts %s to %s is available: those that do are failing their health checks or shutting down, and %s; retry in a few seconds",
+			j.need.kind.Label(), j.need.target, rest)
+	default:
 		msg += ": every worker is failing its health checks or shutting down"
 	}
 	m.metrics.Rejected(string(fail.Unavailable))
