@@ -114,14 +114,17 @@ clean:
 perf-report: build
 	BIN=$(BIN) GO=$(GO) sh internal/bench/perf-report.sh 2>&1 | tee perf-report.log
 
-# image builds the two images of deploy/Dockerfile, $(IMAGE):small (images,
-# PDF) and $(IMAGE):full (and LibreOffice, Chromium, Tesseract), and runs the
+# image builds the two images of deploy/Dockerfile, $(IMAGE)-small (images,
+# PDF) and $(IMAGE)-full (and LibreOffice, Chromium, Tesseract), tagged
+# $(IMAGE_TAG) (the manifests name them ghcr.io/fileconv/fileconv-small and
+# -full), and runs the
 # binary of each once, when a container engine answers (DOCKER=podman works
 # too); otherwise it says so and succeeds. Where no registry gives $(BASE), it
 # makes a Debian base image from Debian's packages (deploy/base-image.sh,
 # debootstrap) and says so. image-deps installs podman and debootstrap.
 DOCKER     ?= docker
 IMAGE      ?= fileconv
+IMAGE_TAG  ?= latest
 BASE       ?= debian:bookworm-slim
 LOCAL_BASE ?= localhost/fileconv-base:bookworm
 GO_VERSION ?= $(shell $(GO) env GOVERSION | sed 's/^go//')
@@ -151,10 +154,10 @@ image:
 	fi; \
 	for variant in small full; do \
 		$(ENGINE) build -f deploy/Dockerfile $(LIMITS) $(BUILD_FLAGS) --build-arg BASE=$$base \
-			--build-arg GO_VERSION=$(GO_VERSION) --build-arg VERSION=$(VERSION) --target $$variant -t $(IMAGE):$$variant . || exit 1; \
-		$(ENGINE) run --rm $(LIMITS) $(IMAGE):$$variant version || exit 1; \
+			--build-arg GO_VERSION=$(GO_VERSION) --build-arg VERSION=$(VERSION) --target $$variant -t $(IMAGE)-$$variant:$(IMAGE_TAG) . || exit 1; \
+		$(ENGINE) run --rm $(LIMITS) $(IMAGE)-$$variant:$(IMAGE_TAG) version || exit 1; \
 	done; \
-	$(DOCKER) images --filter reference='$(IMAGE)' --filter reference='localhost/$(IMAGE)'
+	$(DOCKER) images --filter reference='*$(IMAGE)-*'
 
 image-deps:
 	@if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then \

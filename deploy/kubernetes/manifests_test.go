@@ -489,8 +489,8 @@ func TestContainersMatchTheBinary(t *testing.T) {
 			}
 			ctr := &spec.Containers[0]
 			what := d.Name + "/" + ctr.Name
-			if !strings.HasPrefix(ctr.Image, "ghcr.io/fileconv/fileconv:") {
-				t.Errorf("%s: image %q", what, ctr.Image)
+			if want := poolImage(ctr); !strings.HasPrefix(ctr.Image, want+":") {
+				t.Errorf("%s: image %q, want %s (the engines it runs)", what, ctr.Image, want)
 			}
 			if len(ctr.Command) != 0 || len(ctr.Args) == 0 {
 				t.Errorf("%s: want the image's entrypoint and a subcommand as args[0], have command %q args %q", what, ctr.Command, ctr.Args)
@@ -1076,4 +1076,21 @@ func TestNamespaceObject(t *testing.T) {
 	if ns := c.byKind["Namespace"]; len(ns) != 1 || ns[0].name != namespace {
 		t.Errorf("want one Namespace %s, have %v", namespace, ns)
 	}
+}
+
+// poolImage is the image a container must run: the full one (LibreOffice,
+// Chromium, Tesseract's model) for a worker whose --engines include an engine
+// only it holds, else the small one.
+func poolImage(ctr *corev1.Container) string {
+	for _, e := range ctr.Env {
+		if e.Name != "FILECONV_ENGINES" {
+			continue
+		}
+		for _, engine := range strings.Split(e.Value, ",") {
+			if engine == "office" || engine == "html" || engine == "ocr" {
+				return "ghcr.io/fileconv/fileconv-full"
+			}
+		}
+	}
+	return "ghcr.io/fileconv/fileconv-small"
 }

@@ -16,8 +16,8 @@ import (
 
 // The images make image builds, and the limits containers start with here.
 const (
-	smallImage = "localhost/fileconv:small"
-	fullImage  = "localhost/fileconv:full"
+	smallImage = "localhost/fileconv-small:latest"
+	fullImage  = "localhost/fileconv-full:latest"
 )
 
 var containerLimits = []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
