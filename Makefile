@@ -157,6 +157,7 @@ image:
 			--build-arg GO_VERSION=$(GO_VERSION) --build-arg VERSION=$(VERSION) --target $$variant -t $(IMAGE)-$$variant:$(IMAGE_TAG) . || exit 1; \
 		$(ENGINE) run --rm $(LIMITS) $(IMAGE)-$$variant:$(IMAGE_TAG) version || exit 1; \
 	done; \
+	$(DOCKER) image prune -f --filter label=org.opencontainers.image.title=fileconv >/dev/null; \
 	$(DOCKER) images --filter reference='*$(IMAGE)-*'
 
 image-deps:
