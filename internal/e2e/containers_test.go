@@ -14,13 +14,11 @@ import (
 	"github.com/fileconv/fileconv/internal/testfiles"
 )
 
-// The images make image builds, and the limits containers start with here.
+// The images make image builds.
 const (
 	smallImage = "localhost/fileconv-small:latest"
 	fullImage  = "localhost/fileconv-full:latest"
 )
-
-var containerLimits = []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
 
 // TestContainers runs the cluster as containers of the images make image
 // builds, on a container network: a master and a small worker from the small
@@ -33,6 +31,7 @@ func TestContainers(t *testing.T) {
 		t.Skip("builds two images and starts containers: minutes")
 	}
 	pod := containerEngine(t)
+	needSharedDOCX(t)
 	buildImages(t)
 	dir := t.TempDir()
 	id := fmt.Sprintf("%d", time.Now().UnixNano()%1_000_000)
@@ -67,11 +66,13 @@ func TestContainers(t *testing.T) {
 	waitConverts(t, dir, addr, "report.docx", "pdf", 90*time.Second)
 }
 
-// engine runs a container engine's commands.
-type engine struct{ argv []string }
+// engine runs a container engine's commands, with env added to theirs.
+type engine struct{ argv, env []string }
 
 func (e engine) run(args ...string) (string, error) {
-	out, err := exec.Command(e.argv[0], append(e.argv[1:], args...)...).CombinedOutput()
+	cmd := exec.Command(e.argv[0], append(e.argv[1:], args...)...)
+	cmd.Env = append(os.Environ(), e.env...)
+	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
@@ -93,8 +94,15 @@ func containerEngine(t *testing.T) engine {
 	if _, err := exec.LookPath("podman"); err != nil {
 		t.Skip("no podman: make image-deps installs it, and this test then runs")
 	}
-	// runc: this machine's crun refuses its hybrid cgroups (Makefile, image).
-	e := engine{argv: []string{"podman", "--runtime", "runc"}}
+	// runc: this machine's crun refuses its hybrid cgroups (Makefile, image);
+	// the lowered limits for every container, which kube play takes from
+	// containers.conf only.
+	conf := filepath.Join(t.TempDir(), "containers.conf")
+	settings := "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n[engine]\nruntime = \"runc\"\n"
+	if err := os.WriteFile(conf, []byte(settings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := engine{argv: []string{"podman"}, env: []string{"CONTAINERS_CONF=" + conf}}
 	if out, err := e.run("info"); err != nil {
 		t.Skipf("podman does not run here: %v\n%s", err, out)
 	}
@@ -128,8 +136,8 @@ type container struct {
 // /conf; a failed test logs its output, and the test's end removes it.
 func (c container) start(t *testing.T, e engine, network, conf string, args ...string) {
 	t.Helper()
-	runArgs := append([]string{"run", "-d", "--name", c.name, "--network", network, "-v", conf + ":/conf:ro"}, containerLimits...)
-	runArgs = append(append(runArgs, c.flags...), c.image)
+	runArgs := append([]string{"run", "-d", "--name", c.name, "--network", network, "-v", conf + ":/conf:ro"}, c.flags...)
+	runArgs = append(runArgs, c.image)
 	e.must(t, append(runArgs, args...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -138,6 +146,18 @@ func (c container) start(t *testing.T, e engine, network, conf string, args ...s
 		}
 		e.run("rm", "-f", c.name)
 	})
+}
+
+// containerDOCX is the DOCX the containers convert, from the shared files.
+const containerDOCX = "python-docx-par-known-paragraphs.docx"
+
+// needSharedDOCX skips the test, before any image is built, when the shared
+// office documents are not beside the repository.
+func needSharedDOCX(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(sharedOffice, containerDOCX)); err != nil {
+		t.Skip("no ../shared/testdata/office beside the repository")
+	}
 }
 
 // containerInputs writes the test's inputs into dir.
@@ -151,9 +171,9 @@ func containerInputs(t *testing.T, dir string) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docx, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "testdata", "office", "python-docx-par-known-paragraphs.docx"))
+	docx, err := os.ReadFile(filepath.Join(sharedOffice, containerDOCX))
 	if err != nil {
-		t.Fatalf("the shared office documents: %v", err)
+		t.Fatal(err)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
 		t.Fatal(err)
