@@ -47,6 +47,9 @@ const (
 	defaultMaxPixels = 64_000_000
 	// convert.DefaultMaxPDFMemory, the memory a PDF reader process may use.
 	defaultMaxPDFMemory = 1 << 30
+	// defaultMaxImageMemory is --max-image-memory's default: what a reader
+	// process converting an image (or a PDF to pictures) may use.
+	defaultMaxImageMemory = 2 << 30
 	// A conversion holds about 4 bytes a pixel decoded and up to 3 encoded
 	// (docs/operations.md, Sizing); a process needs some room of its own.
 	bytesPerPixel = 7
@@ -942,12 +945,16 @@ func checkWorkerResources(t *testing.T, w *appsv1.Deployment, masters, mBody int
 	}
 	pixels := size(t, w.Name+" FILECONV_MAX_PIXELS", we("max-pixels"), defaultMaxPixels)
 	pdfMemory := size(t, w.Name+" FILECONV_MAX_PDF_MEMORY", we("max-pdf-memory"), defaultMaxPDFMemory)
+	// A reader process converting an image or a PDF's pages may grow to
+	// --max-image-memory: a 1,750-page PDF to PNG pages reached 2 GiB in a
+	// container (docs/operations.md).
+	imageMemory := size(t, w.Name+" FILECONV_MAX_IMAGE_MEMORY", we("max-image-memory"), defaultMaxImageMemory)
 	// Each master sends a worker up to its capacity (the concurrency); the
 	// jobs waiting for a slot hold their bodies too. A slot converts an image
 	// in libvips, a PDF in its reader process or, on a pool that runs
 	// LibreOffice, a document in a process that is replaced when it ends above
 	// --office-max-memory.
-	slot := max(pixels*bytesPerPixel, pdfMemory)
+	slot := max(pixels*bytesPerPixel, pdfMemory, imageMemory)
 	need := masters*conc*wBody + processBase
 	terms := []string{fmt.Sprintf("%d masters × %d jobs × %d MiB bodies", masters, conc, wBody>>20)}
 	if runs(families, "office") {
