@@ -1,7 +1,6 @@
 package web
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,13 +28,7 @@ func TestBrowserOCR(t *testing.T) {
 	}
 	s := startStack(t, stackOptions{web: func(c *Config) { c.Open = true }})
 	waitConverts(t, s, "png", "txt")
-	in := t.TempDir()
-	paths := []string{filepath.Join(in, "blank.png"), filepath.Join(in, "note.png")}
-	for i, b := range [][]byte{blank, scan} {
-		if err := os.WriteFile(paths[i], b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	paths := uploads(t, t.TempDir(), map[string][]byte{"blank.png": blank, "note.png": scan})
 	downloads := t.TempDir()
 	ctx := newBrowser(t, downloads)
 	err = chromedp.Do(ctx,

@@ -34,19 +34,11 @@ func TestBrowserOffice(t *testing.T) {
 	}
 	s := startStack(t, stackOptions{web: func(c *Config) { c.Open = true }, engines: []string{"office", "html"}})
 	waitConverts(t, s, "xlsx", "pdf", "csv", "xlsx", "markdown", "pdf")
-	in := t.TempDir()
-	var paths []string
-	for name, b := range map[string][]byte{
+	paths := uploads(t, t.TempDir(), map[string][]byte{
 		"book.xlsx": xlsx,
 		"sales.csv": []byte("region,units\nnorth,12\nsouth,7\n"),
 		"notes.md":  []byte("# Shopping\n\n- apples\n- pears\n"),
-	} {
-		paths = append(paths, filepath.Join(in, name))
-		if err := os.WriteFile(paths[len(paths)-1], b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	slices.Sort(paths)
+	})
 	downloads := t.TempDir()
 	ctx := newBrowser(t, downloads)
 	err = chromedp.Do(ctx,

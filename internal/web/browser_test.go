@@ -113,6 +113,22 @@ func waitFile(t *testing.T, path string) []byte {
 	}
 }
 
+// uploads writes files into dir and returns their paths, sorted, for the
+// page's file input.
+func uploads(t *testing.T, dir string, files map[string][]byte) []string {
+	t.Helper()
+	var paths []string
+	for name, b := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	return paths
+}
+
 func row(name string) string { return fmt.Sprintf(`li[data-name=%q]`, name) }
 
 // TestBrowser drives the page in real headless Chromium: token, pick files,
@@ -130,15 +146,7 @@ func TestBrowser(t *testing.T) {
 		"notes.txt":  []byte("Meeting notes\n\nΓειά σου, κόσμε — accents: café, naïve.\nSecond line of the paragraph.\n"),
 		"broken.png": broken,
 	}
-	var paths []string
-	for name, b := range files {
-		p := filepath.Join(in, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
-	}
-	slices.Sort(paths)
+	paths := uploads(t, in, files)
 	// What the API says about the broken file, which the page must show as is.
 	resp := s.post(t, "/api/v1/convert?to=jpg", "", bytes.NewReader(broken), nil)
 	wantErr := decodeError(t, resp).Message
