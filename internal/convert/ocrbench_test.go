@@ -1,11 +1,8 @@
 package convert
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"syscall"
 	"testing"
@@ -59,22 +56,9 @@ func scannedPDF(b *testing.B, pdf []byte, pages int) []byte {
 	if err != nil {
 		b.Fatal(err)
 	}
-	zr, err := zip.NewReader(bytes.NewReader(res.Output), int64(len(res.Output)))
-	if err != nil {
-		b.Fatalf("the pages are not a ZIP: %v", err)
-	}
 	var files []File
-	for _, f := range zr.File {
-		r, err := f.Open()
-		if err != nil {
-			b.Fatal(err)
-		}
-		png, err := io.ReadAll(r)
-		r.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		files = append(files, File{Name: f.Name, Data: png})
+	for _, page := range zipPages(b, res) {
+		files = append(files, File{Name: page.name, Data: page.data})
 	}
 	scan, err := c.Run(ctx, Job{Target: "pdf", Files: files})
 	if err != nil {

@@ -29,6 +29,26 @@ func scanOf(t testing.TB, lines ...string) []byte {
 	return mustEncode(t, img, testfiles.PNG)
 }
 
+// scanBlankScan is a PDF of three pages made by c from pictures: a scan
+// reading text, a blank picture, the scan again.
+func scanBlankScan(t *testing.T, c *Converter, text string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	scan, err := c.Convert(ctx, "pdf", scanOf(t, text), wire.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blank, err := c.Convert(ctx, "pdf", mustEncode(t, testfiles.Photo(8, 8), testfiles.PNG), wire.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	three, err := c.Run(ctx, Job{Target: "pdf", Files: []File{{Data: scan.Output}, {Data: blank.Output}, {Data: scan.Output}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return three.Output
+}
+
 func spaced(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // A picture's text, and a PDF's pages without text, are read by OCR;
@@ -84,20 +104,7 @@ func TestOCRLimits(t *testing.T) {
 	ctx := context.Background()
 	base := converter(t)
 	c := &Converter{cfg: Config{MaxOCRPages: 2}.WithDefaults(), font: base.font}
-	scan, err := base.Convert(ctx, "pdf", scanOf(t, "Page of a scan"), wire.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blank, err := base.Convert(ctx, "pdf", mustEncode(t, testfiles.Photo(8, 8), testfiles.PNG), wire.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := []File{{Data: scan.Output}, {Data: blank.Output}, {Data: scan.Output}}
-	three, err := base.Run(ctx, Job{Target: "pdf", Files: files})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Convert(ctx, "txt", three.Output, wire.Options{})
+	res, err := c.Convert(ctx, "txt", scanBlankScan(t, base, "Page of a scan"), wire.Options{})
 	want := []string{"page 3 not read by OCR: a job reads at most 2 pages so (max-ocr-pages)", "page 2 holds no legible text, even read by OCR"}
 	if err != nil || !slices.Equal(res.Warnings, want) || strings.Count(string(res.Output), "Page of a scan") != 1 {
 		t.Errorf("%q %q, %v", res.Output, res.Warnings, err)

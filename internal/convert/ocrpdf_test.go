@@ -318,24 +318,13 @@ func TestSearchableLimits(t *testing.T) {
 	base := converter(t)
 	ctx := context.Background()
 	// Some 40 square inches: 300 dpi would be 3.6 megapixels.
-	scanned, err := base.Convert(ctx, "pdf", scanOf(t, "Bounded resolution"), wire.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blank, err := base.Convert(ctx, "pdf", mustEncode(t, testfiles.Photo(8, 8), testfiles.PNG), wire.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	three, err := base.Run(ctx, Job{Target: "pdf", Files: []File{{Data: scanned.Output}, {Data: blank.Output}, {Data: scanned.Output}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	three := scanBlankScan(t, base, "Bounded resolution")
 	c := &Converter{cfg: Config{MaxPixels: 1_000_000, MaxOCRPages: 2}.WithDefaults(), font: base.font}
-	size := pageSizes(t, scanned.Output)[0]
+	size := pageSizes(t, three)[0]
 	if dpi := c.ocrDPIFor(pdfPageOCR{width: size[0], height: size[1]}); dpi >= 300 || dpi < 100 {
 		t.Fatalf("the test's page would be read at %d dpi", dpi)
 	}
-	res, err := c.Convert(ctx, "pdf", three.Output, wire.Options{OCR: wire.OCRAlways})
+	res, err := c.Convert(ctx, "pdf", three, wire.Options{OCR: wire.OCRAlways})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +333,7 @@ func TestSearchableLimits(t *testing.T) {
 		t.Errorf("%q, warnings %q", text, res.Warnings)
 	}
 	// Pages are named as the input numbers them, whatever pages= kept.
-	res, err = c.Convert(ctx, "pdf", three.Output, wire.Options{OCR: wire.OCRAlways, Pages: "2-3"})
+	res, err = c.Convert(ctx, "pdf", three, wire.Options{OCR: wire.OCRAlways, Pages: "2-3"})
 	if err != nil {
 		t.Fatal(err)
 	}
