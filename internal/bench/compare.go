@@ -5,8 +5,8 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/fileconv/fileconv/internal/convert"
@@ -71,7 +71,7 @@ func Compare(ctx context.Context, r *Runner, ours, other Target, specs []Spec) (
 // qualities fetches one result from each sender and measures its SSIM to
 // the input, when an image is converted to an image.
 func (r *Runner) qualities(ctx context.Context, spec Spec, senders ...*V1Sender) (float64, float64, error) {
-	if !convert.Kind(spec.Conversion.Input).IsImage() || !slices.Contains(imageResults, spec.Conversion.Target) {
+	if !convert.Kind(spec.Conversion.Input).IsImage() || !isImageTarget(spec.Conversion.Target) {
 		return 0, 0, nil
 	}
 	input := spec.Input
@@ -94,8 +94,12 @@ func (r *Runner) qualities(ctx context.Context, spec Spec, senders ...*V1Sender)
 	return scores[0], scores[1], nil
 }
 
-// imageResults are the targets whose results imagecmp weighs.
-var imageResults = []string{"jpg", "png", "webp", "gif", "tiff", "avif", "heic", "jxl"}
+// isImageTarget reports whether the registry's target makes a picture, whose
+// result imagecmp can weigh.
+func isImageTarget(name string) bool {
+	t, ok := convert.LookupTarget(name)
+	return ok && strings.HasPrefix(t.ContentType, "image/")
+}
 
 // WriteCompareTable writes the pairs as the table of docs/performance.md:
 // requests per second of each, their ratio, output bytes and SSIM.
