@@ -26,7 +26,7 @@ for _ in $(seq 150); do grep -q 'engine ready.*libreoffice' up.log && break; sle
 sleep 2
 # conversions [-v]: the registry pairs from a PDF (with -v: the others but
 # the office documents), the names of bench.RegistryConversions,
-# which TestRegistryConversions keeps whole.
+# which TestOverheadReportNamesTheRegistryPairs holds to that list.
 conversions() {
 	echo png-jpg,jpg-png,jpg-webp,png-gif,png-tiff,png-avif,jpg-heic,jpg-jxl,txt-pdf,jpg-pdf,pdf-txt,scan-txt,pdf-png,pdf-jpg,pdf-webp,pdf-tiff,pdf-avif,pdf-pdf,html-pdf |
 		tr , '\n' | grep ${1:-} '^pdf-' | paste -sd,

@@ -1,6 +1,10 @@
 package bench_test
 
 import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fileconv/fileconv/internal/bench"
@@ -35,5 +39,31 @@ func TestRegistryConversions(t *testing.T) {
 	all, err := bench.ParseConversions("registry")
 	if err != nil || len(all) != len(bench.RegistryConversions) {
 		t.Fatalf("registry: %d, %v", len(all), err)
+	}
+}
+
+// TestOverheadReportNamesTheRegistryPairs: overhead-report.sh lists the pairs
+// it sends generated inputs for (the office documents come from --files); the
+// list must stay RegistryConversions' others.
+func TestOverheadReportNamesTheRegistryPairs(t *testing.T) {
+	script, err := os.ReadFile("overhead-report.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`echo ([a-z,-]+) \|`).FindSubmatch(script)
+	if m == nil {
+		t.Fatal("overhead-report.sh lists no pairs")
+	}
+	var want []string
+	for _, c := range bench.RegistryConversions {
+		if !c.NeedsFiles() {
+			want = append(want, c.Name)
+		}
+	}
+	got := strings.Split(string(m[1]), ",")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("overhead-report.sh lists %v, want the registry pairs with generated inputs %v", got, want)
 	}
 }
